@@ -1,0 +1,294 @@
+"""``fingerprint`` command line: parses arguments and prints; all logic lives in the library.
+
+Exit codes: 0 ok, 1 operation failed, 2 bad input (usage, unreadable/corrupted/altered file),
+3 ``check``/``inspect`` found problems in the archive.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, List, Optional, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from fingerprint.archive import check_archive, pack_dir
+from fingerprint.collect import collect as collect_fp
+from fingerprint.compare import clone_flags, diff_records, pair_records
+from fingerprint.crypto import generate_keypair, seal
+from fingerprint.hashing import DEFAULT_PRODUCT
+from fingerprint.model import COMPONENT_TITLES, COMPONENTS, MachineRecord
+from fingerprint.secfile import dump_secfile
+from installer.errors import SealboxError
+from installer.hosts import LocalHost
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PROBLEMS = 0, 1, 2, 3
+
+app = typer.Typer(
+    help="Collect machine fingerprints, pack them for the vendor, check and inspect them.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+T = TypeVar("T")
+
+
+def _guard(fn: Callable[[], T]) -> T:
+    """Turn a SealboxError into one red line on stderr and its exit code."""
+    try:
+        return fn()
+    except SealboxError as exc:
+        err.print(f"[red]error:[/] {exc}", soft_wrap=True)
+        raise typer.Exit(exc.exit_code) from None
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        err.print(f"[red]error:[/] {path}: cannot read {what} ({exc.strerror}); check the path")
+        raise typer.Exit(EXIT_USAGE) from None
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def _gib(n: Optional[int]) -> str:
+    return f"{n / (1 << 30):.1f} GiB" if n else "?"
+
+
+@app.command()
+def collect(
+    output: Path = typer.Option(Path("/tmp"), "-o", "--output", help="Folder for secfile_<ip>."),
+    encrypt_to: Optional[Path] = typer.Option(
+        None, "--encrypt-to", help="Vendor public key (.pub): encrypt the secfile to it."
+    ),
+    product: str = typer.Option(DEFAULT_PRODUCT, "--product", help="Product salt for hashing."),
+    fact_root: str = typer.Option(
+        "", "--fact-root", hidden=True, help="Read facts under this root."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the hashed record as JSON."),
+) -> None:
+    """Fingerprint this machine (run as root) and write OUTPUT/secfile_<primary IPv4>."""
+    pub = _read(encrypt_to, "public key") if encrypt_to else None
+
+    def run() -> tuple:
+        fp = collect_fp(LocalHost(), root=fact_root)
+        record = fp.to_record(product=product)
+        data = dump_secfile(record)
+        if pub is not None:
+            data = seal(data, pub)
+        return record, data
+
+    record, data = _guard(run)
+    path = output / record.name
+    try:
+        LocalHost().write(str(path), data, mode=0o644)
+    except OSError as exc:
+        err.print(f"[red]error:[/] {path}: cannot write ({exc.strerror}); choose another -o folder")
+        raise typer.Exit(EXIT_FAILED) from None
+    not_root = record.labels.get("collected_as_root") is False
+    if as_json:
+        _print_json({"path": str(path), "encrypted": pub is not None, "record": record.to_dict()})
+    else:
+        table = Table(title=f"{record.host} ({record.primary_ip or 'no IPv4'})")
+        table.add_column("component")
+        table.add_column("status")
+        for kind in COMPONENTS:
+            if kind in record.components:
+                n = len(record.components[kind])
+                table.add_row(
+                    COMPONENT_TITLES[kind],
+                    f"[green]hashed[/] ({n})" if n > 1 else "[green]hashed[/]",
+                )
+            else:
+                table.add_row(
+                    COMPONENT_TITLES[kind], f"[yellow]missing[/]: {record.missing.get(kind, '?')}"
+                )
+        out.print(table)
+        labels = record.labels
+        if labels.get("vm"):
+            out.print(
+                f"virtual machine: {labels['vm']} ({'; '.join(labels.get('vm_evidence') or [])})"
+            )
+        if labels.get("container"):
+            out.print(f"container: {labels['container']}")
+        out.print(f"wrote {path}" + (" (encrypted to vendor key)" if pub else ""))
+    if not_root:
+        denied = [COMPONENT_TITLES[k] for k, v in record.missing.items() if "root" in v]
+        if denied:
+            err.print(
+                f"[yellow]warning:[/] not root: could not read {', '.join(denied)}; "
+                "run 'sudo fingerprint collect' for a complete fingerprint"
+            )
+
+
+@app.command()
+def pack(
+    directory: Path = typer.Argument(..., help="Folder holding the collected secfile_* files."),
+    output: Path = typer.Option(..., "-o", "--output", help="Archive to write (finger.tar.gz)."),
+) -> None:
+    """Pack secfile_* files into a flat tar.gz with a SHA256SUMS manifest."""
+    result = _guard(lambda: pack_dir(str(directory)))
+    try:
+        LocalHost().write(str(output), result.archive, mode=0o644)
+    except OSError as exc:
+        err.print(f"[red]error:[/] {output}: cannot write ({exc.strerror}); choose another -o path")
+        raise typer.Exit(EXIT_FAILED) from None
+    for name in result.skipped:
+        err.print(f"[yellow]skipped[/] {name} (not a secfile_*)")
+    out.print(f"packed {len(result.names)} machine(s) into {output}: {', '.join(result.names)}")
+
+
+def _key(key: Optional[Path]) -> Optional[bytes]:
+    return _read(key, "private key") if key else None
+
+
+@app.command()
+def check(
+    archive: Path = typer.Argument(..., help="finger.tar.gz"),
+    key: Optional[Path] = typer.Option(
+        None, "--key", help="Vendor private key for encrypted files."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Check an archive: flat, only secfiles, each verifies, manifest matches, no duplicates."""
+    report = _guard(lambda: check_archive(str(archive), private_key=_key(key)))
+    if as_json:
+        _print_json(report.to_dict())
+    else:
+        for e in report.errors:
+            out.print(f"[red]error[/]   {e}", soft_wrap=True)
+        for w in report.warnings:
+            out.print(f"[yellow]warning[/] {w}", soft_wrap=True)
+        machines = len(report.records) + len(report.sealed)
+        verdict = "[green]ok[/]" if report.ok else "[red]FAILED[/]"
+        out.print(
+            f"{archive}: {verdict} - {machines} machine(s), {len(report.errors)} error(s), "
+            f"{len(report.warnings)} warning(s)"
+        )
+    raise typer.Exit(EXIT_OK if report.ok else EXIT_PROBLEMS)
+
+
+def _row(r: MachineRecord, flags: List[str]) -> List[str]:
+    labels = r.labels
+    vm = labels.get("vm")
+    virt = f"VM: {vm}" if vm else "physical"
+    if labels.get("container"):
+        virt += f", container: {labels['container']}"
+    gpus = labels.get("gpus") or []
+    return [
+        r.name,
+        r.host,
+        r.primary_ip or "-",
+        f"{labels.get('cpu_model') or '?'} x{labels.get('cpu_count') or '?'}",
+        _gib(labels.get("memory_bytes")),
+        ", ".join(gpus) if gpus else "-",
+        virt,
+        f"{len(r.components)}/{len(COMPONENTS)}",
+        "; ".join(flags) if flags else "-",
+    ]
+
+
+@app.command()
+def inspect(
+    archive: Path = typer.Argument(..., help="finger.tar.gz"),
+    previous: Optional[Path] = typer.Option(
+        None, "--previous", help="Older archive to diff against."
+    ),
+    key: Optional[Path] = typer.Option(
+        None, "--key", help="Vendor private key for encrypted files."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print machines (and changes) as JSON."),
+) -> None:
+    """One row per machine; flags machines sharing components; --previous shows what changed."""
+    private = _key(key)
+    report = _guard(lambda: check_archive(str(archive), private_key=private))
+    old = _guard(lambda: check_archive(str(previous), private_key=private)) if previous else None
+    flags = clone_flags(report.records)
+    changes = []
+    if old is not None:
+        for a, b in pair_records(old.records, report.records):
+            changes.append(
+                {
+                    "machine": (b or a).name,
+                    "previous": a.name if a else None,  # type: ignore[union-attr]
+                    "changes": diff_records(a, b),
+                }
+            )
+    problems = report.errors + ([f"previous: {e}" for e in old.errors] if old else [])
+    if as_json:
+        data = {
+            "archive": str(archive),
+            "machines": [{**r.to_dict(), "shares": flags.get(r.name, [])} for r in report.records],
+            "encrypted": report.sealed,
+            "errors": problems,
+        }
+        if old is not None:
+            data["changes"] = changes
+        _print_json(data)
+    else:
+        table = Table(title=str(archive))
+        for col in (
+            "file",
+            "host",
+            "IP",
+            "CPU",
+            "memory",
+            "GPUs",
+            "VM evidence",
+            "components",
+            "shares",
+        ):
+            table.add_column(col, overflow="fold")
+        for r in report.records:
+            table.add_row(
+                *_row(r, flags.get(r.name, [])), style="red" if flags.get(r.name) else None
+            )
+        out.print(table)
+        for name in report.sealed:
+            out.print(f"[yellow]{name}[/]: encrypted; pass --key vendor.key to read it")
+        if old is not None:
+            ctable = Table(title=f"changes since {previous}")
+            ctable.add_column("machine")
+            ctable.add_column("what changed", overflow="fold")
+            for c in changes:
+                ctable.add_row(c["machine"], "\n".join(c["changes"]) or "[green]no change[/]")
+            out.print(ctable)
+        for e in problems:
+            err.print(f"[red]error:[/] {e}", soft_wrap=True)
+    raise typer.Exit(EXIT_PROBLEMS if problems else EXIT_OK)
+
+
+@app.command()
+def keygen(
+    prefix: Path = typer.Argument(..., help="Writes PREFIX.key (0600) and PREFIX.pub."),
+) -> None:
+    """Vendor side: create the key pair that customers encrypt secfiles to (--encrypt-to)."""
+    private, public = generate_keypair()
+    key_path, pub_path = Path(f"{prefix}.key"), Path(f"{prefix}.pub")
+    if key_path.exists():
+        err.print(f"[red]error:[/] {key_path}: exists; choose another prefix or remove it first")
+        raise typer.Exit(EXIT_USAGE)
+    host = LocalHost()
+    host.write(str(key_path), private, mode=0o600)
+    host.write(str(pub_path), public, mode=0o644)
+    out.print(f"wrote {key_path} (keep secret) and {pub_path} (give to customers)")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    os.environ.setdefault("COLUMNS", os.environ.get("COLUMNS", "160"))
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
