@@ -1,0 +1,390 @@
+"""End to end: the demo images built by demo/build_images.py keep the contracts the engine's
+module specs rely on. The containers are started by hand (not by the engine) with host
+networking on non-default ports and `demoimg-` names, so this never clashes with engine tests.
+
+The tests run in file order and share one set of containers: each step builds on the last
+(mariadb up -> face-server refused -> licensed -> records -> mariadb restart -> license gone).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+
+import pytest
+
+pymysql = pytest.importorskip("pymysql")
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[2]
+BUILD = REPO / "demo" / "build_images.py"
+LIC_PORT, FACE_PORT, DB_PORT = 18887, 18300, 15535
+INTERVAL = 2  # face-server license re-check interval for these tests (default is 10 s)
+PREFIX = "demoimg-"
+MARIADB, LICENSE, FACE = f"{PREFIX}mariadb", f"{PREFIX}license", f"{PREFIX}face"
+IMG_BASE = "sealbox-demo/base:bookworm"
+IMG_DB = "sealbox-demo/mariadb:10.11"
+IMG_LIC = "sealbox-demo/license-server:0.1"
+IMG_FACE = "sealbox-demo/face-server-standin:1.0"
+
+
+def docker(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+    """docker CLI with captured text output; a failure shows its stderr."""
+    proc = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)} failed: {proc.stderr.strip()}")
+    return proc
+
+
+def wait_until(fn: Callable[[], Any], timeout: float, step: float = 0.2) -> Any:
+    """Poll fn until it returns something truthy; return that, or the last value on timeout."""
+    deadline = time.monotonic() + timeout
+    value = fn()
+    while not value and time.monotonic() < deadline:
+        time.sleep(step)
+        value = fn()
+    return value
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def http(method: str, port: int, path: str, body: Any = None, raw: Optional[bytes] = None):
+    """(status, parsed JSON or text); connection errors come back as status 0."""
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            code, payload = resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        code, payload = exc.code, exc.read()
+    except (urllib.error.URLError, OSError):
+        return 0, None
+    text = payload.decode("utf-8", "replace")
+    try:
+        return code, json.loads(text) if text else None
+    except ValueError:
+        return code, text
+
+
+class Stack:
+    """Paths, throwaway secrets and the containers this module started."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.data = root / "mysql-data"
+        self.db_conf = root / "db"
+        self.sconf = root / "sconf"
+        self.root_pw = secrets.token_urlsafe(18)
+        self.app_pw = secrets.token_urlsafe(18)
+        self.started: List[str] = []
+        self.state: Dict[str, Any] = {}
+
+    def write_secret(self, path: Path, text: str) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.chmod(path, 0o600)
+
+    def write_init_sql(self, app_pw: str) -> None:
+        self.write_secret(
+            self.db_conf / "init.sql",
+            f"ALTER USER 'root'@'localhost' IDENTIFIED BY '{self.root_pw}';\n"
+            "CREATE DATABASE IF NOT EXISTS facedb CHARACTER SET utf8mb4;\n"
+            f"CREATE USER IF NOT EXISTS 'face'@'%' IDENTIFIED BY '{app_pw}';\n"
+            "GRANT ALL PRIVILEGES ON facedb.* TO 'face'@'%';\n"
+            "FLUSH PRIVILEGES;\n",
+        )
+
+    def run(self, name: str, *args: str) -> None:
+        docker("rm", "-f", name, check=False)
+        self.started.append(name)
+        docker("run", "-d", "--name", name, "--network", "host", *args)
+
+    def run_mariadb(self) -> None:
+        self.run(
+            MARIADB,
+            "-v",
+            f"{self.db_conf / 'my.cnf'}:/etc/sealbox/my.cnf:ro",
+            "-v",
+            f"{self.db_conf / 'init.sql'}:/etc/sealbox/init.sql:ro",
+            "-v",
+            f"{self.data}:/var/lib/mysql",
+            IMG_DB,
+        )
+
+    def run_license(self) -> None:
+        cmd = ["python3", "/app/server.py", "--port", str(LIC_PORT), "--bind", "127.0.0.1"]
+        self.run(LICENSE, IMG_LIC, *cmd)
+
+    def run_face(self) -> None:
+        self.run(
+            FACE,
+            "-v",
+            f"{self.sconf}:/app/sconf:ro",
+            "-e",
+            f"LICENSE_CHECK_INTERVAL={INTERVAL}",
+            IMG_FACE,
+        )
+
+    def db(self, password: Optional[str] = None) -> Any:
+        return pymysql.connect(
+            host="127.0.0.1",
+            port=DB_PORT,
+            user="face",
+            password=password or self.app_pw,
+            database="facedb",
+            connect_timeout=5,
+            autocommit=True,
+        )
+
+    def logs(self, name: str) -> str:
+        proc = docker("logs", name, check=False)
+        return proc.stdout + proc.stderr
+
+    def cleanup(self) -> None:
+        for name in dict.fromkeys(self.started):
+            docker("rm", "-f", name, check=False)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def build_result() -> Tuple[Dict[str, str], float]:
+    """Build (or reuse) the images; skip where this machine cannot (not root, no Docker)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root (debootstrap, docker)")
+    if shutil.which("docker") is None or docker("info", check=False).returncode != 0:
+        pytest.skip("needs a running Docker engine")
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, str(BUILD)], capture_output=True, text=True, timeout=3600
+    )
+    assert proc.returncode == 0, f"build_images.py failed:\n{proc.stderr[-4000:]}"
+    return json.loads(proc.stdout), time.monotonic() - t0
+
+
+@pytest.fixture(scope="module")
+def stack(build_result: Tuple[Dict[str, str], float]) -> Iterator[Stack]:
+    """Config files and secrets in a private temp dir; every demoimg- container removed after."""
+    busy = [p for p in (LIC_PORT, FACE_PORT, DB_PORT) if port_open(p)]
+    assert not busy, f"ports {busy} already in use on 127.0.0.1: stop what listens there"
+    st = Stack(Path(tempfile.mkdtemp(prefix="demoimg-")))
+    try:
+        os.chmod(st.root, 0o700)
+        st.data.mkdir()
+        st.write_secret(
+            st.db_conf / "my.cnf",
+            "[mysqld]\n"
+            f"port = {DB_PORT}\n"
+            "bind-address = 127.0.0.1\n"
+            "datadir = /var/lib/mysql\n"
+            "socket = /run/mysqld/mysqld.sock\n"
+            "skip-name-resolve\n",
+        )
+        st.write_init_sql(st.app_pw)
+        st.write_secret(
+            st.sconf / "service.conf",
+            "MYSQL_SVC_SERVICE_HOST=127.0.0.1\n"
+            f"MYSQL_SVC_SERVICE_PORT={DB_PORT}\n"
+            "MYSQL_SVC_DATABASE=facedb\n"
+            "MYSQL_SVC_USER=face\n"
+            f"MYSQL_SVC_PASSWORD={st.app_pw}\n"
+            "LICENSE_SERVER_HOST=127.0.0.1\n"
+            f"LICENSE_SERVER_PORT={LIC_PORT}\n"
+            f"HTTP_PORT={FACE_PORT}\n"
+            "HTTP_BIND=127.0.0.1\n"
+            "INSTANCE=0\n"
+            "GPU_ID=\n",
+        )
+        yield st
+    finally:
+        st.cleanup()
+
+
+def test_images_built_labelled_and_cached(build_result: Tuple[Dict[str, str], float]) -> None:
+    ids, _ = build_result
+    assert set(ids) == {IMG_BASE, IMG_DB, IMG_LIC, IMG_FACE}
+    for ref, image_id in ids.items():
+        assert image_id.startswith("sha256:"), ref
+        assert docker("image", "inspect", "--format", "{{.Id}}", ref).stdout.strip() == image_id
+    labels = {
+        ref: json.loads(
+            docker("image", "inspect", "--format", "{{json .Config.Labels}}", ref).stdout
+        )
+        for ref in ids
+    }
+    assert (
+        "stand-in for the vendor's face recognition model image"
+        in (labels[IMG_FACE]["io.sealbox.stand-in"])
+    )
+    assert "placeholder" in labels[IMG_LIC]["io.sealbox.stand-in"].lower()
+    # The images are for offline hosts: no apt source (and so no mirror host) left inside.
+    out = docker(
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        IMG_BASE,
+        "sh",
+        "-c",
+        "grep -rhv '^#' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null;"
+        " ls /var/lib/apt/lists | grep -v '^partial$'; echo END",
+    ).stdout
+    assert out.strip() == "END", f"apt sources or lists left in the image: {out!r}"
+    # Second run: everything cached, same IDs, seconds not minutes.
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, str(BUILD)], capture_output=True, text=True, timeout=600)
+    took = time.monotonic() - t0
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout) == ids
+    assert took < 30, f"cached run took {took:.1f}s"
+    assert "debootstrap" not in proc.stderr and "docker build" not in proc.stderr
+
+
+def test_mariadb_opens_tcp_only_after_init(stack: Stack) -> None:
+    stack.run_mariadb()
+    t0 = time.monotonic()
+    opened = wait_until(lambda: port_open(DB_PORT), timeout=180, step=0.05)
+    assert opened, f"mariadb never listened on {DB_PORT}:\n{stack.logs(MARIADB)[-3000:]}"
+    # The very first TCP connection must already find the app user, password and database.
+    with stack.db() as conn, conn.cursor() as cur:
+        cur.execute("SELECT CURRENT_USER(), DATABASE()")
+        assert cur.fetchone() == ("face@%", "facedb")
+    logs = stack.logs(MARIADB)
+    assert "initialisation complete" in logs
+    assert logs.index("initialisation complete") < logs.rindex("ready for connections")
+    stack.state["db_start_s"] = time.monotonic() - t0
+    # Secrets only ever come from the mounted files: not in argv, env or the container config.
+    ps = docker("exec", MARIADB, "ps", "-eo", "args").stdout
+    inspect = docker("inspect", MARIADB).stdout
+    for pw in (stack.root_pw, stack.app_pw):
+        assert pw not in ps and pw not in inspect
+    with pytest.raises(pymysql.err.OperationalError):
+        stack.db(password="wrong-" + stack.app_pw).close()
+
+
+def test_face_server_refuses_without_license(stack: Stack) -> None:
+    stack.run_face()
+    assert wait_until(lambda: port_open(FACE_PORT), timeout=30), stack.logs(FACE)
+    code, health = http("GET", FACE_PORT, "/health")
+    assert code == 503, health
+    assert health["licensed"] is False and health["status"] == "unavailable"
+    assert f"127.0.0.1:{LIC_PORT}" in health["reason"]
+    code, body = http("POST", FACE_PORT, "/v1/faces", {"name": "x", "feature": [1.0]})
+    assert code == 503 and "not serving" in body["error"], body
+    assert http("GET", FACE_PORT, "/v1/faces")[0] == 503
+    code, banner = http("GET", FACE_PORT, "/")
+    assert code == 200 and "STAND-IN" in banner and "NOT serving" in banner
+    assert stack.app_pw not in docker("inspect", FACE).stdout
+
+
+def test_face_server_serves_once_licensed(stack: Stack) -> None:
+    stack.run_license()
+    assert wait_until(lambda: port_open(LIC_PORT), timeout=30), stack.logs(LICENSE)
+    code, banner = http("GET", LIC_PORT, "/")
+    assert code == 200 and banner.startswith("Sealbox license server (PLACEHOLDER")
+    t0 = time.monotonic()
+    code, health = wait_until(
+        lambda: (lambda r: r if r[0] == 200 else None)(http("GET", FACE_PORT, "/health")),
+        timeout=INTERVAL + 10,
+    ) or http("GET", FACE_PORT, "/health")
+    assert code == 200, health
+    assert health == {
+        "status": "ok",
+        "licensed": True,
+        "db": "ok",
+        "instance": "0",
+        "gpu": None,
+        "stand_in": True,
+    }
+    assert time.monotonic() - t0 <= INTERVAL + 5
+    with stack.db() as conn, conn.cursor() as cur:
+        cur.execute("SHOW TABLES LIKE 'faces'")
+        assert cur.fetchone() == ("faces",)
+
+
+def test_face_record_round_trips_through_mysql(stack: Stack) -> None:
+    feature = [0.5, -1.25, 3.0e-3, 42.0]
+    code, added = http("POST", FACE_PORT, "/v1/faces", {"name": "alice", "feature": feature})
+    assert code == 201, added
+    fid = added["id"]
+    assert isinstance(fid, int)
+    code, listed = http("GET", FACE_PORT, "/v1/faces")
+    assert code == 200 and [f["name"] for f in listed if f["id"] == fid] == ["alice"]
+    code, got = http("GET", FACE_PORT, f"/v1/faces/{fid}")
+    assert code == 200 and got["feature"] == feature and got["name"] == "alice"
+    with stack.db() as conn, conn.cursor() as cur:
+        cur.execute("SELECT name, dim FROM faces WHERE id=%s", (fid,))
+        assert cur.fetchone() == ("alice", 4)
+    assert http("DELETE", FACE_PORT, f"/v1/faces/{fid}")[0] == 204
+    assert http("GET", FACE_PORT, f"/v1/faces/{fid}")[0] == 404
+    assert http("DELETE", FACE_PORT, f"/v1/faces/{fid}")[0] == 404
+    # Bad input: 400 with a message naming the problem.
+    code, err = http("POST", FACE_PORT, "/v1/faces", raw=b"{not json")
+    assert code == 400 and "bad JSON" in err["error"]
+    code, err = http("POST", FACE_PORT, "/v1/faces", {"name": "bob", "feature": ["x"]})
+    assert code == 400 and "feature[0]" in err["error"]
+    code, err = http("POST", FACE_PORT, "/v1/faces", {"feature": [1.0]})
+    assert code == 400 and "name" in err["error"]
+    # The field guide's in-container test script.
+    proc = docker("exec", FACE, "python3", "/app/selftest.py", check=False)
+    assert proc.returncode == 0 and "selftest: PASS" in proc.stdout, proc.stdout + proc.stderr
+    # A record kept for the restart test.
+    code, added = http("POST", FACE_PORT, "/v1/faces", {"name": "keeper", "feature": [1.5]})
+    assert code == 201
+    stack.state["keeper"] = added["id"]
+
+
+def test_mariadb_restart_keeps_data_and_skips_init(stack: Stack) -> None:
+    keeper = stack.state.get("keeper")
+    assert keeper, "needs the record from the round-trip test"
+    # If init.sql ran again, the app password would change to this one.
+    stack.write_init_sql("changed-" + stack.app_pw)
+    docker("rm", "-f", MARIADB)
+    assert wait_until(lambda: not port_open(DB_PORT), timeout=30)
+    stack.run_mariadb()
+    assert wait_until(lambda: port_open(DB_PORT), timeout=120), stack.logs(MARIADB)
+    assert "already initialised: init.sql not re-run" in stack.logs(MARIADB)
+    with stack.db() as conn, conn.cursor() as cur:
+        cur.execute("SELECT name FROM faces WHERE id=%s", (keeper,))
+        assert cur.fetchone() == ("keeper",)
+    with pytest.raises(pymysql.err.OperationalError):
+        stack.db(password="changed-" + stack.app_pw).close()
+    # The face-server reconnects on its own.
+    got = wait_until(
+        lambda: (lambda r: r if r[0] == 200 else None)(
+            http("GET", FACE_PORT, f"/v1/faces/{keeper}")
+        ),
+        timeout=INTERVAL + 15,
+    )
+    assert got and got[1]["name"] == "keeper"
+
+
+def test_face_server_stops_serving_without_license(stack: Stack) -> None:
+    assert http("GET", FACE_PORT, "/health")[0] == 200
+    docker("rm", "-f", LICENSE)
+    t0 = time.monotonic()
+    refused = wait_until(lambda: http("GET", FACE_PORT, "/health")[0] == 503, timeout=30)
+    took = time.monotonic() - t0
+    assert refused, "face-server kept serving without a license server"
+    assert took <= INTERVAL + 2, f"refused only after {took:.1f}s (interval {INTERVAL}s)"
+    code, body = http("GET", FACE_PORT, "/v1/faces")
+    assert code == 503 and body["licensed"] is False and "license server" in body["error"]
