@@ -1,0 +1,123 @@
+"""The bundle manifest: product, version, modules and every image archive with its checksum.
+
+`manifest.yaml` sits at the bundle root beside `modules/`, `templates/` and `images/`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import yaml
+
+from installer.errors import UsageError
+
+MANIFEST = "manifest.yaml"
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class ImageEntry:
+    ref: str
+    id: str
+    file: str
+    sha256: str
+    size: int = 0
+    uncompressed_size: int = 0
+
+
+@dataclass
+class Manifest:
+    product: str
+    version: str
+    images: list[ImageEntry] = field(default_factory=list)
+    modules: list[str] = field(default_factory=list)
+    files: dict[str, str] = field(default_factory=dict)  # path -> sha256, for bundle verify
+    tool_version: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def image_for(self, archive: str) -> Optional[ImageEntry]:
+        for entry in self.images:
+            if entry.file == archive:
+                return entry
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "product": self.product,
+            "version": self.version,
+            "tool_version": self.tool_version,
+            "modules": list(self.modules),
+            "images": [vars(i) for i in self.images],
+            "files": dict(sorted(self.files.items())),
+            **self.extra,
+        }
+
+
+def load_manifest(bundle_dir: str) -> Manifest:
+    path = os.path.join(bundle_dir, MANIFEST)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            doc = yaml.safe_load(fh)
+    except FileNotFoundError:
+        raise UsageError(
+            f"{bundle_dir}: not a Sealbox bundle (no {MANIFEST}); run in the bundle directory "
+            f"or pass --bundle DIR"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{path}: malformed YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(doc, dict) or "product" not in doc or "version" not in doc:
+        raise UsageError(f"{path}: not a bundle manifest (needs product and version)")
+    images = []
+    for i, img in enumerate(doc.get("images") or []):
+        try:
+            images.append(
+                ImageEntry(
+                    ref=img["ref"],
+                    id=img["id"],
+                    file=img["file"],
+                    sha256=img["sha256"],
+                    size=int(img.get("size", 0)),
+                    uncompressed_size=int(img.get("uncompressed_size", 0)),
+                )
+            )
+        except (KeyError, TypeError) as exc:
+            raise UsageError(f"{path}: images[{i}]: missing field {exc}") from None
+    known = {"format", "product", "version", "tool_version", "modules", "images", "files"}
+    return Manifest(
+        product=str(doc["product"]),
+        version=str(doc["version"]),
+        images=images,
+        modules=list(doc.get("modules") or []),
+        files=dict(doc.get("files") or {}),
+        tool_version=str(doc.get("tool_version", "")),
+        extra={k: v for k, v in doc.items() if k not in known},
+    )
+
+
+def write_manifest(bundle_dir: str, manifest: Manifest) -> str:
+    path = os.path.join(bundle_dir, MANIFEST)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        yaml.safe_dump(manifest.to_dict(), fh, sort_keys=False)
+    os.replace(tmp, path)
+    return path
+
+
+def locate_bundle(explicit: Optional[str], script_dir: Optional[str] = None) -> str:
+    """--bundle, then $SEALBOX_BUNDLE, then the folder install.py sits in, then the cwd."""
+    candidates = [explicit, os.environ.get("SEALBOX_BUNDLE"), script_dir, os.getcwd()]
+    if explicit:
+        candidates = [explicit]
+    for cand in candidates:
+        if cand and os.path.isfile(os.path.join(cand, MANIFEST)):
+            return os.path.abspath(cand)
+    if explicit:
+        raise UsageError(
+            f"--bundle {explicit}: no {MANIFEST} there; point it at an unpacked bundle"
+        )
+    raise UsageError(
+        "no bundle found: run in the bundle directory, or pass --bundle DIR (or set SEALBOX_BUNDLE)"
+    )

@@ -1,0 +1,89 @@
+"""The `sealbox` / `install.py` command line: parses, calls the engine, prints. No logic here."""
+
+from __future__ import annotations
+
+import sys
+from typing import List, Optional
+
+import click
+import typer
+
+import installer
+from installer.cli import modules, output
+from installer.cli.context import CTX
+from installer.errors import SealboxError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Sealbox: deploy a vendor's offline bundle (license server, MySQL, services) with Docker.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def root(
+    bundle: Optional[str] = typer.Option(
+        None, "--bundle", "-b", help="Bundle directory (default: here)."
+    ),
+    state_dir: Optional[str] = typer.Option(
+        None, "--state-dir", help="State directory (default /var/lib/sealbox)."
+    ),
+) -> None:
+    CTX.bundle = bundle
+    CTX.state_dir = state_dir
+
+
+@app.command("version", help="Print the Sealbox version.")
+def version() -> None:
+    output.out.print(f"sealbox {installer.__version__}")
+
+
+modules.register(app)
+
+
+def _mount_optional() -> None:
+    """Sub-apps from sibling packages (envcheck, fingerprint, license, bundle) when present."""
+    import importlib
+
+    for mod, attr, name in (
+        ("envcheck.cli", "app", "envcheck"),
+        ("fingerprint.cli", "app", "fingerprint"),
+        ("installer.cli.license", "app", "license"),
+        ("installer.cli.bundle", "app", "bundle"),
+    ):
+        try:
+            sub = getattr(importlib.import_module(mod), attr)
+        except (ImportError, AttributeError):
+            continue
+        app.add_typer(sub, name=name)
+
+
+_mount_optional()
+
+
+def main(argv: Optional[List[str]] = None, prog_name: str = "sealbox") -> None:
+    """Run the CLI; SealboxErrors become one red line and their documented exit code."""
+    command = typer.main.get_command(app)
+    try:
+        rv = command.main(args=argv, prog_name=prog_name, standalone_mode=False)
+        code = rv if isinstance(rv, int) else 0
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.exceptions.Abort:
+        output.error("aborted")
+        code = 130
+    except click.ClickException as exc:
+        exc.show()
+        code = exc.exit_code
+    except SealboxError as exc:
+        output.error(str(exc))
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        output.error("interrupted; re-run the same command to resume")
+        code = 130
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

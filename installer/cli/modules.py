@@ -1,0 +1,240 @@
+"""se / li / in / inall / rm / rmall: the field guide's install.py commands."""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+import typer
+
+from installer.cli import output
+from installer.cli.context import CTX
+from installer.cli.prompt import interactive, prompt_variable
+from installer.deploy import InstallOptions, InstallResult
+from installer.variables import load_answers, parse_set_options
+
+JSON_OPT = typer.Option(False, "--json", help="Print JSON on stdout (progress stays on stderr).")
+BUNDLE_OPT = typer.Option(None, "--bundle", "-b", help="Bundle directory (default: here).")
+
+
+def _use_bundle(bundle: Optional[str]) -> None:
+    if bundle:
+        CTX.bundle = bundle
+
+
+def register(app: typer.Typer) -> None:
+    app.command("se", help="List the modules in the bundle.")(show_available)
+    app.command("li", help="List installed modules: containers, ports, state, health.")(
+        show_installed
+    )
+    app.command("in", help="Install modules and what they depend on, in dependency order.")(install)
+    app.command("inall", help="Install every module of the bundle on this host.")(install_all)
+    app.command("rm", help="Remove a module's containers (data kept unless --purge).")(remove)
+    app.command("rmall", help="Remove every module (data kept unless --purge).")(remove_all)
+
+
+def show_available(as_json: bool = JSON_OPT, bundle: Optional[str] = BUNDLE_OPT) -> None:
+    _use_bundle(bundle)
+    dep = CTX.deployment()
+    rows = dep.available()
+    if as_json:
+        output.print_json(
+            {"bundle": dep.bundle_dir, "version": dep.manifest.version, "modules": rows}
+        )
+        return
+    output.table(
+        f"{dep.manifest.product} {dep.manifest.version}  ({dep.bundle_dir})",
+        ["module", "version", "description", "depends on", "installed"],
+        [
+            (
+                r["name"],
+                r["version"],
+                r["description"],
+                ", ".join(r["depends_on"]),
+                f"yes ({r['installed_version']})" if r["installed"] else "no",
+            )
+            for r in rows
+        ],
+    )
+
+
+def show_installed(as_json: bool = JSON_OPT, bundle: Optional[str] = BUNDLE_OPT) -> None:
+    _use_bundle(bundle)
+    dep = CTX.deployment()
+    dep.require_root("li")
+    rows = dep.status()
+    if as_json:
+        output.print_json({"host": dep.host.name, "instances": [vars(r) for r in rows]})
+        return
+    if not rows:
+        output.out.print("No Sealbox modules installed on this host.")
+        return
+    output.table(
+        f"Installed on {dep.host.name}",
+        ["module", "container", "image", "ports", "gpu", "state", "health"],
+        [
+            (
+                r.module,
+                r.container,
+                r.image,
+                ", ".join(f"{k}={v}" for k, v in r.ports.items()),
+                r.gpu,
+                r.state,
+                r.health,
+            )
+            for r in rows
+        ],
+    )
+
+
+def _options(
+    sets: List[str],
+    answers: Optional[str],
+    yes: bool,
+    instances: Optional[int],
+    gpus: Optional[str],
+    dry_run: bool,
+    skip_check: List[str],
+) -> InstallOptions:
+    return InstallOptions(
+        overrides=parse_set_options(sets),
+        answers=load_answers(answers) if answers else {},
+        prompter=prompt_variable if (interactive() and not yes and not dry_run) else None,
+        instances=instances,
+        gpus=[g.strip() for g in gpus.split(",") if g.strip()] if gpus is not None else None,
+        dry_run=dry_run,
+        skip_checks=list(skip_check),
+    )
+
+
+def _print_result(result: InstallResult, as_json: bool, dry_run: bool) -> None:
+    if as_json:
+        output.print_json(
+            {
+                "dry_run": dry_run,
+                "actions": [vars(a) for a in result.plan.actions],
+                "changed": result.applied,
+                "images_loaded": result.loaded_images,
+                "endpoints": [
+                    {"module": m, "container": c, "port": p} for m, c, p in result.endpoints
+                ],
+                "seconds": round(result.seconds, 2),
+            }
+        )
+        return
+    if dry_run:
+        output.table(
+            "Plan",
+            ["action", "module", "container", "why"],
+            [(a.kind, a.module, a.container, a.reason) for a in result.plan.actions],
+        )
+        return
+    changes = len(result.plan.changes)
+    output.out.print(
+        f"{'Installed' if changes else 'Nothing to change'}: {len(result.plan.modules)} module(s), "
+        f"{changes} change(s), {result.loaded_images} image(s) loaded in {result.seconds:.1f}s"
+    )
+    output.table(
+        "Endpoints",
+        ["module", "container", "address"],
+        [(m, c, f"127.0.0.1:{p}") for m, c, p in result.endpoints],
+    )
+
+
+SET_OPT = typer.Option([], "--set", "-s", help="Set a variable: NAME=VALUE (repeatable).")
+ANSWERS_OPT = typer.Option(None, "--answers", help="YAML file of variable: value answers.")
+YES_OPT = typer.Option(
+    False, "--yes", "-y", help="Do not prompt; take defaults for unset variables."
+)
+DRY_OPT = typer.Option(False, "--dry-run", "--check", help="Show the plan; change nothing.")
+SKIP_OPT = typer.Option(
+    [], "--skip-check", help="Skip an environment check item by name (recorded)."
+)
+
+
+def install(
+    modules: List[str] = typer.Argument(..., help="Modules to install."),
+    sets: List[str] = SET_OPT,
+    answers: Optional[str] = ANSWERS_OPT,
+    yes: bool = YES_OPT,
+    instances: Optional[int] = typer.Option(
+        None, "--instances", help="Instances of the named module(s)."
+    ),
+    gpus: Optional[str] = typer.Option(None, "--gpus", help="GPU ids, one per instance: 0,1"),
+    dry_run: bool = DRY_OPT,
+    skip_check: List[str] = SKIP_OPT,
+    as_json: bool = JSON_OPT,
+    bundle: Optional[str] = BUNDLE_OPT,
+) -> None:
+    _use_bundle(bundle)
+    opts = _options(sets, answers, yes, instances, gpus, dry_run, skip_check)
+    printer = output.EventPrinter(quiet=False)
+    try:
+        result = CTX.deployment(printer).install(list(modules), opts)
+    finally:
+        printer.close()
+    _print_result(result, as_json, dry_run)
+
+
+def install_all(
+    sets: List[str] = SET_OPT,
+    answers: Optional[str] = ANSWERS_OPT,
+    yes: bool = YES_OPT,
+    dry_run: bool = DRY_OPT,
+    skip_check: List[str] = SKIP_OPT,
+    as_json: bool = JSON_OPT,
+    bundle: Optional[str] = BUNDLE_OPT,
+) -> None:
+    _use_bundle(bundle)
+    opts = _options(sets, answers, yes, None, None, dry_run, skip_check)
+    printer = output.EventPrinter()
+    try:
+        dep = CTX.deployment(printer)
+        result = dep.install(sorted(dep.specs), opts)
+    finally:
+        printer.close()
+    _print_result(result, as_json, dry_run)
+
+
+def remove(
+    module: str = typer.Argument(..., help="Module to remove."),
+    purge: bool = typer.Option(
+        False, "--purge", help="Also delete its data and generated secrets."
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Remove even if installed modules depend on it."
+    ),
+    as_json: bool = JSON_OPT,
+    bundle: Optional[str] = BUNDLE_OPT,
+) -> None:
+    _use_bundle(bundle)
+    printer = output.EventPrinter()
+    try:
+        removed = CTX.deployment(printer).remove(module, purge=purge, force=force)
+    finally:
+        printer.close()
+    if as_json:
+        output.print_json({"removed": removed, "purged": purge})
+    else:
+        output.out.print(
+            f"Removed {module}: {', '.join(removed) or 'no containers'}"
+            + (" (data purged)" if purge else "")
+        )
+
+
+def remove_all(
+    purge: bool = typer.Option(False, "--purge", help="Also delete all data, secrets and state."),
+    as_json: bool = JSON_OPT,
+    bundle: Optional[str] = BUNDLE_OPT,
+) -> None:
+    _use_bundle(bundle)
+    printer = output.EventPrinter()
+    try:
+        removed = CTX.deployment(printer).remove_all(purge=purge)
+    finally:
+        printer.close()
+    if as_json:
+        output.print_json({"removed": removed, "purged": purge})
+    else:
+        output.out.print(
+            f"Removed {len(removed)} container(s)" + (", data and state purged" if purge else "")
+        )

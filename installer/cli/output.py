@@ -1,0 +1,100 @@
+"""Printing for the CLI: tables and messages for people, pure JSON for machines.
+
+Tables and JSON go to stdout; progress and step lines go to stderr, so `--json | jq` works.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, Iterable, Optional, Sequence
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from installer.events import Event
+
+
+def _console(stderr: bool) -> Console:
+    """A pipe gets wide tables (160 columns) instead of rich's 80-column fallback."""
+    probe = Console(stderr=stderr)
+    width = None if probe.is_terminal else 160
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
+
+
+out = _console(False)
+err = _console(True)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def table(title: Optional[str], columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    t = Table(title=title, title_justify="left", show_lines=False)
+    for col in columns:
+        t.add_column(col, overflow="fold")
+    for row in rows:
+        t.add_row(*["-" if v is None or v == "" else str(v) for v in row])
+    out.print(t)
+
+
+def error(message: str) -> None:
+    first, _, rest = message.partition("\n")
+    err.print(f"[bold red]error:[/] {first}", markup=True, highlight=False)
+    if rest:
+        err.print(rest, markup=False, highlight=False)
+
+
+class EventPrinter:
+    """Turns engine events into stderr lines and a progress bar for image loads."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self._progress: Optional[Progress] = None
+        self._task: Optional[int] = None
+
+    def _stop_bar(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+            self._task = None
+
+    def __call__(self, event: Event) -> None:
+        if event.kind == "progress":
+            if self.quiet or not err.is_terminal:
+                return
+            if self._progress is None:
+                self._progress = Progress(
+                    TextColumn("[bold]{task.description}"),
+                    BarColumn(),
+                    DownloadColumn(),
+                    TransferSpeedColumn(),
+                    TimeRemainingColumn(),
+                    console=err,
+                    transient=True,
+                )
+                self._progress.start()
+                self._task = self._progress.add_task(event.message, total=event.total)
+            assert self._task is not None
+            self._progress.update(self._task, completed=event.done, total=event.total)
+            return
+        self._stop_bar()
+        if self.quiet and event.kind not in ("warn", "fail"):
+            return
+        style = {"done": "green", "warn": "yellow", "fail": "red"}.get(event.kind, "")
+        text = escape(f"[{event.module}] {event.message}")
+        err.print(f"[{style}]{text}[/]" if style else text, markup=bool(style), highlight=False)
+
+    def close(self) -> None:
+        self._stop_bar()

@@ -1,0 +1,152 @@
+"""LocalHost: the Host protocol on this machine, through subprocess and the filesystem."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from typing import BinaryIO, Iterable, Mapping, Optional, Union
+
+from installer.hosts.base import Command, Result, command_text
+
+
+def _argv(cmd: Command) -> list[str]:
+    if isinstance(cmd, str):
+        return ["sh", "-c", cmd]
+    return list(cmd)
+
+
+def _decode(data: Optional[bytes]) -> str:
+    return (data or b"").decode("utf-8", errors="replace")
+
+
+class LocalHost:
+    """This machine. Commands run without a shell unless given as a string."""
+
+    def __init__(self, name: str = "localhost") -> None:
+        self.name = name
+
+    @property
+    def is_local(self) -> bool:
+        return True
+
+    def run(
+        self,
+        cmd: Command,
+        *,
+        input: Optional[bytes] = None,
+        timeout: Optional[float] = None,
+        env: Optional[Mapping[str, str]] = None,
+    ) -> Result:
+        full_env = None
+        if env:
+            full_env = dict(os.environ)
+            full_env.update(env)
+        try:
+            proc = subprocess.run(
+                _argv(cmd),
+                input=input,
+                stdin=None if input is not None else subprocess.DEVNULL,
+                capture_output=True,
+                timeout=timeout,
+                env=full_env,
+            )
+        except FileNotFoundError as exc:
+            return Result(command_text(cmd), 127, "", f"{exc.filename}: command not found")
+        except subprocess.TimeoutExpired as exc:
+            return Result(
+                command_text(cmd), 124, _decode(exc.stdout), f"timed out after {timeout}s"
+            )
+        return Result(
+            command_text(cmd), proc.returncode, _decode(proc.stdout), _decode(proc.stderr)
+        )
+
+    def run_streaming_input(
+        self,
+        cmd: Command,
+        chunks: Iterable[bytes],
+        *,
+        timeout: Optional[float] = None,
+    ) -> Result:
+        try:
+            proc = subprocess.Popen(
+                _argv(cmd), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            )
+        except FileNotFoundError as exc:
+            return Result(command_text(cmd), 127, "", f"{exc.filename}: command not found")
+        out: list[bytes] = []
+        err: list[bytes] = []
+        readers = [
+            threading.Thread(target=lambda: out.append(proc.stdout.read()), daemon=True),  # type: ignore[union-attr]
+            threading.Thread(target=lambda: err.append(proc.stderr.read()), daemon=True),  # type: ignore[union-attr]
+        ]
+        for t in readers:
+            t.start()
+        assert proc.stdin is not None
+        feed_error: Optional[BaseException] = None
+        try:
+            for chunk in chunks:
+                proc.stdin.write(chunk)
+        except BrokenPipeError:
+            pass  # the command stopped reading; its exit code and stderr say why
+        except BaseException as exc:  # a bad archive or checksum: stop the command, re-raise
+            feed_error = exc
+            proc.kill()
+        finally:
+            try:
+                proc.stdin.close()
+            except BrokenPipeError:
+                pass
+        try:
+            rc = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            rc = 124
+        for t in readers:
+            t.join()
+        if feed_error is not None:
+            raise feed_error
+        return Result(command_text(cmd), rc, _decode(b"".join(out)), _decode(b"".join(err)))
+
+    def read(self, path: str) -> bytes:
+        with open(path, "rb") as fh:
+            return fh.read()
+
+    def write(self, path: str, data: bytes, mode: int = 0o600) -> None:
+        directory = os.path.dirname(path) or "."
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+        try:
+            os.fchmod(fd, mode)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    def exists(self, path: str) -> bool:
+        return os.path.exists(path)
+
+    def put(self, src: Union[str, BinaryIO], dst: str, mode: int = 0o644) -> None:
+        os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
+        if isinstance(src, str):
+            shutil.copyfile(src, dst)
+        else:
+            with open(dst, "wb") as out:
+                shutil.copyfileobj(src, out, 1 << 20)
+        os.chmod(dst, mode)
+
+    def remove(self, path: str, recursive: bool = False) -> None:
+        if recursive and os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=False)
+        elif os.path.lexists(path):
+            os.unlink(path)
+
+    def makedirs(self, path: str, mode: int = 0o755) -> None:
+        os.makedirs(path, mode=mode, exist_ok=True)

@@ -1,0 +1,160 @@
+"""Streaming decompression of image archives, hashing the compressed bytes as they are read.
+
+One read of the file feeds both the checksum and `docker load`, with no uncompressed copy on
+disk. The last decompressed piece is held back until the checksum is confirmed, so a corrupt
+archive never completes a `docker load` (docker only registers an image once it has read the
+whole tar).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import lzma
+import os
+from typing import BinaryIO, Callable, Iterator, Optional
+
+import zstandard
+
+from installer.errors import RuntimeFailure
+
+CHUNK = 1 << 20
+SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.xz", ".tar.zst", ".tar.zstd")
+
+Progress = Callable[[int, int], None]  # compressed bytes read, total
+
+
+class ArchiveError(RuntimeFailure):
+    """The archive is unreadable, truncated or does not match its checksum."""
+
+
+def compression_of(path: str) -> str:
+    for suffix, kind in (
+        (".tar.zst", "zstd"),
+        (".tar.zstd", "zstd"),
+        (".tar.xz", "xz"),
+        (".tar.gz", "gzip"),
+        (".tgz", "gzip"),
+        (".tar", "none"),
+    ):
+        if path.endswith(suffix):
+            return kind
+    raise ArchiveError(f"{path}: unknown archive type; expected one of {', '.join(SUFFIXES)}")
+
+
+class _Decompressor:
+    """A uniform push interface over zstd, xz, gzip and plain tar."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        if kind == "zstd":
+            self._obj = zstandard.ZstdDecompressor().decompressobj()
+        elif kind == "xz":
+            self._obj = lzma.LZMADecompressor()
+        elif kind == "gzip":
+            import zlib
+
+            self._obj = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        else:
+            self._obj = None
+
+    def feed(self, data: bytes) -> bytes:
+        if self._obj is None:
+            return data
+        return self._obj.decompress(data)
+
+    def finish(self) -> bytes:
+        """Check the stream really ended; a truncated archive raises here."""
+        if self.kind == "xz" and not self._obj.eof:
+            raise EOFError("xz stream ended early")
+        if self.kind == "gzip":
+            if not self._obj.eof:
+                raise EOFError("gzip stream ended early")
+            return self._obj.flush()
+        if self.kind == "zstd":
+            # zstandard's decompressobj has `eof` since 0.20; a partial frame leaves it False.
+            if not getattr(self._obj, "eof", True):
+                raise EOFError("zstd stream ended early")
+        return b""
+
+
+def stream_decompressed(
+    path: str,
+    *,
+    expected_sha256: Optional[str] = None,
+    progress: Optional[Progress] = None,
+    fh: Optional[BinaryIO] = None,
+) -> Iterator[bytes]:
+    """Yield the uncompressed tar of `path`, verifying `expected_sha256` of the file on the way."""
+    kind = compression_of(path)
+    try:
+        total = os.path.getsize(path)
+        source = fh or open(path, "rb")
+    except FileNotFoundError:
+        raise ArchiveError(
+            f"{path}: image archive missing from the bundle; copy the bundle again"
+        ) from None
+    digest = hashlib.sha256()
+    dec = _Decompressor(kind)
+    held: Optional[bytes] = None
+    done = 0
+    try:
+        while True:
+            chunk = source.read(CHUNK)
+            if not chunk:
+                break
+            digest.update(chunk)
+            done += len(chunk)
+            try:
+                out = dec.feed(chunk)
+            except (zstandard.ZstdError, lzma.LZMAError, OSError, EOFError, Exception) as exc:
+                raise ArchiveError(
+                    f"{path}: corrupt archive ({exc}); copy the bundle again"
+                ) from None
+            if progress:
+                progress(done, total)
+            if out:
+                if held is not None:
+                    yield held
+                held = out
+        try:
+            tail = dec.finish()
+        except EOFError as exc:
+            raise ArchiveError(
+                f"{path}: truncated archive ({exc}); copy the bundle again"
+            ) from None
+        if expected_sha256 and digest.hexdigest() != expected_sha256:
+            raise ArchiveError(
+                f"{path}: sha256 mismatch (got {digest.hexdigest()[:16]}..., manifest says "
+                f"{expected_sha256[:16]}...); the file is damaged, copy the bundle again"
+            )
+        if held is not None:
+            yield held
+        if tail:
+            yield tail
+    finally:
+        if fh is None:
+            source.close()
+
+
+def sha256_file(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def open_compressed_writer(path: str, kind: str, level: Optional[int] = None) -> BinaryIO:
+    """A writable file object compressing into `path` (used to build bundles)."""
+    raw = open(path, "wb")
+    if kind == "zstd":
+        cctx = zstandard.ZstdCompressor(level=level or 3, threads=-1, write_checksum=True)
+        return cctx.stream_writer(raw, closefd=True)  # type: ignore[return-value]
+    if kind == "xz":
+        raw.close()
+        return lzma.open(path, "wb", preset=level if level is not None else 6)  # type: ignore[return-value]
+    if kind == "gzip":
+        raw.close()
+        return gzip.open(path, "wb", compresslevel=level or 6)  # type: ignore[return-value]
+    return raw

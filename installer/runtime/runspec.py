@@ -1,0 +1,87 @@
+"""RunSpec: everything that decides what a container is, as a value.
+
+Its hash (with the image ID and the rendered files' contents) is the config-hash label that
+decides create / recreate / noop, like docker-compose's config-hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Optional
+
+from installer.runtime import labels as L
+from installer.runtime.facts import DockerFacts, gpu_run_args
+
+
+@dataclass(frozen=True)
+class PortBinding:
+    host_port: int
+    container_port: int
+    protocol: str = "tcp"
+    bind: str = "0.0.0.0"
+
+
+@dataclass(frozen=True)
+class VolumeBinding:
+    host: str
+    container: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    name: str
+    module: str
+    instance: int
+    image_ref: str
+    image_id: str
+    network: str = "host"
+    restart: str = "unless-stopped"
+    ports: tuple[PortBinding, ...] = ()
+    volumes: tuple[VolumeBinding, ...] = ()
+    env_file: Optional[str] = None
+    command: tuple[str, ...] = ()
+    gpu: Optional[str] = None
+    bundle_version: str = ""
+    module_version: str = ""
+    # sha256 of each file the container gets (rendered configs, env file): changes recreate
+    file_hashes: dict[str, str] = field(default_factory=dict)
+
+    def config_hash(self) -> str:
+        data = asdict(self)
+        data.pop("bundle_version")  # a new bundle with identical content is not a change
+        blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+    def labels(self) -> dict[str, str]:
+        return {
+            L.MANAGED: "true",
+            L.MODULE: self.module,
+            L.INSTANCE: str(self.instance),
+            L.BUNDLE_VERSION: self.bundle_version,
+            L.MODULE_VERSION: self.module_version,
+            L.CONFIG_HASH: self.config_hash(),
+        }
+
+    def create_argv(self, facts: DockerFacts) -> list[str]:
+        """`docker create` arguments valid back to Docker 17.12."""
+        argv = ["docker", "create", "--name", self.name, "--restart", self.restart]
+        for key, value in sorted(self.labels().items()):
+            argv += ["--label", f"{key}={value}"]
+        if self.network == "host":
+            argv += ["--network", "host"]
+        else:
+            argv += ["--network", "bridge"]
+            for p in self.ports:
+                argv += ["-p", f"{p.bind}:{p.host_port}:{p.container_port}/{p.protocol}"]
+        for v in self.volumes:
+            argv += ["-v", f"{v.host}:{v.container}:{'ro' if v.read_only else 'rw'}"]
+        if self.env_file:
+            argv += ["--env-file", self.env_file]
+        argv += ["--log-opt", "max-size=50m", "--log-opt", "max-file=3"]
+        argv += gpu_run_args(facts, self.gpu)
+        argv.append(self.image_ref)
+        argv += list(self.command)
+        return argv

@@ -1,0 +1,139 @@
+"""The per-host record of what Sealbox installed, kept on the host itself.
+
+`state.json` holds modules, instances, config hashes and non-secret variables; `secrets.json`
+(0600) holds generated passwords. Both are written atomically through the Host, so a crash
+leaves the old record or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional
+
+from installer.errors import HostError
+from installer.hosts.base import Host
+
+DEFAULT_ROOT = "/var/lib/sealbox"
+FORMAT = 1
+
+
+def state_root() -> str:
+    return os.environ.get("SEALBOX_STATE_DIR", DEFAULT_ROOT)
+
+
+@dataclass
+class InstanceRecord:
+    index: int
+    container: str
+    config_hash: str
+    image_id: str
+    ports: dict[str, int] = field(default_factory=dict)
+    gpu: Optional[str] = None
+
+
+@dataclass
+class ModuleRecord:
+    name: str
+    version: str
+    bundle_version: str
+    image_ref: str
+    image_id: str
+    instances: list[InstanceRecord] = field(default_factory=list)
+    gpus: list[str] = field(default_factory=list)
+    installed_at: float = 0.0
+    updated_at: float = 0.0
+    skipped_checks: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModuleRecord:
+        d = dict(d)
+        d["instances"] = [InstanceRecord(**i) for i in d.get("instances", [])]
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+@dataclass
+class State:
+    modules: dict[str, ModuleRecord] = field(default_factory=dict)
+    variables: dict[str, Any] = field(default_factory=dict)
+    secrets: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def remembered(self) -> dict[str, Any]:
+        return {**self.variables, **self.secrets}
+
+
+class StateStore:
+    """Reads and writes the state of one host under `root` (default /var/lib/sealbox)."""
+
+    def __init__(self, host: Host, root: Optional[str] = None) -> None:
+        self.host = host
+        self.root = root or state_root()
+
+    @property
+    def state_file(self) -> str:
+        return f"{self.root}/state.json"
+
+    @property
+    def secrets_file(self) -> str:
+        return f"{self.root}/secrets.json"
+
+    def config_dir(self, container: str) -> str:
+        return f"{self.root}/config/{container}"
+
+    def data_dir(self, module: str, name: str, instance: Optional[int] = None) -> str:
+        suffix = f"-{instance}" if instance is not None else ""
+        return f"{self.root}/data/{module}{suffix}/{name}"
+
+    def module_data_root(self, module: str) -> str:
+        return f"{self.root}/data"
+
+    def _load_json(self, path: str) -> dict[str, Any]:
+        try:
+            raw = self.host.read(path)
+        except FileNotFoundError:
+            return {}
+        except PermissionError:
+            raise HostError(f"{path}: permission denied; run as root (sudo)") from None
+        try:
+            doc = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise HostError(
+                f"{path} on {self.host.name} is corrupt; move it aside and re-run 'in' "
+                f"to rebuild the record from the running containers"
+            ) from None
+        return doc if isinstance(doc, dict) else {}
+
+    def load(self) -> State:
+        doc = self._load_json(self.state_file)
+        secrets = self._load_json(self.secrets_file)
+        return State(
+            modules={k: ModuleRecord.from_dict(v) for k, v in (doc.get("modules") or {}).items()},
+            variables=doc.get("variables") or {},
+            secrets=secrets.get("secrets") or {},
+            history=doc.get("history") or [],
+        )
+
+    def save(self, state: State) -> None:
+        self.host.makedirs(self.root, 0o700)
+        doc = {
+            "format": FORMAT,
+            "modules": {k: asdict(v) for k, v in sorted(state.modules.items())},
+            "variables": dict(sorted(state.variables.items())),
+            "history": state.history[-50:],
+        }
+        self.host.write(
+            self.secrets_file, json.dumps({"secrets": state.secrets}, indent=1).encode(), 0o600
+        )
+        self.host.write(self.state_file, (json.dumps(doc, indent=1) + "\n").encode(), 0o600)
+
+    def record_event(self, state: State, action: str, module: str, detail: str = "") -> None:
+        state.history.append(
+            {"at": time.time(), "action": action, "module": module, "detail": detail}
+        )
+
+    def purge(self) -> None:
+        self.host.remove(self.root, recursive=True)

@@ -1,0 +1,176 @@
+"""Variable values for a deployment: --set, answers file, remembered state, prompts, defaults.
+
+Resolution order per variable: --set, answers file, the value remembered in the host's state,
+a generated secret, an interactive prompt (TTY only, default shown), the spec's default. A
+variable with none of these is an error that names it and how to set it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import secrets
+import string
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Optional
+
+import yaml
+
+from installer.errors import UsageError
+from installer.spec.model import ModuleSpec, Variable
+
+SECRET_ALPHABET = string.ascii_letters + string.digits
+HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+$")
+
+Prompter = Callable[[Variable, Optional[str]], str]
+
+
+def generate_secret(length: int) -> str:
+    """Letters and digits only, so a password is safe in SQL, shell and KEY=value files."""
+    return "".join(secrets.choice(SECRET_ALPHABET) for _ in range(length))
+
+
+def parse_set_options(items: list[str]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for item in items:
+        if "=" not in item:
+            raise UsageError(f"--set {item!r}: expected NAME=VALUE, e.g. --set mysql_host=10.0.0.5")
+        key, _, value = item.partition("=")
+        key = key.strip()
+        if "." in key:  # module.name is accepted for readability; names are global
+            key = key.split(".", 1)[1]
+        values[key] = value
+    return values
+
+
+def load_answers(path: str) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            doc = yaml.safe_load(fh)
+    except FileNotFoundError:
+        raise UsageError(f"{path}: answers file not found") from None
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{path}: malformed YAML: {str(exc).splitlines()[0]}") from None
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise UsageError(f"{path}: expected a mapping of variable: value")
+    return {str(k): v for k, v in doc.items()}
+
+
+def validate(var: Variable, raw: Any, source: str) -> Any:
+    """Coerce and check a value; the error says which variable, what was wrong, how to fix."""
+    hint = f"(from {source}; set it with --set {var.name}=VALUE)"
+    text = str(raw).strip() if not isinstance(raw, bool) else raw
+    if var.type in ("int", "port"):
+        try:
+            value: Any = int(text)
+        except (TypeError, ValueError):
+            raise UsageError(
+                f"variable {var.name}: expected an integer, got {raw!r} {hint}"
+            ) from None
+        if var.type == "port" and not 1 <= value <= 65535:
+            raise UsageError(f"variable {var.name}: port must be 1-65535, got {value} {hint}")
+    elif var.type == "bool":
+        if isinstance(text, bool):
+            value = text
+        elif str(text).lower() in ("1", "true", "yes", "on"):
+            value = True
+        elif str(text).lower() in ("0", "false", "no", "off"):
+            value = False
+        else:
+            raise UsageError(f"variable {var.name}: expected true or false, got {raw!r} {hint}")
+    elif var.type == "host":
+        value = str(text)
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            if not HOSTNAME_RE.match(value):
+                raise UsageError(
+                    f"variable {var.name}: expected an IP address or host name, got {raw!r} {hint}"
+                ) from None
+    else:
+        value = str(raw)
+    if var.choices and str(value) not in var.choices:
+        raise UsageError(
+            f"variable {var.name}: must be one of {', '.join(var.choices)}, got {raw!r} {hint}"
+        )
+    if var.pattern and not re.match(var.pattern, str(value)):
+        raise UsageError(f"variable {var.name}: {raw!r} does not match {var.pattern} {hint}")
+    return value
+
+
+@dataclass
+class Resolved:
+    values: dict[str, Any] = field(default_factory=dict)
+    secrets: set[str] = field(default_factory=set)
+    sources: dict[str, str] = field(default_factory=dict)  # name -> where the value came from
+
+    def public(self) -> dict[str, Any]:
+        """Values safe to store in plain state and show: secrets left out."""
+        return {k: v for k, v in self.values.items() if k not in self.secrets}
+
+    def secret_values(self) -> dict[str, Any]:
+        return {k: v for k, v in self.values.items() if k in self.secrets}
+
+
+def resolve(
+    specs: list[ModuleSpec],
+    *,
+    overrides: Mapping[str, Any],
+    answers: Mapping[str, Any],
+    remembered: Mapping[str, Any],
+    default_context: Callable[[ModuleSpec], Mapping[str, Any]],
+    render_default: Callable[[str, Mapping[str, Any], str], str],
+    prompter: Optional[Prompter] = None,
+) -> Resolved:
+    """Resolve every variable the given modules declare (dependencies' variables included)."""
+    declared = {v.name: (spec, v) for spec in specs for v in spec.variables}
+    for source, given in (("--set", overrides), ("the answers file", answers)):
+        unknown = sorted(set(given) - set(declared))
+        if unknown:
+            raise UsageError(
+                f"{source}: unknown variable {', '.join(unknown)} "
+                f"(known: {', '.join(sorted(declared))})"
+            )
+    result = Resolved()
+    for name, (spec, var) in declared.items():
+        if var.secret:
+            result.secrets.add(name)
+        if name in overrides:
+            result.values[name] = validate(var, overrides[name], "--set")
+            result.sources[name] = "--set"
+        elif name in answers:
+            result.values[name] = validate(var, answers[name], "the answers file")
+            result.sources[name] = "answers"
+        elif name in remembered:
+            result.values[name] = validate(var, remembered[name], "the installed state")
+            result.sources[name] = "state"
+        elif var.secret and var.generate:
+            result.values[name] = generate_secret(var.generate)
+            result.sources[name] = "generated"
+        else:
+            default: Optional[str] = None
+            if var.default is not None:
+                default = (
+                    render_default(
+                        var.default,
+                        default_context(spec),
+                        f"{spec.source}: variables.{name}.default",
+                    )
+                    if isinstance(var.default, str) and "{" in var.default
+                    else str(var.default)
+                )
+            if prompter is not None and var.prompt:
+                answer = prompter(var, default)
+                result.values[name] = validate(var, answer, "the prompt")
+                result.sources[name] = "prompt"
+            elif default is not None:
+                result.values[name] = validate(var, default, f"{spec.source} default")
+                result.sources[name] = "default"
+            else:
+                raise UsageError(
+                    f"variable {name} of module {spec.name} has no value: pass --set {name}=VALUE "
+                    f"or put it in an --answers file"
+                )
+    return result
