@@ -1,0 +1,278 @@
+"""run_checks: profiles + thresholds -> one fact round trip -> a Report. Never prints."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Mapping, Optional, Sequence
+
+from envcheck.checks import KINDS, ItemSpec, Outcome
+from envcheck.facts import FactResult, fact
+from envcheck.gather import gather
+from envcheck.profiles import ALIASES, MERGE_DICTS, PROFILES
+from installer.errors import UsageError
+from installer.hosts.base import Host
+
+CONCLUSION = "The conclusion of environment checking is: {}"
+
+
+@dataclass
+class Item:
+    """One checked item as the user sees it (a row of the reference tool's table)."""
+
+    id: str
+    profile: str
+    meaning: str
+    requirement: str
+    actual: str
+    required: bool
+    passed: bool
+    skipped: bool = False
+    fix: str = ""
+    error: Optional[str] = None
+    """Set when the check itself crashed (a bug or an unexpected fact shape): exit code 1."""
+
+    @property
+    def name(self) -> str:
+        """The reference tool marks optional items with a leading '*'."""
+        return self.id if self.required else f"*{self.id}"
+
+    @property
+    def status(self) -> str:
+        if self.skipped:
+            return "skip"
+        if self.passed:
+            return "pass"
+        return "fail" if self.required else "warn"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "profile": self.profile,
+            "meaning": self.meaning,
+            "requirement": self.requirement,
+            "actual": self.actual,
+            "required": self.required,
+            "passed": self.passed,
+            "skipped": self.skipped,
+            "status": self.status,
+            "fix": self.fix,
+            "error": self.error,
+        }
+
+
+@dataclass
+class Report:
+    """Everything one run found on one host: items, verdict and the raw facts for support."""
+
+    host: str
+    profiles: list[str]
+    items: list[Item]
+    facts: dict[str, FactResult] = field(default_factory=dict)
+    started: str = ""
+    elapsed_s: float = 0.0
+    overrides: dict[str, str] = field(default_factory=dict)
+    skip: list[str] = field(default_factory=list)
+
+    def failed_required(self) -> list[Item]:
+        return [i for i in self.items if i.status == "fail"]
+
+    def failed_optional(self) -> list[Item]:
+        return [i for i in self.items if i.status == "warn"]
+
+    def errors(self) -> list[Item]:
+        return [i for i in self.items if i.error]
+
+    @property
+    def verdict(self) -> str:
+        """'fail' if a required item failed, 'warn' if only optional ones did, else 'pass'."""
+        if self.failed_required():
+            return "fail"
+        if self.failed_optional():
+            return "warn"
+        return "pass"
+
+    @property
+    def conclusion(self) -> str:
+        """The reference tool's last line; 'warn' still concludes 'pass' (nothing required)."""
+        return CONCLUSION.format("fail" if self.verdict == "fail" else "pass")
+
+    def to_dict(self, *, raw: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "host": self.host,
+            "profiles": self.profiles,
+            "verdict": self.verdict,
+            "started": self.started,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "overrides": self.overrides,
+            "skip": self.skip,
+            "items": [i.to_dict() for i in self.items],
+        }
+        if raw:
+            out["facts"] = {k: v.to_dict() for k, v in sorted(self.facts.items())}
+        return out
+
+
+def resolve_profiles(names: Sequence[str]) -> list[str]:
+    """Canonical profile names (aliases resolved, duplicates dropped); none means default."""
+    out: list[str] = []
+    for name in names or ["default"]:
+        canonical = ALIASES.get(name, name)
+        if canonical not in PROFILES:
+            known = ", ".join(list(PROFILES) + list(ALIASES))
+            raise UsageError(f"unknown profile {name!r}; known profiles: {known}")
+        if canonical not in out:
+            out.append(canonical)
+    return out
+
+
+def _coerce(value: Any, like: Any, where: str) -> Any:
+    """A threshold from a string (CLI, --set) into the type of its default."""
+    if not isinstance(value, str):
+        return value
+    try:
+        if isinstance(like, bool):
+            low = value.strip().lower()
+            if low not in ("true", "false", "yes", "no", "1", "0"):
+                raise ValueError(value)
+            return low in ("true", "yes", "1")
+        if isinstance(like, int):
+            return int(value)
+        if isinstance(like, float):
+            return float(value)
+        if isinstance(like, list):
+            elem = like[0] if like else ""
+            parts = [v.strip() for v in value.split(",") if v.strip()]
+            return [
+                int(v) if isinstance(elem, int) or (not like and v.isdigit()) else v for v in parts
+            ]
+    except ValueError as exc:
+        raise UsageError(f"{where}: bad value {value!r} (expected {type(like).__name__})") from exc
+    return value
+
+
+def _set_param(spec: ItemSpec, param: str, value: Any, where: str) -> None:
+    defaults = spec.kind.defaults
+    head, _, sub = param.partition(".")
+    if head not in defaults:
+        known = ", ".join(sorted(defaults)) or "none"
+        raise UsageError(f"{where}: item {spec.id!r} has no threshold {head!r} (known: {known})")
+    current = spec.merged()[head]
+    if sub:
+        if not isinstance(current, dict):
+            raise UsageError(f"{where}: threshold {spec.id}.{head} is not a mapping")
+        spec.params[head] = {**current, sub: value if not isinstance(value, str) else value}
+    elif isinstance(current, dict) and isinstance(value, dict) and head in MERGE_DICTS:
+        spec.params[head] = {**current, **value}
+    else:
+        spec.params[head] = _coerce(value, defaults[head], where)
+
+
+def _known_item(item_id: str, where: str) -> None:
+    if item_id not in KINDS:
+        raise UsageError(
+            f"{where}: unknown item {item_id!r}; known items: {', '.join(sorted(KINDS))}"
+        )
+
+
+def build_plan(
+    profiles: Sequence[str],
+    overrides: Optional[Mapping[str, str]] = None,
+    extra_items: Optional[Sequence[Mapping[str, Any]]] = None,
+) -> list[tuple[str, ItemSpec]]:
+    """(profile, item spec) pairs with module additions and overrides applied. Pure data."""
+    names = resolve_profiles(profiles)
+    plan: list[tuple[str, ItemSpec]] = []
+    for name in names:
+        for entry in PROFILES[name]["items"]:
+            spec = ItemSpec(entry["id"], bool(entry.get("required", True)))
+            for k, v in entry.items():
+                if k not in ("id", "required"):
+                    _set_param(spec, k, v, f"profile {name}")
+            plan.append((name, spec))
+    for extra in extra_items or []:
+        where = f"extra item {dict(extra)!r}"
+        item_id = str(extra.get("id", ""))
+        _known_item(item_id, where)
+        target = ALIASES.get(
+            str(extra.get("profile", names[0])), str(extra.get("profile", names[0]))
+        )
+        if target not in names:
+            raise UsageError(f"{where}: profile {target!r} is not among {', '.join(names)}")
+        spec = next((s for p, s in plan if p == target and s.id == item_id), None)
+        if spec is None:
+            spec = ItemSpec(item_id)
+            plan.append((target, spec))
+        if "required" in extra:
+            spec.required = bool(extra["required"])
+        for k, v in extra.items():
+            if k not in ("id", "profile", "required"):
+                _set_param(spec, k, v, where)
+    for key, value in (overrides or {}).items():
+        scope, _, rest = key.rpartition("/")
+        item_id, _, param = rest.partition(".")
+        _known_item(item_id, f"override {key}")
+        if not param:
+            raise UsageError(f"override {key}: write ITEM.THRESHOLD=VALUE, e.g. memory.min_gb=16")
+        if scope:
+            resolve_profiles([scope])
+        for prof, spec in plan:
+            if spec.id == item_id and (not scope or ALIASES.get(scope, scope) == prof):
+                _set_param(spec, param, value, f"override {key}")
+    return plan
+
+
+def run_checks(
+    host: Host,
+    profiles: list[str],
+    *,
+    overrides: Optional[dict[str, str]] = None,
+    skip: Optional[list[str]] = None,
+    extra_items: Optional[list[dict]] = None,
+    mode: str = "auto",
+) -> Report:
+    """Check ``host`` against ``profiles``; see the package docstring for every argument."""
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    t0 = time.monotonic()
+    names = resolve_profiles(profiles)
+    plan = build_plan(names, overrides, extra_items)
+    skips = set(skip or [])
+    for s in skips:
+        _known_item(s.rpartition("/")[2], f"--skip-check {s}")
+    needed = {key for _, spec in plan for key in spec.kind.facts(spec.merged())}
+    facts = gather(host, [fact(k) for k in sorted(needed)], mode=mode)
+    items = []
+    for prof, spec in plan:
+        params = spec.merged()
+        kind = spec.kind
+        error = None
+        try:
+            outcome = kind.evaluate(params, facts)
+        except Exception as exc:  # a check bug must not pass silently: fail the item, say why
+            error = f"{type(exc).__name__}: {exc}"
+            outcome = Outcome(False, f"check error: {error}")
+        items.append(
+            Item(
+                id=spec.id,
+                profile=prof,
+                meaning=kind.meaning,
+                requirement=kind.requirement(params),
+                actual=outcome.actual,
+                required=spec.required,
+                passed=outcome.passed,
+                skipped=spec.id in skips or f"{prof}/{spec.id}" in skips,
+                fix="" if outcome.passed else (outcome.fix or kind.fix),
+                error=error,
+            )
+        )
+    return Report(
+        host=host.name,
+        profiles=names,
+        items=items,
+        facts=facts,
+        started=started,
+        elapsed_s=time.monotonic() - t0,
+        overrides=dict(overrides or {}),
+        skip=sorted(skips),
+    )

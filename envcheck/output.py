@@ -1,0 +1,126 @@
+"""Renderers: a Report (or the profile list) -> table / JSON / JUnit text.
+
+Kept apart from the CLI so the installer can reuse them, and returning renderables or strings
+rather than printing: only the CLI writes to the terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from typing import Any
+
+from rich.table import Table
+
+from envcheck.checks import KINDS, ItemSpec
+from envcheck.engine import Report, build_plan
+from envcheck.profiles import ALIASES, PROFILES
+
+EXIT_PASS = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_FAIL = 3
+EXIT_WARN = 4
+
+
+def exit_code(report: Report) -> int:
+    """0 pass, 3 a required item failed, 4 only optional items failed, 1 a check crashed."""
+    if report.errors():
+        return EXIT_ERROR
+    return {"pass": EXIT_PASS, "fail": EXIT_FAIL, "warn": EXIT_WARN}[report.verdict]
+
+
+def failures_table(report: Report) -> Table:
+    """The reference tool's table: failed items (required first), '*' marks optional ones."""
+    table = Table(show_lines=True)
+    for col in ("Profile", "Item", "Meaning", "Requirement", "Actual", "How to fix"):
+        table.add_column(col, overflow="fold")
+    rows = sorted(
+        (i for i in report.items if i.status in ("fail", "warn")), key=lambda i: i.status != "fail"
+    )
+    for i in rows:
+        style = "red" if i.status == "fail" else "yellow"
+        table.add_row(i.profile, i.name, i.meaning, i.requirement, i.actual, i.fix, style=style)
+    return table
+
+
+def item_lines(report: Report, statuses: tuple[str, ...]) -> list[str]:
+    """One plain line per item, for the -v listing of passes and for skipped items."""
+    return [
+        f"{i.status.upper():4} {i.profile:15} {i.name:27} {i.actual}"
+        for i in report.items
+        if i.status in statuses
+    ]
+
+
+def report_json(report: Report, *, raw: bool = False) -> str:
+    return json.dumps(report.to_dict(raw=raw), indent=2, sort_keys=False)
+
+
+def report_junit(report: Report) -> str:
+    """JUnit XML: a suite per profile, a case per item. Optional failures are 'skipped' with a
+    warning message, so CI shows them without going red (the exit code 4 says the same)."""
+    suites = ET.Element("testsuites", name="envcheck", time=f"{report.elapsed_s:.3f}")
+    for prof in report.profiles:
+        items = [i for i in report.items if i.profile == prof]
+        suite = ET.SubElement(
+            suites,
+            "testsuite",
+            name=f"{report.host}.{prof}",
+            tests=str(len(items)),
+            failures=str(sum(i.status == "fail" for i in items)),
+            errors=str(sum(bool(i.error) for i in items)),
+            skipped=str(sum(i.status in ("warn", "skip") for i in items)),
+        )
+        for i in items:
+            case = ET.SubElement(suite, "testcase", classname=f"envcheck.{prof}", name=i.name)
+            detail = f"requirement: {i.requirement}\nactual: {i.actual}\nfix: {i.fix}"
+            if i.error:
+                ET.SubElement(case, "error", message=i.actual).text = detail
+            elif i.status == "fail":
+                ET.SubElement(case, "failure", message=i.actual, type="required").text = detail
+            elif i.status == "warn":
+                ET.SubElement(case, "skipped", message=f"optional item failed: {i.actual}")
+            elif i.status == "skip":
+                ET.SubElement(case, "skipped", message=f"skipped by request: {i.actual}")
+            ET.SubElement(case, "system-out").text = f"{i.meaning}: {i.actual}"
+    ET.indent(suites) if hasattr(ET, "indent") else None
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode")
+
+
+def profiles_data() -> list[dict[str, Any]]:
+    """What each profile checks, with the default thresholds worded as requirements."""
+    out = []
+    for name, prof in PROFILES.items():
+        items = []
+        for _, spec in build_plan([name]):
+            items.append(_item_row(spec))
+        aliases = [a for a, target in ALIASES.items() if target == name]
+        out.append({"profile": name, "aliases": aliases, "about": prof["about"], "items": items})
+    return out
+
+
+def _item_row(spec: ItemSpec) -> dict[str, Any]:
+    kind = KINDS[spec.id]
+    return {
+        "id": spec.id,
+        "required": spec.required,
+        "meaning": kind.meaning,
+        "requirement": kind.requirement(spec.merged()),
+    }
+
+
+def profiles_table(verbose: bool = False) -> Table:
+    table = Table()
+    table.add_column("Profile", no_wrap=True)
+    table.add_column("Checks", overflow="fold")
+    for p in profiles_data():
+        name = p["profile"] + "".join(f"\n(alias {a})" for a in p["aliases"])
+        if verbose:
+            checks = "\n".join(
+                f"{'' if i['required'] else '*'}{i['id']}: {i['requirement']}" for i in p["items"]
+            )
+        else:
+            checks = ", ".join(("" if i["required"] else "*") + i["id"] for i in p["items"])
+        table.add_row(name, f"{p['about']}\n{checks}")
+    return table
