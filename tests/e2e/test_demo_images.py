@@ -58,6 +58,13 @@ def wait_until(fn: Callable[[], Any], timeout: float, step: float = 0.2) -> Any:
     return value
 
 
+def exit_code(name: str) -> Optional[int]:
+    """The container's exit code once it has exited, else None."""
+    out = docker("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", name).stdout
+    status, code = out.split()
+    return int(code) if status == "exited" else None
+
+
 def port_open(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.5)
@@ -388,3 +395,37 @@ def test_face_server_stops_serving_without_license(stack: Stack) -> None:
     assert took <= INTERVAL + 2, f"refused only after {took:.1f}s (interval {INTERVAL}s)"
     code, body = http("GET", FACE_PORT, "/v1/faces")
     assert code == 503 and body["licensed"] is False and "license server" in body["error"]
+
+
+def test_mariadb_failed_init_leaves_empty_datadir_and_retries(stack: Stack) -> None:
+    """A broken init.sql must not leave a half-initialised data dir that later starts trust."""
+    name, port = f"{PREFIX}mariadb-badinit", DB_PORT + 1
+    assert not port_open(port), f"port {port} already in use"
+    conf, data = stack.root / "badinit", stack.root / "badinit-data"
+    data.mkdir()
+    cnf = conf / "my.cnf"
+    stack.write_secret(
+        cnf, f"[mysqld]\nport = {port}\nbind-address = 127.0.0.1\ndatadir = /var/lib/mysql\n"
+    )
+    stack.write_secret(conf / "init.sql", "CREATE DATABASE facedb;\nTHIS IS NOT SQL;\n")
+    args = [
+        "-v",
+        f"{cnf}:/etc/sealbox/my.cnf:ro",
+        "-v",
+        f"{conf / 'init.sql'}:/etc/sealbox/init.sql:ro",
+        "-v",
+        f"{data}:/var/lib/mysql",
+        IMG_DB,
+    ]
+    stack.run(name, *args)
+    code = wait_until(lambda: exit_code(name), timeout=120)
+    assert code not in (None, 0), f"container did not fail: {stack.logs(name)[-2000:]}"
+    assert "initialisation failed" in stack.logs(name)
+    assert not port_open(port)
+    assert list(data.iterdir()) == [], "failed init left files behind"
+    # Fixed init.sql: the next start initialises from scratch and serves.
+    stack.write_secret(conf / "init.sql", "CREATE DATABASE facedb;\n")
+    stack.run(name, *args)
+    assert wait_until(lambda: port_open(port), timeout=120), stack.logs(name)[-2000:]
+    assert "initialisation complete" in stack.logs(name)
+    docker("rm", "-f", name)
