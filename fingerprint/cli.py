@@ -7,7 +7,6 @@ Exit codes: 0 ok, 1 operation failed, 2 bad input (usage, unreadable/corrupted/a
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any, Callable, List, Optional, TypeVar
@@ -34,8 +33,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # errors stay one line
 
 T = TypeVar("T")
 
@@ -286,7 +285,6 @@ def keygen(
 
 def main() -> None:
     """Console-script entry point."""
-    os.environ.setdefault("COLUMNS", os.environ.get("COLUMNS", "160"))
     app()
 
 

@@ -311,6 +311,7 @@ def _root_disks(sections: List[Section], sec: Dict[str, Section]) -> Tuple[List[
         elif name in blocks:
             disks.append(name)
     serials: List[str] = []
+    rejected = ""
     for disk in sorted(disks):
         kv = blocks[disk]
         for key in (
@@ -322,12 +323,15 @@ def _root_disks(sections: List[Section], sec: Dict[str, Section]) -> Tuple[List[
             "device/wwid",
             "wwid",
         ):
-            value, _ = clean_value("disk_serials", kv.get(key, ""))
+            value, why = clean_value("disk_serials", kv.get(key, ""))
             if value:
                 serials.append(value)
                 break
+            if kv.get(key, "").strip():
+                rejected = why
     if not serials:
-        return [], f"root disk {', '.join(sorted(disks)) or start} reports no serial"
+        what = rejected or "reports no serial"
+        return [], f"root disk {', '.join(sorted(disks)) or start}: {what}"
     return serials, ""
 
 
@@ -364,9 +368,12 @@ def _virt(sec: Dict[str, Section], cpu_flags: List[str]) -> Dict[str, Any]:
     if vm:
         evidence.append(f"systemd-detect-virt --vm: {vm}")
     dmi = " / ".join(
-        sec[k].text.strip()
-        for k in ("dmi_sys_vendor", "dmi_product_name", "dmi_bios_vendor", "dmi_board_vendor")
-        if k in sec and sec[k].ok and sec[k].text.strip()
+        v
+        for v in (
+            clean_value("", sec[k].text)[0] if k in sec and sec[k].ok else None
+            for k in ("dmi_sys_vendor", "dmi_product_name", "dmi_bios_vendor", "dmi_board_vendor")
+        )
+        if v
     )
     if dmi and _VM_VENDORS.search(dmi):
         evidence.append(f"DMI: {dmi}")
@@ -445,15 +452,18 @@ def _gpus(sec: Dict[str, Section]) -> Tuple[List[str], List[str], Optional[str]]
         return [], [], "nvidia-smi not installed (no NVIDIA driver)"
     models: List[str] = []
     uuids: List[str] = []
+    rejected = ""
     for line in s.lines:
         m = re.match(r"^GPU\s+\d+:\s*(.*?)\s*\(UUID:\s*([^)]+)\)", line.strip())
         if m:
             models.append(m.group(1))
-            value, _ = clean_value("gpu_uuids", m.group(2))
+            value, why = clean_value("gpu_uuids", m.group(2))
             if value:
                 uuids.append(value)
+            else:
+                rejected = why
     if not uuids:
-        return models, [], f"nvidia-smi -L listed no GPU ({s.status})"
+        return models, [], rejected or f"nvidia-smi -L listed no GPU ({s.status})"
     return models, uuids, None
 
 
@@ -490,6 +500,8 @@ def build_fingerprint(sections: List[Section]) -> Fingerprint:
     nic_names, macs, ignored = _nics(sections)
     if macs:
         raw["macs"] = tuple(mac for _, mac in macs)
+    elif nic_names:
+        missing["macs"] = f"physical NIC(s) {', '.join(nic_names)} have placeholder MACs"
     else:
         missing["macs"] = "no physical NIC found" + (
             f" (ignored virtual: {', '.join(ignored)})" if ignored else ""

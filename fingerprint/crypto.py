@@ -101,7 +101,7 @@ def seal(plaintext: bytes, public_pem: bytes) -> bytes:
         "ciphertext": base64.b64encode(ct).decode(),
         "checksum": "sha256:" + hashlib.sha256(ct).hexdigest(),
     }
-    return (json.dumps(body, indent=2, sort_keys=True) + "\n").encode()
+    return (json.dumps(body, indent=2) + "\n").encode()  # format first, ciphertext near last
 
 
 def envelope_ciphertext(data: bytes, *, name: str = "secfile") -> Tuple[dict, bytes]:

@@ -56,6 +56,10 @@ def clean_value(kind: str, value: Optional[str]) -> Tuple[Optional[str], str]:
     text = _CONTROL.sub("", value).strip()
     if not text:
         return None, "empty"
+    if kind == "gpu_uuids" and text[:4].upper() in ("GPU-", "MIG-"):
+        body, _ = clean_value("", text[4:])
+        if body is None:
+            return None, "placeholder value (all zeros/F)"
     if text.lower() in PLACEHOLDERS:
         return None, f"placeholder value ({text!r})"
     if _FILLER.match(text):

@@ -54,7 +54,13 @@ def is_sealed(data: bytes) -> bool:
     """Whether ``data`` is an encrypted envelope rather than a plain secfile."""
     from fingerprint.crypto import SEALED_FORMAT
 
-    return SEALED_FORMAT.encode() in data[:200]
+    if SEALED_FORMAT.encode() not in data:
+        return False
+    try:
+        body = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return True  # a damaged envelope: let the envelope parser name the problem
+    return isinstance(body, dict) and body.get("format") == SEALED_FORMAT
 
 
 def load_secfile(
