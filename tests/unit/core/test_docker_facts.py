@@ -1,0 +1,104 @@
+"""Docker facts and GPU flags from recorded `docker version` / `docker info` outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from installer.errors import HostError
+from installer.hostfacts import parse_nvidia_smi_list
+from installer.hosts.base import Result
+from installer.hosts.recorded import RecordedHost
+from installer.runtime.facts import build_facts, gpu_run_args, parse_version, read_docker_facts
+from installer.runtime.runspec import RunSpec
+
+FIX = Path(__file__).resolve().parents[2] / "fixtures" / "docker"
+
+
+def facts(version: str, info: str):
+    return build_facts((FIX / version).read_text(), (FIX / info).read_text())
+
+
+def test_version_parsing():
+    assert parse_version("17.12.1-ce") == (17, 12, 1)
+    assert parse_version("20.10.24+dfsg1") == (20, 10, 24)
+    assert parse_version("19.03") == (19, 3, 0)
+    assert parse_version("garbage") == (0, 0, 0)
+
+
+def test_docker_1712_with_nvidia_runtime_uses_runtime_flag():
+    f = facts("version-17.12.json", "info-17.12-nvidia.json")
+    assert f.server_version == "17.12.1-ce"
+    assert f.data_root == "/data/docker"
+    assert not f.supports_gpus_flag
+    assert f.has_nvidia_runtime
+    assert gpu_run_args(f, "1") == ["--runtime=nvidia", "-e", "NVIDIA_VISIBLE_DEVICES=1"]
+
+
+def test_docker_1712_without_nvidia_runtime_refuses_gpu_with_fix():
+    f = facts("version-17.12.json", "info-17.12-plain.json")
+    assert f.storage_driver == "devicemapper"
+    with pytest.raises(HostError, match="nvidia-docker2"):
+        gpu_run_args(f, "0")
+    assert gpu_run_args(f, None) == []
+
+
+def test_docker_1903_uses_gpus_flag_even_without_runtime():
+    f = facts("version-19.03.json", "info-19.03.json")
+    assert f.supports_gpus_flag
+    assert gpu_run_args(f, "0") == ["--gpus", "device=0"]
+
+
+def test_docker_24_with_nvidia_runtime_prefers_gpus_flag():
+    f = facts("version-24.0.json", "info-24.0-nvidia.json")
+    assert f.has_nvidia_runtime and f.supports_gpus_flag
+    assert gpu_run_args(f, "3") == ["--gpus", "device=3"]
+
+
+def test_create_argv_has_labels_network_gpu_and_no_secrets():
+    f = facts("version-17.12.json", "info-17.12-nvidia.json")
+    spec = RunSpec(
+        name="sealbox-face-server-1",
+        module="face-server",
+        instance=1,
+        image_ref="vendor/face:1",
+        image_id="sha256:abc",
+        env_file="/var/lib/sealbox/config/sealbox-face-server-1/env",
+        gpu="1",
+    )
+    argv = spec.create_argv(f)
+    assert argv[:2] == ["docker", "create"]
+    assert "--label" in argv and f"io.sealbox.config-hash={spec.config_hash()}" in argv
+    assert "io.sealbox.module=face-server" in argv and "io.sealbox.instance=1" in argv
+    assert argv[argv.index("--network") + 1] == "host"
+    assert "--runtime=nvidia" in argv
+    assert argv[argv.index("--env-file") + 1].endswith("/env")
+    assert argv[-1] == "vendor/face:1"
+    assert not any("--gpus" in a for a in argv)  # 17.12 has no --gpus
+
+
+def test_bridge_mode_publishes_ports():
+    from installer.runtime.runspec import PortBinding
+
+    f = facts("version-24.0.json", "info-24.0-nvidia.json")
+    spec = RunSpec("c", "m", 0, "img", "sha256:1", network="bridge", ports=(PortBinding(8300, 80),))
+    argv = spec.create_argv(f)
+    assert argv[argv.index("-p") + 1] == "0.0.0.0:8300:80/tcp"
+    assert argv[argv.index("--network") + 1] == "bridge"
+
+
+def test_daemon_down_and_not_installed_messages_say_the_fix():
+    down = RecordedHost(
+        {"docker version": Result("", 1, (FIX / "version-daemon-down.txt").read_text(), "")}
+    )
+    with pytest.raises(HostError, match="daemon is not running.*systemctl start docker"):
+        read_docker_facts(down)
+    missing = RecordedHost({})
+    with pytest.raises(HostError, match="not installed.*apt-get install docker.io"):
+        read_docker_facts(missing)
+
+
+def test_nvidia_smi_list():
+    assert parse_nvidia_smi_list((FIX / "nvidia-smi-L.txt").read_text()) == ["0", "1"]
+    assert parse_nvidia_smi_list("") == []
