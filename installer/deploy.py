@@ -88,7 +88,7 @@ class Deployment:
         self.manifest: Manifest = load_manifest(bundle_dir)
         self.specs: dict[str, ModuleSpec] = load_modules(os.path.join(bundle_dir, "modules"))
         self.renderer = Renderer(os.path.join(bundle_dir, "templates"))
-        self.runtime = DockerRuntime(host)
+        self.runtime = DockerRuntime(host, self.store.deployment_id)
 
     # helpers ----------------------------------------------------------------------------
     def check_names(self, names: list[str]) -> None:

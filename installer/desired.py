@@ -97,7 +97,7 @@ def desired_module(
     visible = {k: values[k] for k in module_variables(specs, spec) if k in values}
     instances = []
     for index in range(count):
-        name = labels.container_name(spec.name, index)
+        name = labels.container_name(spec.name, index, store.deployment_id)
         gpu = gpus[index] if index < len(gpus) else None
         ports = instance_ports(spec, values, index)
         context: dict[str, Any] = {
@@ -162,6 +162,7 @@ def desired_module(
             gpu=gpu,
             bundle_version=manifest.version,
             module_version=spec.version,
+            deployment=store.deployment_id,
             file_hashes={f.path: _sha(f.content) for f in files},
         )
         instances.append(DesiredInstance(spec.name, index, runspec, files, data_dirs, ports))

@@ -7,6 +7,7 @@ leaves the old record or the new one, never half of one.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -72,6 +73,13 @@ class StateStore:
     def __init__(self, host: Host, root: Optional[str] = None) -> None:
         self.host = host
         self.root = root or state_root()
+
+    @property
+    def deployment_id(self) -> str:
+        """'default' for /var/lib/sealbox; a short hash of the path for any other state dir."""
+        if os.path.normpath(self.root) == DEFAULT_ROOT:
+            return "default"
+        return "d" + hashlib.sha256(os.path.normpath(self.root).encode()).hexdigest()[:8]
 
     @property
     def state_file(self) -> str:

@@ -18,8 +18,9 @@ LOAD_TIMEOUT = 3600
 
 
 class DockerRuntime:
-    def __init__(self, host: Host) -> None:
+    def __init__(self, host: Host, deployment: str = L.DEFAULT_DEPLOYMENT) -> None:
         self.host = host
+        self.deployment = deployment
         self._facts: Optional[DockerFacts] = None
 
     @property
@@ -64,9 +65,19 @@ class DockerRuntime:
         return Container(data[0]) if data else None
 
     def ours(self) -> list[Container]:
-        """Every container carrying our managed label, running or not."""
+        """Every container of this deployment (by label), running or not."""
         res = self.host.run(
-            ["docker", "ps", "-aq", "--no-trunc", "--filter", f"label={L.MANAGED}=true"], timeout=30
+            [
+                "docker",
+                "ps",
+                "-aq",
+                "--no-trunc",
+                "--filter",
+                f"label={L.MANAGED}=true",
+                "--filter",
+                f"label={L.DEPLOYMENT}={self.deployment}",
+            ],
+            timeout=30,
         )
         if not res.ok:
             raise RuntimeFailure(f"docker ps failed on {self.host.name}: {res.first_error_line()}")

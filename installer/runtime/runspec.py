@@ -46,6 +46,7 @@ class RunSpec:
     gpu: Optional[str] = None
     bundle_version: str = ""
     module_version: str = ""
+    deployment: str = L.DEFAULT_DEPLOYMENT
     # sha256 of each file the container gets (rendered configs, env file): changes recreate
     file_hashes: dict[str, str] = field(default_factory=dict)
 
@@ -58,6 +59,7 @@ class RunSpec:
     def labels(self) -> dict[str, str]:
         return {
             L.MANAGED: "true",
+            L.DEPLOYMENT: self.deployment,
             L.MODULE: self.module,
             L.INSTANCE: str(self.instance),
             L.BUNDLE_VERSION: self.bundle_version,
