@@ -165,10 +165,9 @@ class Applier:
             except RuntimeFailure as exc:
                 raise self._fail_with_logs(inst.container, exc) from None
 
-    def apply_module(self, plan: ModulePlan) -> None:
+    def apply_instances(self, plan: ModulePlan) -> None:
+        """The container actions of a module plan (its image is loaded beforehand)."""
         spec = plan.desired.spec
-        if plan.load_image:
-            self.load_image(spec, plan.desired.image)
         by_name = {i.container: i for i in plan.desired.instances}
         for action in plan.actions:
             self.apply_action(spec, action, by_name.get(action.container))

@@ -326,20 +326,24 @@ class Deployment:
                 gate(self, [m.desired.spec.name for m in plan.modules], options)
             self._check_archives(plan)
             self.check_ports(plan)
+            applier = Applier(self.host, self.runtime, self.bundle_dir, self.report)
+            # Every image first: a damaged archive stops the run before any container changes.
+            for mp in plan.modules:
+                if mp.load_image:
+                    applier.load_image(mp.desired.spec, mp.desired.image)
+                    result.loaded_images += 1
             # Values are remembered before anything starts: a generated password must survive
             # a failed run, because the database may already have been initialised with it.
             state.variables.update(resolved.public())
             state.secrets.update(resolved.secret_values())
             self.store.save(state)
-            applier = Applier(self.host, self.runtime, self.bundle_dir, self.report)
             for mp in plan.modules:
                 spec = mp.desired.spec
                 if mp.changes:
                     self.report(
                         Event("step", spec.name, f"{spec.name}: {len(mp.changes)} change(s)")
                     )
-                applier.apply_module(mp)
-                result.loaded_images += int(mp.load_image)
+                applier.apply_instances(mp)
                 self._record(state, mp.desired, options)
                 self.store.save(state)
                 if mp.changes:

@@ -7,10 +7,10 @@ changed key must name the exact line to remove, and paramiko does not keep line 
 from __future__ import annotations
 
 import base64
-import fnmatch
 import hashlib
 import hmac
 import os
+import re
 from dataclasses import dataclass
 from typing import Optional
 
@@ -40,6 +40,12 @@ def fingerprint(key_bytes: bytes) -> str:
     return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
 
 
+def _wildcard(pattern: str, name: str) -> bool:
+    """OpenSSH patterns know only ``*`` and ``?`` (``[host]:port`` brackets are literal)."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, name) is not None
+
+
 def _host_matches(pattern_field: str, name: str) -> bool:
     if pattern_field.startswith("|1|"):
         try:
@@ -52,7 +58,7 @@ def _host_matches(pattern_field: str, name: str) -> bool:
     for pattern in pattern_field.split(","):
         negate = pattern.startswith("!")
         pattern = pattern[1:] if negate else pattern
-        if fnmatch.fnmatchcase(name, pattern):
+        if _wildcard(pattern, name):
             if negate:
                 return False
             matched = True

@@ -1,0 +1,87 @@
+"""Where the vendor public key is pinned, and loading it.
+
+- In the license-server image: ``/app/pinned/*.pub``, baked in at image build time. The server
+  never reads a key from the license directory the customer can write to.
+- In a bundle: ``license/vendor.pub``, which must be listed with its sha256 in the bundle's
+  signed ``manifest.yaml`` (so swapping it breaks the bundle signature, not just this check).
+
+A file may hold several PEM public keys (key rotation): a license names the one it needs by id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from typing import Iterable, List
+
+from installer.errors import LicenseError, UsageError
+from installer.license.fileformat import KeyRing
+from installer.signing import PublicKey, load_public_pem
+
+IMAGE_PINNED_DIR = "/app/pinned"
+BUNDLE_LICENSE_DIR = "license"
+BUNDLE_LICENSE = "license/license.cfg"
+BUNDLE_PUBKEY = "license/vendor.pub"
+
+_PEM = re.compile(rb"-----BEGIN PUBLIC KEY-----\n.*?-----END PUBLIC KEY-----\n?", re.DOTALL)
+
+
+def public_keys_from_pem(data: bytes, source: str) -> List[PublicKey]:
+    blocks = _PEM.findall(data)
+    if not blocks:
+        raise LicenseError(f"{source}: no PEM public key in it; the vendor key file is damaged")
+    try:
+        return [load_public_pem(b, source) for b in blocks]
+    except UsageError as exc:
+        raise LicenseError(str(exc)) from None
+
+
+def keyring_from_files(paths: Iterable[str]) -> KeyRing:
+    keys: List[PublicKey] = []
+    for path in paths:
+        with open(path, "rb") as fh:
+            keys += public_keys_from_pem(fh.read(), path)
+    return KeyRing(keys)
+
+
+def keyring_from_dir(directory: str = IMAGE_PINNED_DIR) -> KeyRing:
+    """Every ``*.pub`` in ``directory`` (the image's pinned keys)."""
+    try:
+        names = sorted(n for n in os.listdir(directory) if n.endswith(".pub"))
+    except FileNotFoundError:
+        names = []
+    ring = keyring_from_files(os.path.join(directory, n) for n in names)
+    if not ring:
+        raise LicenseError(
+            f"no vendor public key pinned in {directory}; this image was built without one "
+            "(rebuild it with the vendor key)"
+        )
+    return ring
+
+
+def bundle_keyring(bundle_dir: str) -> KeyRing:
+    """The bundle's pinned key, accepted only if the bundle manifest lists it unchanged."""
+    from installer.bundle.manifest import load_manifest
+
+    path = os.path.join(bundle_dir, BUNDLE_PUBKEY)
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError:
+        raise LicenseError(
+            f"{bundle_dir}: the bundle has no {BUNDLE_PUBKEY} (vendor public key); "
+            "ask the vendor for a bundle with the license key pinned"
+        ) from None
+    listed = load_manifest(bundle_dir).files.get(BUNDLE_PUBKEY)
+    if listed is None:
+        raise LicenseError(
+            f"{path} is not listed in the bundle manifest; it was added by hand - "
+            "use the bundle as the vendor shipped it"
+        )
+    if hashlib.sha256(data).hexdigest() != listed:
+        raise LicenseError(
+            f"{path} differs from the bundle manifest (replaced vendor key); "
+            "use the bundle as the vendor shipped it"
+        )
+    return KeyRing(public_keys_from_pem(data, path))

@@ -1,0 +1,97 @@
+"""Shared end-to-end fixtures: a running Docker engine, the demo bundle, the CLI as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_BUNDLE = ROOT / "build" / "demo-bundle"
+
+
+def docker_running() -> bool:
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> None:
+    if os.geteuid() != 0:
+        pytest.fail("end-to-end tests run as root (they drive the Docker engine)")
+    if not docker_running():
+        pytest.fail("no Docker engine: run 'bash scripts/setup.sh' (installs and starts dockerd)")
+
+
+@pytest.fixture(scope="session")
+def demo_bundle(docker_engine) -> Path:
+    """The demo bundle, built (or refreshed from cache) once per test session."""
+    res = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "build_demo_bundle.py"), "-o", str(DEMO_BUNDLE)],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0, f"building the demo bundle failed:\n{res.stderr[-3000:]}"
+    return DEMO_BUNDLE
+
+
+@dataclass
+class CliResult:
+    rc: int
+    stdout: str
+    stderr: str
+
+    def json(self):
+        return json.loads(self.stdout)
+
+    def error_lines(self) -> list[str]:
+        return [line for line in self.stderr.splitlines() if line.startswith("error:")]
+
+
+def run_cli(
+    *args: str,
+    bundle: Optional[Path] = None,
+    state_dir: Optional[Path] = None,
+    env: Optional[dict] = None,
+    timeout: int = 600,
+    preexec_user: Optional[int] = None,
+) -> CliResult:
+    cmd = [sys.executable, str(ROOT / "install.py")]
+    if bundle is not None:
+        cmd += ["--bundle", str(bundle)]
+    if state_dir is not None:
+        cmd += ["--state-dir", str(state_dir)]
+    cmd += list(args)
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    if preexec_user is not None:
+        cmd = [
+            "setpriv",
+            f"--reuid={preexec_user}",
+            f"--regid={preexec_user}",
+            "--clear-groups",
+            *cmd,
+        ]
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, env=full_env, timeout=timeout, stdin=subprocess.DEVNULL
+    )
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def copy_bundle(src: Path, dst: Path, with_images: bool = True) -> Path:
+    """A throwaway copy of a bundle to damage; image archives are hard-linked, not copied."""
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("images"))
+    (dst / "images").mkdir()
+    if with_images:
+        for f in (src / "images").iterdir():
+            os.link(f, dst / "images" / f.name)
+    return dst

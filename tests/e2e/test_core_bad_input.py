@@ -1,0 +1,177 @@
+"""Bad input to the core commands: one-line error, documented exit code, state unchanged,
+nothing started."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.e2e.conftest import copy_bundle, run_cli
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture()
+def state(tmp_path, demo_bundle):
+    state = tmp_path / "state"
+    yield state
+    if state.exists():  # whatever a failing test left behind
+        run_cli("rmall", "--purge", bundle=demo_bundle, state_dir=state)
+
+
+def our_containers(state: Path) -> list[str]:
+    from installer.hosts.local import LocalHost
+    from installer.state import StateStore
+
+    dep = StateStore(LocalHost(), str(state)).deployment_id
+    out = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", f"label=io.sealbox.deployment={dep}"],
+        capture_output=True,
+        text=True,
+    ).stdout
+    return out.split()
+
+
+def snapshot(state: Path) -> dict[str, bytes]:
+    if not state.exists():
+        return {}
+    return {
+        str(p.relative_to(state)): p.read_bytes()
+        for p in state.rglob("*")
+        if p.is_file() and p.name != ".lock"
+    }
+
+
+def assert_refused(res, rc: int, *needles: str) -> None:
+    assert res.rc == rc, (res.rc, res.stderr)
+    errors = res.error_lines()
+    assert len(errors) == 1, res.stderr
+    for needle in needles:
+        assert needle in errors[0], errors[0]
+
+
+def test_unknown_module_lists_known(demo_bundle, state):
+    res = run_cli("in", "face-serve", "-y", bundle=demo_bundle, state_dir=state)
+    assert_refused(res, 2, "unknown module face-serve", "face-server", "license-server", "mysql")
+    assert snapshot(state) == {} and our_containers(state) == []
+
+
+def test_malformed_module_yaml(demo_bundle, tmp_path, state):
+    bundle = copy_bundle(demo_bundle, tmp_path / "b")
+    spec = bundle / "modules" / "face-server.yaml"
+    spec.write_text(spec.read_text().replace("port: 8300", "port: eighty"))
+    res = run_cli("inall", "-y", bundle=bundle, state_dir=state)
+    assert_refused(res, 2, "modules/face-server.yaml: ports[0].port: expected an integer")
+    spec.write_text("name: face-server\n  bad: [indent\n")
+    res = run_cli("se", bundle=bundle, state_dir=state)
+    assert_refused(res, 2, "modules/face-server.yaml", "malformed YAML")
+    assert snapshot(state) == {} and our_containers(state) == []
+
+
+def _force_load(bundle: Path, archive: str) -> None:
+    """Make the manifest name an image ID the engine does not have, so `in` must load it."""
+    manifest = yaml.safe_load((bundle / "manifest.yaml").read_text())
+    for img in manifest["images"]:
+        if img["file"] == archive:
+            img["id"] = "sha256:" + "0" * 64
+    (bundle / "manifest.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+
+
+def test_missing_image_archive(demo_bundle, tmp_path, state):
+    bundle = copy_bundle(demo_bundle, tmp_path / "b")
+    _force_load(bundle, "images/mariadb.tar.zst")
+    (bundle / "images" / "mariadb.tar.zst").unlink()
+    res = run_cli("in", "mysql", "-y", bundle=bundle, state_dir=state)
+    assert_refused(res, 2, "images/mariadb.tar.zst", "missing from the bundle")
+    assert our_containers(state) == [] and not (state / "state.json").exists()
+
+
+def test_truncated_archive_starts_nothing(demo_bundle, tmp_path, state):
+    bundle = copy_bundle(demo_bundle, tmp_path / "b")
+    _force_load(bundle, "images/mariadb.tar.zst")
+    target = bundle / "images" / "mariadb.tar.zst"
+    data = (demo_bundle / "images" / "mariadb.tar.zst").read_bytes()
+    target.unlink()  # it was a hard link to the real bundle: replace, never modify in place
+    target.write_bytes(data[: len(data) // 3])
+    images_before = set(
+        subprocess.run(["docker", "images", "-q"], capture_output=True, text=True).stdout.split()
+    )
+    res = run_cli("in", "mysql", "-y", bundle=bundle, state_dir=state)
+    assert_refused(res, 1, "images/mariadb.tar.zst", "truncated")
+    assert our_containers(state) == []
+    images_after = subprocess.run(["docker", "images", "-q"], capture_output=True, text=True)
+    assert set(images_after.stdout.split()) == images_before
+    assert (
+        "mysql" not in (state / "state.json").read_text()
+        if (state / "state.json").exists()
+        else True
+    )
+
+
+def test_port_taken_by_another_process(demo_bundle, state):
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", "5535", "--bind", "127.0.0.1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(50):
+            if (
+                subprocess.run(
+                    ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/5535"], capture_output=True
+                ).returncode
+                == 0
+            ):
+                break
+            time.sleep(0.1)
+        before = snapshot(state)
+        res = run_cli("in", "mysql", "-y", bundle=demo_bundle, state_dir=state)
+        assert_refused(res, 3, "port 5535", f"(pid {server.pid})", "--set mysql_port=PORT")
+        assert "python" in res.error_lines()[0]
+        assert our_containers(state) == []
+        assert snapshot(state) == before
+    finally:
+        server.kill()
+        server.wait()
+
+
+def test_docker_missing_or_down(demo_bundle, state, tmp_path):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for tool in ("setpriv", "ip", "sh"):
+        path = shutil.which(tool)
+        if path:
+            os.symlink(path, bindir / tool)
+    res = run_cli(
+        "in", "mysql", "-y", bundle=demo_bundle, state_dir=state, env={"PATH": str(bindir)}
+    )
+    assert_refused(res, 3, "Docker is not installed", "apt-get install docker.io")
+    res = run_cli(
+        "in",
+        "mysql",
+        "-y",
+        bundle=demo_bundle,
+        state_dir=state,
+        env={"DOCKER_HOST": f"unix://{tmp_path}/no-such-docker.sock"},
+    )
+    assert_refused(res, 3, "Docker daemon is not running", "systemctl start docker")
+    assert snapshot(state) == {}
+
+
+def test_not_root(demo_bundle, tmp_path):
+    state = tmp_path / "state"
+    os.chmod(tmp_path, 0o755)
+    res = run_cli("in", "mysql", "-y", bundle=demo_bundle, state_dir=state, preexec_user=65534)
+    assert_refused(res, 3, "needs root", "sudo")
+    assert not state.exists()
+    # read-only commands work without root
+    se = run_cli("se", "--json", bundle=demo_bundle, state_dir=state, preexec_user=65534)
+    assert se.rc == 0, se.stderr
+    assert {m["name"] for m in se.json()["modules"]} == {"license-server", "mysql", "face-server"}

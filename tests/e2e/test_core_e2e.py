@@ -1,0 +1,233 @@
+"""Core, end to end on the real Docker engine: inall, idempotence, recreate, rm, data kept, purge.
+
+Uses the default ports (8887, 8300, 5535) with its own state dir, so the containers carry this
+test's deployment id. Nothing else may listen on those ports while it runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import run_cli
+
+pytestmark = pytest.mark.e2e
+
+PORTS = (8887, 8300, 5535)
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def http(method: str, port: int, path: str, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        raw = resp.read()
+        return resp.status, json.loads(raw) if raw else None
+
+
+def containers(state_dir: Path) -> dict[str, str]:
+    """name -> status of this deployment's containers, straight from docker."""
+    from installer.hosts.local import LocalHost
+    from installer.state import StateStore
+
+    dep = StateStore(LocalHost(), str(state_dir)).deployment_id
+    out = subprocess.run(
+        [
+            "docker",
+            "ps",
+            "-a",
+            "--filter",
+            f"label=io.sealbox.deployment={dep}",
+            "--format",
+            "{{.Names}} {{.State}}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return dict(line.split(" ", 1) for line in out.strip().splitlines() if line)
+
+
+@pytest.fixture(scope="module")
+def deployment(demo_bundle, tmp_path_factory):
+    busy = [p for p in PORTS if port_open(p)]
+    if busy:
+        pytest.fail(
+            f"ports {busy} are in use (a demo deployment running?): run 'python3 install.py rmall' first"
+        )
+    state = tmp_path_factory.mktemp("state")
+    yield demo_bundle, state
+    run_cli("rmall", "--purge", bundle=demo_bundle, state_dir=state)
+
+
+def test_inall_then_everything_after(deployment):
+    bundle, state = deployment
+    # --- inall: all healthy, endpoints printed
+    res = run_cli("inall", "-y", "--json", bundle=bundle, state_dir=state)
+    assert res.rc == 0, res.stderr
+    out = res.json()
+    assert {e["port"] for e in out["endpoints"]} == {8887, 8300, 5535}
+    assert set(out["changed"]) == {"license-server", "mysql", "face-server"}
+
+    # --- the stand-in face-server round-trips a record through MySQL
+    status, health = http("GET", 8300, "/health")
+    assert status == 200 and health["licensed"] is True and health["db"] == "ok"
+    status, created = http("POST", 8300, "/v1/faces", {"name": "alice", "feature": [0.1, 0.2, 0.3]})
+    assert status == 201
+    face_id = created["id"]
+    status, faces = http("GET", 8300, "/v1/faces")
+    assert any(f["id"] == face_id and f["name"] == "alice" for f in faces)
+
+    # --- li shows all three, running and healthy
+    li = run_cli("li", "--json", bundle=bundle, state_dir=state)
+    assert li.rc == 0, li.stderr
+    rows = {r["module"]: r for r in li.json()["instances"]}
+    assert set(rows) == {"license-server", "mysql", "face-server"}
+    assert all(r["state"] == "running" and r["health"] == "healthy" for r in rows.values()), rows
+
+    # --- secrets: 0600, never in state.json, never on a docker command line
+    secrets_file = state / "secrets.json"
+    assert oct(secrets_file.stat().st_mode & 0o777) == "0o600"
+    secrets = json.loads(secrets_file.read_text())["secrets"]
+    assert len(secrets["mysql_password"]) == 32
+    assert secrets["mysql_password"] not in (state / "state.json").read_text()
+    assert secrets["mysql_password"] not in res.stdout + res.stderr
+    inspect = subprocess.run(
+        ["docker", "inspect", *containers(state)], capture_output=True, text=True
+    ).stdout
+    assert (
+        secrets["mysql_password"] not in inspect and secrets["mysql_root_password"] not in inspect
+    )
+
+    # --- a second inall loads nothing and recreates nothing
+    again = run_cli("inall", "-y", "--json", bundle=bundle, state_dir=state)
+    assert again.rc == 0, again.stderr
+    out2 = again.json()
+    assert out2["images_loaded"] == 0 and out2["changed"] == []
+    assert {a["kind"] for a in out2["actions"]} == {"noop"}
+
+    # --- changing a face-server variable recreates only face-server
+    before = subprocess.run(
+        ["docker", "inspect", "--format", "{{.Name}} {{.Id}}", *containers(state)],
+        capture_output=True,
+        text=True,
+    ).stdout.split("\n")
+    changed = run_cli(
+        "inall", "-y", "--json", "--set", "license_check_interval=7", bundle=bundle, state_dir=state
+    )
+    assert changed.rc == 0, changed.stderr
+    kinds = {(a["module"], a["kind"]) for a in changed.json()["actions"]}
+    assert kinds == {("license-server", "noop"), ("mysql", "noop"), ("face-server", "recreate")}
+    after = subprocess.run(
+        ["docker", "inspect", "--format", "{{.Name}} {{.Id}}", *containers(state)],
+        capture_output=True,
+        text=True,
+    ).stdout.split("\n")
+    same = set(before) & set(after)
+    assert len([x for x in same if "face-server" not in x and x]) == 2
+    assert not [x for x in same if "face-server" in x]
+    assert http("GET", 8300, "/health")[0] == 200
+    assert any(f["id"] == face_id for f in http("GET", 8300, "/v1/faces")[1])
+
+    # --- rm mysql is refused while face-server depends on it
+    refused = run_cli("rm", "mysql", bundle=bundle, state_dir=state)
+    assert refused.rc == 2 and "face-server depend(s) on mysql" in refused.stderr
+
+    # --- rm face-server leaves mysql (and the license server) running
+    rm = run_cli("rm", "face-server", bundle=bundle, state_dir=state)
+    assert rm.rc == 0, rm.stderr
+    now = containers(state)
+    assert not [n for n in now if "face-server" in n]
+    assert [s for n, s in now.items() if "mysql" in n] == ["running"]
+    assert port_open(5535) and not port_open(8300)
+
+    # --- rm mysql then in mysql keeps the data (and its generated passwords)
+    assert run_cli("rm", "mysql", bundle=bundle, state_dir=state).rc == 0
+    assert not port_open(5535)
+    assert (state / "data" / "mysql" / "db").is_dir()
+    back = run_cli("in", "face-server", "-y", "--json", bundle=bundle, state_dir=state)
+    assert back.rc == 0, back.stderr
+    assert (
+        json.loads((state / "secrets.json").read_text())["secrets"]["mysql_password"]
+        == secrets["mysql_password"]
+    )
+    assert any(
+        f["id"] == face_id and f["name"] == "alice" for f in http("GET", 8300, "/v1/faces")[1]
+    )
+
+    # --- rmall --purge leaves no container, no state, no data dir
+    purge = run_cli("rmall", "--purge", bundle=bundle, state_dir=state)
+    assert purge.rc == 0, purge.stderr
+    assert containers(state) == {}
+    assert not (state / "state.json").exists() and not (state / "secrets.json").exists()
+    assert not (state / "data").exists() and not (state / "config").exists()
+    assert not any(port_open(p) for p in PORTS)
+
+
+def test_two_instances_get_their_own_ports(deployment):
+    bundle, state = deployment
+    res = run_cli(
+        "in", "face-server", "--instances", "2", "-y", "--json", bundle=bundle, state_dir=state
+    )
+    assert res.rc == 0, res.stderr
+    face_ports = sorted(e["port"] for e in res.json()["endpoints"] if e["module"] == "face-server")
+    assert face_ports == [8300, 8301]
+    for port in face_ports:
+        status, health = http("GET", port, "/health")
+        assert status == 200 and str(health["instance"]) == str(port - 8300)
+    # the count is remembered: a plain inall keeps two instances
+    again = run_cli("inall", "-y", "--json", bundle=bundle, state_dir=state)
+    assert again.rc == 0 and again.json()["changed"] == []
+    # and can be lowered: the extra instance is removed
+    one = run_cli(
+        "in", "face-server", "--instances", "1", "-y", "--json", bundle=bundle, state_dir=state
+    )
+    assert one.rc == 0, one.stderr
+    removed = [a["container"] for a in one.json()["actions"] if a["kind"] == "remove"]
+    assert len(removed) == 1 and removed[0].endswith("face-server-1")
+    assert not port_open(8301)
+    assert len([n for n in containers(state) if "face-server" in n]) == 1
+    assert run_cli("rmall", "--purge", bundle=bundle, state_dir=state).rc == 0
+
+
+def test_images_are_loaded_from_the_bundle_when_absent(deployment):
+    """Remove the images from the engine: inall must stream them in from the .tar.zst archives."""
+    bundle, state = deployment
+    manifest = (bundle / "manifest.yaml").read_text()
+    import yaml
+
+    refs = [img["ref"] for img in yaml.safe_load(manifest)["images"]]
+    ids = {img["ref"]: img["id"] for img in yaml.safe_load(manifest)["images"]}
+    subprocess.run(["docker", "rmi", *refs], capture_output=True)
+    for ref in refs:
+        assert (
+            subprocess.run(["docker", "image", "inspect", ref], capture_output=True).returncode != 0
+        )
+    res = run_cli("inall", "-y", "--json", bundle=bundle, state_dir=state)
+    assert res.rc == 0, res.stderr
+    assert res.json()["images_loaded"] == 3
+    for ref in refs:
+        got = subprocess.run(
+            ["docker", "image", "inspect", "--format", "{{.Id}}", ref],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        assert got == ids[ref]
+    assert run_cli("rmall", "--purge", bundle=bundle, state_dir=state).rc == 0
+    assert os.path.isdir(bundle)
