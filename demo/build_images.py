@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import glob
 import hashlib
 import inspect
@@ -528,6 +529,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     cache = Path(os.environ.get("SEALBOX_IMAGE_CACHE", "/var/cache/sealbox-demo")).resolve()
     rootfs_root = cache / "rootfs"
     rootfs_root.mkdir(parents=True, exist_ok=True)
+    # Engine tests and these tests may both call the script: one build at a time per cache.
+    lock = open(cache / ".lock", "w")  # noqa: SIM115 - held until the process exits
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        log(f"waiting for another build holding {cache / '.lock'}")
+        fcntl.flock(lock, fcntl.LOCK_EX)
     try:
         arch = dpkg_arch()
         bkey = base_key(arch)
