@@ -217,6 +217,7 @@ def build_plan(
             raise UsageError(f"override {key}: write ITEM.THRESHOLD=VALUE, e.g. memory.min_gb=16")
         if scope:
             resolve_profiles([scope])
+        _set_param(ItemSpec(item_id), param, value, f"override {key}")  # validate even if unused
         for prof, spec in plan:
             if spec.id == item_id and (not scope or ALIASES.get(scope, scope) == prof):
                 _set_param(spec, param, value, f"override {key}")
