@@ -239,11 +239,11 @@ def test_container_published_port_ours_free_theirs_named(
         sleep,
         "300",
     )
-    assert run.returncode == 0, run.stderr
     try:
+        assert run.returncode == 0, run.stderr
         report = run_checks(LocalHost(), ["face-server"], overrides={"ports.ports": str(port)})
     finally:
-        docker("rm", "-f", cname)
+        docker("rm", "-f", cname)  # also when `run` failed half-way (created, not started)
     item = next(i for i in report.items if i.id == "ports")
     if managed:
         assert (item.status, item.actual) == (
