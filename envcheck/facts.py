@@ -29,6 +29,8 @@ class Fact:
     command: Optional[str] = None
     path: Optional[str] = None
     about: str = ""
+    may_hang: bool = False
+    """Talks to a daemon (dockerd, NVIDIA driver, chronyd): run under `timeout` on the target."""
 
     @property
     def shell(self) -> str:
@@ -122,8 +124,15 @@ STATIC_FACTS: dict[str, Fact] = {
             parse.docker_version,
             {},
             command="docker version --format '{{json .}}'",
+            may_hang=True,
         ),
-        Fact("docker_info", parse.docker_info, {}, command="docker info --format '{{json .}}'"),
+        Fact(
+            "docker_info",
+            parse.docker_info,
+            {},
+            command="docker info --format '{{json .}}'",
+            may_hang=True,
+        ),
         Fact(
             "df_docker",
             parse.df,
@@ -132,11 +141,12 @@ STATIC_FACTS: dict[str, Fact] = {
                 "$(docker info --format '{{.DockerRootDir}}' 2>/dev/null); p=${p:-/var/lib/docker}"
             ),
             about="free space on Docker's data-root",
+            may_hang=True,
         ),
-        Fact("containers", parse.docker_ps, [], command=_DOCKER_PS),
+        Fact("containers", parse.docker_ps, [], command=_DOCKER_PS, may_hang=True),
         Fact("getenforce", parse.word, "", command="getenforce"),
         Fact("selinux_enforce", parse.file_text, "", path="/sys/fs/selinux/enforce"),
-        Fact("firewalld", parse.word, "", command="firewall-cmd --state"),
+        Fact("firewalld", parse.word, "", command="firewall-cmd --state", may_hang=True),
         Fact("iptables_input", parse.iptables_chain, {}, command="iptables -S INPUT"),
         Fact(
             "nvidia_smi",
@@ -144,6 +154,7 @@ STATIC_FACTS: dict[str, Fact] = {
             [],
             command="nvidia-smi --query-gpu=index,name,memory.total,driver_version,pci.bus_id"
             " --format=csv",
+            may_hang=True,
         ),
         Fact("pci_nvidia", parse.pci_devices, [], command=_PCI_NVIDIA),
         Fact("modules", parse.modules, [], path="/proc/modules"),
@@ -158,6 +169,7 @@ STATIC_FACTS: dict[str, Fact] = {
             parse.first_version,
             "",
             command="nvidia-container-cli --version",
+            may_hang=True,
         ),
         Fact("virt_vm", parse.detect_virt, "", command="systemd-detect-virt --vm"),
         Fact("virt_container", parse.detect_virt, "", command="systemd-detect-virt --container"),
@@ -179,9 +191,15 @@ STATIC_FACTS: dict[str, Fact] = {
         Fact("ss", parse.ss_listeners, [], command="ss -ltnp"),
         Fact("netstat", parse.netstat_listeners, [], command="netstat -ltnp"),
         Fact("listener_cgroups", parse.pid_containers, {}, command=_LISTENER_CGROUPS),
-        Fact("timedatectl", parse.timedatectl_synced, None, command="timedatectl status"),
-        Fact("chronyc", parse.chronyc_synced, None, command="chronyc tracking"),
-        Fact("ntpstat", parse.ntpstat_synced, None, command="ntpstat"),
+        Fact(
+            "timedatectl",
+            parse.timedatectl_synced,
+            None,
+            command="timedatectl status",
+            may_hang=True,
+        ),
+        Fact("chronyc", parse.chronyc_synced, None, command="chronyc tracking", may_hang=True),
+        Fact("ntpstat", parse.ntpstat_synced, None, command="ntpstat", may_hang=True),
     ]
 }
 
