@@ -2,19 +2,19 @@
 
 How: ``Host.run_streaming_input`` with ``cat >> dst.part`` on the host -- an exec channel,
 not SFTP. Measured with paramiko 5.1 against OpenSSH 9.2 on this machine (veth, 200 MB of
-random data, 2 cores; ``benchmarks/transfer_upload.py``):
+random data, 2 busy cores; ``benchmarks/transfer_upload.py``), raw stream only:
 
-* exec channel, 1 MiB chunks sent as zero-copy 32 KiB packets: ~260-410 MB/s
-  (``Channel.sendall`` itself re-slices its buffer per packet: 200-250 MB/s);
-* SFTP with pipelining (``set_pipelined``) or ``SFTPClient.put``: ~180-225 MB/s -- every 32 KiB
-  request also costs a request header and an acknowledgement to parse in Python;
-* verification: ``sha256sum`` of the whole part on the host, in the same command as the
-  append (no extra round trip). Hashing the stream as it arrives (``tee part | sha256sum``)
-  was measured slower: tee's small reads and a third process on two busy cores;
-* cipher: aes128-gcm@openssh.com beats aes128-ctr + HMAC (one AES-NI pass, no separate MAC);
-  chacha20-poly1305 is not available in paramiko. The server's 2 MiB session window and 32 KiB
-  maximum packet are fixed by sshd, for scp as for us.
+* exec channel, 1 MiB chunks sent as zero-copy 32 KiB packets: ~215-410 MB/s
+  (``Channel.sendall`` re-slices its buffer per packet: 200-250 MB/s, fixed in SSHHost);
+* SFTP ``put`` / pipelined writes: ~160-250 MB/s -- about the same; SFTP is not faster;
+* cipher: aes128-gcm@openssh.com (one AES-NI pass, no separate MAC) over aes128-ctr+HMAC;
+  chacha20-poly1305 is not in paramiko. sshd fixes the 2 MiB window / 32 KiB packets for scp
+  and us alike.
 
+The deciding reasons for the exec channel: it runs through ``sudo`` for non-root users (SFTP
+runs as the login user and cannot write root's directories), and append + verify + rename fit
+in one command. The full upload is slower than the raw stream because it hashes the part on the
+host (``sha256sum``, sequential: ``tee part | sha256sum`` was measured slower on two cores).
 The exec channel also runs through ``sudo`` for non-root users, which SFTP cannot.
 
 Resume: the host keeps ``dst.part`` plus ``dst.part.sha256`` (the hash the part belongs to).
