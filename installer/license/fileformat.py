@@ -118,9 +118,7 @@ def split(data: bytes, source: str = "license.cfg") -> SignedLicense:
         raise MalformedError(f"{source}: signature is not base64") from None
     if base64.b64encode(sig) != sig_text or len(sig) != 64:
         raise MalformedError(f"{source}: signature is not in canonical form")
-    return SignedLicense(
-        data, m.group("signed"), m.group("payload"), m.group("kid").decode(), sig
-    )
+    return SignedLicense(data, m.group("signed"), m.group("payload"), m.group("kid").decode(), sig)
 
 
 def check_signature(parts: SignedLicense, keys: KeyRing, source: str = "license.cfg") -> None:

@@ -122,9 +122,7 @@ def evaluate(
             )
         )
     if t < lic.not_before:
-        v.problems.append(
-            Problem(NOT_YET_VALID, f"not valid yet: starts on {iso(lic.not_before)}")
-        )
+        v.problems.append(Problem(NOT_YET_VALID, f"not valid yet: starts on {iso(lic.not_before)}"))
     elif t >= lic.grace_until:
         extra = f" (grace period ended {day(lic.grace_until)})" if lic.grace_days else ""
         v.problems.append(

@@ -1,0 +1,319 @@
+"""``sealbox license ...``: vendor side (keygen, issue, show) and customer side (verify, install).
+
+Importing this module registers the license gate in ``CTX.gates``, so ``install.py in``
+verifies the license before it deploys a licensed module. Printing only; logic lives in
+``installer.license``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from installer.cli import output
+from installer.cli.context import CTX
+from installer.errors import LicenseError, SealboxError, UsageError
+from installer.license import fileformat, keys, store
+from installer.license.gate import license_gate
+from installer.license.model import day, machine_label
+from installer.license.verify import Verdict, verify_bytes
+
+app = typer.Typer(
+    help="Licenses: vendor keys, issuing from finger.tar.gz, verifying and installing.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+if license_gate not in CTX.gates:
+    CTX.gates.append(license_gate)
+
+
+def _guard(fn):
+    try:
+        return fn()
+    except SealboxError as exc:
+        output.error(str(exc))
+        raise typer.Exit(exc.exit_code) from None
+
+
+def _read(path: str, what: str) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read {what} ({exc.strerror}); check the path") from None
+
+
+def _bundle_dir() -> Optional[str]:
+    try:
+        return CTX.bundle_dir()
+    except SealboxError:
+        return None
+
+
+def _pinned(vendor_pub: Optional[str]) -> fileformat.KeyRing:
+    """An explicit public key file (vendor side), else the key pinned in the bundle."""
+    if vendor_pub:
+        return keys.keyring_from_files([vendor_pub])
+    bundle = _bundle_dir()
+    if bundle is None:
+        raise LicenseError(
+            "no vendor public key: run in the bundle (its license/vendor.pub is pinned) or "
+            "pass --vendor-pub FILE"
+        )
+    return keys.bundle_keyring(bundle)
+
+
+def _state_store():
+    from installer.hosts.local import LocalHost
+    from installer.state import StateStore
+
+    return StateStore(LocalHost(), CTX.state_dir)
+
+
+def _live():
+    from fingerprint.collect import collect
+    from installer.hosts.local import LocalHost
+
+    return collect(LocalHost())
+
+
+def _high_water() -> Optional[int]:
+    path = os.path.join(store.state_dir(_state_store()), "clock.hwm")
+    try:
+        with open(path) as fh:
+            return int(fh.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+@app.command("keygen", help="Make a vendor Ed25519 key pair: KEY (0600) and KEY.pub beside it.")
+def keygen(
+    out: str = typer.Option("vendor.key", "-o", "--out", help="Private key file to create."),
+) -> None:
+    from installer import signing
+
+    def run() -> None:
+        key = signing.generate()
+        priv, pub = signing.write_keypair(key, out)
+        output.out.print(f"private key {priv} (0600, keep it secret)\npublic key  {pub}")
+        output.out.print(f"key id      {key.id}")
+
+    _guard(run)
+
+
+@app.command("issue", help="Issue a signed license for the machines in a finger.tar.gz.")
+def issue_cmd(
+    request: str = typer.Option(..., "--request", "-r", help="finger.tar.gz from the customer."),
+    modules: List[str] = typer.Option(
+        ..., "--modules", "-m", help="NAME=INSTANCES[:GPUS], e.g. face-server=4 (repeatable)."
+    ),
+    days: int = typer.Option(90, "--days", help="Validity in days (trials: 90)."),
+    key: str = typer.Option(..., "--key", "-k", help="Vendor private key (from keygen)."),
+    out: str = typer.Option("license.cfg", "-o", "--out", help="License file to write."),
+    customer: str = typer.Option("customer", "--customer", help="Customer name."),
+    product: str = typer.Option("sealbox", "--product", help="Product name."),
+    type_: str = typer.Option("trial", "--type", help="trial or production."),
+    grace_days: int = typer.Option(7, "--grace-days", help="Days served after expiry."),
+    warn_days: int = typer.Option(14, "--warn-days", help="Warn this many days before expiry."),
+    allow_vm: bool = typer.Option(False, "--allow-vm", help="Allow virtual machines."),
+    required: Optional[int] = typer.Option(
+        None, "--required", help="Components that must match (default: all recorded but one)."
+    ),
+    must_match: List[str] = typer.Option([], "--must-match", help="Component that must match."),
+) -> None:
+    from installer import signing
+    from installer.license.issue import issue, parse_modules, vm_machines
+
+    def run() -> None:
+        private = signing.load_private(key)
+        data = _read(request, "fingerprint request")
+        lic = issue(
+            data,
+            modules=parse_modules(modules),
+            days=days,
+            customer=customer,
+            product=product,
+            type=type_,
+            grace_days=grace_days,
+            warn_days=warn_days,
+            allow_vm=allow_vm,
+            required=required,
+            must_match=must_match,
+        )
+        vms = vm_machines(lic.machines)
+        if vms and not allow_vm:
+            output.err.print(
+                f"warning: {', '.join(vms)} show VM evidence; this license will refuse them "
+                "(add --allow-vm to allow)",
+                markup=False,
+            )
+        text = fileformat.render(lic, private)
+        Path(out).write_bytes(text)
+        output.out.print(
+            f"{out}: license {lic.license_id} for {lic.customer}, {len(lic.machines)} machine(s), "
+            f"modules {', '.join(sorted(lic.modules))}, expires {day(lic.expires_at)} "
+            f"(key {private.id})",
+            markup=False,
+        )
+
+    _guard(run)
+
+
+@app.command(
+    "show", help="Print what a license.cfg grants (signature checked when a key is known)."
+)
+def show(
+    path: str = typer.Argument(..., help="license.cfg"),
+    vendor_pub: Optional[str] = typer.Option(None, "--vendor-pub", help="Vendor public key."),
+    as_json: bool = typer.Option(False, "--json", help="Pure JSON on stdout."),
+) -> None:
+    def run() -> None:
+        data = _read(path, "license")
+        checked = "not checked (no vendor key given)"
+        try:
+            ring = _pinned(vendor_pub)
+        except LicenseError:
+            ring = None
+        if ring is not None:
+            lic = fileformat.load(data, ring, path)
+            checked = f"valid (key {fileformat.split(data, path).key_id})"
+        else:
+            lic = fileformat.peek(data, path)
+        if as_json:
+            output.print_json({"signature": checked, **lic.summary()})
+            return
+        s = lic.summary()
+        rows = [(k, s[k]) for k in ("license_id", "customer", "product", "type")]
+        rows += [(k, s[k]) for k in ("issued_at", "not_before", "expires_at", "grace_days")]
+        rows.append(
+            (
+                "modules",
+                ", ".join(
+                    f"{m}={g.instances}" + (f":{g.gpus}gpu" if g.gpus is not None else "")
+                    for m, g in sorted(lic.modules.items())
+                ),
+            )
+        )
+        rows.append(("machines", ", ".join(machine_label(m) for m in lic.machines)))
+        rows.append(("match", f"{lic.match.required} of the recorded components"))
+        rows.append(("virtual machines", "allowed" if lic.allow_vm else "refused"))
+        rows.append(("signature", checked))
+        output.table(None, ["field", "value"], rows)
+
+    _guard(run)
+
+
+def _default_license() -> str:
+    installed = os.path.join(store.license_dir(_state_store()), store.LICENSE_FILE)
+    if os.path.exists(installed):
+        return installed
+    bundle = _bundle_dir()
+    if bundle and os.path.exists(os.path.join(bundle, keys.BUNDLE_LICENSE)):
+        return os.path.join(bundle, keys.BUNDLE_LICENSE)
+    raise UsageError(
+        "which license? none installed and none in the bundle: pass the license.cfg path"
+    )
+
+
+def _print_verdict(path: str, v: Verdict) -> None:
+    color = "green" if v.ok and not v.warnings else ("yellow" if v.ok else "red")
+    word = "VALID" if v.ok else "INVALID"
+    output.out.print(f"[bold {color}]{word}[/] {path}", markup=True, highlight=False)
+    if v.license is not None:
+        lic = v.license
+        output.out.print(
+            f"  {lic.license_id} for {lic.customer} ({lic.type}), modules "
+            f"{', '.join(sorted(lic.modules))}, expires {day(lic.expires_at)}",
+            markup=False,
+        )
+    if v.machine:
+        output.out.print(
+            f"  machine: {v.machine['licensed_machine']}: {v.machine['explanation']}", markup=False
+        )
+    for p in v.problems:
+        output.out.print(f"  [red]x[/] {p.message}", markup=True, highlight=False)
+    for w in v.warnings:
+        output.out.print(f"  [yellow]![/] {w}", markup=True, highlight=False)
+
+
+@app.command("verify", help="Verify signature, dates and whether THIS machine matches.")
+def verify_cmd(
+    path: Optional[str] = typer.Argument(None, help="license.cfg (default: the installed one)."),
+    module: List[str] = typer.Option([], "--module", help="Also require this module."),
+    vendor_pub: Optional[str] = typer.Option(
+        None, "--vendor-pub", help="Vendor public key (default: pinned in the bundle)."
+    ),
+    no_machine: bool = typer.Option(
+        False, "--no-machine", help="Skip the machine check (vendor side)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Pure JSON on stdout."),
+) -> None:
+    def run() -> None:
+        target = path or _default_license()
+        data = _read(target, "license")
+        ring = _pinned(vendor_pub)
+        v = verify_bytes(
+            data,
+            ring,
+            source=target,
+            live=None if no_machine else _live(),
+            modules=module,
+            high_water=_high_water(),
+        )
+        if as_json:
+            output.print_json({"file": target, **v.to_dict()})
+        else:
+            _print_verdict(target, v)
+        if not v.ok:
+            raise typer.Exit(LicenseError.exit_code)
+
+    _guard(run)
+
+
+@app.command("install", help="Verify, keep the current license as last-good, swap, restart.")
+def install_cmd(
+    path: str = typer.Argument(..., help="The new license.cfg."),
+) -> None:
+    def run() -> None:
+        data = _read(path, "license")
+        ring = _pinned(None)  # only the bundle's pinned key: no override here
+        deployment = CTX.deployment()
+        if os.geteuid() != 0:
+            raise SealboxError(f"'license install' writes {deployment.store.root}: run as root")
+        live = _live()
+        hwm = _high_water()
+        lstore = store.LicenseStore(deployment.host, store.license_dir(deployment.store))
+        result = lstore.install(
+            data,
+            lambda d: verify_bytes(d, ring, source=path, live=live, high_water=hwm),
+            source=path,
+        )
+        lic = result.verdict.license
+        assert lic is not None
+        output.out.print(
+            f"installed {lic.license_id} ({lic.customer}, expires {day(lic.expires_at)}) "
+            f"at {result.path}",
+            markup=False,
+        )
+        if result.previous_kept:
+            output.out.print(f"previous license kept as {result.previous_kept}", markup=False)
+        restarted = store.restart_server(deployment)
+        if restarted:
+            output.out.print(f"restarted {', '.join(restarted)}", markup=False)
+        else:
+            output.err.print(
+                "license-server is not running here; it will use the new license when started",
+                markup=False,
+            )
+
+    _guard(run)
+
+
+def main() -> None:  # pragma: no cover - convenience entry point
+    sys.exit(app())

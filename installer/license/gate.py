@@ -1,0 +1,92 @@
+"""The install gate: ``install.py in`` verifies the license before deploying anything licensed.
+
+Registered in ``CTX.gates`` by ``installer.cli.license`` (a ``installer.deploy.Gate``): it runs
+after the plan and before any change. It also puts the bundle's license in place for the
+license-server container (its ``license`` data dir) when none is installed yet, or when the
+bundle carries a newer valid one, keeping the previous as last-good.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Optional, Tuple
+
+from installer.errors import LicenseError
+from installer.events import Event
+from installer.license import keys as K
+from installer.license import store as S
+from installer.license.verify import Verdict, verify_bytes
+
+
+def _read_local(path: str) -> Optional[bytes]:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except FileNotFoundError:
+        return None
+
+
+def _high_water(deployment) -> Optional[int]:
+    try:
+        return int(deployment.host.read(f"{S.state_dir(deployment.store)}/clock.hwm").strip())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def license_gate(deployment, names, options) -> None:
+    """Raise LicenseError (exit 4) when a licensed module in ``names`` may not run here."""
+    licensed = [n for n in names if getattr(deployment.specs.get(n), "licensed", False)]
+    if not licensed and S.SERVER_MODULE not in names:
+        return
+    keys = K.bundle_keyring(deployment.bundle_dir)
+    lstore = S.LicenseStore(deployment.host, S.license_dir(deployment.store))
+    live = None
+    if licensed:
+        from fingerprint.collect import collect
+
+        live = collect(deployment.host)
+    hwm = _high_water(deployment)
+
+    def check(data: bytes, source: str) -> Verdict:
+        return verify_bytes(data, keys, source=source, live=live, modules=licensed, high_water=hwm)
+
+    bundle_path = os.path.join(deployment.bundle_dir, K.BUNDLE_LICENSE)
+    candidates: list = []
+    installed = lstore.read()
+    if installed is not None:
+        candidates.append(("installed", installed, check(installed, lstore.current)))
+    bundled = _read_local(bundle_path)
+    if bundled is not None and bundled != installed:
+        candidates.append(("bundle", bundled, check(bundled, bundle_path)))
+    if not candidates:
+        raise LicenseError(
+            f"no license: neither {K.BUNDLE_LICENSE} in the bundle nor one installed at "
+            f"{lstore.current}; ask the vendor for license.cfg and run "
+            "'sealbox license install license.cfg'"
+        )
+    good = [c for c in candidates if c[2].ok]
+    chosen: Optional[Tuple[str, bytes, Verdict]] = None
+    if good:
+        chosen = max(good, key=lambda c: c[2].license.issued_at if c[2].license else 0)
+    if chosen is not None:
+        where, data, verdict = chosen
+        if where == "bundle":
+            lstore.install(data, lambda d: check(d, bundle_path), source=bundle_path)
+        lic = verdict.license
+        assert lic is not None
+        msg = f"license {lic.license_id} ({lic.customer}): {verdict.reason()}"
+        deployment.report(Event("warn" if verdict.warnings else "step", "license", msg))
+        return
+    where, data, verdict = candidates[0]
+    if not licensed:
+        # Only the license server is being installed: give it the license (if the vendor
+        # signed it) so its status page can say what is wrong, and let it deploy.
+        if installed is None and verdict.license is not None:
+            lstore.seed(data)
+        deployment.report(Event("warn", "license", f"license not usable: {verdict.reason()}"))
+        return
+    source = lstore.current if where == "installed" else bundle_path
+    raise LicenseError(
+        f"license check failed for {', '.join(licensed)}: {verdict.reason()} ({source}); "
+        "fix: 'sealbox license verify' for details, 'sealbox license install FILE' for a new one"
+    )
