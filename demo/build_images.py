@@ -495,6 +495,9 @@ def ensure_rootfs_image(
 def ensure_derived(d: Derived, force: bool) -> None:
     """docker build with the legacy builder and no network: everything comes from the parent."""
     build_dir = IMAGES_DIR / d.build_dir
+    stage = build_dir / "stage.py"
+    if stage.is_file():  # copies what the image needs from the repository into _staged/
+        run([sys.executable, str(stage)], capture_output=True, text=True)
     key = dir_key(image_id(d.parent), build_dir)
     if not force and image_label(d.tag, KEY_LABEL) == key:
         log(f"{d.tag}: up to date (key {key[:12]})")
