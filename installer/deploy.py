@@ -209,6 +209,7 @@ class Deployment:
             default_context=lambda spec: {"network": spec.network, "facts": facts},
             render_default=self.renderer.render_string,
             prompter=options.prompter,
+            others=[s for n, s in self.specs.items() if n not in order],
         )
 
     def _gpus_for(
@@ -416,10 +417,8 @@ class Deployment:
         spec = self.specs.get(name)
         if purge and spec is not None:
             for d in spec.data:
-                for path in {self.store.data_dir(name, d.name)} | {
-                    self.store.data_dir(name, d.name, i.index)
-                    for i in (rec.instances if rec else [])
-                }:
+                indexes = [i.index for i in rec.instances] if (rec and d.per_instance) else [None]
+                for path in sorted({self.store.data_dir(name, d.name, i) for i in indexes}):
                     self.report(Event("step", name, f"purging data {path}"))
                     self.host.remove(os.path.dirname(path), recursive=True)
             for var in spec.variables:

@@ -12,7 +12,7 @@ import re
 import secrets
 import string
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import yaml
 
@@ -123,17 +123,30 @@ def resolve(
     default_context: Callable[[ModuleSpec], Mapping[str, Any]],
     render_default: Callable[[str, Mapping[str, Any], str], str],
     prompter: Optional[Prompter] = None,
+    others: Sequence[ModuleSpec] = (),
 ) -> Resolved:
-    """Resolve every variable the given modules declare (dependencies' variables included)."""
+    """Resolve every variable the given modules declare (dependencies' variables included).
+
+    `others` are the bundle's remaining modules: a value given for one of their variables is
+    checked and kept (remembered for when that module is installed), not refused.
+    """
     declared = {v.name: (spec, v) for spec in specs for v in spec.variables}
+    elsewhere = {v.name: v for spec in others for v in spec.variables if v.name not in declared}
     for source, given in (("--set", overrides), ("the answers file", answers)):
-        unknown = sorted(set(given) - set(declared))
+        unknown = sorted(set(given) - set(declared) - set(elsewhere))
         if unknown:
             raise UsageError(
                 f"{source}: unknown variable {', '.join(unknown)} "
-                f"(known: {', '.join(sorted(declared))})"
+                f"(known: {', '.join(sorted(set(declared) | set(elsewhere)))})"
             )
     result = Resolved()
+    for name, var in elsewhere.items():
+        for source, given in (("--set", overrides), ("the answers file", answers)):
+            if name in given and name not in result.values:
+                result.values[name] = validate(var, given[name], source)
+                result.sources[name] = source
+                if var.secret:
+                    result.secrets.add(name)
     for name, (spec, var) in declared.items():
         if var.secret:
             result.secrets.add(name)

@@ -93,8 +93,11 @@ class EventPrinter:
         if self.quiet and event.kind not in ("warn", "fail"):
             return
         style = {"done": "green", "warn": "yellow", "fail": "red"}.get(event.kind, "")
-        text = escape(f"[{event.module}] {event.message}")
-        err.print(f"[{style}]{text}[/]" if style else text, markup=bool(style), highlight=False)
+        text = f"[{event.module}] {event.message}"
+        if style:
+            err.print(f"[{style}]{escape(text)}[/]", markup=True, highlight=False)
+        else:
+            err.print(text, markup=False, highlight=False)
 
     def close(self) -> None:
         self._stop_bar()

@@ -95,3 +95,28 @@ def copy_bundle(src: Path, dst: Path, with_images: bool = True) -> Path:
         for f in (src / "images").iterdir():
             os.link(f, dst / "images" / f.name)
     return dst
+
+
+DEFAULT_PORTS = {"license_port": 8887, "http_port": 8300, "mysql_port": 5535}
+ALTERNATE_PORTS = {"license_port": 38887, "http_port": 38300, "mysql_port": 35535}
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        s.settimeout(0.3)
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+@pytest.fixture(scope="session")
+def ports() -> dict[str, int]:
+    """The field guide's ports when free; others when a demo deployment already holds them."""
+    for candidate in (DEFAULT_PORTS, ALTERNATE_PORTS):
+        if all(_port_free(p) and _port_free(p + 1) for p in candidate.values()):
+            return dict(candidate)
+    pytest.fail("ports 8887/8300/5535 and 38887/38300/35535 are all in use: stop what holds them")
+
+
+def port_sets(ports: dict[str, int]) -> list[str]:
+    return [arg for name, port in ports.items() for arg in ("--set", f"{name}={port}")]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.e2e.conftest import copy_bundle, run_cli
+from tests.e2e.conftest import copy_bundle, port_sets, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -84,16 +84,16 @@ def _force_load(bundle: Path, archive: str) -> None:
     (bundle / "manifest.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
 
 
-def test_missing_image_archive(demo_bundle, tmp_path, state):
+def test_missing_image_archive(demo_bundle, tmp_path, state, ports):
     bundle = copy_bundle(demo_bundle, tmp_path / "b")
     _force_load(bundle, "images/mariadb.tar.zst")
     (bundle / "images" / "mariadb.tar.zst").unlink()
-    res = run_cli("in", "mysql", "-y", bundle=bundle, state_dir=state)
+    res = run_cli("in", "mysql", "-y", *port_sets(ports), bundle=bundle, state_dir=state)
     assert_refused(res, 2, "images/mariadb.tar.zst", "missing from the bundle")
     assert our_containers(state) == [] and not (state / "state.json").exists()
 
 
-def test_truncated_archive_starts_nothing(demo_bundle, tmp_path, state):
+def test_truncated_archive_starts_nothing(demo_bundle, tmp_path, state, ports):
     bundle = copy_bundle(demo_bundle, tmp_path / "b")
     _force_load(bundle, "images/mariadb.tar.zst")
     target = bundle / "images" / "mariadb.tar.zst"
@@ -103,7 +103,7 @@ def test_truncated_archive_starts_nothing(demo_bundle, tmp_path, state):
     images_before = set(
         subprocess.run(["docker", "images", "-q"], capture_output=True, text=True).stdout.split()
     )
-    res = run_cli("in", "mysql", "-y", bundle=bundle, state_dir=state)
+    res = run_cli("in", "mysql", "-y", *port_sets(ports), bundle=bundle, state_dir=state)
     assert_refused(res, 1, "images/mariadb.tar.zst", "truncated")
     assert our_containers(state) == []
     images_after = subprocess.run(["docker", "images", "-q"], capture_output=True, text=True)
@@ -115,9 +115,10 @@ def test_truncated_archive_starts_nothing(demo_bundle, tmp_path, state):
     )
 
 
-def test_port_taken_by_another_process(demo_bundle, state):
+def test_port_taken_by_another_process(demo_bundle, state, ports):
+    port = str(ports["mysql_port"])
     server = subprocess.Popen(
-        [sys.executable, "-m", "http.server", "5535", "--bind", "127.0.0.1"],
+        [sys.executable, "-m", "http.server", port, "--bind", "127.0.0.1"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -125,15 +126,17 @@ def test_port_taken_by_another_process(demo_bundle, state):
         for _ in range(50):
             if (
                 subprocess.run(
-                    ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/5535"], capture_output=True
+                    ["bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{port}"], capture_output=True
                 ).returncode
                 == 0
             ):
                 break
             time.sleep(0.1)
         before = snapshot(state)
-        res = run_cli("in", "mysql", "-y", bundle=demo_bundle, state_dir=state)
-        assert_refused(res, 3, "port 5535", f"(pid {server.pid})", "--set mysql_port=PORT")
+        res = run_cli(
+            "in", "mysql", "-y", "--set", f"mysql_port={port}", bundle=demo_bundle, state_dir=state
+        )
+        assert_refused(res, 3, f"port {port}", f"(pid {server.pid})", "--set mysql_port=PORT")
         assert "python" in res.error_lines()[0]
         assert our_containers(state) == []
         assert snapshot(state) == before

@@ -1,6 +1,6 @@
 """Core, end to end on the real Docker engine: inall, idempotence, recreate, rm, data kept, purge.
 
-Uses the default ports (8887, 8300, 5535) with its own state dir, so the containers carry this
+Uses the field guide ports (8887, 8300, 5535) when free, else alternates, and its own state dir, so the containers carry this
 test's deployment id. Nothing else may listen on those ports while it runs.
 """
 
@@ -15,11 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import run_cli
+from tests.e2e.conftest import ROOT, port_sets, run_cli
 
 pytestmark = pytest.mark.e2e
 
-PORTS = (8887, 8300, 5535)
+
+LIC, HTTP, DB = 8887, 8300, 5535  # replaced by the `ports` fixture
+SETS: list[str] = []
 
 
 def port_open(port: int) -> bool:
@@ -65,12 +67,10 @@ def containers(state_dir: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def deployment(demo_bundle, tmp_path_factory):
-    busy = [p for p in PORTS if port_open(p)]
-    if busy:
-        pytest.fail(
-            f"ports {busy} are in use (a demo deployment running?): run 'python3 install.py rmall' first"
-        )
+def deployment(demo_bundle, tmp_path_factory, ports):
+    global LIC, HTTP, DB, SETS
+    LIC, HTTP, DB = ports["license_port"], ports["http_port"], ports["mysql_port"]
+    SETS = port_sets(ports)
     state = tmp_path_factory.mktemp("state")
     yield demo_bundle, state
     run_cli("rmall", "--purge", bundle=demo_bundle, state_dir=state)
@@ -79,19 +79,19 @@ def deployment(demo_bundle, tmp_path_factory):
 def test_inall_then_everything_after(deployment):
     bundle, state = deployment
     # --- inall: all healthy, endpoints printed
-    res = run_cli("inall", "-y", "--json", bundle=bundle, state_dir=state)
+    res = run_cli("inall", "-y", "--json", *SETS, bundle=bundle, state_dir=state)
     assert res.rc == 0, res.stderr
     out = res.json()
-    assert {e["port"] for e in out["endpoints"]} == {8887, 8300, 5535}
+    assert {e["port"] for e in out["endpoints"]} == {LIC, HTTP, DB}
     assert set(out["changed"]) == {"license-server", "mysql", "face-server"}
 
     # --- the stand-in face-server round-trips a record through MySQL
-    status, health = http("GET", 8300, "/health")
+    status, health = http("GET", HTTP, "/health")
     assert status == 200 and health["licensed"] is True and health["db"] == "ok"
-    status, created = http("POST", 8300, "/v1/faces", {"name": "alice", "feature": [0.1, 0.2, 0.3]})
+    status, created = http("POST", HTTP, "/v1/faces", {"name": "alice", "feature": [0.1, 0.2, 0.3]})
     assert status == 201
     face_id = created["id"]
-    status, faces = http("GET", 8300, "/v1/faces")
+    status, faces = http("GET", HTTP, "/v1/faces")
     assert any(f["id"] == face_id and f["name"] == "alice" for f in faces)
 
     # --- li shows all three, running and healthy
@@ -116,7 +116,7 @@ def test_inall_then_everything_after(deployment):
     )
 
     # --- a second inall loads nothing and recreates nothing
-    again = run_cli("inall", "-y", "--json", bundle=bundle, state_dir=state)
+    again = run_cli("inall", "-y", "--json", *SETS, bundle=bundle, state_dir=state)
     assert again.rc == 0, again.stderr
     out2 = again.json()
     assert out2["images_loaded"] == 0 and out2["changed"] == []
@@ -142,8 +142,8 @@ def test_inall_then_everything_after(deployment):
     same = set(before) & set(after)
     assert len([x for x in same if "face-server" not in x and x]) == 2
     assert not [x for x in same if "face-server" in x]
-    assert http("GET", 8300, "/health")[0] == 200
-    assert any(f["id"] == face_id for f in http("GET", 8300, "/v1/faces")[1])
+    assert http("GET", HTTP, "/health")[0] == 200
+    assert any(f["id"] == face_id for f in http("GET", HTTP, "/v1/faces")[1])
 
     # --- rm mysql is refused while face-server depends on it
     refused = run_cli("rm", "mysql", bundle=bundle, state_dir=state)
@@ -155,20 +155,20 @@ def test_inall_then_everything_after(deployment):
     now = containers(state)
     assert not [n for n in now if "face-server" in n]
     assert [s for n, s in now.items() if "mysql" in n] == ["running"]
-    assert port_open(5535) and not port_open(8300)
+    assert port_open(DB) and not port_open(HTTP)
 
     # --- rm mysql then in mysql keeps the data (and its generated passwords)
     assert run_cli("rm", "mysql", bundle=bundle, state_dir=state).rc == 0
-    assert not port_open(5535)
+    assert not port_open(DB)
     assert (state / "data" / "mysql" / "db").is_dir()
-    back = run_cli("in", "face-server", "-y", "--json", bundle=bundle, state_dir=state)
+    back = run_cli("in", "face-server", "-y", "--json", *SETS, bundle=bundle, state_dir=state)
     assert back.rc == 0, back.stderr
     assert (
         json.loads((state / "secrets.json").read_text())["secrets"]["mysql_password"]
         == secrets["mysql_password"]
     )
     assert any(
-        f["id"] == face_id and f["name"] == "alice" for f in http("GET", 8300, "/v1/faces")[1]
+        f["id"] == face_id and f["name"] == "alice" for f in http("GET", HTTP, "/v1/faces")[1]
     )
 
     # --- rmall --purge leaves no container, no state, no data dir
@@ -177,22 +177,30 @@ def test_inall_then_everything_after(deployment):
     assert containers(state) == {}
     assert not (state / "state.json").exists() and not (state / "secrets.json").exists()
     assert not (state / "data").exists() and not (state / "config").exists()
-    assert not any(port_open(p) for p in PORTS)
+    assert not any(port_open(p) for p in (LIC, HTTP, DB))
 
 
 def test_two_instances_get_their_own_ports(deployment):
     bundle, state = deployment
     res = run_cli(
-        "in", "face-server", "--instances", "2", "-y", "--json", bundle=bundle, state_dir=state
+        "in",
+        "face-server",
+        "--instances",
+        "2",
+        "-y",
+        "--json",
+        *SETS,
+        bundle=bundle,
+        state_dir=state,
     )
     assert res.rc == 0, res.stderr
     face_ports = sorted(e["port"] for e in res.json()["endpoints"] if e["module"] == "face-server")
-    assert face_ports == [8300, 8301]
+    assert face_ports == [HTTP, HTTP + 1]
     for port in face_ports:
         status, health = http("GET", port, "/health")
-        assert status == 200 and str(health["instance"]) == str(port - 8300)
+        assert status == 200 and str(health["instance"]) == str(port - HTTP)
     # the count is remembered: a plain inall keeps two instances
-    again = run_cli("inall", "-y", "--json", bundle=bundle, state_dir=state)
+    again = run_cli("inall", "-y", "--json", *SETS, bundle=bundle, state_dir=state)
     assert again.rc == 0 and again.json()["changed"] == []
     # and can be lowered: the extra instance is removed
     one = run_cli(
@@ -201,33 +209,66 @@ def test_two_instances_get_their_own_ports(deployment):
     assert one.rc == 0, one.stderr
     removed = [a["container"] for a in one.json()["actions"] if a["kind"] == "remove"]
     assert len(removed) == 1 and removed[0].endswith("face-server-1")
-    assert not port_open(8301)
+    assert not port_open(HTTP + 1)
     assert len([n for n in containers(state) if "face-server" in n]) == 1
     assert run_cli("rmall", "--purge", bundle=bundle, state_dir=state).rc == 0
 
 
-def test_images_are_loaded_from_the_bundle_when_absent(deployment):
-    """Remove the images from the engine: inall must stream them in from the .tar.zst archives."""
-    bundle, state = deployment
-    manifest = (bundle / "manifest.yaml").read_text()
+def test_image_is_loaded_from_the_bundle_when_absent(deployment, tmp_path):
+    """An image the engine lacks is streamed in from its .tar.zst, and its ID checked.
+
+    A throwaway image derived from the stand-in (one extra label) is used, so this works even
+    while a demo deployment keeps the demo images in use.
+    """
+    import shutil
+
     import yaml
 
-    refs = [img["ref"] for img in yaml.safe_load(manifest)["images"]]
-    ids = {img["ref"]: img["id"] for img in yaml.safe_load(manifest)["images"]}
-    subprocess.run(["docker", "rmi", *refs], capture_output=True)
-    for ref in refs:
-        assert (
-            subprocess.run(["docker", "image", "inspect", ref], capture_output=True).returncode != 0
+    from installer.bundle.create import create_bundle, load_definition
+
+    bundle, state = deployment
+    ref = "sealbox-test/face-server-load:1"
+    build = subprocess.run(
+        ["docker", "build", "-q", "-t", ref, "-"],
+        input="FROM sealbox-demo/face-server-standin:1.0\nLABEL io.sealbox.test=image-load\n",
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DOCKER_BUILDKIT": "0"},
+    )
+    assert build.returncode == 0, build.stderr
+    src = tmp_path / "src"
+    shutil.copytree(ROOT / "modules", src / "modules")
+    shutil.copytree(ROOT / "templates", src / "templates")
+    spec_file = src / "modules" / "face-server.yaml"
+    spec = yaml.safe_load(spec_file.read_text())
+    spec["image"] = {"ref": ref, "archive": "images/face-server-load.tar.zst"}
+    spec_file.write_text(yaml.safe_dump(spec))
+    (src / "bundle.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "product": "load-test",
+                "version": "1",
+                "modules": ["license-server", "mysql", "face-server"],
+            }
         )
-    res = run_cli("inall", "-y", "--json", bundle=bundle, state_dir=state)
-    assert res.rc == 0, res.stderr
-    assert res.json()["images_loaded"] == 3
-    for ref in refs:
+    )
+    out = tmp_path / "bundle"
+    create_bundle(load_definition(str(src / "bundle.yaml")), str(out))
+    image_id = subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{.Id}}", ref], capture_output=True, text=True
+    ).stdout.strip()
+    subprocess.run(["docker", "rmi", ref], capture_output=True, check=True)
+    try:
+        res = run_cli("inall", "-y", "--json", *SETS, bundle=out, state_dir=state)
+        assert res.rc == 0, res.stderr
+        assert res.json()["images_loaded"] == 1
         got = subprocess.run(
             ["docker", "image", "inspect", "--format", "{{.Id}}", ref],
             capture_output=True,
             text=True,
         ).stdout.strip()
-        assert got == ids[ref]
-    assert run_cli("rmall", "--purge", bundle=bundle, state_dir=state).rc == 0
-    assert os.path.isdir(bundle)
+        assert got == image_id
+        assert http("GET", HTTP, "/health")[0] == 200
+    finally:
+        assert run_cli("rmall", "--purge", bundle=out, state_dir=state).rc == 0
+        subprocess.run(["docker", "rmi", ref], capture_output=True)

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The main job, end to end: set up this machine, build the demo bundle (images built here from
+# the configured Debian source), then deploy it with `python3 install.py inall`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+.venv/bin/python scripts/build_demo_bundle.py -o build/demo-bundle >/dev/null
+exec .venv/bin/python install.py --bundle build/demo-bundle inall --yes "$@"
