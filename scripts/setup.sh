@@ -13,7 +13,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 PACKAGES=(docker.io debootstrap zstd xz-utils pixz openssh-server openssh-client iproute2
-          util-linux procps psmisc ca-certificates python3-venv python3-pip iptables)
+          util-linux procps psmisc ca-certificates python3-venv python3-pip iptables sudo openssl)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
