@@ -213,9 +213,10 @@ async def serve(
     bind: str = "0.0.0.0",
     port: int = 8887,
     check_interval: float = 60.0,
-    ready: Optional[Callable[[int], None]] = None,
+    ready: Optional[Callable[[int, Callable[[], None]], None]] = None,
 ) -> None:
-    """Run until SIGTERM/SIGINT (docker stop stops it at once)."""
+    """Run until SIGTERM/SIGINT (docker stop stops it at once). ``ready(port, stop)`` is
+    called once listening; ``stop`` may be called from any thread (tests, benchmark)."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -231,7 +232,7 @@ async def serve(
     bound = server.sockets[0].getsockname()[1]
     service.log("INFO", f"license server {VERSION} listening on {bind}:{bound}")
     if ready is not None:
-        ready(bound)
+        ready(bound, lambda: loop.call_soon_threadsafe(stop.set))
     task = asyncio.ensure_future(_housekeeping(service, check_interval, stop))
     try:
         await stop.wait()

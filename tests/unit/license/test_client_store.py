@@ -1,0 +1,150 @@
+"""The client against a real server on loopback, and replacing the installed license."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Callable, Iterator, List, Optional
+
+import pytest
+
+from installer.errors import LicenseError
+from installer.hosts.local import LocalHost
+from installer.license.client import LicenseClient
+from installer.license.server import serve
+from installer.license.service import LicenseService
+from installer.license.store import LicenseStore
+from installer.license.verify import verify_bytes
+
+from .helpers import NOW, RING, expired_bytes, machine, signed
+
+
+class Running:
+    def __init__(self, service: LicenseService) -> None:
+        self.service = service
+        self.port = 0
+        self._stop: Optional[Callable[[], None]] = None
+        started = threading.Event()
+
+        def ready(port: int, stop: Callable[[], None]) -> None:
+            self.port, self._stop = port, stop
+            started.set()
+
+        self.thread = threading.Thread(
+            target=lambda: asyncio.run(serve(service, bind="127.0.0.1", port=0, ready=ready)),
+            daemon=True,
+        )
+        self.thread.start()
+        assert started.wait(10)
+
+    def stop(self) -> None:
+        assert self._stop is not None
+        self._stop()
+        self.thread.join(10)
+
+
+@pytest.fixture
+def server(tmp_path) -> Iterator[Running]:
+    (tmp_path / "lic").mkdir()
+    (tmp_path / "lic" / "license.cfg").write_bytes(signed(now=NOW - 1000))
+    svc = LicenseService(
+        license_dir=str(tmp_path / "lic"),
+        state_dir=str(tmp_path / "state"),
+        keys=RING,
+        facts=machine,
+        wall=lambda: NOW,
+        lease_ttl=5,
+    )
+    run = Running(svc)
+    svc.set_facts(machine())
+    yield run
+    if run.thread.is_alive():
+        run.stop()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_grant_renew_and_offline_grace(server: Running) -> None:
+    clock = Clock()
+    c = LicenseClient("127.0.0.1", server.port, "face-server", "0", offline_grace=10, clock=clock)
+    ok, why = c.check()
+    assert ok and why.startswith("granted (LIC-TEST-1, lease 5s)")
+    first = c.grant and c.grant["lease_id"]
+    clock.t += 3
+    assert c.check()[0] and c.grant and c.grant["lease_id"] == first  # renewed, same seat
+    server.stop()
+    clock.t += 4  # server gone, lease (5 s) + grace (10 s) not used up
+    ok, why = c.check()
+    assert ok and "unreachable" in why and "offline grace" in why
+    clock.t += 20
+    ok, why = c.check()
+    assert not ok and why.startswith("authenticate failed: couldn't connect to license server")
+
+
+def test_refusal_stops_at_once(server: Running) -> None:
+    c = LicenseClient("127.0.0.1", server.port, "face-server", "0")
+    assert c.check()[0]
+    server.service.set_facts(machine(vm="kvm"))
+    ok, why = c.check()
+    assert not ok and "refused" in why and "virtual machine detected" in why
+
+
+def test_client_rejects_a_server_whose_key_changed(server: Running) -> None:
+    c = LicenseClient("127.0.0.1", server.port, "face-server", "0")
+    assert c.check()[0]
+    from installer import signing
+
+    server.service.key = signing.generate()
+    ok, why = c.check()
+    assert not ok and "license server key changed" in why
+
+
+def test_status_and_banner_over_http(server: Running) -> None:
+    import http.client
+    import json
+
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    conn.request("GET", "/")
+    resp = conn.getresponse()
+    assert resp.status == 200 and resp.read().startswith(b"Sealbox license server 1.0: serving")
+    conn.request("GET", "/v1/status")
+    st = json.loads(conn.getresponse().read())
+    assert st["serving"] and st["days_left"] == 89 and st["grants"]["face-server"]["limit"] == 2
+    conn.request("POST", "/v1/grant", body=b"not json")
+    resp = conn.getresponse()
+    assert resp.status == 400 and b"expected" in resp.read()
+    conn.request("DELETE", "/v1/grant")
+    resp = conn.getresponse()
+    assert resp.status == 405 and resp.read() == b"method not allowed\n"
+
+
+def _verifier(data: bytes):
+    return verify_bytes(data, RING, now=NOW, live=machine())
+
+
+def test_install_keeps_last_good_and_refuses_bad(tmp_path) -> None:
+    st = LicenseStore(LocalHost(), str(tmp_path / "lic"))
+    first = signed(license_id="LIC-A", now=NOW - 10)
+    st.install(first, _verifier)
+    assert st.read() == first and st.read(st.last_good) is None
+    second = signed(license_id="LIC-B", now=NOW - 5)
+    res = st.install(second, _verifier)
+    assert st.read() == second and st.read(st.last_good) == first
+    assert res.previous_kept == st.last_good
+    for bad, why in (
+        (second.replace(b"LIC-B", b"LIC-C"), "signature invalid"),
+        (expired_bytes(), "expired on"),
+        (first[:-10] + b"\n", "damaged license file"),
+    ):
+        with pytest.raises(LicenseError, match=why) as exc:
+            st.install(bad, _verifier)
+        assert "nothing changed, the installed license stays in force" in str(exc.value)
+        assert st.read() == second and st.read(st.last_good) == first
+    names: List[str] = sorted(p.name for p in (tmp_path / "lic").iterdir())
+    assert names == ["license.cfg", "license.cfg.last-good"]
