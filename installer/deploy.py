@@ -89,6 +89,7 @@ class Deployment:
         self.specs: dict[str, ModuleSpec] = load_modules(os.path.join(bundle_dir, "modules"))
         self.renderer = Renderer(os.path.join(bundle_dir, "templates"))
         self.runtime = DockerRuntime(host, self.store.deployment_id)
+        self.pending_plan: Optional[Plan] = None
 
     # helpers ----------------------------------------------------------------------------
     def check_names(self, names: list[str]) -> None:
@@ -323,6 +324,7 @@ class Deployment:
             result = InstallResult(plan)
             if options.dry_run:
                 return result
+            self.pending_plan = plan  # gates that need more than the module names read it
             for gate in self.gates:
                 gate(self, [m.desired.spec.name for m in plan.modules], options)
             self._check_archives(plan)

@@ -9,6 +9,7 @@ from typing import Optional
 from installer.bundle.manifest import locate_bundle
 from installer.deploy import Deployment, Gate
 from installer.hosts.local import LocalHost
+from installer.preflight import envcheck_gate
 from installer.state import StateStore
 
 SCRIPT_DIR_ENV = "SEALBOX_SCRIPT_DIR"  # set by install.py: the folder it was run from
@@ -18,7 +19,7 @@ SCRIPT_DIR_ENV = "SEALBOX_SCRIPT_DIR"  # set by install.py: the folder it was ru
 class CliContext:
     bundle: Optional[str] = None
     state_dir: Optional[str] = None
-    gates: list[Gate] = field(default_factory=list)
+    gates: list[Gate] = field(default_factory=lambda: [envcheck_gate])
 
     def bundle_dir(self) -> str:
         return locate_bundle(self.bundle, os.environ.get(SCRIPT_DIR_ENV))

@@ -3,6 +3,7 @@ nothing started."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -136,6 +137,20 @@ def test_port_taken_by_another_process(demo_bundle, state, ports):
         res = run_cli(
             "in", "mysql", "-y", "--set", f"mysql_port={port}", bundle=demo_bundle, state_dir=state
         )
+        assert_refused(res, 3, "mysql/ports", port, str(server.pid))
+        assert "python" in res.error_lines()[0]
+        # with the envcheck item skipped, the engine's own port test still refuses
+        res = run_cli(
+            "in",
+            "mysql",
+            "-y",
+            "--set",
+            f"mysql_port={port}",
+            "--skip-check",
+            "mysql/ports",
+            bundle=demo_bundle,
+            state_dir=state,
+        )
         assert_refused(res, 3, f"port {port}", f"(pid {server.pid})", "--set mysql_port=PORT")
         assert "python" in res.error_lines()[0]
         assert our_containers(state) == []
@@ -178,3 +193,32 @@ def test_not_root(demo_bundle, tmp_path):
     se = run_cli("se", "--json", bundle=demo_bundle, state_dir=state, preexec_user=65534)
     assert se.rc == 0, se.stderr
     assert {m["name"] for m in se.json()["modules"]} == {"license-server", "mysql", "face-server"}
+
+
+def test_failed_required_check_refuses_and_a_named_skip_is_recorded(
+    demo_bundle, tmp_path, state, ports
+):
+    bundle = copy_bundle(demo_bundle, tmp_path / "b")
+    spec = bundle / "modules" / "mysql.yaml"
+    doc = yaml.safe_load(spec.read_text())
+    doc["envcheck"] = [{"id": "memory", "min_gb": 100000}]  # no machine has 100 TB of RAM
+    spec.write_text(yaml.safe_dump(doc))
+    res = run_cli("in", "mysql", "-y", *port_sets(ports), bundle=bundle, state_dir=state)
+    assert_refused(res, 3, "environment check failed", "mysql/memory", "--skip-check mysql/memory")
+    assert our_containers(state) == [] and not (state / "state.json").exists()
+    ok = run_cli(
+        "in",
+        "mysql",
+        "-y",
+        "--json",
+        *port_sets(ports),
+        "--skip-check",
+        "mysql/memory",
+        bundle=bundle,
+        state_dir=state,
+    )
+    assert ok.rc == 0, ok.stderr
+    assert "check mysql/memory skipped by request" in ok.stderr
+    recorded = json.loads((state / "state.json").read_text())["modules"]["mysql"]["skipped_checks"]
+    assert recorded == ["mysql/memory"]
+    assert run_cli("rmall", "--purge", bundle=bundle, state_dir=state).rc == 0

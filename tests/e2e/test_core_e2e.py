@@ -67,10 +67,10 @@ def containers(state_dir: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def deployment(demo_bundle, tmp_path_factory, ports):
+def deployment(demo_bundle, tmp_path_factory, ports, skip_args):
     global LIC, HTTP, DB, SETS
     LIC, HTTP, DB = ports["license_port"], ports["http_port"], ports["mysql_port"]
-    SETS = port_sets(ports)
+    SETS = port_sets(ports) + skip_args
     state = tmp_path_factory.mktemp("state")
     yield demo_bundle, state
     run_cli("rmall", "--purge", bundle=demo_bundle, state_dir=state)

@@ -1,0 +1,66 @@
+"""The envcheck gate: before `in` changes anything, the modules' host checks must pass.
+
+Each module with changes is checked against the envcheck profile of the same name, with the
+ports it will really use and the disk it will really write to. A failed required item stops
+the install unless skipped by name (`--skip-check face-server/gpu`); skips are recorded in the
+state by the engine and reported as warnings.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from installer.errors import HostError
+from installer.events import Event
+
+if TYPE_CHECKING:  # pragma: no cover
+    from installer.deploy import Deployment, InstallOptions
+
+
+def _existing_ancestor(dep: Deployment, path: str) -> str:
+    while path not in ("", "/") and not dep.host.exists(path):
+        path = os.path.dirname(path)
+    return path or "/"
+
+
+def envcheck_gate(dep: Deployment, names: list[str], options: InstallOptions) -> None:
+    import envcheck
+
+    plan = dep.pending_plan
+    assert plan is not None, "the envcheck gate runs inside Deployment.install"
+    modules = [mp for mp in plan.modules if mp.changes]
+    profiles = [mp.desired.spec.name for mp in modules if mp.desired.spec.name in envcheck.PROFILES]
+    if not profiles:
+        return
+    overrides = {"disk-install.path": _existing_ancestor(dep, dep.store.root)}
+    extra: list[dict] = []
+    for mp in modules:
+        name = mp.desired.spec.name
+        if name not in profiles:
+            continue
+        ports = sorted({p for inst in mp.desired.instances for p in inst.ports.values()})
+        if ports:
+            overrides[f"{name}/ports.ports"] = ",".join(map(str, ports))
+        for item in mp.desired.spec.envcheck:
+            extra.append({"profile": name, **item})
+    report = envcheck.run_checks(
+        dep.host, profiles, overrides=overrides, skip=list(options.skip_checks), extra_items=extra
+    )
+    for item in report.items:
+        if item.skipped and not item.passed:
+            dep.report(
+                Event(
+                    "warn",
+                    item.profile,
+                    f"check {item.profile}/{item.id} skipped by request: {item.actual}",
+                )
+            )
+    failed = report.failed_required()
+    if failed:
+        parts = [f"{i.profile}/{i.id} ({i.actual})" for i in failed]
+        raise HostError(
+            f"environment check failed on {dep.host.name}: {'; '.join(parts)}. Fix it (run "
+            f"'envcheck {' '.join(profiles)}' for details) or skip an item with --skip-check "
+            f"{failed[0].profile}/{failed[0].id}"
+        )
