@@ -12,16 +12,31 @@ import gzip
 import hashlib
 import lzma
 import os
-from typing import BinaryIO, Callable, Iterator, Optional
+from typing import BinaryIO, Callable, Iterator, Optional, Protocol
 
 import zstandard
 
 from installer.errors import RuntimeFailure
 
 CHUNK = 1 << 20
+DEFAULT_ZSTD_LEVEL = 6  # measured: see installer/bundle/README.md, "Compression"
 SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.xz", ".tar.zst", ".tar.zstd")
 
 Progress = Callable[[int, int], None]  # compressed bytes read, total
+
+# Bundles are written with long-distance matching over a 1 GiB window (images that share a
+# base store it once in effect); the decoder must be allowed that window. Memory use at
+# install is at most this much, on servers that have >= 32 GB.
+ZSTD_WINDOW_LOG = 30
+ZSTD_MAX_WINDOW = 1 << 31
+
+
+class Inspector(Protocol):
+    """Sees every decompressed piece before it is released; `finish` raises to refuse."""
+
+    def feed(self, data: bytes) -> None: ...
+
+    def finish(self) -> None: ...
 
 
 class ArchiveError(RuntimeFailure):
@@ -48,7 +63,7 @@ class _Decompressor:
     def __init__(self, kind: str) -> None:
         self.kind = kind
         if kind == "zstd":
-            self._obj = zstandard.ZstdDecompressor().decompressobj()
+            self._obj = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW).decompressobj()
         elif kind == "xz":
             self._obj = lzma.LZMADecompressor()
         elif kind == "gzip":
@@ -84,8 +99,13 @@ def stream_decompressed(
     expected_sha256: Optional[str] = None,
     progress: Optional[Progress] = None,
     fh: Optional[BinaryIO] = None,
+    inspector: Optional[Inspector] = None,
 ) -> Iterator[bytes]:
-    """Yield the uncompressed tar of `path`, verifying `expected_sha256` of the file on the way."""
+    """Yield the uncompressed tar of `path`, verifying `expected_sha256` of the file on the way.
+
+    `inspector` (e.g. the image-ID check of installer.bundle.tarscan) sees the same bytes and
+    can refuse the archive before its last piece is released.
+    """
     kind = compression_of(path)
     try:
         total = os.path.getsize(path)
@@ -114,6 +134,8 @@ def stream_decompressed(
             if progress:
                 progress(done, total)
             if out:
+                if inspector is not None:
+                    inspector.feed(out)
                 if held is not None:
                     yield held
                 held = out
@@ -126,8 +148,12 @@ def stream_decompressed(
         if expected_sha256 and digest.hexdigest() != expected_sha256:
             raise ArchiveError(
                 f"{path}: sha256 mismatch (got {digest.hexdigest()[:16]}..., manifest says "
-                f"{expected_sha256[:16]}...); the file is damaged, copy the bundle again"
+                f"{expected_sha256[:16]}...); the file is damaged or truncated, copy the bundle again"
             )
+        if inspector is not None:
+            if tail:
+                inspector.feed(tail)
+            inspector.finish()
         if held is not None:
             yield held
         if tail:
@@ -149,7 +175,14 @@ def open_compressed_writer(path: str, kind: str, level: Optional[int] = None) ->
     """A writable file object compressing into `path` (used to build bundles)."""
     raw = open(path, "wb")
     if kind == "zstd":
-        cctx = zstandard.ZstdCompressor(level=level or 3, threads=-1, write_checksum=True)
+        params = zstandard.ZstdCompressionParameters.from_level(
+            level or DEFAULT_ZSTD_LEVEL,
+            threads=-1,
+            enable_ldm=True,
+            window_log=ZSTD_WINDOW_LOG,
+            write_checksum=True,
+        )
+        cctx = zstandard.ZstdCompressor(compression_params=params)
         return cctx.stream_writer(raw, closefd=True)  # type: ignore[return-value]
     if kind == "xz":
         raw.close()
@@ -158,3 +191,46 @@ def open_compressed_writer(path: str, kind: str, level: Optional[int] = None) ->
         raw.close()
         return gzip.open(path, "wb", compresslevel=level or 6)  # type: ignore[return-value]
     return raw
+
+
+DECOMPRESS_COMMANDS = {"zstd": "zstd -dcq", "xz": "xz -dcq", "gzip": "gzip -dc", "none": "cat"}
+"""Shell decompressors by archive type: C tools on the target host, fed compressed bytes."""
+
+
+def stream_verified(
+    path: str,
+    *,
+    expected_sha256: Optional[str] = None,
+    progress: Optional[Progress] = None,
+) -> Iterator[bytes]:
+    """Yield the file's raw bytes, hashing them; the last chunk only once the hash matches.
+
+    Fed to `DECOMPRESSOR | docker load`: without the last chunk the tar is incomplete and
+    `docker load` registers nothing, so a damaged archive never yields an image.
+    """
+    try:
+        total = os.path.getsize(path)
+        source = open(path, "rb")
+    except FileNotFoundError:
+        raise ArchiveError(
+            f"{path}: image archive missing from the bundle; copy the bundle again"
+        ) from None
+    digest = hashlib.sha256()
+    held: Optional[bytes] = None
+    done = 0
+    with source:
+        for chunk in iter(lambda: source.read(CHUNK), b""):
+            digest.update(chunk)
+            done += len(chunk)
+            if progress:
+                progress(done, total)
+            if held is not None:
+                yield held
+            held = chunk
+    if expected_sha256 and digest.hexdigest() != expected_sha256:
+        raise ArchiveError(
+            f"{path}: sha256 mismatch (got {digest.hexdigest()[:16]}..., manifest says "
+            f"{expected_sha256[:16]}...); the file is damaged or truncated, copy the bundle again"
+        )
+    if held is not None:
+        yield held

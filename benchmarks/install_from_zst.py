@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""`in` of a module with a >= 500 MB image from its .tar.zst vs plain `docker load -i` + `docker run`.
+
+Both sides start with the image absent from the engine and end when the service answers on its
+port, so both include load, create, start and the wait for health. Target: ours <= 1.10x.
+
+The benchmark image is the face-server stand-in plus a 450 MB layer of random bytes standing in
+for model weights (random, so compression cannot flatter either side). Ours goes through the
+engine (Deployment.install) with the envcheck/license gates off: the gates are measured by
+their own benchmarks (envcheck_local.py, license_grants.py).
+
+Usage: python benchmarks/install_from_zst.py [--rounds 3] [--weights-mb 450]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import tempfile
+import time
+
+import yaml
+from _common import median, print_table, sh, timed
+
+from installer.bundle.create import create_bundle, load_definition
+from installer.deploy import Deployment, InstallOptions
+from installer.hosts.local import LocalHost
+from installer.state import StateStore
+
+IMAGE = "sealbox-bench/model-server:1"
+PORT = 18571
+
+
+def build_image(weights_mb: int) -> int:
+    dockerfile = (
+        "FROM sealbox-demo/face-server-standin:1.0\n"
+        f"RUN mkdir -p /models && head -c {weights_mb}M /dev/urandom > /models/weights.bin\n"
+        'LABEL io.sealbox.stand-in="benchmark image: face-server stand-in + random model weights"\n'
+    )
+    if sh("docker", "image", "inspect", IMAGE, check=False).returncode != 0:
+        os.environ["DOCKER_BUILDKIT"] = "0"  # engines back to 17.12 have only the legacy builder
+        sh("docker", "build", "-q", "-t", IMAGE, "-", input=dockerfile.encode())
+    size = int(sh("docker", "image", "inspect", "--format", "{{.Size}}", IMAGE).stdout)
+    return size
+
+
+def wait_port(port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            s.settimeout(0.2)
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"port {port} never opened")
+
+
+def make_bundle(work: str) -> str:
+    src = os.path.join(work, "src")
+    os.makedirs(os.path.join(src, "modules"))
+    os.makedirs(os.path.join(src, "templates"))
+    spec = {
+        "name": "model-server",
+        "version": "1",
+        "description": "benchmark module: stand-in service with a 450 MB model layer",
+        "image": {"ref": IMAGE, "archive": "images/model-server.tar.zst"},
+        "network": "host",
+        "licensed": False,
+        "ports": [{"name": "http", "port": PORT, "per_instance": False}],
+        "command": ["python3", "-m", "http.server", str(PORT)],
+        "health": {"type": "tcp", "port": "http", "timeout": 60, "interval": 0.1},
+    }
+    with open(os.path.join(src, "modules", "model-server.yaml"), "w") as fh:
+        yaml.safe_dump(spec, fh)
+    with open(os.path.join(src, "bundle.yaml"), "w") as fh:
+        yaml.safe_dump({"product": "bench", "version": "1", "modules": ["model-server"]}, fh)
+    out = os.path.join(work, "bundle")
+    create_bundle(load_definition(os.path.join(src, "bundle.yaml")), out)
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--weights-mb", type=int, default=450)
+    args = parser.parse_args()
+    size = build_image(args.weights_mb)
+    work = tempfile.mkdtemp(prefix="sealbox-bench-", dir="/var/tmp")
+    try:
+        bundle = make_bundle(work)
+        tar = os.path.join(work, "model-server.tar")
+        sh("docker", "save", "-o", tar, IMAGE)
+        zst = os.path.join(bundle, "images", "model-server.tar.zst")
+        state = os.path.join(work, "state")
+        ours, ref = [], []
+        for _ in range(args.rounds):
+            # reference: docker load -i of the uncompressed tar, docker run, wait for the port
+            sh("docker", "rmi", "-f", IMAGE)
+
+            def reference() -> None:
+                sh("docker", "load", "-i", tar)
+                sh(
+                    "docker",
+                    "run",
+                    "-d",
+                    "--name",
+                    "bench-ref",
+                    "--network",
+                    "host",
+                    IMAGE,
+                    "python3",
+                    "-m",
+                    "http.server",
+                    str(PORT),
+                )
+                wait_port(PORT)
+
+            ref.append(timed(reference))
+            sh("docker", "rm", "-f", "bench-ref")
+            # ours: Sealbox streams the .tar.zst into docker load, creates, starts, waits for health
+            sh("docker", "rmi", "-f", IMAGE)
+            dep = Deployment(bundle, LocalHost(), store=StateStore(LocalHost(), state), gates=[])
+            started = time.perf_counter()
+            result = dep.install(["model-server"], InstallOptions())
+            ours.append(time.perf_counter() - started)
+            assert result.loaded_images == 1
+            dep.remove_all(purge=True)
+        ratio = median(ours) / median(ref)
+        print_table(
+            f"in of a {size / 1e6:.0f} MB image (median of {args.rounds}; archive "
+            f"{os.path.getsize(zst) / 1e6:.0f} MB .tar.zst vs {os.path.getsize(tar) / 1e6:.0f} MB .tar)",
+            ["method", "median s", "runs s", "ratio", "target"],
+            [
+                [
+                    "docker load -i tar + docker run",
+                    f"{median(ref):.2f}",
+                    " ".join(f"{x:.2f}" for x in ref),
+                    "1.00",
+                    "",
+                ],
+                [
+                    "sealbox in (from .tar.zst)",
+                    f"{median(ours):.2f}",
+                    " ".join(f"{x:.2f}" for x in ours),
+                    f"{ratio:.2f}",
+                    "<= 1.10",
+                ],
+            ],
+        )
+        return 0
+    finally:
+        sh("docker", "rm", "-f", "bench-ref", check=False)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
