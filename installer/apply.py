@@ -35,6 +35,11 @@ class Applier:
     # image ------------------------------------------------------------------------------
     def load_image(self, spec: ModuleSpec, entry: ImageEntry) -> None:
         path = f"{self.bundle_dir}/{entry.file}"
+        if self.runtime.image_id(entry.id) is not None:
+            # Images can share one archive (their common layers stored once): an earlier
+            # module's load of that archive brought this image too.
+            self.report(Event("done", spec.name, f"image {entry.ref} loaded with {entry.file}"))
+            return
 
         def progress(done: int, total: int) -> None:
             self.report(

@@ -1,24 +1,31 @@
 """Build a bundle directory from images in the local Docker engine (vendor side).
 
-Each image is `docker save`d and compressed on the fly (zstd, all cores) while its sha256 is
-computed, so the archive is written once and never held uncompressed on disk.
+All images go into one `docker save` (shared layers stored once) compressed on the fly with
+zstd on all cores and long-distance matching, while the archive's sha256 is computed, so it is
+written once and never held uncompressed on disk. See README.md for the measurements.
 """
 
 from __future__ import annotations
 
 import hashlib
+import lzma
 import os
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import BinaryIO, Callable, Optional
 
 import yaml
+import zstandard
 
 import installer
+from installer import signing
+from installer.bundle.carry import carry_sealbox, default_python_versions
 from installer.bundle.manifest import ImageEntry, Manifest, load_manifest, write_manifest
+from installer.bundle.trust import sign_manifest
 from installer.errors import RuntimeFailure, UsageError
-from installer.runtime.archive import CHUNK, open_compressed_writer
+from installer.runtime.archive import CHUNK, DEFAULT_ZSTD_LEVEL, ZSTD_WINDOW_LOG
 from installer.spec.load import load_modules
 
 Progress = Callable[[str], None]
@@ -56,33 +63,79 @@ def _docker_image_id(ref: str) -> str:
     return res.stdout.strip()
 
 
-def save_image(
-    ref: str, dest: str, compression: str = "zstd", level: Optional[int] = None
+class _HashingWriter:
+    """A file wrapper that hashes and counts what the compressor writes: one pass, no re-read."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        self.size += len(data)
+        return self.raw.write(data)
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+    def close(self) -> None:
+        self.raw.close()
+
+    @property
+    def closed(self) -> bool:
+        return self.raw.closed
+
+
+def _compressor(out: _HashingWriter, compression: str, level: Optional[int]) -> BinaryIO:
+    if compression == "zstd":
+        params = zstandard.ZstdCompressionParameters.from_level(
+            level or DEFAULT_ZSTD_LEVEL,
+            threads=-1,
+            enable_ldm=True,
+            window_log=ZSTD_WINDOW_LOG,
+            write_checksum=True,
+        )
+        return zstandard.ZstdCompressor(compression_params=params).stream_writer(out)  # type: ignore[return-value]
+    if compression == "xz":
+        return lzma.LZMAFile(out, "wb", preset=level if level is not None else 6)  # type: ignore[return-value,arg-type]
+    raise UsageError(f"--compression {compression}: choose zstd or xz")
+
+
+def save_images(
+    refs: list[str], dest: str, compression: str = "zstd", level: Optional[int] = None
 ) -> tuple[str, int, int]:
-    """docker save | compress > dest; returns (sha256 of dest, compressed size, tar size)."""
+    """docker save REFS | compress > dest; returns (sha256 of dest, compressed size, tar size).
+
+    Several refs make one multi-image tar in which shared layers appear once."""
     tmp = dest + ".part"
-    proc = subprocess.Popen(["docker", "save", ref], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        ["docker", "save", *refs], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     raw_size = 0
     assert proc.stdout is not None
     try:
-        with open_compressed_writer(tmp, compression, level) as out:
+        with open(tmp, "wb") as raw:
+            hashed = _HashingWriter(raw)  # type: ignore[arg-type]
+            comp = _compressor(hashed, compression, level)
             for chunk in iter(lambda: proc.stdout.read(CHUNK), b""):  # type: ignore[union-attr]
                 raw_size += len(chunk)
-                out.write(chunk)
+                comp.write(chunk)
+            if isinstance(comp, lzma.LZMAFile):
+                comp.close()
+            else:
+                comp.flush(zstandard.FLUSH_FRAME)  # type: ignore[call-arg]
         err = proc.stderr.read().decode() if proc.stderr else ""
         if proc.wait() != 0:
-            raise RuntimeFailure(f"docker save {ref} failed: {err.strip()}")
+            raise RuntimeFailure(f"docker save {' '.join(refs)} failed: {err.strip()}")
     except BaseException:
         proc.kill()
+        proc.wait()
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-    digest = hashlib.sha256()
-    with open(tmp, "rb") as fh:
-        for chunk in iter(lambda: fh.read(CHUNK), b""):
-            digest.update(chunk)
     os.replace(tmp, dest)
-    return digest.hexdigest(), os.path.getsize(dest), raw_size
+    return hashed.digest.hexdigest(), hashed.size, raw_size
 
 
 def _file_sha(path: str) -> str:
@@ -93,21 +146,101 @@ def _file_sha(path: str) -> str:
     return digest.hexdigest()
 
 
+SHARED_ARCHIVE = "images/images"
+SUFFIX = {"zstd": ".tar.zst", "xz": ".tar.xz"}
+LAYOUTS = ("shared", "per-image")
+
+
+@dataclass(frozen=True)
+class _Image:
+    module: str
+    ref: str
+    id: str
+    name: str  # the archive name the module spec asks for
+
+
+def _plan_archives(images: list[_Image], layout: str, compression: str) -> dict[str, list[_Image]]:
+    """Archive file -> images in it: one shared archive, or one per image."""
+    if layout == "shared":
+        return {SHARED_ARCHIVE + SUFFIX[compression]: images}
+    out: dict[str, list[_Image]] = {}
+    for img in images:
+        base = img.name.rsplit(".tar", 1)[0]
+        out.setdefault(base + SUFFIX[compression], []).append(img)
+    return out
+
+
+def _reusable(
+    previous: Optional[Manifest], out_dir: str, rel: str, ids: list[str]
+) -> list[ImageEntry]:
+    """The previous entries for `rel` when it holds exactly these image IDs and is intact in size."""
+    if previous is None:
+        return []
+    old = previous.archives().get(rel, [])
+    path = os.path.join(out_dir, rel)
+    if (
+        sorted(e.id for e in old) == sorted(ids)
+        and old
+        and os.path.isfile(path)
+        and os.path.getsize(path) == old[0].size
+        and _file_sha(path) == old[0].sha256
+    ):
+        return old
+    return []
+
+
+BUNDLE_ENTRIES = {
+    "images",
+    "modules",
+    "templates",
+    "wheels",
+    "install.py",
+    "vendor.pub",
+    "manifest.yaml",
+    "manifest.sig",
+}
+
+
+def _refuse_foreign(out_dir: str) -> None:
+    """Refuse to write into a folder that holds something other than a (partial) bundle."""
+    if not os.path.isdir(out_dir):
+        return
+    foreign = sorted(set(os.listdir(out_dir)) - BUNDLE_ENTRIES)
+    if foreign:
+        raise UsageError(
+            f"-o {out_dir}: the folder holds {', '.join(foreign[:3])}, which a bundle does not; "
+            f"choose a new folder"
+        )
+
+
 def create_bundle(
     definition: BundleDefinition,
     out_dir: str,
     *,
     compression: str = "zstd",
+    level: Optional[int] = None,
+    layout: str = "shared",
+    key: Optional[signing.PrivateKey] = None,
+    carry: bool = True,
+    python_versions: Optional[list[str]] = None,
+    wheels_from: Optional[str] = None,
     progress: Optional[Progress] = None,
 ) -> Manifest:
-    """Write modules/, templates/, images/ and manifest.yaml; reuse archives whose image ID matches."""
+    """Write modules/, templates/, images/, install.py + wheels/, manifest.yaml (+ manifest.sig).
+
+    An archive is kept when it already holds exactly the same image IDs (a second run is fast)."""
     say = progress or (lambda _msg: None)
+    if compression not in SUFFIX:
+        raise UsageError(f"--compression {compression}: choose zstd or xz")
+    if layout not in LAYOUTS:
+        raise UsageError(f"--layout {layout}: choose shared or per-image")
     specs = load_modules(os.path.join(definition.source_dir, "modules"))
     unknown = [m for m in definition.modules if m not in specs]
     if unknown:
         raise UsageError(
             f"bundle definition names unknown modules {unknown}; known: {sorted(specs)}"
         )
+    _refuse_foreign(out_dir)
     previous: Optional[Manifest] = None
     if os.path.exists(os.path.join(out_dir, "manifest.yaml")):
         previous = load_manifest(out_dir)
@@ -115,8 +248,7 @@ def create_bundle(
     for sub in ("modules", "templates"):
         shutil.rmtree(os.path.join(out_dir, sub), ignore_errors=True)
         os.makedirs(os.path.join(out_dir, sub))
-    images: list[ImageEntry] = []
-    files: dict[str, str] = {}
+    wanted: list[_Image] = []
     for name in definition.modules:
         spec = specs[name]
         rel = f"modules/{name}.yaml"
@@ -124,33 +256,58 @@ def create_bundle(
         tdir = os.path.join(definition.source_dir, "templates", name)
         if os.path.isdir(tdir):
             shutil.copytree(tdir, os.path.join(out_dir, "templates", name))
-        image_id = _docker_image_id(spec.image.ref)
-        archive = spec.image.archive
-        if compression != "zstd":
-            archive = (
-                archive.rsplit(".tar", 1)[0]
-                + {"xz": ".tar.xz", "gzip": ".tar.gz", "none": ".tar"}[compression]
+        wanted.append(
+            _Image(name, spec.image.ref, _docker_image_id(spec.image.ref), spec.image.archive)
+        )
+    images: list[ImageEntry] = []
+    plan = _plan_archives(wanted, layout, compression)
+    for rel, group in plan.items():
+        by_id = {e.id: e for e in _reusable(previous, out_dir, rel, [g.id for g in group])}
+        refs = ", ".join(g.ref for g in group)
+        if by_id:
+            say(f"{rel}: unchanged ({refs}), archive kept")
+            sha, size, raw = next(iter(by_id.values())).sha256, 0, 0
+            size, raw = (
+                next(iter(by_id.values())).size,
+                next(iter(by_id.values())).uncompressed_size,
             )
-        dest = os.path.join(out_dir, archive)
-        old = previous.image_for(archive) if previous else None
-        if (
-            old
-            and old.id == image_id
-            and os.path.exists(dest)
-            and os.path.getsize(dest) == old.size
-        ):
-            say(f"{spec.image.ref}: unchanged, archive kept")
-            images.append(old)
-            continue
-        say(f"{spec.image.ref}: saving to {archive}")
-        os.makedirs(os.path.dirname(dest), exist_ok=True)
-        sha, size, raw = save_image(spec.image.ref, dest, compression)
-        images.append(ImageEntry(spec.image.ref, image_id, archive, sha, size, raw))
+        else:
+            say(f"{rel}: docker save {refs} | {compression} -{level or DEFAULT_ZSTD_LEVEL}")
+            started = time.monotonic()
+            sha, size, raw = save_images(
+                [g.ref for g in group], os.path.join(out_dir, rel), compression, level
+            )
+            say(
+                f"{rel}: {raw / 1e6:.0f} MB -> {size / 1e6:.0f} MB in {time.monotonic() - started:.1f}s"
+            )
+        for g in group:
+            images.append(ImageEntry(g.ref, g.id, rel, sha, size, raw, g.name))
+    for fname in os.listdir(os.path.join(out_dir, "images")):  # archives of an earlier layout
+        if f"images/{fname}" not in plan:
+            os.unlink(os.path.join(out_dir, "images", fname))
+    for stale in ("install.py", "vendor.pub", "manifest.sig"):
+        if os.path.exists(os.path.join(out_dir, stale)):
+            os.unlink(os.path.join(out_dir, stale))
+    if carry:
+        carry_sealbox(
+            out_dir,
+            pinned=key.public if key else None,
+            python_versions=python_versions or default_python_versions(),
+            wheels_from=wheels_from,
+            progress=say,
+        )
+    else:
+        shutil.rmtree(os.path.join(out_dir, "wheels"), ignore_errors=True)
+    if key is not None:
+        with open(os.path.join(out_dir, "vendor.pub"), "wb") as fh:
+            fh.write(key.public.pem())
+    files: dict[str, str] = {}
+    archives = set(plan)
     for root, _dirs, names in os.walk(out_dir):
         for fname in names:
             full = os.path.join(root, fname)
-            rel = os.path.relpath(full, out_dir)
-            if rel.startswith("images/") or rel == "manifest.yaml" or fname.endswith(".part"):
+            rel = os.path.relpath(full, out_dir).replace(os.sep, "/")
+            if rel in archives or rel in ("manifest.yaml", "manifest.sig"):
                 continue
             files[rel] = _file_sha(full)
     manifest = Manifest(
@@ -160,6 +317,10 @@ def create_bundle(
         modules=list(definition.modules),
         files=files,
         tool_version=installer.__version__,
+        extra={"compression": compression, "layout": layout},
     )
     write_manifest(out_dir, manifest)
+    if key is not None:
+        sig = sign_manifest(out_dir, key)
+        say(f"manifest signed with key {sig.key_id}")
     return manifest

@@ -14,17 +14,23 @@ import yaml
 from installer.errors import UsageError
 
 MANIFEST = "manifest.yaml"
+SIGNATURE = "manifest.sig"
 FORMAT = 1
 
 
 @dataclass(frozen=True)
 class ImageEntry:
+    """One image. Several images may share one archive `file` (a multi-image `docker save`
+    stores their common layers once); `name` is then the archive name the module spec asks for.
+    `size` and `uncompressed_size` are those of the whole archive `file`."""
+
     ref: str
     id: str
     file: str
     sha256: str
     size: int = 0
     uncompressed_size: int = 0
+    name: str = ""
 
 
 @dataclass
@@ -39,9 +45,19 @@ class Manifest:
 
     def image_for(self, archive: str) -> Optional[ImageEntry]:
         for entry in self.images:
+            if entry.name == archive:
+                return entry
+        for entry in self.images:
             if entry.file == archive:
                 return entry
         return None
+
+    def archives(self) -> dict[str, list[ImageEntry]]:
+        """Archive file -> the images it holds, in manifest order."""
+        out: dict[str, list[ImageEntry]] = {}
+        for entry in self.images:
+            out.setdefault(entry.file, []).append(entry)
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -50,7 +66,7 @@ class Manifest:
             "version": self.version,
             "tool_version": self.tool_version,
             "modules": list(self.modules),
-            "images": [vars(i) for i in self.images],
+            "images": [{k: v for k, v in vars(i).items() if v != ""} for i in self.images],
             "files": dict(sorted(self.files.items())),
             **self.extra,
         }
@@ -81,27 +97,36 @@ def load_manifest(bundle_dir: str) -> Manifest:
                     sha256=img["sha256"],
                     size=int(img.get("size", 0)),
                     uncompressed_size=int(img.get("uncompressed_size", 0)),
+                    name=str(img.get("name", "")),
                 )
             )
         except (KeyError, TypeError) as exc:
             raise UsageError(f"{path}: images[{i}]: missing field {exc}") from None
+    files = doc.get("files") or {}
+    if not isinstance(files, dict):
+        raise UsageError(f"{path}: files: expected a mapping of path to sha256")
     known = {"format", "product", "version", "tool_version", "modules", "images", "files"}
     return Manifest(
         product=str(doc["product"]),
         version=str(doc["version"]),
         images=images,
         modules=list(doc.get("modules") or []),
-        files=dict(doc.get("files") or {}),
+        files={str(k): str(v) for k, v in files.items()},
         tool_version=str(doc.get("tool_version", "")),
         extra={k: v for k, v in doc.items() if k not in known},
     )
 
 
+def manifest_bytes(manifest: Manifest) -> bytes:
+    """The exact bytes written (and signed): the signature covers these, not a re-dump."""
+    return yaml.safe_dump(manifest.to_dict(), sort_keys=False).encode("utf-8")
+
+
 def write_manifest(bundle_dir: str, manifest: Manifest) -> str:
     path = os.path.join(bundle_dir, MANIFEST)
     tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        yaml.safe_dump(manifest.to_dict(), fh, sort_keys=False)
+    with open(tmp, "wb") as fh:
+        fh.write(manifest_bytes(manifest))
     os.replace(tmp, path)
     return path
 

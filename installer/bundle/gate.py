@@ -1,0 +1,114 @@
+"""The install gate: a signed, intact bundle and room for its images, before any change.
+
+Runs as a `Deployment` gate (after the plan, before anything is loaded, written or started).
+It reads the manifest, its signature and the small files and only stats the image archives;
+their contents are checked while they stream into `docker load` (installer.bundle.load).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterable, Optional, Sequence
+
+from installer.bundle.manifest import ImageEntry, Manifest
+from installer.bundle.trust import trusted_keys
+from installer.bundle.verify import verify_bundle
+from installer.errors import HostError
+from installer.events import Event
+from installer.hosts.base import Host
+
+if TYPE_CHECKING:
+    from installer.deploy import Deployment, InstallOptions
+
+# The Docker 20.10+ loader stages the whole tar under its data-root before it unpacks the
+# layers, so a load peaks at about twice the uncompressed size.
+LOAD_FACTOR = 2
+GB = 1 << 30
+
+
+class NotEnoughDisk(HostError):
+    """Docker's data-root cannot hold the images about to be loaded."""
+
+
+@dataclass(frozen=True)
+class DiskCheck:
+    path: str
+    needed: int
+    free: int
+    uncompressed: int
+
+    @property
+    def ok(self) -> bool:
+        return self.free >= self.needed
+
+
+def free_bytes(host: Host, path: str) -> int:
+    """Available bytes on the filesystem holding `path`, through the Host (df -P -B1)."""
+    res = host.run(["df", "-P", "-B1", path], timeout=30)
+    lines = res.stdout.strip().splitlines()
+    if not res.ok or len(lines) < 2:
+        raise HostError(
+            f"cannot read free space of {path} on {host.name} (df: {res.first_error_line()}); "
+            f"check that Docker's data-root exists"
+        )
+    return int(lines[-1].split()[3])
+
+
+def archives_to_load(manifest: Manifest, missing: Iterable[ImageEntry]) -> dict[str, int]:
+    """Archive file -> uncompressed size, each archive once."""
+    out: dict[str, int] = {}
+    for entry in missing:
+        out.setdefault(entry.file, entry.uncompressed_size)
+    return out
+
+
+def check_disk(
+    host: Host, data_root: str, manifest: Manifest, missing: list[ImageEntry]
+) -> DiskCheck:
+    uncompressed = sum(archives_to_load(manifest, missing).values())
+    needed = uncompressed * LOAD_FACTOR
+    check = DiskCheck(data_root, needed, free_bytes(host, data_root) if needed else 0, uncompressed)
+    if needed and not check.ok:
+        raise NotEnoughDisk(
+            f"not enough disk for the images on {host.name}:{data_root}: need "
+            f"{needed / GB:.1f} GB ({uncompressed / GB:.1f} GB uncompressed, staged then unpacked "
+            f"by docker load), {check.free / GB:.1f} GB free; free space there or move Docker's "
+            f"data-root (/etc/docker/daemon.json)"
+        )
+    return check
+
+
+def missing_images(dep: Deployment, modules: Sequence[str]) -> list[ImageEntry]:
+    out = []
+    for name in modules:
+        spec = dep.specs.get(name)
+        entry = dep.manifest.image_for(spec.image.archive) if spec else None
+        if entry is not None and entry not in out and dep.runtime.image_id(entry.id) is None:
+            out.append(entry)
+    return out
+
+
+def bundle_gate(trust: Sequence[str] = ()):
+    """A Gate checking signature + small files + archive sizes, then disk space."""
+
+    def gate(dep: Deployment, modules: list[str], options: Optional[InstallOptions]) -> None:
+        keys = trusted_keys(trust)
+        report = verify_bundle(dep.bundle_dir, keys, deep=False)
+        report.raise_if_bad()
+        who = f"signed by key {report.key_id}" if report.key_id else "UNSIGNED (development)"
+        dep.report(
+            Event("done", "bundle", f"{dep.manifest.product} {dep.manifest.version}: {who}, intact")
+        )
+        missing = missing_images(dep, modules)
+        if missing:
+            disk = check_disk(dep.host, dep.runtime.facts.data_root, dep.manifest, missing)
+            dep.report(
+                Event(
+                    "done",
+                    "bundle",
+                    f"disk: {disk.needed / GB:.2f} GB needed for images, "
+                    f"{disk.free / GB:.1f} GB free on {disk.path}",
+                )
+            )
+
+    return gate

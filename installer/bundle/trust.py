@@ -1,0 +1,156 @@
+"""The manifest signature and the keys an installer trusts (see README.md, "Trust model").
+
+`manifest.sig` is a one-line JSON document: format, algorithm, key id and the base64 Ed25519
+signature over the exact bytes of `manifest.yaml`. The key that signed is trusted only when it
+is pinned outside the bundle: a bundle can carry any key, so a key it carries proves nothing.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+from dataclasses import dataclass
+from typing import Iterable, Optional
+
+from installer import signing
+from installer.bundle.manifest import MANIFEST, SIGNATURE
+from installer.errors import SealboxError, UsageError
+
+SIG_FORMAT = 1
+ALGORITHM = "ed25519"
+TRUST_ENV = "SEALBOX_TRUST"  # os.pathsep-separated public key files (or folders of *.pub)
+TRUST_DIR_ENV = "SEALBOX_TRUSTED_KEYS_DIR"  # overrides the host pin folder (tests)
+HOST_TRUST_DIR = "/etc/sealbox/trusted-keys"
+PACKAGE_TRUST_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "trusted_keys")
+UNSIGNED_ENV = "SEALBOX_ALLOW_UNSIGNED"  # "1": development bundles only
+
+
+class BundleRefused(SealboxError):
+    """The bundle is damaged, altered or signed by a key this installer does not trust."""
+
+    exit_code = 5
+
+
+@dataclass(frozen=True)
+class Signature:
+    key_id: str
+    signature: bytes
+
+    def to_bytes(self) -> bytes:
+        doc = {
+            "format": SIG_FORMAT,
+            "algorithm": ALGORITHM,
+            "key_id": self.key_id,
+            "signature": signing.b64(self.signature),
+        }
+        return (json.dumps(doc, sort_keys=True) + "\n").encode()
+
+
+def parse_signature(data: bytes, source: str = SIGNATURE) -> Signature:
+    try:
+        doc = json.loads(data)
+        if doc.get("algorithm") != ALGORITHM or int(doc.get("format", 0)) != SIG_FORMAT:
+            raise ValueError("unsupported format or algorithm")
+        return Signature(str(doc["key_id"]), signing.unb64(str(doc["signature"])))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise BundleRefused(f"{source}: unreadable signature file ({exc})") from None
+
+
+def sign_manifest(bundle_dir: str, key: signing.PrivateKey) -> Signature:
+    """Sign manifest.yaml as it is on disk, byte for byte, and write manifest.sig."""
+    with open(os.path.join(bundle_dir, MANIFEST), "rb") as fh:
+        data = fh.read()
+    sig = Signature(key.id, key.sign(data))
+    tmp = os.path.join(bundle_dir, SIGNATURE + ".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(sig.to_bytes())
+    os.replace(tmp, os.path.join(bundle_dir, SIGNATURE))
+    return sig
+
+
+def _pub_files(path: str) -> list[str]:
+    if os.path.isdir(path):
+        return sorted(glob.glob(os.path.join(path, "*.pub")))
+    return [path]
+
+
+def trust_sources(explicit: Iterable[str] = ()) -> list[str]:
+    """Pins made outside any bundle: --trust, $SEALBOX_TRUST, the host's pin folder."""
+    sources = list(explicit)
+    env = os.environ.get(TRUST_ENV, "")
+    sources += [p for p in env.split(os.pathsep) if p]
+    sources.append(os.environ.get(TRUST_DIR_ENV) or HOST_TRUST_DIR)
+    return sources
+
+
+def _load(sources: list[str], explicit: list[str]) -> dict[str, signing.PublicKey]:
+    keys: dict[str, signing.PublicKey] = {}
+    for source in sources:
+        if not os.path.exists(source):
+            if source in explicit:
+                raise UsageError(f"--trust {source}: no such file")
+            continue
+        for path in _pub_files(source):
+            key = signing.load_public(path)
+            keys.setdefault(key.id, key)
+    return keys
+
+
+def trusted_keys(explicit: Iterable[str] = ()) -> dict[str, signing.PublicKey]:
+    """Key id -> key. Pins made outside the bundle win: when there are any, only they count.
+    Without any, the keys built into this Sealbox package (the vendor's, pinned when the
+    carried wheel was built) are used."""
+    explicit = list(explicit)
+    keys = _load(trust_sources(explicit), explicit)
+    return keys or _load([PACKAGE_TRUST_DIR], [])
+
+
+def check_signature(
+    bundle_dir: str, trusted: dict[str, signing.PublicKey], manifest_data: Optional[bytes] = None
+) -> Optional[str]:
+    """The signer's key id, or None for an unsigned bundle allowed by $SEALBOX_ALLOW_UNSIGNED.
+
+    Raises BundleRefused with one line naming the problem and the fix."""
+    if manifest_data is None:
+        with open(os.path.join(bundle_dir, MANIFEST), "rb") as fh:
+            manifest_data = fh.read()
+    sig_path = os.path.join(bundle_dir, SIGNATURE)
+    if not os.path.isfile(sig_path):
+        if os.environ.get(UNSIGNED_ENV) == "1":
+            return None
+        raise BundleRefused(
+            f"{SIGNATURE}: missing, the bundle is not signed; ask the vendor for a signed bundle "
+            f"(sealbox bundle create --key), or set {UNSIGNED_ENV}=1 for a development bundle"
+        )
+    with open(sig_path, "rb") as fh:
+        sig = parse_signature(fh.read())
+    key = trusted.get(sig.key_id)
+    if key is None:
+        raise BundleRefused(
+            f"{SIGNATURE}: signed by key {sig.key_id}, which is not trusted here; get the "
+            f"vendor's public key through a separate channel, compare its id, and pass "
+            f"--trust vendor.pub (or pin it: sealbox bundle trust vendor.pub)"
+        )
+    try:
+        key.verify(sig.signature, manifest_data)
+    except signing.SignatureInvalid:
+        raise BundleRefused(
+            f"{MANIFEST}: does not match its signature (key {sig.key_id}); the manifest was "
+            f"altered or damaged, copy the bundle again"
+        ) from None
+    return sig.key_id
+
+
+def pin_key(pub_path: str, trust_dir: Optional[str] = None) -> tuple[str, str]:
+    """Copy a vendor public key into the host's pin folder as <key id>.pub."""
+    key = signing.load_public(pub_path)
+    folder = trust_dir or os.environ.get(TRUST_DIR_ENV) or HOST_TRUST_DIR
+    os.makedirs(folder, mode=0o755, exist_ok=True)
+    dest = os.path.join(folder, f"{key.id}.pub")
+    tmp = dest + ".tmp"
+    with open(tmp, "wb") as fh:
+        fh.write(key.pem())
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, dest)
+    return key.id, dest
