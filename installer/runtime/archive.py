@@ -12,7 +12,7 @@ import gzip
 import hashlib
 import lzma
 import os
-from typing import BinaryIO, Callable, Iterator, Optional, Protocol, Protocol
+from typing import BinaryIO, Callable, Iterator, Optional, Protocol
 
 import zstandard
 
@@ -20,25 +20,9 @@ from installer.errors import RuntimeFailure
 
 CHUNK = 1 << 20
 DEFAULT_ZSTD_LEVEL = 6  # measured: see installer/bundle/README.md, "Compression"
-DEFAULT_ZSTD_LEVEL = 6  # measured: see installer/bundle/README.md, "Compression"
 SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.xz", ".tar.zst", ".tar.zstd")
 
 Progress = Callable[[int, int], None]  # compressed bytes read, total
-
-# Bundles are written with long-distance matching over a 1 GiB window (images that share a
-# base store it once in effect); the decoder must be allowed that window. Memory use at
-# install is at most this much, on servers that have >= 32 GB.
-ZSTD_WINDOW_LOG = 30
-ZSTD_MAX_WINDOW = 1 << 31
-
-
-class Inspector(Protocol):
-    """Sees every decompressed piece before it is released; `finish` raises to refuse."""
-
-    def feed(self, data: bytes) -> None: ...
-
-    def finish(self) -> None: ...
-
 
 # Bundles are written with long-distance matching over a 1 GiB window (images that share a
 # base store it once in effect); the decoder must be allowed that window. Memory use at
@@ -170,10 +154,6 @@ def stream_decompressed(
             if tail:
                 inspector.feed(tail)
             inspector.finish()
-        if inspector is not None:
-            if tail:
-                inspector.feed(tail)
-            inspector.finish()
         if held is not None:
             yield held
         if tail:
@@ -213,7 +193,7 @@ def open_compressed_writer(path: str, kind: str, level: Optional[int] = None) ->
     return raw
 
 
-DECOMPRESS_COMMANDS = {"zstd": "zstd -dcq", "xz": "xz -dcq", "gzip": "gzip -dc", "none": "cat"}
+DECOMPRESS_COMMANDS = {"zstd": "zstd -dcq --long=31", "xz": "xz -dcq", "gzip": "gzip -dc", "none": "cat"}
 """Shell decompressors by archive type: C tools on the target host, fed compressed bytes."""
 
 
