@@ -47,6 +47,9 @@ class InstallOptions:
     gpus: Optional[list[str]] = None
     dry_run: bool = False
     skip_checks: list[str] = field(default_factory=list)
+    # Dependencies another host provides (multi-host): not installed here; their address
+    # variables are set in ``overrides`` (see installer.inventory.wiring).
+    elsewhere: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -88,7 +91,9 @@ class Deployment:
         self.manifest: Manifest = load_manifest(bundle_dir)
         self.specs: dict[str, ModuleSpec] = load_modules(os.path.join(bundle_dir, "modules"))
         self.renderer = Renderer(os.path.join(bundle_dir, "templates"))
-        self.runtime = DockerRuntime(host, self.store.deployment_id)
+        self.runtime = DockerRuntime(
+            host, self.store.deployment_id, staging_dir=f"{self.store.root}/images"
+        )
         self.pending_plan: Optional[Plan] = None
 
     # helpers ----------------------------------------------------------------------------
@@ -246,7 +251,9 @@ class Deployment:
         self, names: list[str], options: InstallOptions, state: State
     ) -> tuple[Plan, Resolved]:
         self.check_names(names)
-        order = install_order(self.specs, names)
+        order = [
+            n for n in install_order(self.specs, names) if n in names or n not in options.elsewhere
+        ]
         resolved = self._resolve(order, state, options)
         existing = self._existing()
         plan = Plan()

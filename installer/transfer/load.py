@@ -44,7 +44,9 @@ _FORMATS: dict[str, str] = {
 _DECOMPRESS: dict[str, list[tuple[str, str]]] = {
     "gzip": [("pigz", "pigz -dc < {p}"), ("gzip", "gzip -dc < {p}")],
     "xz": [("pixz", "pixz -d < {p}"), ("xz", "xz -dc < {p}")],
-    "zstd": [("zstd", "zstd -dcq < {p}")],
+    # --long=31: bundles are written with a 1 GiB window (long-distance matching); without it
+    # zstd refuses such frames ("Frame requires too much memory").
+    "zstd": [("zstd", "zstd -dcq --long=31 < {p}")],
 }
 _TOOLS = ("pigz", "gzip", "pixz", "xz", "zstd", "docker")
 
@@ -108,7 +110,9 @@ def _plain_tar_chunks(
         if archive_format(path) == "zstd":
             import zstandard
 
-            reader = zstandard.ZstdDecompressor().stream_reader(raw, read_size=chunk)
+            reader = zstandard.ZstdDecompressor(max_window_size=1 << 31).stream_reader(
+                raw, read_size=chunk
+            )
         else:
             reader = raw
         while True:

@@ -1,0 +1,257 @@
+"""Every command on many hosts: one Deployment per host over SSH, state on the host itself.
+
+``Fleet`` turns an inventory (or ``-H`` targets) into jobs for ``run_jobs``. Installs follow
+the cross-host order of ``installer.inventory.wiring``; a dependent host also inherits, at run
+time, the values its templates use from the provider's state (the MySQL password generated on
+the database host, the ports it really uses) -- read from the provider after it finished, so
+they are the values that are actually live.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Optional
+
+import jinja2
+from jinja2 import meta
+
+from installer.deploy import Deployment, Gate, InstallOptions
+from installer.events import Event, Reporter
+from installer.hosts.ssh import SSHHost
+from installer.inventory.model import Inventory
+from installer.inventory.wiring import FleetPlan, HostPlan, plan_fleet
+from installer.multihost.connect import ConnectOptions, open_host
+from installer.multihost.run import HostResult, Job, Outcome, run_jobs
+from installer.spec.load import load_modules
+from installer.spec.model import ModuleSpec
+from installer.state import StateStore
+
+
+def referenced_variables(bundle_dir: str, spec: ModuleSpec) -> set[str]:
+    """Variables a module's templates, command and environment use (jinja2's own parser)."""
+    env = jinja2.Environment()
+    found: set[str] = set()
+    sources: list[str] = list(spec.command) + list(spec.environment.values())
+    for cfg in spec.configs:
+        try:
+            with open(os.path.join(bundle_dir, "templates", cfg.template), encoding="utf-8") as fh:
+                sources.append(fh.read())
+        except OSError:
+            continue
+    for src in sources:
+        try:
+            found |= meta.find_undeclared_variables(env.parse(src))
+        except jinja2.TemplateSyntaxError:
+            continue
+    return found
+
+
+@dataclass
+class Fleet:
+    bundle_dir: Optional[str]
+    inventory: Inventory
+    connect: ConnectOptions = field(default_factory=ConnectOptions)
+    parallel: int = 8
+    log_dir: Optional[str] = None
+    state_dir: Optional[str] = None
+    gates: list[Gate] = field(default_factory=list)
+    on_event: Optional[Callable[[str, Event], None]] = None
+    on_result: Optional[Callable[[HostResult], None]] = None
+
+    def __post_init__(self) -> None:
+        self._hosts: dict[str, SSHHost] = {}
+        self._specs: Optional[dict[str, ModuleSpec]] = None
+
+    # plumbing ---------------------------------------------------------------------------
+    @property
+    def specs(self) -> dict[str, ModuleSpec]:
+        if self._specs is None:
+            assert self.bundle_dir is not None
+            self._specs = load_modules(os.path.join(self.bundle_dir, "modules"))
+        return self._specs
+
+    def host(self, name: str) -> SSHHost:
+        if name not in self._hosts:
+            self._hosts[name] = open_host(self.inventory.hosts[name], self.connect)
+        return self._hosts[name]
+
+    def close(self) -> None:
+        for h in self._hosts.values():
+            h.close()
+        self._hosts.clear()
+
+    def __enter__(self) -> Fleet:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def store(self, name: str) -> StateStore:
+        ih = self.inventory.hosts[name]
+        return StateStore(self.host(name), ih.state_dir or self.state_dir)
+
+    def deployment(self, name: str, report: Reporter) -> Deployment:
+        assert self.bundle_dir is not None
+        host = self.host(name)
+        host.connect()  # unreachable hosts fail here, before any bundle work
+        return Deployment(
+            self.bundle_dir, host, store=self.store(name), reporter=report, gates=self.gates
+        )
+
+    def _run(self, jobs: list[Job]) -> list[HostResult]:
+        try:
+            return run_jobs(
+                jobs,
+                parallel=self.parallel,
+                log_dir=self.log_dir,
+                on_event=self.on_event,
+                on_result=self.on_result,
+            )
+        finally:
+            self.close()
+
+    def each(self, fn: Callable[[str, Reporter], Outcome]) -> list[HostResult]:
+        """``fn(host name, reporter)`` on every host, in parallel, no order."""
+        return self._run(
+            [Job(name, lambda rep, n=name: fn(n, rep)) for name in self.inventory.hosts]
+        )
+
+    # install ----------------------------------------------------------------------------
+    def plan(self) -> FleetPlan:
+        return plan_fleet(self.inventory, self.specs)
+
+    def inherited(self, hp: HostPlan) -> dict[str, Any]:
+        """Values of the providers' variables this host's modules use, read from the providers'
+        state (skipping what the inventory sets explicitly)."""
+        explicit = set(self.inventory.vars) | set(hp.host.vars)
+        used: set[str] = set()
+        for m in hp.modules:
+            used |= referenced_variables(self.bundle_dir or "", self.specs[m])
+        placements = self.inventory.placements()
+        values: dict[str, Any] = {}
+        for dep in sorted(hp.elsewhere):
+            hosts = placements.get(dep, [])
+            if len(hosts) != 1:
+                continue  # an external service: the user set its variables
+            names = {v.name for v in self.specs[dep].variables} & used
+            names -= explicit | set(hp.wired)
+            if not names:
+                continue
+            remembered = self.store(hosts[0]).load().remembered()
+            for n in sorted(names):
+                if n in remembered:
+                    values[n] = remembered[n]
+        return values
+
+    def install(
+        self,
+        options: InstallOptions,
+        modules: Optional[list[str]] = None,
+        *,
+        everything: bool = False,
+    ) -> list[HostResult]:
+        """Inventory placements (``modules`` None), or the same modules on every host (-H)."""
+        fplan = self.plan()
+        jobs = []
+        for name, hp in fplan.hosts.items():
+            if modules is not None:
+                names = list(modules)
+            elif everything and not hp.modules:
+                names = sorted(self.specs)
+            else:
+                names = list(hp.modules)
+            jobs.append(Job(name, self._install_job(hp, names, options), list(hp.after)))
+        return self._run(jobs)
+
+    def _install_job(
+        self, hp: HostPlan, names: list[str], options: InstallOptions
+    ) -> Callable[[Reporter], Outcome]:
+        def run(report: Reporter) -> Outcome:
+            if not names:
+                return Outcome(False, "no modules placed on this host")
+            for var, what in sorted(hp.wired.items()):
+                report(Event("step", "wiring", f"{var} = {what}"))
+            overrides = {**options.overrides, **hp.overrides}
+            inherited = self.inherited(hp)
+            if inherited:
+                report(
+                    Event("step", "wiring", f"from the providers' state: {', '.join(inherited)}")
+                )
+            overrides = {**inherited, **overrides}
+            pl = [hp.host.modules[m] for m in names if m in hp.host.modules]
+            instances = next((p.instances for p in pl if p.instances is not None), None)
+            gpus = next((p.gpus for p in pl if p.gpus is not None), None)
+            opts = replace(
+                options,
+                overrides=overrides,
+                elsewhere=frozenset(hp.elsewhere),
+                instances=instances if instances is not None else options.instances,
+                gpus=gpus if gpus is not None else options.gpus,
+                prompter=None,  # never prompt from parallel hosts: missing values are errors
+            )
+            dep = self.deployment(hp.host.name, report)
+            res = dep.install(names, opts)
+            changed = bool(res.plan.changes)
+            msg = (
+                f"{len(res.plan.modules)} module(s), {len(res.plan.changes)} change(s), "
+                f"{res.loaded_images} image(s) loaded"
+            )
+            data = {
+                "modules": [m.desired.spec.name for m in res.plan.modules],
+                "actions": [vars(a) for a in res.plan.actions],
+                "changed": res.applied,
+                "images_loaded": res.loaded_images,
+                "endpoints": [
+                    {"module": m, "container": c, "address": f"{hp.host.lan_address}:{p}"}
+                    for m, c, p in res.endpoints
+                ],
+                "wired": dict(hp.wired),
+                "inherited": sorted(inherited),
+            }
+            return Outcome(changed and not options.dry_run, msg, data)
+
+        return run
+
+    # read-only and remove ---------------------------------------------------------------
+    def status(self) -> list[HostResult]:
+        def one(name: str, report: Reporter) -> Outcome:
+            dep = self.deployment(name, report)
+            dep.require_root("li")
+            rows = dep.status()
+            bad = [r for r in rows if r.state != "running" or not str(r.health).startswith("h")]
+            msg = f"{len(rows)} instance(s)" + (f", {len(bad)} not healthy" if bad else "")
+            return Outcome(False, msg, [vars(r) for r in rows], failed=bool(bad))
+
+        return self.each(one)
+
+    def available(self) -> list[HostResult]:
+        def one(name: str, report: Reporter) -> Outcome:
+            rows = self.deployment(name, report).available()
+            n = sum(1 for r in rows if r["installed"])
+            return Outcome(False, f"{len(rows)} module(s), {n} installed", rows)
+
+        return self.each(one)
+
+    def remove(self, module: str, *, purge: bool, force: bool) -> list[HostResult]:
+        return self._remove(lambda dep: dep.remove(module, purge=purge, force=force))
+
+    def remove_all(self, *, purge: bool) -> list[HostResult]:
+        return self._remove(lambda dep: dep.remove_all(purge=purge))
+
+    def _remove(self, action: Callable[[Deployment], list[str]]) -> list[HostResult]:
+        """Dependents first: the reverse of the install order across hosts."""
+        after: dict[str, list[str]] = {n: [] for n in self.inventory.hosts}
+        if any(h.modules for h in self.inventory.hosts.values()):
+            for name, hp in self.plan().hosts.items():
+                for provider in hp.after:
+                    after[provider].append(name)
+
+        def job(name: str) -> Callable[[Reporter], Outcome]:
+            def run(report: Reporter) -> Outcome:
+                removed = action(self.deployment(name, report))
+                return Outcome(bool(removed), f"{len(removed)} container(s) removed", removed)
+
+            return run
+
+        return self._run([Job(n, job(n), after[n]) for n in self.inventory.hosts])
