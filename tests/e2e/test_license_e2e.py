@@ -8,6 +8,8 @@ ports: runs beside other e2e tests on the same engine. Everything is removed in 
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import json
 import os
 import shutil
@@ -25,6 +27,7 @@ import pytest
 from fingerprint.collect import collect
 from installer import signing
 from installer.bundle.create import BundleDefinition, create_bundle
+from installer.bundle.manifest import load_manifest, write_manifest
 from installer.deploy import Deployment, InstallOptions
 from installer.hosts.local import LocalHost
 from installer.license import fileformat
@@ -89,6 +92,21 @@ def setup(tmp_path_factory) -> Iterator[dict]:
     if os.geteuid() != 0:
         pytest.fail("end-to-end tests run as root (they drive the Docker engine)")
     tmp = tmp_path_factory.mktemp("license-e2e")
+    state = tmp / "state"
+    bundle = tmp / "bundle"
+    os.environ["SEALBOX_ALLOW_UNSIGNED"] = "1"  # a test bundle, not vendor-signed
+    try:
+        yield _prepare(tmp, bundle, state)
+    finally:
+        if (bundle / "manifest.yaml").exists():
+            store = StateStore(LocalHost(), str(state))
+            Deployment(str(bundle), LocalHost(), store=store).remove_all(purge=True)
+        subprocess.run(["docker", "rmi", "-f", TEST_IMAGE], capture_output=True)
+        os.environ.pop("SEALBOX_ALLOW_UNSIGNED", None)
+
+
+def _prepare(tmp: Path, bundle: Path, state: Path) -> dict:
+    """Images, a test vendor key pinned into a test image tag, a bundle with a license."""
     res = subprocess.run(
         [sys.executable, str(ROOT / "demo" / "build_images.py")], capture_output=True, text=True
     )
@@ -113,29 +131,28 @@ def setup(tmp_path_factory) -> Iterator[dict]:
     shutil.copytree(ROOT / "templates", src / "templates")
     spec = src / "modules" / "license-server.yaml"
     spec.write_text(spec.read_text().replace("sealbox-demo/license-server:0.1", TEST_IMAGE))
-    bundle = tmp / "bundle"
-    (bundle / "license").mkdir(parents=True)
-    (bundle / "license" / "vendor.pub").write_bytes(key.public.pem())
-    (bundle / "license" / "license.cfg").write_bytes(license_for_here(key, days=30))
+    extra = {"carry": False} if "carry" in inspect.signature(create_bundle).parameters else {}
     create_bundle(
         BundleDefinition(
             "sealbox-e2e", "1.0", ["license-server", "mysql", "face-server"], str(src)
         ),
         str(bundle),
+        **extra,
     )
-    state = tmp / "state"
+    # The license files go in after create (it refuses unknown folders) and are listed in the
+    # manifest like the bundle build would (the gate refuses an unlisted license/vendor.pub).
+    (bundle / "license").mkdir()
+    (bundle / "license" / "vendor.pub").write_bytes(key.public.pem())
+    (bundle / "license" / "license.cfg").write_bytes(license_for_here(key, days=30))
+    manifest = load_manifest(str(bundle))
+    for rel in ("license/vendor.pub", "license/license.cfg"):
+        manifest.files[rel] = hashlib.sha256((bundle / rel).read_bytes()).hexdigest()
+    write_manifest(str(bundle), manifest)
     deployment = Deployment(
         str(bundle), LocalHost(), store=StateStore(LocalHost(), str(state)), gates=[license_gate]
     )
     ports = {"license_port": free_port(), "http_port": free_port(), "mysql_port": free_port()}
-    info = {"key": key, "bundle": bundle, "state": state, "deployment": deployment, **ports}
-    try:
-        yield info
-    finally:
-        Deployment(str(bundle), LocalHost(), store=StateStore(LocalHost(), str(state))).remove_all(
-            purge=True
-        )
-        subprocess.run(["docker", "rmi", "-f", TEST_IMAGE], capture_output=True)
+    return {"key": key, "bundle": bundle, "state": state, "deployment": deployment, **ports}
 
 
 def face_health(setup: dict) -> Tuple[int, Any]:
