@@ -18,6 +18,7 @@ from rich.console import Console
 
 from envcheck import output
 from envcheck.engine import run_checks
+from installer.cli.remote import with_targets
 from installer.errors import SealboxError, UsageError
 from installer.hosts.base import Host
 from installer.hosts.local import LocalHost
@@ -55,7 +56,32 @@ def _parse_thresholds(values: List[str]) -> dict[str, str]:
     return out
 
 
+def _check_hosts(t, names: list[str], overrides: dict, skip: list[str], fmt: Format) -> None:
+    """-H / --inventory: the same check on every host, a block per host, then the summary."""
+    from installer.cli.remote import finish, fleet
+    from installer.multihost.fleet import envcheck_hosts
+
+    f = fleet(t, None, quiet=True)
+    results = envcheck_hosts(f, names, overrides, skip)
+
+    def details(r) -> None:
+        report = r.data
+        out = _console()
+        out.print(f"== {r.host} ==", markup=False)
+        if report.failed_required() or report.failed_optional():
+            out.print(output.failures_table(report))
+        for line in output.item_lines(report, ("skip",)):
+            out.print(line, markup=False)
+        out.print(report.conclusion, markup=False)
+
+    for r in results:  # --json: the full reports
+        if fmt is Format.json and r.data is not None:
+            r.data = r.data.to_dict(raw=False)
+    finish("envcheck", results, fmt is Format.json, details, f.log_dir)
+
+
 @app.command()
+@with_targets
 def check(
     profiles: List[str] = typer.Argument(
         None,
@@ -88,6 +114,11 @@ def check(
             raise UsageError("'list' takes no profile names")
         _list(fmt, verbose)
         return
+    from installer.cli.remote import targets
+
+    t = targets()
+    if t:
+        return _check_hosts(t, names, _parse_thresholds(thresholds), list(skip), fmt)
     err = Console(file=sys.stderr, highlight=False)
     report = run_checks(
         _host(),

@@ -22,6 +22,7 @@ from fingerprint.crypto import generate_keypair, seal
 from fingerprint.hashing import DEFAULT_PRODUCT
 from fingerprint.model import COMPONENT_TITLES, COMPONENTS, MachineRecord
 from fingerprint.secfile import dump_secfile
+from installer.cli.remote import targets, with_targets
 from installer.errors import SealboxError
 from installer.hosts import LocalHost
 
@@ -65,6 +66,7 @@ def _gib(n: Optional[int]) -> str:
 
 
 @app.command()
+@with_targets
 def collect(
     output: Path = typer.Option(Path("/tmp"), "-o", "--output", help="Folder for secfile_<ip>."),
     encrypt_to: Optional[Path] = typer.Option(
@@ -78,6 +80,14 @@ def collect(
 ) -> None:
     """Fingerprint this machine (run as root) and write OUTPUT/secfile_<primary IPv4>."""
     pub = _read(encrypt_to, "public key") if encrypt_to else None
+    t = targets()
+    if t:  # -H / --inventory: collected over SSH, the files land here, one per host
+        from installer.cli.remote import finish, fleet
+        from installer.multihost.fleet import fingerprint_hosts
+
+        f = fleet(t, None, quiet=True)
+        results = fingerprint_hosts(f, str(output), product=product, seal_to=pub)
+        finish("fingerprint collect", results, as_json, None, f.log_dir)
 
     def run() -> tuple:
         fp = collect_fp(LocalHost(), root=fact_root)

@@ -16,6 +16,7 @@ import typer
 
 from installer.cli import output
 from installer.cli.context import CTX
+from installer.cli.remote import finish, fleet, targets, with_targets
 from installer.errors import LicenseError, SealboxError, UsageError
 from installer.license import fileformat, keys, store
 from installer.license.gate import license_gate
@@ -243,6 +244,7 @@ def _print_verdict(path: str, v: Verdict) -> None:
 
 
 @app.command("verify", help="Verify signature, dates and whether THIS machine matches.")
+@with_targets
 def verify_cmd(
     path: Optional[str] = typer.Argument(None, help="license.cfg (default: the installed one)."),
     module: List[str] = typer.Option([], "--module", help="Also require this module."),
@@ -254,6 +256,17 @@ def verify_cmd(
     ),
     as_json: bool = typer.Option(False, "--json", help="Pure JSON on stdout."),
 ) -> None:
+    t = targets()
+    if t:  # -H / --inventory: each host's installed license (or PATH) against that host
+        from installer.multihost.fleet import license_verify_hosts
+
+        f = fleet(t, None, quiet=True)
+        ring = _guard(lambda: _pinned(vendor_pub))
+        res = license_verify_hosts(
+            f, ring, local_file=path, modules=list(module), machine=not no_machine
+        )
+        finish("license verify", res, as_json, None, f.log_dir)
+
     def run() -> None:
         target = path or _default_license()
         data = _read(target, "license")

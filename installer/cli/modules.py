@@ -9,7 +9,8 @@ import typer
 from installer.cli import output
 from installer.cli.context import CTX
 from installer.cli.prompt import interactive, prompt_variable
-from installer.deploy import InstallOptions, InstallResult
+from installer.cli.remote import Targets, finish, fleet, targets, with_targets
+from installer.deploy import InstallOptions, InstallResult, InstanceStatus
 from installer.variables import load_answers, parse_set_options
 
 JSON_OPT = typer.Option(False, "--json", help="Print JSON on stdout (progress stays on stderr).")
@@ -22,18 +23,49 @@ def _use_bundle(bundle: Optional[str]) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("se", help="List the modules in the bundle.")(show_available)
+    app.command("se", help="List the modules in the bundle.")(with_targets(show_available))
     app.command("li", help="List installed modules: containers, ports, state, health.")(
-        show_installed
+        with_targets(show_installed)
     )
-    app.command("in", help="Install modules and what they depend on, in dependency order.")(install)
-    app.command("inall", help="Install every module of the bundle on this host.")(install_all)
-    app.command("rm", help="Remove a module's containers (data kept unless --purge).")(remove)
-    app.command("rmall", help="Remove every module (data kept unless --purge).")(remove_all)
+    app.command("in", help="Install modules and what they depend on, in dependency order.")(
+        with_targets(install)
+    )
+    app.command(
+        "inall",
+        help="Install every module of the bundle on this host (with --inventory: each host's "
+        "modules, in cross-host dependency order).",
+    )(with_targets(install_all))
+    app.command("rm", help="Remove a module's containers (data kept unless --purge).")(
+        with_targets(remove)
+    )
+    app.command("rmall", help="Remove every module (data kept unless --purge).")(
+        with_targets(remove_all)
+    )
+
+
+def _on_hosts(t: Targets, run, title: str, as_json: bool, details=None, quiet=False) -> None:
+    """Run ``run(fleet)`` on the targets and print the per-host summary (exits)."""
+    f = fleet(t, CTX.bundle_dir(), quiet=quiet or as_json)
+    finish(title, run(f), as_json, details, f.log_dir)
+
+
+def _installed_rows(r) -> None:
+    _installed_table(f"Installed on {r.host}", [InstanceStatus(**row) for row in r.data])
+
+
+def _install_details(r) -> None:
+    output.table(
+        f"Endpoints on {r.host}",
+        ["module", "container", "address"],
+        [(e["module"], e["container"], e["address"]) for e in r.data["endpoints"]],
+    )
 
 
 def show_available(as_json: bool = JSON_OPT, bundle: Optional[str] = BUNDLE_OPT) -> None:
     _use_bundle(bundle)
+    t = targets()
+    if t:
+        return _on_hosts(t, lambda f: f.available(), "Modules per host", as_json)
     dep = CTX.deployment()
     rows = dep.available()
     if as_json:
@@ -59,17 +91,24 @@ def show_available(as_json: bool = JSON_OPT, bundle: Optional[str] = BUNDLE_OPT)
 
 def show_installed(as_json: bool = JSON_OPT, bundle: Optional[str] = BUNDLE_OPT) -> None:
     _use_bundle(bundle)
+    t = targets()
+    if t:
+        return _on_hosts(t, lambda f: f.status(), "Installed, per host", as_json, _installed_rows)
     dep = CTX.deployment()
     dep.require_root("li")
     rows = dep.status()
     if as_json:
         output.print_json({"host": dep.host.name, "instances": [vars(r) for r in rows]})
         return
+    _installed_table(f"Installed on {dep.host.name}", rows)
+
+
+def _installed_table(title: str, rows: list[InstanceStatus]) -> None:
     if not rows:
-        output.out.print("No Sealbox modules installed on this host.")
+        output.out.print(f"{title}: no Sealbox modules.", markup=False)
         return
     output.table(
-        f"Installed on {dep.host.name}",
+        title,
         ["module", "container", "image", "ports", "gpu", "state", "health"],
         [
             (
@@ -167,6 +206,11 @@ def install(
 ) -> None:
     _use_bundle(bundle)
     opts = _options(sets, answers, yes, instances, gpus, dry_run, skip_check)
+    t = targets()
+    if t:
+        return _on_hosts(
+            t, lambda f: f.install(opts, list(modules)), "Install", as_json, _install_details
+        )
     printer = output.EventPrinter(quiet=False)
     try:
         result = CTX.deployment(printer).install(list(modules), opts)
@@ -186,6 +230,12 @@ def install_all(
 ) -> None:
     _use_bundle(bundle)
     opts = _options(sets, answers, yes, None, None, dry_run, skip_check)
+    t = targets()
+    if t:
+        # an inventory places modules per host; bare -H hosts get every module
+        return _on_hosts(
+            t, lambda f: f.install(opts, everything=True), "Install", as_json, _install_details
+        )
     printer = output.EventPrinter()
     try:
         dep = CTX.deployment(printer)
@@ -207,6 +257,11 @@ def remove(
     bundle: Optional[str] = BUNDLE_OPT,
 ) -> None:
     _use_bundle(bundle)
+    t = targets()
+    if t:
+        return _on_hosts(
+            t, lambda f: f.remove(module, purge=purge, force=force), f"Remove {module}", as_json
+        )
     printer = output.EventPrinter()
     try:
         removed = CTX.deployment(printer).remove(module, purge=purge, force=force)
@@ -227,6 +282,9 @@ def remove_all(
     bundle: Optional[str] = BUNDLE_OPT,
 ) -> None:
     _use_bundle(bundle)
+    t = targets()
+    if t:
+        return _on_hosts(t, lambda f: f.remove_all(purge=purge), "Remove all", as_json)
     printer = output.EventPrinter()
     try:
         removed = CTX.deployment(printer).remove_all(purge=purge)

@@ -17,6 +17,7 @@ import jinja2
 from jinja2 import meta
 
 from installer.deploy import Deployment, Gate, InstallOptions
+from installer.errors import LicenseError
 from installer.events import Event, Reporter
 from installer.hosts.ssh import SSHHost
 from installer.inventory.model import Inventory
@@ -255,3 +256,109 @@ class Fleet:
             return run
 
         return self._run([Job(n, job(n), after[n]) for n in self.inventory.hosts])
+
+
+# Read-only tools on many hosts: envcheck, fingerprint collect, license verify. They need no
+# bundle; the report objects travel back in Outcome.data for the CLI to print.
+
+
+def envcheck_hosts(
+    f: Fleet, profiles: list[str], overrides: dict[str, str], skip: list[str]
+) -> list[HostResult]:
+    import envcheck
+    from envcheck.output import exit_code as envcheck_code
+
+    def one(name: str, report: Reporter) -> Outcome:
+        host = f.host(name)
+        host.connect()
+        rep = envcheck.run_checks(host, profiles, overrides=overrides, skip=skip)
+        code = envcheck_code(rep)
+        failed = rep.failed_required()
+        msg = rep.conclusion.rsplit(":", 1)[-1].strip()
+        if failed:
+            msg += ": " + ", ".join(f"{i.profile}/{i.id}" for i in failed)
+        elif rep.failed_optional():
+            msg += f" ({len(rep.failed_optional())} optional item(s) failed)"
+        return Outcome(False, msg, rep, exit_code=code, failed=code in (1, 3))
+
+    return f.each(one)
+
+
+def fingerprint_hosts(
+    f: Fleet, out_dir: str, *, product: str, seal_to: Optional[bytes] = None
+) -> list[HostResult]:
+    """Collect each host's fingerprint over SSH; the secfiles land here, one per host."""
+    from fingerprint.collect import collect
+    from fingerprint.secfile import dump_secfile
+
+    os.makedirs(out_dir, exist_ok=True)
+
+    def one(name: str, report: Reporter) -> Outcome:
+        host = f.host(name)
+        host.connect()
+        record = collect(host).to_record(product=product)
+        data = dump_secfile(record)
+        if seal_to is not None:
+            from fingerprint.crypto import seal
+
+            data = seal(data, seal_to)
+        path = os.path.join(out_dir, record.name)
+        if os.path.exists(path):  # two hosts with one primary IP: keep both files apart
+            path = os.path.join(out_dir, f"{record.name}_{name}")
+        tmp = path + ".tmp"
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+        missing = ", ".join(sorted(record.missing)) if record.missing else ""
+        msg = f"wrote {path}" + (f" (missing: {missing})" if missing else "")
+        return Outcome(True, msg, {"path": path, "record": record.to_dict()})
+
+    return f.each(one)
+
+
+def license_verify_hosts(
+    f: Fleet,
+    ring: Any,
+    *,
+    local_file: Optional[str],
+    modules: list[str],
+    machine: bool = True,
+) -> list[HostResult]:
+    """Verify a license against each host: the given file, else the host's installed one."""
+    from fingerprint.collect import collect
+    from installer.license import store as S
+    from installer.license.verify import verify_bytes
+
+    local = None
+    if local_file:
+        with open(local_file, "rb") as fh:
+            local = fh.read()
+
+    def one(name: str, report: Reporter) -> Outcome:
+        host = f.host(name)
+        host.connect()
+        st = f.store(name)
+        source = local_file or f"{name}:{S.license_dir(st)}/{S.LICENSE_FILE}"
+        try:
+            data = (
+                local if local is not None else host.read(f"{S.license_dir(st)}/{S.LICENSE_FILE}")
+            )
+        except FileNotFoundError:
+            raise LicenseError(f"no license installed on {name} ({source})") from None
+        try:
+            hwm: Optional[int] = int(host.read(f"{S.state_dir(st)}/clock.hwm").strip())
+        except (FileNotFoundError, ValueError):
+            hwm = None
+        v = verify_bytes(
+            data,
+            ring,
+            source=source,
+            live=collect(host) if machine else None,
+            modules=modules,
+            high_water=hwm,
+        )
+        return Outcome(
+            False, v.reason(), {"file": source, **v.to_dict()}, 0 if v.ok else 4, not v.ok
+        )
+
+    return f.each(one)

@@ -1,0 +1,190 @@
+"""``-H user@host[:port]`` / ``--inventory`` for every command: options, the Fleet, the summary.
+
+``with_targets`` adds the remote options to a typer command without repeating them in every
+signature; the command then asks ``targets()`` whether to run on this machine or on hosts.
+Printing only: the work is ``installer.multihost``.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, List, Optional
+
+import typer
+
+from installer.cli import output
+from installer.errors import UsageError
+from installer.events import Event
+from installer.inventory import Inventory, from_targets, load_inventory
+from installer.multihost import ConnectOptions, Fleet, HostResult, exit_code
+
+STYLE = {
+    "ok": "green",
+    "changed": "yellow",
+    "failed": "red",
+    "unreachable": "red",
+    "skipped": "magenta",
+}
+
+
+@dataclass
+class Targets:
+    hosts: list[str] = field(default_factory=list)
+    inventory: Optional[str] = None
+    accept_new_host_keys: bool = False
+    known_hosts: Optional[str] = None
+    identity: Optional[str] = None
+    parallel: int = 8
+    log_dir: Optional[str] = None
+
+    def load(self) -> Inventory:
+        if self.hosts and self.inventory:
+            raise UsageError("give either -H hosts or --inventory, not both")
+        if self.inventory:
+            return load_inventory(self.inventory)
+        return from_targets(self.hosts)
+
+
+_current: Optional[Targets] = None
+
+
+def targets() -> Optional[Targets]:
+    """The remote targets of this invocation, or None to act on this machine."""
+    if _current is None or not (_current.hosts or _current.inventory):
+        return None
+    return _current
+
+
+_OPTIONS: list[tuple[str, Any, Any]] = [
+    (
+        "hosts",
+        List[str],
+        typer.Option(
+            [], "-H", "--host", metavar="USER@HOST[:PORT]", help="Act on this host over SSH."
+        ),
+    ),
+    (
+        "inventory",
+        Optional[str],
+        typer.Option(None, "--inventory", "-i", help="Inventory YAML: hosts and placements."),
+    ),
+    (
+        "accept_new_host_keys",
+        bool,
+        typer.Option(False, "--accept-new-host-keys", help="Add unknown host keys."),
+    ),
+    (
+        "known_hosts",
+        Optional[str],
+        typer.Option(None, "--known-hosts", help="known_hosts file (default ~/.ssh/known_hosts)."),
+    ),
+    (
+        "identity",
+        Optional[str],
+        typer.Option(None, "--identity", help="SSH private key for hosts without their own."),
+    ),
+    ("parallel", int, typer.Option(8, "--parallel", min=1, help="Hosts at a time.")),
+    (
+        "log_dir",
+        Optional[str],
+        typer.Option(None, "--log-dir", help="Per-host logs (default ./sealbox-logs/<time>)."),
+    ),
+]
+
+
+def with_targets(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Add -H/--inventory and the SSH options to a typer command."""
+    names = [n for n, _, _ in _OPTIONS]
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        global _current
+        _current = Targets(**{n: kwargs.pop(n) for n in names})
+        return fn(*args, **kwargs)
+
+    sig = inspect.signature(fn)
+    extra = [
+        inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d, annotation=a)
+        for n, a, d in _OPTIONS
+    ]
+    params = [
+        p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in sig.parameters.values()
+    ] + extra
+    wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+    return wrapper
+
+
+class HostEventPrinter:
+    """Engine events of many hosts as ``[host] [module] message`` lines on stderr."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+
+    def __call__(self, host: str, event: Event) -> None:
+        if event.kind == "progress" or (self.quiet and event.kind not in ("warn", "fail")):
+            return
+        style = {"done": "green", "warn": "yellow", "fail": "red"}.get(event.kind)
+        text = f"[{host}] [{event.module}] {event.message}"
+        if style:
+            output.err.print(f"[{style}]{output.escape(text)}[/]", markup=True, highlight=False)
+        else:
+            output.err.print(text, markup=False, highlight=False)
+
+
+def fleet(t: Targets, bundle_dir: Optional[str], *, quiet: bool = False) -> Fleet:
+    from installer.cli.context import CTX
+
+    log_dir = t.log_dir or f"sealbox-logs/{time.strftime('%Y%m%d-%H%M%S')}"
+    return Fleet(
+        bundle_dir,
+        t.load(),
+        connect=ConnectOptions(
+            known_hosts=t.known_hosts,
+            accept_new_host_keys=t.accept_new_host_keys,
+            identity=t.identity,
+        ),
+        parallel=t.parallel,
+        log_dir=log_dir,
+        state_dir=CTX.state_dir,
+        gates=CTX.gates,
+        on_event=HostEventPrinter(quiet),
+    )
+
+
+def finish(
+    title: str,
+    results: list[HostResult],
+    as_json: bool,
+    details: Optional[Callable[[HostResult], None]] = None,
+    log_dir: Optional[str] = None,
+) -> None:
+    """Per-host details, the summary table (or JSON), then exit non-zero if a host failed."""
+    code = exit_code(results)
+    if as_json:
+        output.print_json(
+            {"ok": code == 0, "exit_code": code, "hosts": [r.to_dict() for r in results]}
+        )
+    else:
+        if details is not None:
+            for r in results:
+                if r.data is not None:
+                    details(r)
+        output.table(
+            title,
+            ["host", "result", "time", "detail"],
+            [
+                (
+                    r.host,
+                    f"[{STYLE.get(r.status, '')}]{r.status}[/]",
+                    f"{r.seconds:.1f}s",
+                    output.escape(r.message),
+                )
+                for r in results
+            ],
+        )
+        if log_dir:
+            output.out.print(f"per-host logs in {log_dir}/", markup=False)
+    raise typer.Exit(code)
