@@ -4,6 +4,8 @@ networking on non-default ports and `demoimg-` names, so this never clashes with
 
 The tests run in file order and share one set of containers: each step builds on the last
 (mariadb up -> face-server refused -> licensed -> records -> mariadb restart -> license gone).
+The license server is the real one: it gets a license issued here for THIS machine, signed with
+the demo vendor key that demo/images/license-server/stage.py pins into the image.
 """
 
 from __future__ import annotations
@@ -24,6 +26,13 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
+from fingerprint.collect import collect
+from installer import signing
+from installer.hosts.local import LocalHost
+from installer.license import fileformat
+from installer.license.issue import issue
+from installer.license.model import ModuleGrant
+
 pymysql = pytest.importorskip("pymysql")
 
 pytestmark = pytest.mark.e2e
@@ -32,12 +41,21 @@ REPO = Path(__file__).resolve().parents[2]
 BUILD = REPO / "demo" / "build_images.py"
 LIC_PORT, FACE_PORT, DB_PORT = 18887, 18300, 15535
 INTERVAL = 2  # face-server license re-check interval for these tests (default is 10 s)
+LEASE_TTL = 4  # license server --lease-ttl for these tests (default 30 s, minimum 2 s)
+# Without a license server the face-server refuses once its lease has run out (offline grace 0
+# here): at the first check after the TTL, so within TTL + INTERVAL, plus slack for requests.
+REFUSE_BOUND = LEASE_TTL + INTERVAL + 2
+LICENSE_ID = f"LIC-DEMOIMG-{os.getpid()}"
 PREFIX = "demoimg-"
 MARIADB, LICENSE, FACE = f"{PREFIX}mariadb", f"{PREFIX}license", f"{PREFIX}face"
 IMG_BASE = "sealbox-demo/base:bookworm"
 IMG_DB = "sealbox-demo/mariadb:10.11"
 IMG_LIC = "sealbox-demo/license-server:0.1"
 IMG_FACE = "sealbox-demo/face-server-standin:1.0"
+LIC_CMD = ["python3", "-m", "installer.license.server", "--port", "8887"]
+CONTAINER_LICENSE_DIR = "/etc/sealbox/license"
+CONTAINER_STATE_DIR = "/var/lib/sealbox-license"
+DEMO_VENDOR_KEY = REPO / "build" / "demo-vendor" / "vendor.key"
 
 
 def docker(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -71,6 +89,34 @@ def port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def demo_vendor_key() -> signing.PrivateKey:
+    """The demo vendor key the build pinned into the license-server image (fail if it did not:
+    a license signed with any other key is refused by the image, by design)."""
+    if not DEMO_VENDOR_KEY.is_file():
+        pytest.fail(f"{DEMO_VENDOR_KEY} missing: run demo/build_images.py (stage.py makes it)")
+    key = signing.load_private(str(DEMO_VENDOR_KEY))
+    pinned = docker("run", "--rm", "--network", "none", IMG_LIC, "cat", "/app/pinned/vendor.pub")
+    if pinned.stdout.encode() != key.public.pem():
+        pytest.fail(
+            f"{IMG_LIC} does not pin {DEMO_VENDOR_KEY.with_suffix('.pub')} (built with "
+            "SEALBOX_VENDOR_PUB?): rebuild with demo/build_images.py --force without it"
+        )
+    return key
+
+
+def license_for_here(key: signing.PrivateKey) -> bytes:
+    """A license for this machine, as the vendor would issue from its fingerprint."""
+    lic = issue(
+        [collect(LocalHost()).to_record()],
+        modules={"face-server": ModuleGrant(2)},
+        customer="demoimg e2e",
+        days=30,
+        allow_vm=True,  # CI machines are VMs/containers
+        license_id=LICENSE_ID,
+    )
+    return fileformat.render(lic, key)
+
+
 def http(method: str, port: int, path: str, body: Any = None, raw: Optional[bytes] = None):
     """(status, parsed JSON or text); connection errors come back as status 0."""
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
@@ -99,6 +145,8 @@ class Stack:
         self.data = root / "mysql-data"
         self.db_conf = root / "db"
         self.sconf = root / "sconf"
+        self.lic_dir = root / "license"
+        self.lic_state = root / "license-state"
         self.root_pw = secrets.token_urlsafe(18)
         self.app_pw = secrets.token_urlsafe(18)
         self.started: List[str] = []
@@ -139,8 +187,22 @@ class Stack:
         )
 
     def run_license(self) -> None:
-        cmd = ["python3", "/app/server.py", "--port", str(LIC_PORT), "--bind", "127.0.0.1"]
-        self.run(LICENSE, IMG_LIC, *cmd)
+        """As modules/license-server.yaml runs it: license dir and state dir mounted as
+        directories, /etc/machine-id read-only (part of the machine it is licensed for)."""
+        cmd = ["python3", "-m", "installer.license.server", "--port", str(LIC_PORT)]
+        cmd += ["--bind", "127.0.0.1", "--license-dir", CONTAINER_LICENSE_DIR]
+        cmd += ["--state-dir", CONTAINER_STATE_DIR, "--lease-ttl", str(LEASE_TTL)]
+        self.run(
+            LICENSE,
+            "-v",
+            f"{self.lic_dir}:{CONTAINER_LICENSE_DIR}",
+            "-v",
+            f"{self.lic_state}:{CONTAINER_STATE_DIR}",
+            "-v",
+            "/etc/machine-id:/etc/machine-id:ro",
+            IMG_LIC,
+            *cmd,
+        )
 
     def run_face(self) -> None:
         self.run(
@@ -149,6 +211,8 @@ class Stack:
             f"{self.sconf}:/app/sconf:ro",
             "-e",
             f"LICENSE_CHECK_INTERVAL={INTERVAL}",
+            "-e",
+            "LICENSE_OFFLINE_GRACE=0",
             IMG_FACE,
         )
 
@@ -207,6 +271,9 @@ def stack(build_result: Tuple[Dict[str, str], float]) -> Iterator[Stack]:
             "skip-name-resolve\n",
         )
         st.write_init_sql(st.app_pw)
+        st.lic_dir.mkdir(mode=0o700)
+        st.lic_state.mkdir(mode=0o700)
+        (st.lic_dir / "license.cfg").write_bytes(license_for_here(demo_vendor_key()))
         st.write_secret(
             st.sconf / "service.conf",
             "MYSQL_SVC_SERVICE_HOST=127.0.0.1\n"
@@ -242,7 +309,14 @@ def test_images_built_labelled_and_cached(build_result: Tuple[Dict[str, str], fl
         "stand-in for the vendor's face recognition model image"
         in (labels[IMG_FACE]["io.sealbox.stand-in"])
     )
-    assert "placeholder" in labels[IMG_LIC]["io.sealbox.stand-in"].lower()
+    # The license server is the real one (no stand-in label), started as the module spec says.
+    assert labels[IMG_LIC]["org.opencontainers.image.title"] == "sealbox-demo/license-server"
+    assert "io.sealbox.stand-in" not in labels[IMG_LIC]
+    cmd = json.loads(docker("image", "inspect", "--format", "{{json .Config.Cmd}}", IMG_LIC).stdout)
+    assert cmd == LIC_CMD
+    # The vendor key is pinned in the image and the server imports from the staged code.
+    out = docker("run", "--rm", "--network", "none", IMG_LIC, "ls", "/app/pinned").stdout
+    assert out.split() == ["vendor.pub"]
     # The images are for offline hosts: no apt source (and so no mirror host) left inside.
     out = docker(
         "run",
@@ -307,7 +381,11 @@ def test_face_server_serves_once_licensed(stack: Stack) -> None:
     stack.run_license()
     assert wait_until(lambda: port_open(LIC_PORT), timeout=30), stack.logs(LICENSE)
     code, banner = http("GET", LIC_PORT, "/")
-    assert code == 200 and banner.startswith("Sealbox license server (PLACEHOLDER")
+    assert code == 200, banner
+    assert banner.startswith(f"Sealbox license server 1.0: serving license {LICENSE_ID} for "), (
+        banner,
+        stack.logs(LICENSE)[-2000:],
+    )
     t0 = time.monotonic()
     code, health = wait_until(
         lambda: (lambda r: r if r[0] == 200 else None)(http("GET", FACE_PORT, "/health")),
@@ -326,6 +404,13 @@ def test_face_server_serves_once_licensed(stack: Stack) -> None:
     with stack.db() as conn, conn.cursor() as cur:
         cur.execute("SHOW TABLES LIKE 'faces'")
         assert cur.fetchone() == ("faces",)
+    # The face-server holds one seat of the license, with the TTL given to the server.
+    code, status = http("GET", LIC_PORT, "/v1/status")
+    assert code == 200 and status["serving"] is True, status
+    assert status["machine"]["ok"] is True
+    assert status["license"]["license_id"] == LICENSE_ID
+    assert status["grants"]["face-server"]["in_use"] == 1
+    assert status["lease_ttl"] == LEASE_TTL
 
 
 def test_face_record_round_trips_through_mysql(stack: Stack) -> None:
@@ -389,12 +474,19 @@ def test_face_server_stops_serving_without_license(stack: Stack) -> None:
     assert http("GET", FACE_PORT, "/health")[0] == 200
     docker("rm", "-f", LICENSE)
     t0 = time.monotonic()
-    refused = wait_until(lambda: http("GET", FACE_PORT, "/health")[0] == 503, timeout=30)
+    refused = wait_until(
+        lambda: http("GET", FACE_PORT, "/health")[0] == 503, timeout=REFUSE_BOUND + 20
+    )
     took = time.monotonic() - t0
     assert refused, "face-server kept serving without a license server"
-    assert took <= INTERVAL + 2, f"refused only after {took:.1f}s (interval {INTERVAL}s)"
+    assert took <= REFUSE_BOUND, (
+        f"refused only after {took:.1f}s (lease TTL {LEASE_TTL}s, interval {INTERVAL}s, "
+        "offline grace 0)"
+    )
     code, body = http("GET", FACE_PORT, "/v1/faces")
     assert code == 503 and body["licensed"] is False and "license server" in body["error"]
+    assert f"127.0.0.1:{LIC_PORT}" in body["error"]
+    assert "license: REFUSED" in stack.logs(FACE)
 
 
 def test_mariadb_failed_init_leaves_empty_datadir_and_retries(stack: Stack) -> None:

@@ -3,20 +3,31 @@ with an in-memory store: no Docker, no MySQL."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
+
+import installer.license.client as _client_module
+from installer.license.server import serve
+from installer.license.service import LicenseService
+from tests.unit.license.helpers import NOW, RING, machine, signed
 
 APP = Path(__file__).resolve().parents[3] / "demo" / "images" / "face-server-standin" / "app"
 sys.path.insert(0, str(APP))
 pytest.importorskip("pymysql")
+# The image gets installer/license/client.py as sealbox_license_client.py (stage.py copies it
+# into the gitignored _staged/); here the repository's own module stands in for that copy.
+sys.modules.setdefault("sealbox_license_client", _client_module)
 import license_client  # noqa: E402
 import server  # noqa: E402
 import service_conf  # noqa: E402
@@ -104,29 +115,94 @@ def _serve(handler: type) -> Tuple[ThreadingHTTPServer, int]:
     return httpd, httpd.server_address[1]
 
 
-def test_license_ok_follows_the_license_server() -> None:
-    class Lic(BaseHTTPRequestHandler):
-        code = 200
+class LicenseServer:
+    """The real license server (installer.license.server) on a loopback port, in a thread."""
 
-        def do_GET(self) -> None:  # noqa: N802
-            self.send_response(Lic.code)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+    def __init__(self, service: LicenseService) -> None:
+        self.service = service
+        self.port = 0
+        self._stop: Optional[Callable[[], None]] = None
+        started = threading.Event()
 
-        def log_message(self, *a: Any) -> None:
-            pass
+        def ready(port: int, stop: Callable[[], None]) -> None:
+            self.port, self._stop = port, stop
+            started.set()
 
-    httpd, port = _serve(Lic)
-    try:
-        assert license_client.license_ok("127.0.0.1", port) == (True, "ok")
-        Lic.code = 403
-        ok, reason = license_client.license_ok("127.0.0.1", port)
-        assert not ok and "HTTP 403" in reason
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+        self.thread = threading.Thread(
+            target=lambda: asyncio.run(serve(service, bind="127.0.0.1", port=0, ready=ready)),
+            daemon=True,
+        )
+        self.thread.start()
+        assert started.wait(10)
+
+    def stop(self) -> None:
+        if self.thread.is_alive():
+            assert self._stop is not None
+            self._stop()
+            self.thread.join(10)
+
+
+LEASE_TTL = 1.0
+
+
+@pytest.fixture
+def lic_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LicenseServer]:
+    """A licensed server, a service.conf naming instance 1, no offline grace, no cached client."""
+    (tmp_path / "lic").mkdir()
+    (tmp_path / "lic" / "license.cfg").write_bytes(signed(now=NOW - 1000))
+    svc = LicenseService(
+        license_dir=str(tmp_path / "lic"),
+        state_dir=str(tmp_path / "state"),
+        keys=RING,
+        facts=machine,
+        wall=lambda: NOW,
+        lease_ttl=LEASE_TTL,
+    )
+    (tmp_path / "service.conf").write_text(CONF)
+    monkeypatch.setattr(license_client, "CONF", str(tmp_path / "service.conf"))
+    monkeypatch.setattr(license_client, "OFFLINE_GRACE", 0.0)
+    monkeypatch.setattr(license_client, "_clients", {})
+    run = LicenseServer(svc)
+    svc.set_facts(machine())
+    yield run
+    run.stop()
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_license_ok_follows_the_license_server(lic_server: LicenseServer) -> None:
+    port = _closed_port()
     ok, reason = license_client.license_ok("127.0.0.1", port, timeout=1)
     assert not ok and "couldn't connect to license server" in reason
+    assert f"127.0.0.1:{port}" in reason
+
+    port = lic_server.port
+    ok, reason = license_client.license_ok("127.0.0.1", port)
+    assert ok and reason.startswith("granted (LIC-TEST-1"), reason
+    grants = lic_server.service.status()["grants"]["face-server"]
+    assert grants["in_use"] == 1  # one seat, for instance 1 of service.conf
+    assert license_client._clients[("127.0.0.1", port)].instance == "1"
+    assert license_client.license_ok("127.0.0.1", port)[0]  # renewed
+
+    # A refusal (here: the server now sees a VM) stops the service at the next check.
+    lic_server.service.set_facts(machine(vm="kvm"))
+    ok, reason = license_client.license_ok("127.0.0.1", port)
+    assert not ok and "refused" in reason and "virtual machine detected" in reason
+    lic_server.service.set_facts(machine())
+    assert license_client.license_ok("127.0.0.1", port)[0]
+
+    # Server gone: licensed until the lease ends (offline grace 0 here), then refused.
+    lic_server.stop()
+    t0 = time.monotonic()
+    ok, reason = license_client.license_ok("127.0.0.1", port, timeout=1)
+    assert ok and "unreachable" in reason, reason
+    time.sleep(max(0.0, LEASE_TTL + 0.1 - (time.monotonic() - t0)))
+    ok, reason = license_client.license_ok("127.0.0.1", port, timeout=1)
+    assert not ok and "couldn't connect to license server" in reason, reason
 
 
 class MemStore:
