@@ -193,7 +193,12 @@ def open_compressed_writer(path: str, kind: str, level: Optional[int] = None) ->
     return raw
 
 
-DECOMPRESS_COMMANDS = {"zstd": "zstd -dcq --long=31", "xz": "xz -dcq", "gzip": "gzip -dc", "none": "cat"}
+DECOMPRESS_COMMANDS = {
+    "zstd": "zstd -dcq --long=31",
+    "xz": "xz -dcq",
+    "gzip": "gzip -dc",
+    "none": "cat",
+}
 """Shell decompressors by archive type: C tools on the target host, fed compressed bytes."""
 
 
