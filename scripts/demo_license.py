@@ -1,16 +1,15 @@
 #!/usr/bin/env python3
-"""Put a demo license for THIS machine into the demo bundle's license/ folder.
+"""Issue a demo license for THIS machine into a folder that becomes the bundle's license/.
 
-Usage: python scripts/demo_license.py [--bundle build/demo-bundle] [--days 90]
+Usage: python scripts/demo_license.py [--out build/demo-license] [--days 90]
                                       [--modules face-server=4] [--no-vm]
 
 1. the demo vendor key build/demo-vendor/vendor.key (0600, gitignored; created on first use,
    the same one demo/images/license-server/stage.py pins into the license-server image);
 2. a real `fingerprint collect` of this machine, packed like a customer's finger.tar.gz;
-3. `license issue` from it -> <bundle>/license/license.cfg, and <bundle>/license/vendor.pub;
-Then build the bundle again (``scripts/build_demo_bundle.py --skip-images``: archives are kept)
-so the manifest lists (and signs) both files -- the install gate refuses a license/vendor.pub
-that the bundle manifest does not list.
+3. `license issue` from it -> <out>/license.cfg and <out>/vendor.pub, which
+``scripts/build_demo_bundle.py`` passes to bundle create: the manifest lists and signs both
+(the install gate refuses a license/vendor.pub that the bundle manifest does not list).
 The machine is allowed to be a VM when it shows VM evidence (CI machines do), unless --no-vm.
 """
 
@@ -61,16 +60,11 @@ def image_key_matches(pub_pem: bytes) -> bool:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--bundle", default=os.path.join(ROOT, "build", "demo-bundle"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "build", "demo-license"))
     ap.add_argument("--days", type=int, default=90)
     ap.add_argument("--modules", default="face-server=4")
     ap.add_argument("--no-vm", action="store_true", help="refuse VMs even if this is one")
     args = ap.parse_args()
-    if not os.path.isfile(os.path.join(args.bundle, "manifest.yaml")):
-        print(
-            f"error: {args.bundle} is not a bundle; run build_demo_bundle.py first", file=sys.stderr
-        )
-        return 2
     key = demo_key()
     pub = key.public.pem()
     if not image_key_matches(pub):
@@ -95,18 +89,17 @@ def main() -> int:
         product="sealbox-demo",
         allow_vm=allow_vm,
     )
-    os.makedirs(os.path.join(args.bundle, "license"), exist_ok=True)
-    with open(os.path.join(args.bundle, BUNDLE_LICENSE), "wb") as fh:
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, os.path.basename(BUNDLE_LICENSE)), "wb") as fh:
         fh.write(fileformat.render(lic, key))
-    with open(os.path.join(args.bundle, BUNDLE_PUBKEY), "wb") as fh:
+    with open(os.path.join(args.out, os.path.basename(BUNDLE_PUBKEY)), "wb") as fh:
         fh.write(pub)
     say(
         f"{BUNDLE_LICENSE}: {lic.license_id} for {record.name} ({record.host}), modules "
         f"{', '.join(sorted(lic.modules))}, expires {day(lic.expires_at)}, key {key.id}"
         + (", VM allowed (this machine is one)" if allow_vm else "")
     )
-    say("now rebuild the bundle manifest: scripts/build_demo_bundle.py --skip-images")
-    print(os.path.join(args.bundle, BUNDLE_LICENSE))
+    print(args.out)
     return 0
 
 

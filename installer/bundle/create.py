@@ -198,7 +198,9 @@ BUNDLE_ENTRIES = {
     "vendor.pub",
     "manifest.yaml",
     "manifest.sig",
+    "license",
 }
+LICENSE_FILES = ("license.cfg", "vendor.pub")
 
 
 def _refuse_foreign(out_dir: str) -> None:
@@ -224,9 +226,13 @@ def create_bundle(
     carry: bool = True,
     python_versions: Optional[list[str]] = None,
     wheels_from: Optional[str] = None,
+    license_dir: Optional[str] = None,
     progress: Optional[Progress] = None,
 ) -> Manifest:
     """Write modules/, templates/, images/, install.py + wheels/, manifest.yaml (+ manifest.sig).
+
+    `license_dir` (with license.cfg and vendor.pub) becomes the bundle's license/ folder, listed
+    and signed like every other file; without it an existing license/ folder is kept.
 
     An archive is kept when it already holds exactly the same image IDs (a second run is fast)."""
     say = progress or (lambda _msg: None)
@@ -301,6 +307,16 @@ def create_bundle(
     if key is not None:
         with open(os.path.join(out_dir, "vendor.pub"), "wb") as fh:
             fh.write(key.public.pem())
+    if license_dir is not None:
+        missing = [f for f in LICENSE_FILES if not os.path.isfile(os.path.join(license_dir, f))]
+        if missing:
+            raise UsageError(f"{license_dir}: no {', '.join(missing)}; issue the license first")
+        shutil.rmtree(os.path.join(out_dir, "license"), ignore_errors=True)
+        os.makedirs(os.path.join(out_dir, "license"))
+        for fname in LICENSE_FILES:
+            shutil.copyfile(
+                os.path.join(license_dir, fname), os.path.join(out_dir, "license", fname)
+            )
     files: dict[str, str] = {}
     archives = set(plan)
     for root, _dirs, names in os.walk(out_dir):

@@ -15,6 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_BUNDLE = ROOT / "build" / "demo-bundle"
+DEMO_VENDOR_PUB = ROOT / "build" / "demo-vendor" / "vendor.pub"
 
 
 def docker_running() -> bool:
@@ -72,6 +73,9 @@ def run_cli(
         cmd += ["--state-dir", str(state_dir)]
     cmd += list(args)
     full_env = dict(os.environ)
+    # the demo bundle is signed with the demo vendor key: trust it the way a field engineer
+    # would be told to (SEALBOX_TRUST), never by allowing unsigned bundles
+    full_env.setdefault("SEALBOX_TRUST", str(DEMO_VENDOR_PUB))
     full_env.update(env or {})
     if preexec_user is not None:
         cmd = [
