@@ -1,0 +1,183 @@
+"""Multi-host end to end: an inventory places license-server on A, MySQL on B, face-server on
+C (three network-namespace hosts, each with its own sshd and dockerd). ``inall`` deploys them
+in cross-host order and wires C to A and B over the veth addresses; ``li -H`` per host; a
+re-run changes nothing; an unreachable host is reported while the others are done.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+import pytest
+import yaml
+
+from tests.e2e.multihost.conftest import run_cli
+
+pytestmark = pytest.mark.e2e
+
+
+def common(known_hosts: str, tmp_path) -> list[str]:
+    return ["--known-hosts", known_hosts, "--log-dir", str(tmp_path / "logs")]
+
+
+def http(method: str, addr: str, port: int, path: str, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(
+        f"http://{addr}:{port}{path}",
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        raw = resp.read()
+        return resp.status, json.loads(raw) if raw else None
+
+
+def containers(h) -> dict[str, str]:
+    out = h.exec(["docker", "ps", "-a", "--format", "{{.Names}} {{.State}}"]).stdout.decode()
+    return dict(line.split(" ", 1) for line in out.strip().splitlines() if line)
+
+
+def by_host(res) -> dict:
+    return {h["host"]: h for h in res.json()["hosts"]}
+
+
+@pytest.fixture(scope="module")
+def deployed(licensed_bundle, inventory, known_hosts, host_skips, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("run")
+    args = ["--bundle", str(licensed_bundle)]
+    res = run_cli(
+        *args,
+        "inall",
+        "--inventory",
+        str(inventory),
+        "-y",
+        "--json",
+        *host_skips,
+        *common(known_hosts, tmp),
+    )
+    yield res, args, tmp
+    run_cli(*args, "rmall", "--purge", "--inventory", str(inventory), *common(known_hosts, tmp))
+
+
+def test_inall_from_inventory_places_and_wires_services(deployed, three_hosts) -> None:
+    res, _, tmp = deployed
+    assert res.rc == 0, res.stderr[-4000:] + res.stdout[-4000:]
+    hosts = by_host(res)
+    assert {n: h["status"] for n, h in hosts.items()} == {
+        "lic": "changed",
+        "db": "changed",
+        "gpu1": "changed",
+    }
+    a, b, c = three_hosts
+    # each service on its own host, nothing else there
+    assert set(containers(a)) == {"sealbox-license-server-0"}
+    assert set(containers(b)) == {"sealbox-mysql-0"}
+    assert set(containers(c)) == {"sealbox-face-server-0"}
+    # C was wired to A and B by address, and took B's generated credentials
+    face = hosts["gpu1"]["data"]
+    assert face["wired"]["license_server_host"].startswith(a.address)
+    assert face["wired"]["mysql_host"].startswith(b.address)
+    assert "mysql_password" in face["inherited"]
+    conf = c.exec(
+        ["sh", "-c", "cat /var/lib/sealbox/config/sealbox-face-server-0/*service.conf*"]
+    ).stdout.decode()
+    assert (
+        f"LICENSE_SERVER_HOST={a.address}" in conf and f"MYSQL_SVC_SERVICE_HOST={b.address}" in conf
+    )
+    # the face server on C is licensed by A and stores records in B's MySQL
+    status, health = http("GET", c.address, 8300, "/health")
+    assert status == 200 and health["licensed"] is True and health["db"] == "ok", health
+    status, created = http("POST", c.address, 8300, "/v1/faces", {"name": "bob", "feature": [0.5]})
+    assert status == 201
+    status, faces = http("GET", c.address, 8300, "/v1/faces")
+    assert any(f["id"] == created["id"] and f["name"] == "bob" for f in faces)
+    # the license server answers on A's address, from the root namespace
+    with urllib.request.urlopen(f"http://{a.address}:8887/", timeout=10) as resp:
+        assert resp.status == 200 and b"serving license" in resp.read()
+    # per-host log files
+    logs = sorted(p.name for p in (tmp / "logs").iterdir())
+    assert logs == ["db.log", "gpu1.log", "lic.log"]
+    assert "wiring" in (tmp / "logs" / "gpu1.log").read_text()
+
+
+def test_li_per_host(deployed, three_hosts, known_hosts, tmp_path) -> None:
+    _, args, _ = deployed
+    hs = [x for h in three_hosts for x in ("-H", f"root@{h.address}")]
+    res = run_cli(
+        *args,
+        "li",
+        "--json",
+        *hs,
+        "--identity",
+        three_hosts[0].client_key,
+        *common(known_hosts, tmp_path),
+    )
+    assert res.rc == 0, res.stderr
+    rows = {h["host"]: h["data"] for h in res.json()["hosts"]}
+    want = ["license-server", "mysql", "face-server"]
+    for h, module in zip(three_hosts, want):
+        (inst,) = rows[f"root@{h.address}"]
+        assert inst["module"] == module and inst["state"] == "running"
+        assert inst["health"] == "healthy"
+    table = run_cli(
+        *args, "li", *hs, "--identity", three_hosts[0].client_key, *common(known_hosts, tmp_path)
+    )
+    assert table.rc == 0 and "Installed on root@" in table.stdout and "ok" in table.stdout
+
+
+def test_rerun_is_a_noop(deployed, inventory, known_hosts, host_skips, three_hosts, tmp_path):
+    _, args, _ = deployed
+    before = {h.name: containers(h) for h in three_hosts}
+    ids = {
+        h.name: h.exec(["docker", "ps", "-q", "--no-trunc"]).stdout.decode().split()
+        for h in three_hosts
+    }
+    res = run_cli(
+        *args,
+        "inall",
+        "--inventory",
+        str(inventory),
+        "-y",
+        "--json",
+        *host_skips,
+        *common(known_hosts, tmp_path),
+    )
+    assert res.rc == 0, res.stderr[-3000:]
+    for name, h in by_host(res).items():
+        assert h["status"] == "ok", (name, h)
+        assert h["data"]["images_loaded"] == 0
+        assert {a["kind"] for a in h["data"]["actions"]} == {"noop"}
+    assert {h.name: containers(h) for h in three_hosts} == before
+    assert {
+        h.name: h.exec(["docker", "ps", "-q", "--no-trunc"]).stdout.decode().split()
+        for h in three_hosts
+    } == ids
+
+
+def test_unreachable_host_is_reported_and_others_done(
+    deployed, inventory, known_hosts, host_skips, tmp_path
+) -> None:
+    _, args, _ = deployed
+    doc = yaml.safe_load(inventory.read_text())
+    doc["hosts"]["gpu2"] = {"address": "127.0.0.1", "port": 1, "modules": ["face-server"]}
+    inv2 = tmp_path / "inventory.yaml"
+    inv2.write_text(yaml.safe_dump(doc))
+    res = run_cli(
+        *args,
+        "inall",
+        "--inventory",
+        str(inv2),
+        "-y",
+        "--json",
+        *host_skips,
+        *common(known_hosts, tmp_path),
+    )
+    assert res.rc != 0
+    hosts = by_host(res)
+    assert hosts["gpu2"]["status"] == "unreachable"
+    assert "cannot reach" in hosts["gpu2"]["message"]
+    assert {hosts[n]["status"] for n in ("lic", "db", "gpu1")} == {"ok"}
+    table = run_cli(*args, "li", "--inventory", str(inv2), *common(known_hosts, tmp_path))
+    assert table.rc != 0 and "unreachable" in table.stdout
