@@ -17,7 +17,7 @@ import jinja2
 from jinja2 import meta
 
 from installer.deploy import Deployment, Gate, InstallOptions
-from installer.errors import LicenseError
+from installer.errors import LicenseError, UsageError
 from installer.events import Event, Reporter
 from installer.hosts.ssh import SSHHost
 from installer.inventory.model import Inventory
@@ -26,6 +26,7 @@ from installer.multihost.connect import ConnectOptions, open_host
 from installer.multihost.run import HostResult, Job, Outcome, run_jobs
 from installer.spec.load import load_modules
 from installer.spec.model import ModuleSpec
+from installer.spec.order import dependency_closure
 from installer.state import StateStore
 
 
@@ -153,10 +154,20 @@ class Fleet:
         everything: bool = False,
     ) -> list[HostResult]:
         """Inventory placements (``modules`` None), or the same modules on every host (-H)."""
+        unknown = [m for m in modules or [] if m not in self.specs]
+        if unknown:
+            raise UsageError(
+                f"unknown module {', '.join(unknown)}; the bundle has: {', '.join(sorted(self.specs))}"
+            )
         fplan = self.plan()
+        placed = any(hp.modules for hp in fplan.hosts.values())
+        wanted = dependency_closure(self.specs, modules) if modules is not None else set()
         jobs = []
         for name, hp in fplan.hosts.items():
-            if modules is not None:
+            if modules is not None and placed:
+                # an inventory: the named modules where it places them, and their providers
+                names = [m for m in hp.modules if m in wanted]
+            elif modules is not None:
                 names = list(modules)
             elif everything and not hp.modules:
                 names = sorted(self.specs)
@@ -170,7 +181,7 @@ class Fleet:
     ) -> Callable[[Reporter], Outcome]:
         def run(report: Reporter) -> Outcome:
             if not names:
-                return Outcome(False, "no modules placed on this host")
+                return Outcome(False, "nothing placed here for this command")
             for var, what in sorted(hp.wired.items()):
                 report(Event("step", "wiring", f"{var} = {what}"))
             overrides = {**options.overrides, **hp.overrides}

@@ -17,3 +17,43 @@ def test_face_server_uses_the_mysql_credentials_but_not_the_root_password() -> N
     assert "mysql_root_password" not in used
     lic = referenced_variables(ROOT, specs["license-server"])
     assert {"license_port", "license_lease_ttl"} <= lic
+
+
+def test_in_with_an_inventory_touches_only_the_placements_of_the_named_modules(monkeypatch):
+    import pytest
+
+    from installer.deploy import InstallOptions
+    from installer.errors import UsageError
+    from installer.inventory import from_targets, parse_inventory
+    from installer.multihost.fleet import Fleet
+    from installer.multihost.run import Outcome
+
+    inv = parse_inventory(
+        {
+            "hosts": {
+                "a": {"address": "1", "modules": ["license-server"]},
+                "b": {"address": "2", "modules": ["mysql"]},
+                "c": {"address": "3", "modules": ["face-server"]},
+            }
+        }
+    )
+    seen: dict[str, list[str]] = {}
+
+    def fake_job(self, hp, names, options):
+        def run(report):
+            seen[hp.host.name] = names
+            return Outcome()
+
+        return run
+
+    monkeypatch.setattr(Fleet, "_install_job", fake_job)
+    Fleet(ROOT, inv).install(InstallOptions(), ["mysql"])
+    assert seen == {"a": [], "b": ["mysql"], "c": []}
+    Fleet(ROOT, inv).install(InstallOptions(), ["face-server"])
+    assert seen == {"a": ["license-server"], "b": ["mysql"], "c": ["face-server"]}
+    Fleet(ROOT, from_targets(["x", "y"])).install(InstallOptions(), ["mysql"])
+    assert seen["root@x"] == ["mysql"] and seen["root@y"] == ["mysql"]
+    Fleet(ROOT, from_targets(["x"])).install(InstallOptions(), everything=True)
+    assert seen["root@x"] == ["face-server", "license-server", "mysql"]
+    with pytest.raises(UsageError, match="unknown module nope"):
+        Fleet(ROOT, inv).install(InstallOptions(), ["nope"])
