@@ -51,6 +51,7 @@ def _mount_optional() -> None:
         ("fingerprint.cli", "app", "fingerprint"),
         ("installer.cli.license", "app", "license"),
         ("installer.cli.bundle", "app", "bundle"),
+        ("installer.cli.k8s", "app", "k8s"),
     ):
         try:
             sub = getattr(importlib.import_module(mod), attr)

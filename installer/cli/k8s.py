@@ -1,0 +1,278 @@
+"""`sealbox k8s push|render|apply|delete|status`: the bundle's modules on a Kubernetes cluster.
+
+Parsing and printing only; the work is in installer.k8s. Secret values are never printed.
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+import typer
+
+from installer.cli import output
+from installer.cli.context import CTX
+from installer.errors import UsageError
+from installer.hosts.local import LocalHost
+from installer.k8s.flow import RenderResult, apply_dir, render_to_dir
+from installer.k8s.kubectl import Kubectl
+from installer.k8s.push import SKIP, push_bundle
+from installer.k8s.registry import RegistryClient
+from installer.k8s.render import K8sOptions
+from installer.k8s.validate import DEFAULT_VERSIONS
+from installer.variables import parse_set_options
+
+app = typer.Typer(
+    no_args_is_help=True,
+    help="Cluster mode: push images to the cluster registry, render/validate/apply manifests.",
+)
+
+BUNDLE_OPT = typer.Option(None, "--bundle", "-b", help="Bundle directory (default: here).")
+JSON_OPT = typer.Option(False, "--json", help="Print JSON on stdout (progress stays on stderr).")
+NS_OPT = typer.Option("sealbox", "--namespace", "-n", help="Namespace to deploy into.")
+KUBECONFIG_OPT = typer.Option(
+    None, "--kubeconfig", help="kubeconfig (default $KUBECONFIG, ~/.kube/config)."
+)
+
+
+def _bundle(bundle: Optional[str]) -> str:
+    if bundle:
+        CTX.bundle = bundle
+    return CTX.bundle_dir()
+
+
+@app.command(
+    "push", help="Load the bundle's images and push them to REGISTRY (skips what is there)."
+)
+def push(
+    registry: str = typer.Option(..., "--registry", help="HOST:PORT of the cluster's registry."),
+    insecure: bool = typer.Option(False, "--insecure", help="Plain-HTTP registry (no TLS)."),
+    ca_cert: Optional[str] = typer.Option(
+        None, "--ca-cert", help="CA of the registry (default /etc/docker/certs.d/HOST:PORT/ca.crt)."
+    ),
+    trust: List[str] = typer.Option([], "--trust", help="Vendor public key to trust; repeatable."),
+    as_json: bool = JSON_OPT,
+    bundle: Optional[str] = BUNDLE_OPT,
+) -> None:
+    bundle_dir = _bundle(bundle)
+    client = RegistryClient(registry, insecure=insecure, ca_file=ca_cert)
+    printer = output.EventPrinter(quiet=as_json)
+    try:
+        items = push_bundle(bundle_dir, LocalHost(), client, trust=trust, reporter=printer)
+    finally:
+        printer.close()
+    if as_json:
+        output.print_json({"registry": registry, "images": [vars(i) for i in items]})
+        return
+    output.table(
+        f"Images in {registry}",
+        ["image", "pushed as", "action", "digest"],
+        [
+            (i.ref, i.target, "already there" if i.action == SKIP else "pushed", i.digest)
+            for i in items
+        ],
+    )
+
+
+def _options(
+    namespace: str,
+    registry: Optional[str],
+    sets: List[str],
+    service_type: str,
+    instances: Optional[int],
+    gpus: Optional[int],
+    license_node: Optional[str],
+    license_file: Optional[str],
+    storage_size: str,
+    storage_class: Optional[str],
+) -> K8sOptions:
+    return K8sOptions(
+        namespace=namespace,
+        registry=registry,
+        overrides=parse_set_options(sets),
+        service_type=service_type,
+        instances=instances,
+        gpus=gpus,
+        license_node=license_node,
+        license_file=license_file,
+        storage_size=storage_size,
+        storage_class=storage_class,
+    )
+
+
+MODULES_ARG = typer.Argument(None, help="Modules (default: all); dependencies come along.")
+OUT_OPT = typer.Option(..., "--out", "-o", help="Folder for the manifests (one file per module).")
+REGISTRY_OPT = typer.Option(None, "--registry", help="Images as REGISTRY/<repo>:<tag>.")
+SET_OPT = typer.Option([], "--set", help="NAME=VALUE for a module variable; repeatable.")
+SVC_OPT = typer.Option("NodePort", "--service-type", help="NodePort or ClusterIP for HTTP APIs.")
+INSTANCES_OPT = typer.Option(None, "--instances", help="Replicas of the named modules.")
+GPUS_OPT = typer.Option(None, "--gpus", help="nvidia.com/gpu per replica of the named modules.")
+NODE_OPT = typer.Option(
+    None, "--license-node", help="Node the license was issued for (license-server runs there)."
+)
+LICENSE_OPT = typer.Option(None, "--license", help="license.cfg (default: the bundle's).")
+SIZE_OPT = typer.Option("20Gi", "--storage-size", help="Size of each data volume claim.")
+CLASS_OPT = typer.Option(None, "--storage-class", help="StorageClass of the data volume claims.")
+SECRETS_OPT = typer.Option(
+    None,
+    "--secrets",
+    help="Secrets file (0600) kept between renders (default DIR/.sealbox/secrets.yaml).",
+)
+VERSIONS_OPT = typer.Option(
+    list(DEFAULT_VERSIONS),
+    "--kube-version",
+    help="Kubernetes schema version to validate against; repeatable.",
+)
+
+
+def _print_render(result: RenderResult, as_json: bool) -> None:
+    r = result.rendered
+    if as_json:
+        output.print_json(
+            {
+                "namespace": r.namespace,
+                "modules": r.modules,
+                "out": result.out_dir,
+                "files": result.files,
+                "objects": [f"{o['kind']}/{o['metadata']['name']}" for o in r.objects],
+                "validated_against": list(result.versions),
+                "secrets_file": result.secrets_file,
+            }
+        )
+        return
+    output.table(
+        f"Manifests in {result.out_dir} (namespace {r.namespace}; valid for Kubernetes "
+        f"{', '.join(result.versions)})",
+        ["file", "objects"],
+        [
+            (f.name, ", ".join(f"{o['kind']}/{o['metadata']['name']}" for o in f.objects))
+            for f in r.files
+        ],
+    )
+    output.err.print(f"secret values kept in {result.secrets_file} (0600; not printed)")
+
+
+@app.command("render", help="Render and validate Kubernetes manifests for modules into DIR.")
+def render(
+    modules: Optional[List[str]] = MODULES_ARG,
+    out: str = OUT_OPT,
+    namespace: str = NS_OPT,
+    registry: Optional[str] = REGISTRY_OPT,
+    sets: List[str] = SET_OPT,
+    service_type: str = SVC_OPT,
+    instances: Optional[int] = INSTANCES_OPT,
+    gpus: Optional[int] = GPUS_OPT,
+    license_node: Optional[str] = NODE_OPT,
+    license_file: Optional[str] = LICENSE_OPT,
+    storage_size: str = SIZE_OPT,
+    storage_class: Optional[str] = CLASS_OPT,
+    secrets: Optional[str] = SECRETS_OPT,
+    versions: List[str] = VERSIONS_OPT,
+    as_json: bool = JSON_OPT,
+    bundle: Optional[str] = BUNDLE_OPT,
+) -> None:
+    opts = _options(
+        namespace,
+        registry,
+        sets,
+        service_type,
+        instances,
+        gpus,
+        license_node,
+        license_file,
+        storage_size,
+        storage_class,
+    )
+    result = render_to_dir(
+        _bundle(bundle), modules or [], opts, out, secrets_path=secrets, versions=versions
+    )
+    _print_render(result, as_json)
+
+
+@app.command("apply", help="Render, validate, kubectl apply --server-side, wait for rollouts.")
+def apply(
+    modules: Optional[List[str]] = MODULES_ARG,
+    out: str = OUT_OPT,
+    namespace: str = NS_OPT,
+    registry: Optional[str] = REGISTRY_OPT,
+    sets: List[str] = SET_OPT,
+    service_type: str = SVC_OPT,
+    instances: Optional[int] = INSTANCES_OPT,
+    gpus: Optional[int] = GPUS_OPT,
+    license_node: Optional[str] = NODE_OPT,
+    license_file: Optional[str] = LICENSE_OPT,
+    storage_size: str = SIZE_OPT,
+    storage_class: Optional[str] = CLASS_OPT,
+    secrets: Optional[str] = SECRETS_OPT,
+    versions: List[str] = VERSIONS_OPT,
+    kubeconfig: Optional[str] = KUBECONFIG_OPT,
+    timeout: int = typer.Option(600, "--timeout", help="Seconds to wait for each rollout."),
+    no_wait: bool = typer.Option(False, "--no-wait", help="Do not wait for rollouts."),
+    as_json: bool = JSON_OPT,
+    bundle: Optional[str] = BUNDLE_OPT,
+) -> None:
+    if timeout < 1:
+        raise UsageError(f"--timeout {timeout}: expected seconds >= 1")
+    opts = _options(
+        namespace,
+        registry,
+        sets,
+        service_type,
+        instances,
+        gpus,
+        license_node,
+        license_file,
+        storage_size,
+        storage_class,
+    )
+    host = LocalHost()
+    Kubectl.find(host, kubeconfig)  # before writing anything: say early when it cannot apply
+    result = render_to_dir(
+        _bundle(bundle), modules or [], opts, out, secrets_path=secrets, versions=versions
+    )
+    printer = output.EventPrinter(quiet=as_json)
+    try:
+        kubectl = apply_dir(
+            host, result, kubeconfig=kubeconfig, timeout=timeout, wait=not no_wait, reporter=printer
+        )
+    finally:
+        printer.close()
+    _print_status(kubectl, namespace, as_json)
+
+
+def _print_status(kubectl: Kubectl, namespace: str, as_json: bool) -> None:
+    rows = kubectl.status(namespace)
+    if as_json:
+        output.print_json(
+            {"namespace": namespace, "workloads": [{**vars(r), "ok": r.ok} for r in rows]}
+        )
+        return
+    output.table(
+        f"Sealbox workloads in namespace {namespace}",
+        ["module", "kind", "name", "ready", "image"],
+        [(r.module, r.kind, r.name, f"{r.ready}/{r.desired}", r.image) for r in rows],
+    )
+
+
+@app.command("status", help="Workloads Sealbox deployed in the namespace (found by label).")
+def status(
+    namespace: str = NS_OPT, kubeconfig: Optional[str] = KUBECONFIG_OPT, as_json: bool = JSON_OPT
+) -> None:
+    _print_status(Kubectl.find(LocalHost(), kubeconfig), namespace, as_json)
+
+
+@app.command(
+    "delete", help="Delete what Sealbox deployed (data volume claims kept unless --purge)."
+)
+def delete(
+    namespace: str = NS_OPT,
+    purge: bool = typer.Option(
+        False, "--purge", help="Also delete the data volume claims and the namespace."
+    ),
+    kubeconfig: Optional[str] = KUBECONFIG_OPT,
+) -> None:
+    kubectl = Kubectl.find(LocalHost(), kubeconfig)
+    text = kubectl.delete(namespace, purge=purge)
+    for line in text.splitlines():
+        output.err.print(line, markup=False, highlight=False)
+    if not purge:
+        output.err.print("data volume claims kept; `sealbox k8s delete --purge` removes them")

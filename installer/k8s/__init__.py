@@ -1,0 +1,1 @@
+"""Cluster mode: the bundle's modules on Kubernetes (push images, render, validate, apply)."""

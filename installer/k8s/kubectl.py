@@ -1,0 +1,173 @@
+"""kubectl, through a Host: server-side apply, rollout waits, status and delete by label.
+
+kubectl (not a Python client) because it is what the cluster's admins already have and
+trust, it handles every auth plugin of their kubeconfig, and it keeps Sealbox dependency-free.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence
+
+from installer.errors import HostError, RuntimeFailure
+from installer.hosts.base import Host, Result
+from installer.k8s import labels as K
+
+FIELD_MANAGER = "sealbox"
+KINDS = "deployments,statefulsets,services,configmaps,secrets"
+
+
+@dataclass
+class WorkloadStatus:
+    kind: str
+    name: str
+    module: str
+    desired: int
+    ready: int
+    image: str
+
+    @property
+    def ok(self) -> bool:
+        return self.ready >= self.desired
+
+
+def find_kubeconfig(explicit: Optional[str]) -> Optional[str]:
+    if explicit:
+        return explicit if os.path.exists(explicit) else None
+    env = os.environ.get("KUBECONFIG", "")
+    for path in [p for p in env.split(os.pathsep) if p] + [os.path.expanduser("~/.kube/config")]:
+        if os.path.exists(path):
+            return path
+    return None
+
+
+class Kubectl:
+    def __init__(
+        self, host: Host, kubeconfig: Optional[str] = None, binary: str = "kubectl"
+    ) -> None:
+        self.host = host
+        self.kubeconfig = kubeconfig
+        self.binary = binary
+
+    @classmethod
+    def find(cls, host: Host, kubeconfig: Optional[str] = None) -> Kubectl:
+        """kubectl and a kubeconfig, or an error that says what to do instead."""
+        res = host.run(["sh", "-c", "command -v kubectl"], timeout=30)
+        if not res.ok:
+            raise HostError(
+                "kubectl not found: install it (Debian: apt-get install kubernetes-client), or "
+                "run `sealbox k8s render -o DIR` and apply DIR from a machine that has it"
+            )
+        config = find_kubeconfig(kubeconfig)
+        if config is None:
+            raise HostError(
+                "no kubeconfig (--kubeconfig, $KUBECONFIG or ~/.kube/config): point Sealbox at "
+                "the cluster, or apply the rendered DIR with kubectl elsewhere"
+            )
+        return cls(host, config)
+
+    def _cmd(self, *args: str) -> list[str]:
+        base = [self.binary]
+        if self.kubeconfig:
+            base += ["--kubeconfig", self.kubeconfig]
+        return base + list(args)
+
+    def run(self, *args: str, timeout: float = 120) -> Result:
+        return self.host.run(self._cmd(*args), timeout=timeout)
+
+    def _check(self, res: Result, what: str) -> Result:
+        if not res.ok:
+            raise RuntimeFailure(f"kubectl {what} failed: {res.first_error_line()}")
+        return res
+
+    def apply(self, directory: str, *, dry_run: Optional[str] = None) -> str:
+        args = ["apply", "--server-side", f"--field-manager={FIELD_MANAGER}", "-f", directory]
+        if dry_run:
+            args.append(f"--dry-run={dry_run}")
+        return self._check(self.run(*args, timeout=300), "apply").stdout
+
+    def rollout(self, namespace: str, kind: str, name: str, timeout: int) -> None:
+        res = self.run(
+            "rollout",
+            "status",
+            "-n",
+            namespace,
+            f"{kind.lower()}/{name}",
+            f"--timeout={timeout}s",
+            timeout=timeout + 30,
+        )
+        if not res.ok:
+            raise RuntimeFailure(
+                f"{kind} {name} in {namespace} not ready within {timeout}s "
+                f"({res.first_error_line()}); see kubectl -n {namespace} describe {kind.lower()} {name}"
+            )
+
+    def status(self, namespace: str) -> list[WorkloadStatus]:
+        res = self._check(
+            self.run(
+                "get", "deployments,statefulsets", "-n", namespace, "-l", K.SELECTOR, "-o", "json"
+            ),
+            "get",
+        )
+        return parse_status(json.loads(res.stdout or "{}"))
+
+    def delete(self, namespace: str, *, purge: bool) -> str:
+        """Everything labelled ours; PVCs (data) and the namespace only with purge."""
+        kinds = KINDS + (",persistentvolumeclaims" if purge else "")
+        out = self._check(
+            self.run(
+                "delete",
+                kinds,
+                "-n",
+                namespace,
+                "-l",
+                K.SELECTOR,
+                "--ignore-not-found",
+                "--wait",
+                timeout=600,
+            ),
+            "delete",
+        ).stdout
+        if purge and self._namespace_is_ours(namespace):
+            out += self._check(
+                self.run("delete", "namespace", namespace, "--ignore-not-found", timeout=600),
+                "delete namespace",
+            ).stdout
+        return out
+
+    def _namespace_is_ours(self, namespace: str) -> bool:
+        """Only a namespace Sealbox created (labelled) goes with --purge, never e.g. default."""
+        res = self.run("get", "namespace", namespace, "-o", "json")
+        if not res.ok:
+            return False
+        labels = (json.loads(res.stdout or "{}").get("metadata") or {}).get("labels") or {}
+        return labels.get(K.MANAGED) == "true"
+
+
+def parse_status(doc: dict[str, Any]) -> list[WorkloadStatus]:
+    rows = []
+    for item in doc.get("items") or []:
+        meta = item.get("metadata") or {}
+        spec = item.get("spec") or {}
+        status = item.get("status") or {}
+        containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or [{}]
+        rows.append(
+            WorkloadStatus(
+                kind=item.get("kind", ""),
+                name=meta.get("name", ""),
+                module=(meta.get("labels") or {}).get(K.MODULE, ""),
+                desired=int(spec.get("replicas", 1)),
+                ready=int(status.get("readyReplicas", 0) or 0),
+                image=containers[0].get("image", ""),
+            )
+        )
+    return sorted(rows, key=lambda r: (r.module, r.kind, r.name))
+
+
+def wait_rollouts(
+    kubectl: Kubectl, namespace: str, workloads: Sequence[tuple[str, str]], timeout: int
+) -> None:
+    for kind, name in workloads:
+        kubectl.rollout(namespace, kind, name, timeout)

@@ -1,0 +1,424 @@
+"""Kubernetes manifests from the bundle's module specs: the same specs, variables and
+templates the Docker path uses (installer.desired renders the files), laid out as objects.
+
+Pure computation: nothing here touches a cluster; `write_manifests` writes the result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional, Sequence
+
+import yaml
+
+from installer.bundle.manifest import Manifest, load_manifest
+from installer.desired import DesiredInstance, desired_module
+from installer.errors import UsageError
+from installer.k8s import labels as K
+from installer.k8s import objects as O
+from installer.render import Renderer
+from installer.spec.load import load_modules
+from installer.spec.model import ModuleSpec
+from installer.spec.order import install_order
+from installer.variables import Resolved, resolve
+
+# The license is bound to one machine (its NICs, machine-id): the license server runs there
+# with host networking, pinned by node name, and its license comes from a Secret.
+LICENSE_MODULE = "license-server"
+LICENSE_DATA = "license"
+LICENSE_FILE = "license.cfg"
+HOSTPATH_ROOT = "/var/lib/sealbox/k8s"
+SERVICE_TYPES = ("NodePort", "ClusterIP")
+
+
+@dataclass
+class K8sOptions:
+    namespace: str = "sealbox"
+    registry: Optional[str] = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+    service_type: str = "NodePort"  # for modules others call from outside (HTTP APIs)
+    instances: Optional[int] = None  # replicas of the named modules (default: the spec's)
+    gpus: Optional[int] = None  # GPUs per replica of the named modules
+    license_node: Optional[str] = None
+    license_file: Optional[str] = None
+    storage_size: str = "20Gi"
+    storage_class: Optional[str] = None
+
+
+@dataclass
+class ManifestFile:
+    name: str
+    objects: list[dict[str, Any]]
+    secret: bool = False  # holds Secrets: written 0600
+
+    def text(self) -> str:
+        return dump(self.objects)
+
+
+@dataclass
+class Rendered:
+    namespace: str
+    modules: list[str]
+    files: list[ManifestFile]
+    secret_values: dict[str, Any]  # every secret variable: saved to the secrets file
+
+    @property
+    def objects(self) -> list[dict[str, Any]]:
+        return [obj for f in self.files for obj in f.objects]
+
+    def workloads(self) -> list[tuple[str, str]]:
+        return [
+            (o["kind"], o["metadata"]["name"])
+            for o in self.objects
+            if o["kind"] in ("Deployment", "StatefulSet")
+        ]
+
+
+class _Dumper(yaml.SafeDumper):
+    """Multi-line strings (rendered config files) as literal blocks, readable in a diff;
+    no anchors/aliases (probes share one action dict), which some tools mishandle."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def dump(objs: Sequence[dict[str, Any]]) -> str:
+    return yaml.dump_all(
+        objs, Dumper=_Dumper, sort_keys=True, default_flow_style=False, explicit_start=True
+    )
+
+
+class _ClusterStore:
+    """What installer.desired asks of a state store; in a cluster there are no host paths."""
+
+    deployment_id = "default"
+
+    def config_dir(self, container: str) -> str:
+        return f"/k8s/{container}"
+
+    def data_dir(self, module: str, name: str, instance: Optional[int] = None) -> str:
+        return f"/k8s/{module}/{name}"
+
+
+class _NoFacts:
+    """Variable defaults that read host facts make no sense for a cluster: say so."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise UsageError(f"facts.{name} has no meaning in a cluster; pass the variable with --set")
+
+
+def cluster_defaults(specs: Mapping[str, ModuleSpec], namespace: str) -> dict[str, str]:
+    """`<module>_host` variables point at that module's Service (same namespace)."""
+    out = {}
+    for spec in specs.values():
+        for var in spec.variables:
+            target = (
+                var.name[: -len("_host")].replace("_", "-") if var.name.endswith("_host") else ""
+            )
+            if var.type == "host" and target in specs:
+                out[var.name] = target
+    return out
+
+
+def resolve_for_cluster(
+    specs: Mapping[str, ModuleSpec],
+    order: list[str],
+    renderer: Renderer,
+    options: K8sOptions,
+    stored_secrets: Mapping[str, Any],
+) -> Resolved:
+    remembered = {**cluster_defaults(specs, options.namespace), **stored_secrets}
+    return resolve(
+        [specs[n] for n in order],
+        overrides=options.overrides,
+        answers={},
+        remembered=remembered,
+        default_context=lambda spec: {"network": spec.network, "facts": _NoFacts()},
+        render_default=renderer.render_string,
+        prompter=None,
+        others=[s for n, s in specs.items() if n not in order],
+    )
+
+
+def _hash(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class _ModuleRenderer:
+    def __init__(
+        self,
+        bundle_dir: str,
+        manifest: Manifest,
+        specs: Mapping[str, ModuleSpec],
+        renderer: Renderer,
+        resolved: Resolved,
+        options: K8sOptions,
+        named: Sequence[str],
+    ) -> None:
+        self.bundle_dir = bundle_dir
+        self.manifest = manifest
+        self.specs = specs
+        self.renderer = renderer
+        self.resolved = resolved
+        self.options = options
+        self.named = set(named)
+        self.common = {
+            K.MANAGED: "true",
+            K.APP_MANAGED_BY: "sealbox",
+            K.APP_PART_OF: manifest.product,
+            K.BUNDLE_VERSION: manifest.version,
+        }
+
+    def labels(self, spec: ModuleSpec) -> dict[str, str]:
+        return {
+            **self.common,
+            K.MODULE: spec.name,
+            K.MODULE_VERSION: spec.version,
+            K.APP_NAME: spec.name,
+        }
+
+    def image(self, spec: ModuleSpec) -> str:
+        reg = self.options.registry
+        return f"{reg.rstrip('/')}/{spec.image.ref}" if reg else spec.image.ref
+
+    def replicas(self, spec: ModuleSpec, single: bool) -> int:
+        count = spec.instances
+        if spec.name in self.named and self.options.instances is not None:
+            count = self.options.instances
+        if not 1 <= count <= spec.max_instances:
+            raise UsageError(f"--instances {count}: {spec.name} allows 1 to {spec.max_instances}")
+        if single and count != 1:
+            raise UsageError(
+                f"--instances {count}: {spec.name} runs as one pod in a cluster "
+                f"(its data or license binds it to one place); drop --instances"
+            )
+        return count
+
+    def gpus(self, spec: ModuleSpec) -> int:
+        asked = self.options.gpus if spec.name in self.named else None
+        if spec.gpu == "none":
+            if asked:
+                raise UsageError(f"module {spec.name} does not use GPUs; drop --gpus")
+            return 0
+        if asked is None:
+            return 1 if spec.gpu == "required" else 0
+        if asked < 0 or (spec.gpu == "required" and asked == 0):
+            raise UsageError(f"--gpus {asked}: {spec.name} needs at least 1 GPU per replica")
+        return asked
+
+    def instance(self, spec: ModuleSpec) -> DesiredInstance:
+        desired = desired_module(
+            spec,
+            self.specs,
+            values=self.resolved.values,
+            manifest=self.manifest,
+            renderer=self.renderer,
+            store=_ClusterStore(),  # type: ignore[arg-type]
+            count=1,
+            gpus=[],
+        )
+        return desired.instances[0]
+
+    def license_text(self) -> str:
+        path = self.options.license_file or os.path.join(self.bundle_dir, "license", LICENSE_FILE)
+        try:
+            with open(path, encoding="utf-8") as fh:
+                return fh.read()
+        except FileNotFoundError:
+            raise UsageError(
+                f"{path}: no license file; pass --license FILE (the license.cfg issued for the "
+                f"licensed node)"
+            ) from None
+
+    def module(self, spec: ModuleSpec) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """(public objects, secret objects) of one module."""
+        ns = self.options.namespace
+        labels = self.labels(spec)
+        inst = self.instance(spec)
+        pinned = spec.name == LICENSE_MODULE
+        stateful = bool(spec.data) and not pinned
+        public_files: dict[str, str] = {}
+        secret_files: dict[str, str] = {}
+        mounts: list[dict[str, Any]] = []
+        for cfg, rendered in zip(spec.configs, inst.files):
+            key = os.path.basename(rendered.path)
+            (secret_files if cfg.secret else public_files)[key] = rendered.content.decode()
+            volume = "secret" if cfg.secret else "config"
+            mounts.append(
+                {"name": volume, "mountPath": cfg.mount, "subPath": key, "readOnly": True}
+            )
+        own_secrets = {
+            v.name: str(self.resolved.values[v.name])
+            for v in spec.variables
+            if v.secret and v.name in self.resolved.values
+        }
+        env: list[dict[str, Any]] = []
+        for key, raw in sorted(spec.environment.items()):
+            value = self.renderer.render_string(
+                raw,
+                {**self.resolved.values, "module": spec.name},
+                f"{spec.source}: environment.{key}",
+            )
+            secret_files[f"env.{key}"] = (
+                value  # env may carry passwords: Secret, like the 0600 env file
+            )
+            env.append(
+                {
+                    "name": key,
+                    "valueFrom": {
+                        "secretKeyRef": {"name": f"{spec.name}-secret", "key": f"env.{key}"}
+                    },
+                }
+            )
+        secret_data = {**secret_files, **own_secrets}
+        volumes: list[dict[str, Any]] = []
+        public: list[dict[str, Any]] = []
+        secret_objs: list[dict[str, Any]] = []
+        if public_files:
+            public.append(O.config_map(f"{spec.name}-config", ns, labels, public_files))
+            volumes.append({"name": "config", "configMap": {"name": f"{spec.name}-config"}})
+        if secret_data:
+            secret_objs.append(O.secret(f"{spec.name}-secret", ns, labels, secret_data))
+            if secret_files:
+                volumes.append({"name": "secret", "secret": {"secretName": f"{spec.name}-secret"}})
+        license_text = ""
+        claims: list[dict[str, Any]] = []
+        for d in spec.data:
+            vol = f"data-{d.name}"
+            if pinned and d.name == LICENSE_DATA:
+                license_text = self.license_text()
+                secret_objs.append(
+                    O.secret(f"{spec.name}-license", ns, labels, {LICENSE_FILE: license_text})
+                )
+                volumes.append({"name": vol, "secret": {"secretName": f"{spec.name}-license"}})
+                mounts.append({"name": vol, "mountPath": d.container, "readOnly": True})
+            elif stateful:
+                claims.append(
+                    O.claim(d.name, labels, self.options.storage_size, self.options.storage_class)
+                )
+                mounts.append({"name": d.name, "mountPath": d.container})
+            else:
+                path = f"{HOSTPATH_ROOT}/{ns}/{spec.name}/{d.name}"
+                volumes.append(
+                    {"name": vol, "hostPath": {"path": path, "type": "DirectoryOrCreate"}}
+                )
+                mounts.append({"name": vol, "mountPath": d.container})
+        for i, m in enumerate(spec.mounts):
+            vol = f"host-{i}"
+            volumes.append({"name": vol, "hostPath": {"path": m.host}})
+            mounts.append({"name": vol, "mountPath": m.container, "readOnly": m.read_only})
+        gpus = self.gpus(spec)
+        replicas = self.replicas(spec, single=pinned or stateful)
+        cont = O.container(
+            spec, self.image(spec), inst.ports, list(inst.runspec.command), env, mounts, gpus
+        )
+        pod: dict[str, Any] = {"containers": [cont]}
+        if volumes:
+            pod["volumes"] = volumes
+        strategy = None
+        if pinned:
+            node = self.options.license_node
+            if not node:
+                raise UsageError(
+                    f"{spec.name} is bound to the licensed machine: pass --license-node NODE "
+                    f"(its node name in `kubectl get nodes`)"
+                )
+            pod["hostNetwork"] = True
+            pod["dnsPolicy"] = "ClusterFirstWithHostNet"
+            pod["nodeSelector"] = {"kubernetes.io/hostname": node}
+            strategy = {"type": "Recreate"}  # the new pod needs the host port the old one holds
+        elif gpus:
+            # No spare GPU for a surge pod on a full node: replace one replica at a time.
+            strategy = {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1},
+            }
+        annotations = {K.CONFIG_HASH: _hash(public_files, secret_data, license_text)}
+        service_type = "ClusterIP" if (pinned or stateful) else self.options.service_type
+        public.append(O.service(spec, ns, labels, inst.ports, service_type))
+        public.append(
+            O.workload(
+                "StatefulSet" if stateful else "Deployment",
+                spec,
+                ns,
+                labels,
+                pod,
+                replicas=replicas,
+                annotations=annotations,
+                claims=claims,
+                strategy=strategy,
+            )
+        )
+        return public, secret_objs
+
+
+def render_bundle(
+    bundle_dir: str,
+    names: Sequence[str],
+    options: K8sOptions,
+    stored_secrets: Optional[Mapping[str, Any]] = None,
+) -> Rendered:
+    """Render the named modules (none = all) and what they depend on."""
+    if options.service_type not in SERVICE_TYPES:
+        raise UsageError(
+            f"--service-type {options.service_type}: expected {' or '.join(SERVICE_TYPES)}"
+        )
+    manifest = load_manifest(bundle_dir)
+    specs = load_modules(os.path.join(bundle_dir, "modules"))
+    renderer = Renderer(os.path.join(bundle_dir, "templates"))
+    unknown = [n for n in names if n not in specs]
+    if unknown:
+        raise UsageError(
+            f"unknown module {', '.join(unknown)}; the bundle has: {', '.join(sorted(specs))}"
+        )
+    named = list(names) or sorted(specs)
+    order = install_order(specs, named)
+    resolved = resolve_for_cluster(specs, order, renderer, options, stored_secrets or {})
+    mr = _ModuleRenderer(bundle_dir, manifest, specs, renderer, resolved, options, named)
+    files = [
+        ManifestFile(
+            "00-namespace.yaml",
+            [O.namespace(options.namespace, {**mr.common})],
+        )
+    ]
+    for i, name in enumerate(order, start=1):
+        public, secret_objs = mr.module(specs[name])
+        files.append(ManifestFile(f"{i:02d}-{name}.yaml", public))
+        if secret_objs:
+            files.append(ManifestFile(f"{i:02d}-{name}-secret.yaml", secret_objs, secret=True))
+    secret_values = {**dict(stored_secrets or {}), **resolved.secret_values()}
+    return Rendered(options.namespace, order, files, secret_values)
+
+
+MANIFEST_PREFIXES = tuple(f"{i:02d}-" for i in range(100))
+
+
+def write_manifests(rendered: Rendered, out_dir: str) -> list[str]:
+    """Write one file per module (Secrets apart, 0600); drop files of an earlier render."""
+    os.makedirs(out_dir, exist_ok=True)
+    wanted = {f.name for f in rendered.files}
+    for old in os.listdir(out_dir):
+        if old.endswith(".yaml") and old.startswith(MANIFEST_PREFIXES) and old not in wanted:
+            os.remove(os.path.join(out_dir, old))
+    written = []
+    for f in rendered.files:
+        path = os.path.join(out_dir, f.name)
+        tmp = f"{path}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if f.secret else 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(f.text())
+        os.chmod(tmp, 0o600 if f.secret else 0o644)
+        os.replace(tmp, path)
+        written.append(path)
+    return written
