@@ -136,3 +136,22 @@ def skip_args(docker_engine) -> list[str]:
     from below_requirements import failing_items
 
     return [arg for item in failing_items() for arg in ("--skip-check", item)]
+
+
+def resign(bundle: Path) -> None:
+    """After editing a bundle copy's files, list their new sha256 and sign it again with the
+    demo vendor key: a consistent vendor bundle whose *content* is what a test wants."""
+    import hashlib
+
+    import yaml
+
+    from installer import signing
+    from installer.bundle.manifest import MANIFEST
+    from installer.bundle.trust import sign_manifest
+
+    path = bundle / MANIFEST
+    doc = yaml.safe_load(path.read_text())
+    for rel in list(doc.get("files") or {}):
+        doc["files"][rel] = hashlib.sha256((bundle / rel).read_bytes()).hexdigest()
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    sign_manifest(str(bundle), signing.load_private(str(DEMO_VENDOR_PUB.with_suffix(".key"))))
