@@ -165,6 +165,7 @@ class _ModuleRenderer:
         resolved: Resolved,
         options: K8sOptions,
         named: Sequence[str],
+        explicit: bool,
     ) -> None:
         self.bundle_dir = bundle_dir
         self.manifest = manifest
@@ -173,6 +174,7 @@ class _ModuleRenderer:
         self.resolved = resolved
         self.options = options
         self.named = set(named)
+        self.explicit = explicit  # modules named on the command line (not "all")
         self.common = {
             K.MANAGED: "true",
             K.APP_MANAGED_BY: "sealbox",
@@ -194,8 +196,9 @@ class _ModuleRenderer:
 
     def replicas(self, spec: ModuleSpec, single: bool) -> int:
         count = spec.instances
-        if spec.name in self.named and self.options.instances is not None:
-            count = self.options.instances
+        asked = self.options.instances if spec.name in self.named else None
+        if asked is not None and (self.explicit or not single):
+            count = asked
         if not 1 <= count <= spec.max_instances:
             raise UsageError(f"--instances {count}: {spec.name} allows 1 to {spec.max_instances}")
         if single and count != 1:
@@ -207,6 +210,8 @@ class _ModuleRenderer:
 
     def gpus(self, spec: ModuleSpec) -> int:
         asked = self.options.gpus if spec.name in self.named else None
+        if spec.gpu == "none" and not self.explicit:
+            asked = None  # "all modules --gpus N": meant for the modules that use GPUs
         if spec.gpu == "none":
             if asked:
                 raise UsageError(f"module {spec.name} does not use GPUs; drop --gpus")
@@ -385,7 +390,9 @@ def render_bundle(
     named = list(names) or sorted(specs)
     order = install_order(specs, named)
     resolved = resolve_for_cluster(specs, order, renderer, options, stored_secrets or {})
-    mr = _ModuleRenderer(bundle_dir, manifest, specs, renderer, resolved, options, named)
+    mr = _ModuleRenderer(
+        bundle_dir, manifest, specs, renderer, resolved, options, named, explicit=bool(names)
+    )
     files = [
         ManifestFile(
             "00-namespace.yaml",

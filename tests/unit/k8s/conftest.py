@@ -1,0 +1,50 @@
+"""A bundle-shaped folder for render tests: the repo's modules and templates, a manifest with
+made-up image IDs and a stand-in license (render never checks signatures or images)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[3]
+GOLDEN = ROOT / "tests" / "fixtures" / "k8s" / "golden"
+FAKE_LICENSE = "# stand-in license for render tests\n-----BEGIN SEALBOX LICENSE-----\n{}\n"
+# Fixed values so golden files are stable; they are test data, not real credentials.
+FIXED_SECRETS = {
+    "mysql_password": "GoldenPw0000000000000000000000001",
+    "mysql_root_password": "GoldenRootPw00000000000000000002",
+}
+
+
+def make_bundle(dest: Path, edit=None) -> Path:
+    """Copy modules/ and templates/; `edit(name, doc)` may change a module spec first."""
+    shutil.copytree(ROOT / "templates", dest / "templates")
+    (dest / "modules").mkdir(parents=True)
+    images = []
+    for i, path in enumerate(sorted((ROOT / "modules").glob("*.yaml"))):
+        doc = yaml.safe_load(path.read_text())
+        if edit is not None:
+            edit(doc["name"], doc)
+        (dest / "modules" / path.name).write_text(yaml.safe_dump(doc, sort_keys=False))
+        images.append(
+            {
+                "ref": doc["image"]["ref"],
+                "id": f"sha256:{i:064x}",
+                "file": "images/images.tar.zst",
+                "sha256": "0" * 64,
+                "name": doc["image"]["archive"],
+            }
+        )
+    manifest = {"format": 1, "product": "sealbox-demo", "version": "2026.11.0", "images": images}
+    (dest / "manifest.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+    (dest / "license").mkdir()
+    (dest / "license" / "license.cfg").write_text(FAKE_LICENSE)
+    return dest
+
+
+@pytest.fixture
+def bundle(tmp_path: Path) -> Path:
+    return make_bundle(tmp_path / "bundle")
