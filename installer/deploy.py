@@ -8,6 +8,7 @@ resumes by running the same command again.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import os
 import time
@@ -332,6 +333,18 @@ class Deployment:
             if options.dry_run:
                 return result
             self.pending_plan = plan  # gates that need more than the module names read it
+            # Checks skipped by name at an earlier install of these modules stay skipped (they
+            # are in the state, and the gate prints each one again), so a re-run need not
+            # repeat every --skip-check.
+            remembered = [
+                item
+                for mp in plan.modules
+                if mp.desired.spec.name in state.modules
+                for item in state.modules[mp.desired.spec.name].skipped_checks
+            ]
+            if remembered:
+                merged = sorted(set(options.skip_checks) | set(remembered))
+                options = dataclasses.replace(options, skip_checks=merged)
             for gate in self.gates:
                 gate(self, [m.desired.spec.name for m in plan.modules], options)
             self._check_archives(plan)

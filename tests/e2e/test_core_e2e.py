@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ROOT, port_sets, run_cli
+from tests.e2e.conftest import DEMO_VENDOR_PUB, ROOT, port_sets, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -253,7 +253,16 @@ def test_image_is_loaded_from_the_bundle_when_absent(deployment, tmp_path):
         )
     )
     out = tmp_path / "bundle"
-    create_bundle(load_definition(str(src / "bundle.yaml")), str(out))
+    from installer import signing
+
+    key = signing.load_private(str(DEMO_VENDOR_PUB.with_suffix(".key")))
+    create_bundle(
+        load_definition(str(src / "bundle.yaml")),
+        str(out),
+        key=key,
+        carry=False,
+        license_dir=str(ROOT / "build" / "demo-license"),
+    )
     image_id = subprocess.run(
         ["docker", "image", "inspect", "--format", "{{.Id}}", ref], capture_output=True, text=True
     ).stdout.strip()
