@@ -75,6 +75,8 @@ def _check_hosts(t, names: list[str], overrides: dict, skip: list[str], fmt: For
         out.print(report.conclusion, markup=False)
 
     for r in results:  # --json: the full reports
+        if r.status == "unreachable":
+            r.exit_code = 1  # envcheck's code for "the check itself could not run", not 3
         if fmt is Format.json and r.data is not None:
             r.data = r.data.to_dict(raw=False)
     finish("envcheck", results, fmt is Format.json, details, f.log_dir)
