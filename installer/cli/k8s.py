@@ -264,6 +264,7 @@ def status(
     "delete", help="Delete what Sealbox deployed (data volume claims kept unless --purge)."
 )
 def delete(
+    modules: Optional[List[str]] = typer.Argument(None, help="Modules (default: all of them)."),
     namespace: str = NS_OPT,
     purge: bool = typer.Option(
         False, "--purge", help="Also delete the data volume claims and the namespace."
@@ -271,7 +272,7 @@ def delete(
     kubeconfig: Optional[str] = KUBECONFIG_OPT,
 ) -> None:
     kubectl = Kubectl.find(LocalHost(), kubeconfig)
-    text = kubectl.delete(namespace, purge=purge)
+    text = kubectl.delete(namespace, purge=purge, modules=modules or [])
     for line in text.splitlines():
         output.err.print(line, markup=False, highlight=False)
     if not purge:

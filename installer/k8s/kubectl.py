@@ -113,9 +113,13 @@ class Kubectl:
         )
         return parse_status(json.loads(res.stdout or "{}"))
 
-    def delete(self, namespace: str, *, purge: bool) -> str:
-        """Everything labelled ours; PVCs (data) and the namespace only with purge."""
+    def delete(self, namespace: str, *, purge: bool, modules: Sequence[str] = ()) -> str:
+        """Everything labelled ours (or the named modules' objects); PVCs (data) only with
+        purge; the namespace only with purge and no module named."""
         kinds = KINDS + (",persistentvolumeclaims" if purge else "")
+        selector = K.SELECTOR
+        if modules:
+            selector += f",{K.MODULE} in ({','.join(sorted(modules))})"
         out = self._check(
             self.run(
                 "delete",
@@ -123,14 +127,14 @@ class Kubectl:
                 "-n",
                 namespace,
                 "-l",
-                K.SELECTOR,
+                selector,
                 "--ignore-not-found",
                 "--wait",
                 timeout=600,
             ),
             "delete",
         ).stdout
-        if purge and self._namespace_is_ours(namespace):
+        if purge and not modules and self._namespace_is_ours(namespace):
             out += self._check(
                 self.run("delete", "namespace", namespace, "--ignore-not-found", timeout=600),
                 "delete namespace",

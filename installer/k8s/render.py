@@ -222,7 +222,8 @@ class _ModuleRenderer:
             raise UsageError(f"--gpus {asked}: {spec.name} needs at least 1 GPU per replica")
         return asked
 
-    def instance(self, spec: ModuleSpec) -> DesiredInstance:
+    def instance(self, spec: ModuleSpec, gpus: int) -> DesiredInstance:
+        # In a pod the device plugin exposes only the pod's GPUs, numbered from 0.
         desired = desired_module(
             spec,
             self.specs,
@@ -231,7 +232,7 @@ class _ModuleRenderer:
             renderer=self.renderer,
             store=_ClusterStore(),  # type: ignore[arg-type]
             count=1,
-            gpus=[],
+            gpus=["0"] if gpus else [],
         )
         return desired.instances[0]
 
@@ -250,7 +251,8 @@ class _ModuleRenderer:
         """(public objects, secret objects) of one module."""
         ns = self.options.namespace
         labels = self.labels(spec)
-        inst = self.instance(spec)
+        gpus = self.gpus(spec)
+        inst = self.instance(spec, gpus)
         pinned = spec.name == LICENSE_MODULE
         stateful = bool(spec.data) and not pinned
         public_files: dict[str, str] = {}
@@ -323,7 +325,6 @@ class _ModuleRenderer:
             vol = f"host-{i}"
             volumes.append({"name": vol, "hostPath": {"path": m.host}})
             mounts.append({"name": vol, "mountPath": m.container, "readOnly": m.read_only})
-        gpus = self.gpus(spec)
         replicas = self.replicas(spec, single=pinned or stateful)
         cont = O.container(
             spec, self.image(spec), inst.ports, list(inst.runspec.command), env, mounts, gpus

@@ -69,6 +69,14 @@ def test_delete_keeps_pvcs_and_namespace_unless_purge():
     )
 
 
+def test_delete_of_named_modules_selects_them_and_keeps_the_namespace():
+    host, k = _kubectl({"kubectl": ""})
+    k.delete("faces", purge=True, modules=["mysql", "face-server"])
+    assert len(host.commands) == 1
+    assert "io.sealbox.managed=true,io.sealbox.module in (face-server,mysql)" in host.commands[0]
+    assert "persistentvolumeclaims" in host.commands[0]
+
+
 def test_purge_never_deletes_a_namespace_sealbox_did_not_create():
     ns = json.dumps({"metadata": {"labels": {}}})
     host, k = _kubectl({"kubectl --kubeconfig /k/config get namespace": ns, "kubectl": ""})

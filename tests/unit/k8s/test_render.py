@@ -93,6 +93,8 @@ def test_gpu_limits_when_asked_and_not_otherwise(bundle):
         "limits": {"nvidia.com/gpu": 2}
     }
     assert dep["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 0, "maxUnavailable": 1}
+    conf = by_kind(gpu.objects, "Secret", "face-server-secret")["data"]["service.conf"]
+    assert "GPU_ID=0\n" in base64.b64decode(conf).decode()  # the pod's first visible GPU
     assert "resources" not in pod(gpu.objects, "mysql")["containers"][0]  # deps keep defaults
     with pytest.raises(UsageError, match="mysql does not use GPUs"):
         render_bundle(str(bundle), ["mysql"], opts(gpus=1), FIXED_SECRETS)
