@@ -13,11 +13,13 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 PACKAGES=(docker.io debootstrap zstd xz-utils pixz openssh-server openssh-client iproute2
-          util-linux procps psmisc ca-certificates python3-venv python3-pip iptables sudo openssl)
+          util-linux procps psmisc ca-certificates python3-venv python3-pip iptables sudo openssl docker-registry)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# kubectl (for `sealbox k8s`): the machine's own if it has one, else Debian's client.
+command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
