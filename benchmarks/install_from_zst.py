@@ -77,7 +77,7 @@ def make_bundle(work: str) -> str:
     with open(os.path.join(src, "bundle.yaml"), "w") as fh:
         yaml.safe_dump({"product": "bench", "version": "1", "modules": ["model-server"]}, fh)
     out = os.path.join(work, "bundle")
-    create_bundle(load_definition(os.path.join(src, "bundle.yaml")), out)
+    create_bundle(load_definition(os.path.join(src, "bundle.yaml")), out, carry=False)
     return out
 
 
@@ -92,7 +92,9 @@ def main() -> int:
         bundle = make_bundle(work)
         tar = os.path.join(work, "model-server.tar")
         sh("docker", "save", "-o", tar, IMAGE)
-        zst = os.path.join(bundle, "images", "model-server.tar.zst")
+        from installer.bundle.manifest import load_manifest
+
+        zst = os.path.join(bundle, load_manifest(bundle).images[0].file)
         state = os.path.join(work, "state")
         ours, ref = [], []
         for _ in range(args.rounds):

@@ -45,6 +45,8 @@ def main() -> int:
     from below_requirements import failing_items
 
     skips = [a for item in failing_items() for a in ("--skip-check", item)]
+    # the demo bundle is signed with the demo vendor key (scripts/build_demo_bundle.py)
+    os.environ.setdefault("SEALBOX_TRUST", os.path.join(ROOT, "build", "demo-vendor", "vendor.pub"))
     state = tempfile.mkdtemp(prefix="sealbox-bench-state-")
     try:
         first = cli(args.bundle, state, "inall", "-y", "--json", *PORTS, *skips)
