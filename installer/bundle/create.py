@@ -25,7 +25,7 @@ from installer.bundle.carry import carry_sealbox, default_python_versions
 from installer.bundle.manifest import ImageEntry, Manifest, load_manifest, write_manifest
 from installer.bundle.trust import sign_manifest
 from installer.errors import RuntimeFailure, UsageError
-from installer.runtime.archive import CHUNK, DEFAULT_ZSTD_LEVEL, ZSTD_WINDOW_LOG
+from installer.runtime.archive import CHUNK, DEFAULT_ZSTD_LEVEL, ZSTD_WINDOW_LOG, sha256_file
 from installer.spec.load import load_modules
 
 Progress = Callable[[str], None]
@@ -138,14 +138,6 @@ def save_images(
     return hashed.digest.hexdigest(), hashed.size, raw_size
 
 
-def _file_sha(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 SHARED_ARCHIVE = "images/images"
 SUFFIX = {"zstd": ".tar.zst", "xz": ".tar.xz"}
 LAYOUTS = ("shared", "per-image")
@@ -183,7 +175,7 @@ def _reusable(
         and old
         and os.path.isfile(path)
         and os.path.getsize(path) == old[0].size
-        and _file_sha(path) == old[0].sha256
+        and sha256_file(path) == old[0].sha256
     ):
         return old
     return []
@@ -325,7 +317,7 @@ def create_bundle(
             rel = os.path.relpath(full, out_dir).replace(os.sep, "/")
             if rel in archives or rel in ("manifest.yaml", "manifest.sig"):
                 continue
-            files[rel] = _file_sha(full)
+            files[rel] = sha256_file(full)
     manifest = Manifest(
         product=definition.product,
         version=definition.version,

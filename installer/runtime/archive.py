@@ -8,7 +8,6 @@ whole tar).
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import lzma
 import os
@@ -169,28 +168,6 @@ def sha256_file(path: str) -> str:
         for chunk in iter(lambda: fh.read(CHUNK), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def open_compressed_writer(path: str, kind: str, level: Optional[int] = None) -> BinaryIO:
-    """A writable file object compressing into `path` (used to build bundles)."""
-    raw = open(path, "wb")
-    if kind == "zstd":
-        params = zstandard.ZstdCompressionParameters.from_level(
-            level or DEFAULT_ZSTD_LEVEL,
-            threads=-1,
-            enable_ldm=True,
-            window_log=ZSTD_WINDOW_LOG,
-            write_checksum=True,
-        )
-        cctx = zstandard.ZstdCompressor(compression_params=params)
-        return cctx.stream_writer(raw, closefd=True)  # type: ignore[return-value]
-    if kind == "xz":
-        raw.close()
-        return lzma.open(path, "wb", preset=level if level is not None else 6)  # type: ignore[return-value]
-    if kind == "gzip":
-        raw.close()
-        return gzip.open(path, "wb", compresslevel=level or 6)  # type: ignore[return-value]
-    return raw
 
 
 DECOMPRESS_COMMANDS = {

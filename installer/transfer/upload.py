@@ -26,7 +26,6 @@ rename to ``dst``. A wrong hash deletes the part, so the next run starts clean.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import posixpath
 import shlex
@@ -37,6 +36,7 @@ from typing import Callable, Iterator, Optional
 from installer.errors import HostError
 from installer.hosts.base import Host
 from installer.hosts.ssh import ConnectionLostError
+from installer.runtime.archive import sha256_file
 
 Progress = Callable[[int, int], None]
 CHUNK = 1024 * 1024
@@ -63,16 +63,6 @@ class UploadResult:
     sent: int
     seconds: float
     attempts: int = 1
-
-
-def sha256_file(path: str, chunk: int = 4 * CHUNK) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while True:
-            block = fh.read(chunk)
-            if not block:
-                return h.hexdigest()
-            h.update(block)
 
 
 def resume_offset(
