@@ -89,7 +89,22 @@ def show_available(as_json: bool = JSON_OPT, bundle: Optional[str] = BUNDLE_OPT)
     )
 
 
-def show_installed(as_json: bool = JSON_OPT, bundle: Optional[str] = BUNDLE_OPT) -> None:
+K8S_OPT = typer.Option(False, "--k8s", help="On the Kubernetes cluster (kubeconfig) instead.")
+NAMESPACE_OPT = typer.Option("sealbox", "--namespace", "-n", help="Namespace (with --k8s).")
+KUBECONFIG_OPT = typer.Option(None, "--kubeconfig", help="kubeconfig (with --k8s).")
+
+
+def show_installed(
+    as_json: bool = JSON_OPT,
+    bundle: Optional[str] = BUNDLE_OPT,
+    k8s: bool = K8S_OPT,
+    namespace: str = NAMESPACE_OPT,
+    kubeconfig: Optional[str] = KUBECONFIG_OPT,
+) -> None:
+    if k8s:  # the same view as `sealbox k8s status`
+        from installer.cli.k8s import status as k8s_status
+
+        return k8s_status(namespace, kubeconfig, as_json)
     _use_bundle(bundle)
     t = targets()
     if t:
@@ -255,7 +270,14 @@ def remove(
     ),
     as_json: bool = JSON_OPT,
     bundle: Optional[str] = BUNDLE_OPT,
+    k8s: bool = K8S_OPT,
+    namespace: str = NAMESPACE_OPT,
+    kubeconfig: Optional[str] = KUBECONFIG_OPT,
 ) -> None:
+    if k8s:  # the same as `sealbox k8s delete MODULE` (volume claims kept unless --purge)
+        from installer.cli.k8s import delete as k8s_delete
+
+        return k8s_delete([module], namespace, purge, kubeconfig)
     _use_bundle(bundle)
     t = targets()
     if t:

@@ -218,7 +218,12 @@ class FakeApi:
     @staticmethod
     def matches(obj: dict, query: dict) -> bool:
         labels = (obj.get("metadata") or {}).get("labels") or {}
-        for term in filter(None, query.get("labelSelector", "").split(",")):
+        for term in _selector_terms(query.get("labelSelector", "")):
+            if " in (" in term:  # set-based: key in (a,b)
+                key, _, rest = term.partition(" in (")
+                if labels.get(key.strip()) not in {v.strip() for v in rest.rstrip(")").split(",")}:
+                    return False
+                continue
             key, _, value = term.partition("=")
             if labels.get(key) != value:
                 return False
@@ -248,3 +253,21 @@ class FakeApi:
     def __exit__(self, *exc: Any) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def _selector_terms(selector: str) -> list[str]:
+    """Split a label selector on the commas that are not inside `in (...)` sets."""
+    terms, depth, current = [], 0, ""
+    for ch in selector:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if ch == "," and depth == 0:
+            terms.append(current)
+            current = ""
+        else:
+            current += ch
+    if current:
+        terms.append(current)
+    return [t for t in terms if t]

@@ -253,6 +253,13 @@ def test_apply_status_delete_through_kubectl(demo_bundle, tmp_path):
 
         status = run_cli("k8s", "status", "-n", "faces", "--kubeconfig", kc, "--json")
         assert status.rc == 0 and len(status.json()["workloads"]) == 3
+        # the field engineer's commands learn --k8s: li is the same view, rm removes one module
+        li = run_cli("li", "--k8s", "-n", "faces", "--kubeconfig", kc, "--json")
+        assert li.rc == 0 and li.json() == status.json()
+        rm = run_cli("rm", "face-server", "--k8s", "-n", "faces", "--kubeconfig", kc)
+        assert rm.rc == 0, rm.stderr
+        left = run_cli("li", "--k8s", "-n", "faces", "--kubeconfig", kc, "--json").json()
+        assert sorted(w["name"] for w in left["workloads"]) == ["license-server", "mysql"]
 
         kept = run_cli("k8s", "delete", "-n", "faces", "--kubeconfig", kc)
         assert kept.rc == 0, kept.stderr
