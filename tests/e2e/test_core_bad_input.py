@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -267,3 +268,49 @@ def test_failed_required_check_refuses_and_a_named_skip_is_recorded(
     recorded = json.loads((state / "state.json").read_text())["modules"]["mysql"]["skipped_checks"]
     assert recorded == ["mysql/memory"]
     assert run_cli("rmall", "--purge", bundle=bundle, state_dir=state).rc == 0
+
+
+def test_unhealthy_service_shows_its_logs_and_the_old_container_comes_back(
+    demo_bundle, tmp_path, state, ports, skip_args
+):
+    """A face-server that dies on start: the error carries its last log lines, the new container
+    is removed, and the one it was to replace is put back and serves again."""
+    sets = [*port_sets(ports), *skip_args]
+    good = run_cli("inall", "-y", "--json", *sets, bundle=demo_bundle, state_dir=state)
+    assert good.rc == 0, good.stderr
+    before = subprocess.run(
+        ["docker", "ps", "-q", "--no-trunc", "--filter", "label=io.sealbox.module=face-server"],
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    bundle = copy_bundle(demo_bundle, tmp_path / "broken")
+    spec_file = bundle / "modules" / "face-server.yaml"
+    doc = yaml.safe_load(spec_file.read_text())
+    doc["command"] = [
+        "python3",
+        "-c",
+        "import sys; print('model failed to load: CUDA error 100', file=sys.stderr); sys.exit(3)",
+    ]
+    spec_file.write_text(yaml.safe_dump(doc))
+    resign(bundle)
+    bad = run_cli("in", "face-server", "-y", *sets, bundle=bundle, state_dir=state)
+    assert bad.rc == 1, bad.stderr
+    assert re.search(r"(exited|restarting) \(exit code 3\)", bad.error_lines()[0])
+    assert "model failed to load: CUDA error 100" in bad.stderr  # the container's own log line
+    names = our_containers(state)
+    assert len(names) == 3  # no half-created container, nothing of the old one lost
+    after = subprocess.run(
+        ["docker", "ps", "-q", "--no-trunc", "--filter", "label=io.sealbox.module=face-server"],
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    assert set(before) & set(after)  # the old face-server container itself is running again
+    li = run_cli("li", "--json", bundle=demo_bundle, state_dir=state)
+    rows = {r["module"]: r for r in li.json()["instances"]}
+    assert rows["face-server"]["state"] == "running"
+    deadline = time.monotonic() + 60
+    while rows["face-server"]["health"] != "healthy" and time.monotonic() < deadline:
+        time.sleep(1)
+        li = run_cli("li", "--json", bundle=demo_bundle, state_dir=state)
+        rows = {r["module"]: r for r in li.json()["instances"]}
+    assert rows["face-server"]["health"] == "healthy"
