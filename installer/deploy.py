@@ -114,12 +114,19 @@ class Deployment:
 
     @contextmanager
     def locked(self) -> Iterator[None]:
-        """One Sealbox run per host at a time (local hosts; remote ones lock in the SSH layer)."""
+        """One Sealbox run per host at a time. Local hosts only for now: a remote host is not
+        locked, so two controllers driving the same host at once are not prevented."""
         if not self.host.is_local:
             yield
             return
-        os.makedirs(self.store.root, mode=0o700, exist_ok=True)
-        with open(os.path.join(self.store.root, ".lock"), "w") as fh:
+        try:
+            os.makedirs(self.store.root, mode=0o700, exist_ok=True)
+            fh = open(os.path.join(self.store.root, ".lock"), "w")
+        except PermissionError:
+            raise HostError(
+                f"cannot write {self.store.root} on {self.host.name}: run as root (sudo)"
+            ) from None
+        with fh:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -138,7 +145,12 @@ class Deployment:
 
     # read-only views --------------------------------------------------------------------
     def available(self) -> list[dict[str, Any]]:
-        state = self.store.load() if self.store.host.exists(self.store.state_file) else State()
+        """The bundle's modules; 'installed' is None where the state cannot be read (not root)."""
+        readable = True
+        try:
+            state = self.store.load() if self.host.exists(self.store.state_file) else State()
+        except HostError:
+            state, readable = State(), False
         rows = []
         for name in install_order(self.specs, self.specs):
             spec = self.specs[name]
@@ -149,7 +161,7 @@ class Deployment:
                     "version": spec.version,
                     "description": spec.description,
                     "depends_on": list(spec.depends_on),
-                    "installed": rec is not None,
+                    "installed": (rec is not None) if readable else None,
                     "installed_version": rec.version if rec else None,
                     "gpu": spec.gpu,
                     "ports": {p.name: p.port for p in spec.ports},

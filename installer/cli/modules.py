@@ -82,7 +82,9 @@ def show_available(as_json: bool = JSON_OPT, bundle: Optional[str] = BUNDLE_OPT)
                 r["version"],
                 r["description"],
                 ", ".join(r["depends_on"]),
-                f"yes ({r['installed_version']})" if r["installed"] else "no",
+                "? (state needs root)"
+                if r["installed"] is None
+                else (f"yes ({r['installed_version']})" if r["installed"] else "no"),
             )
             for r in rows
         ],

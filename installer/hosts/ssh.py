@@ -281,6 +281,9 @@ class SSHHost:
                 raise OSError(f"jump host {self._jump.name} could not connect: {exc}") from exc
         sock = socket.create_connection((self.spec.host, self.spec.port), self.connect_timeout)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        # paramiko writes each SSH packet with its own send(): without NODELAY Nagle holds the
+        # packet's last partial segment for an ACK (uploads ~290 -> ~345 MB/s measured here)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         tcp_user_timeout = getattr(socket, "TCP_USER_TIMEOUT", None)
         if self.dead_link_timeout and tcp_user_timeout is not None:
             # unacknowledged data older than this kills the connection: a cut cable is noticed

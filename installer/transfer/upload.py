@@ -78,12 +78,22 @@ def resume_offset(
     return part_size
 
 
+# Shell function printing the sha256 (64 hex chars) of the file "$1". ``openssl dgst`` uses the
+# CPU's SHA extensions (~1.2 GB/s here) where coreutils 9.1 ``sha256sum`` does not (~450 MB/s);
+# on a host without openssl (or where it fails) ``sha256sum`` gives the same answer.
+SHA256_FUNC = (
+    "sealbox_sha256() { if command -v openssl >/dev/null 2>&1 && "
+    's=$(openssl dgst -sha256 -r < "$1" 2>/dev/null) && [ ${#s} -ge 64 ]; then '
+    'printf \'%s\\n\' "$s" | cut -c1-64; else sha256sum < "$1" | cut -c1-64; fi; }; '
+)
+
+
 def _state_script(dst: str, part: str, meta: str, size: int) -> str:
     d, p, m = shlex.quote(dst), shlex.quote(part), shlex.quote(meta)
     return (
-        f"mkdir -p -- {shlex.quote(posixpath.dirname(dst) or '/')} || exit 1; "
+        f"{SHA256_FUNC}mkdir -p -- {shlex.quote(posixpath.dirname(dst) or '/')} || exit 1; "
         f'if [ -f {d} ] && [ "$(wc -c < {d})" -eq {size} ]; then '
-        f'echo "dst $(sha256sum -- {d} | cut -c1-64)"; fi; '
+        f'echo "dst $(sealbox_sha256 {d})"; fi; '
         f'if [ -f {p} ]; then echo "part $(wc -c < {p})"; fi; '
         f'if [ -f {m} ]; then echo "meta $(head -c 64 {m})"; fi; true'
     )
@@ -108,9 +118,10 @@ def _finish_script(part: str, meta: str, dst: str, sha256: str, mode: int, size:
     saw EOF) is left alone for the next run to resume -- never hashed and deleted."""
     p, m, d = shlex.quote(part), shlex.quote(meta), shlex.quote(dst)
     return (
+        f"{SHA256_FUNC}"
         f'n=$(wc -c < {p}); [ "$n" -eq {size} ] || {{ echo "{part} is incomplete ($n of {size} '
         f'bytes)" >&2; exit {RC_INCOMPLETE}; }}; '
-        f's=$(sha256sum -- {p} | cut -c1-64); if [ "$s" = {sha256} ]; then '
+        f's=$(sealbox_sha256 {p}); if [ "$s" = {sha256} ]; then '
         f"chmod {mode:o} {p} && mv -f -- {p} {d} && rm -f -- {m}; else rm -f -- {p} {m}; "
         f'echo "sha256 of the uploaded file is $s, expected {sha256}" >&2; exit {RC_BAD_HASH}; fi'
     )
