@@ -153,3 +153,27 @@ def test_short_stream_keeps_the_part_for_resume(tmp_path, archive) -> None:
     assert res.rc == RC_INCOMPLETE
     assert os.path.getsize(part) == 12345 and not os.path.exists(dst)
     assert upload(LocalHost(), str(src), dst).resumed_from == 12345
+
+
+@pytest.mark.parametrize(
+    "fake_openssl",
+    ["exit 127", "echo 'unknown option -r'", f"echo {'b' * 64} '*stdin'"],
+    ids=["fails", "short-output", "wrong-hash"],
+)
+def test_host_hash_uses_openssl_else_sha256sum(tmp_path, archive, monkeypatch, fake_openssl):
+    """The host hashes with openssl when it works, and falls back to sha256sum when it fails."""
+    src, data, sha = archive
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "openssl").write_text(f"#!/bin/sh\ncat > /dev/null\n{fake_openssl}\n")
+    (bindir / "openssl").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+    dst = tmp_path / "remote" / "img.tar.gz"
+    if fake_openssl.startswith("echo bbb"):  # openssl answered: its (wrong) hash is what counts
+        with pytest.raises(TransferError, match="did not verify"):
+            upload(LocalHost(), str(src), str(dst))
+        assert not dst.exists() and not os.path.exists(str(dst) + ".part")
+        return
+    res = upload(LocalHost(), str(src), str(dst))
+    assert dst.read_bytes() == data and res.sha256 == sha and not res.skipped
+    assert upload(LocalHost(), str(src), str(dst)).skipped  # the skip check hashes dst the same way
