@@ -155,3 +155,19 @@ def resign(bundle: Path) -> None:
         doc["files"][rel] = hashlib.sha256((bundle / rel).read_bytes()).hexdigest()
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     sign_manifest(str(bundle), signing.load_private(str(DEMO_VENDOR_PUB.with_suffix(".key"))))
+
+
+def http_json(method: str, port: int, path: str, body=None, addr: str = "127.0.0.1"):
+    """(status, parsed JSON body) of one HTTP call to a service under test."""
+    import urllib.request
+
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(
+        f"http://{addr}:{port}{path}",
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        raw = resp.read()
+        return resp.status, json.loads(raw) if raw else None

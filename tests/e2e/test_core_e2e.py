@@ -10,12 +10,11 @@ import json
 import os
 import socket
 import subprocess
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import DEMO_VENDOR_PUB, ROOT, port_sets, run_cli
+from tests.e2e.conftest import DEMO_VENDOR_PUB, ROOT, http_json, port_sets, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -31,16 +30,7 @@ def port_open(port: int) -> bool:
 
 
 def http(method: str, port: int, path: str, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}",
-        data=data,
-        method=method,
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        raw = resp.read()
-        return resp.status, json.loads(raw) if raw else None
+    return http_json(method, port, path, body)
 
 
 def containers(state_dir: Path) -> dict[str, str]:

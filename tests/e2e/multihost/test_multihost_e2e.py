@@ -6,12 +6,12 @@ re-run changes nothing; an unreachable host is reported while the others are don
 
 from __future__ import annotations
 
-import json
 import urllib.request
 
 import pytest
 import yaml
 
+from tests.e2e.conftest import http_json
 from tests.e2e.multihost.conftest import run_cli
 
 pytestmark = pytest.mark.e2e
@@ -22,16 +22,7 @@ def common(known_hosts: str, tmp_path) -> list[str]:
 
 
 def http(method: str, addr: str, port: int, path: str, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(
-        f"http://{addr}:{port}{path}",
-        data=data,
-        method=method,
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        raw = resp.read()
-        return resp.status, json.loads(raw) if raw else None
+    return http_json(method, port, path, body, addr=addr)
 
 
 def containers(h) -> dict[str, str]:
