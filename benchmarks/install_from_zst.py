@@ -85,6 +85,11 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--weights-mb", type=int, default=450)
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="drop the page cache before each timed step (a bundle fresh off a USB disk)",
+    )
     args = parser.parse_args()
     size = build_image(args.weights_mb)
     work = tempfile.mkdtemp(prefix="sealbox-bench-", dir="/var/tmp")
@@ -97,6 +102,14 @@ def main() -> int:
         zst = os.path.join(bundle, load_manifest(bundle).images[0].file)
         state = os.path.join(work, "state")
         ours, ref, pipe = [], [], []
+
+        def settle() -> None:
+            """Same start for every side: cache dropped (--cold) or left warm."""
+            if args.cold:
+                sh("sync")
+                with open("/proc/sys/vm/drop_caches", "w") as fh:
+                    fh.write("3\n")
+
         for _ in range(args.rounds):
             # reference: docker load -i of the uncompressed tar, docker run, wait for the port
             sh("docker", "rmi", "-f", IMAGE)
@@ -119,10 +132,12 @@ def main() -> int:
                 )
                 wait_port(PORT)
 
+            settle()
             ref.append(timed(reference))
             sh("docker", "rm", "-f", "bench-ref")
             # breakdown: the decompress-and-load pipe alone (no checksum, no engine), same run
             sh("docker", "rmi", "-f", IMAGE)
+            settle()
             pipe.append(
                 timed(
                     lambda: sh(
@@ -133,6 +148,7 @@ def main() -> int:
             # ours: Sealbox streams the .tar.zst into docker load, creates, starts, waits for health
             sh("docker", "rmi", "-f", IMAGE)
             dep = Deployment(bundle, LocalHost(), store=StateStore(LocalHost(), state), gates=[])
+            settle()
             started = time.perf_counter()
             result = dep.install(["model-server"], InstallOptions())
             ours.append(time.perf_counter() - started)
@@ -140,7 +156,7 @@ def main() -> int:
             dep.remove_all(purge=True)
         ratio = median(ours) / median(ref)
         print_table(
-            f"in of a {size / 1e6:.0f} MB image (median of {args.rounds}; archive "
+            f"in of a {size / 1e6:.0f} MB image ({'cold' if args.cold else 'warm'} page cache, median of {args.rounds}; archive "
             f"{os.path.getsize(zst) / 1e6:.0f} MB .tar.zst vs {os.path.getsize(tar) / 1e6:.0f} MB .tar)",
             ["method", "median s", "runs s", "ratio", "target"],
             [
