@@ -96,9 +96,6 @@ class StateStore:
         suffix = f"-{instance}" if instance is not None else ""
         return f"{self.root}/data/{module}{suffix}/{name}"
 
-    def module_data_root(self, module: str) -> str:
-        return f"{self.root}/data"
-
     def _load_json(self, path: str) -> dict[str, Any]:
         try:
             raw = self.host.read(path)

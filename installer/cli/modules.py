@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 import typer
 
@@ -10,7 +10,7 @@ from installer.cli import output
 from installer.cli.context import CTX
 from installer.cli.prompt import interactive, prompt_variable
 from installer.cli.remote import Targets, finish, fleet, targets, with_targets
-from installer.deploy import InstallOptions, InstallResult, InstanceStatus
+from installer.deploy import Deployment, InstallOptions, InstallResult, InstanceStatus
 from installer.variables import load_answers, parse_set_options
 
 JSON_OPT = typer.Option(False, "--json", help="Print JSON on stdout (progress stays on stderr).")
@@ -207,6 +207,19 @@ SKIP_OPT = typer.Option(
 )
 
 
+def _install_here(
+    select: Callable[[Deployment], list[str]], opts: InstallOptions, as_json: bool
+) -> None:
+    """Install on this machine the modules `select` picks from the bundle, then print."""
+    printer = output.EventPrinter()
+    try:
+        dep = CTX.deployment(printer)
+        result = dep.install(select(dep), opts)
+    finally:
+        printer.close()
+    _print_result(result, as_json, opts.dry_run)
+
+
 def install(
     modules: List[str] = typer.Argument(..., help="Modules to install."),
     sets: List[str] = SET_OPT,
@@ -228,12 +241,7 @@ def install(
         return _on_hosts(
             t, lambda f: f.install(opts, list(modules)), "Install", as_json, _install_details
         )
-    printer = output.EventPrinter(quiet=False)
-    try:
-        result = CTX.deployment(printer).install(list(modules), opts)
-    finally:
-        printer.close()
-    _print_result(result, as_json, dry_run)
+    _install_here(lambda dep: list(modules), opts, as_json)
 
 
 def install_all(
@@ -253,13 +261,7 @@ def install_all(
         return _on_hosts(
             t, lambda f: f.install(opts, everything=True), "Install", as_json, _install_details
         )
-    printer = output.EventPrinter()
-    try:
-        dep = CTX.deployment(printer)
-        result = dep.install(sorted(dep.specs), opts)
-    finally:
-        printer.close()
-    _print_result(result, as_json, dry_run)
+    _install_here(lambda dep: sorted(dep.specs), opts, as_json)
 
 
 def remove(
