@@ -1,13 +1,13 @@
 """Carry out a module's plan on a host: load image, write configs, run, wait for health.
 
 Every step that fails undoes its own half: a new container that does not get healthy is removed
-(with its last log lines in the error) and a replaced one is put back.
+(its log kept in a file the one-line error names) and a replaced one is put back.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Optional
+from typing import Any, Mapping, Optional
 
 from installer.bundle.manifest import ImageEntry
 from installer.desired import DesiredInstance
@@ -16,21 +16,32 @@ from installer.events import Event, Reporter
 from installer.hosts.base import Host
 from installer.plan import CREATE, LOAD, NOOP, RECREATE, REMOVE, START, Action, ModulePlan
 from installer.runtime.docker import DockerRuntime
-from installer.runtime.health import probe
+from installer.runtime.healthwait import HealthWait, keep_logs
+from installer.runtime.reach import endpoints
 from installer.spec.model import ModuleSpec
 
 OLD_SUFFIX = "-sealbox-old"
-LOG_LINES = 15
 
 
 class Applier:
     def __init__(
-        self, host: Host, runtime: DockerRuntime, bundle_dir: str, report: Reporter
+        self,
+        host: Host,
+        runtime: DockerRuntime,
+        bundle_dir: str,
+        report: Reporter,
+        *,
+        specs: Optional[Mapping[str, ModuleSpec]] = None,
+        values: Optional[Mapping[str, Any]] = None,
+        log_dir: Optional[str] = None,
     ) -> None:
         self.host = host
         self.runtime = runtime
         self.bundle_dir = bundle_dir
         self.report = report
+        self.specs = specs or {}  # with ``values``: the addresses a module is wired to
+        self.values = values or {}
+        self.log_dir = log_dir  # failed containers' logs are kept here
 
     # image ------------------------------------------------------------------------------
     def load_image(self, spec: ModuleSpec, entry: ImageEntry) -> None:
@@ -65,48 +76,28 @@ class Applier:
             self.host.write(f.path, f.content, f.mode)
 
     def wait_healthy(self, spec: ModuleSpec, inst: DesiredInstance) -> None:
+        """Until healthy, or a known reason (installer.runtime.healthwait), or the timeout."""
         check = spec.health
-        port = inst.ports.get(check.port) if check.port else None
-        deadline = time.monotonic() + check.timeout
-        seen = ""
         self.report(
             Event("step", spec.name, f"waiting for {inst.container} to be healthy", inst.container)
         )
-        while True:
-            cont = self.runtime.inspect(inst.container)
-            if cont is None:
-                raise RuntimeFailure(f"{inst.container} disappeared while starting")
-            if cont.status in ("exited", "dead") or (
-                cont.status == "restarting" and cont.restart_count >= 3
-            ):
-                raise RuntimeFailure(
-                    f"{inst.container} {cont.status} (exit code {cont.exit_code}) while starting"
-                )
-            ok, seen = probe(
-                self.host,
-                check.type,
-                port=port,
-                path=check.path,
-                container=inst.container,
-                command=check.command,
-            )
-            if ok and cont.running:
-                self.report(
-                    Event("done", spec.name, f"{inst.container} healthy ({seen})", inst.container)
-                )
-                return
-            if time.monotonic() > deadline:
-                raise RuntimeFailure(
-                    f"{inst.container} not healthy after {check.timeout:.0f}s: {seen}"
-                )
-            time.sleep(check.interval)
+        wired = endpoints(spec, self.specs, self.values) if self.specs else []
+        seen = HealthWait(
+            self.host,
+            self.runtime.inspect,
+            self.runtime.logs,
+            check,
+            inst.container,
+            inst.ports.get(check.port) if check.port else None,
+            wired,
+        ).run()
+        self.report(Event("done", spec.name, f"{inst.container} healthy ({seen})", inst.container))
 
     def _fail_with_logs(self, name: str, exc: RuntimeFailure) -> RuntimeFailure:
-        logs = self.runtime.logs(name, LOG_LINES)
-        detail = (
-            f"{exc}\n--- last {LOG_LINES} log lines of {name} ---\n{logs}" if logs else str(exc)
-        )
-        return RuntimeFailure(detail)
+        """One line: the failure, and the file that keeps the container's whole log."""
+        path = keep_logs(self.host, name, self.log_dir) if self.log_dir else None
+        where = f"; its log is kept in {path}" if path else ""
+        return RuntimeFailure(f"{exc}{where}")
 
     def _run_new(self, spec: ModuleSpec, inst: DesiredInstance) -> None:
         """Create, start and wait; on failure remove the new container and re-raise with its logs."""

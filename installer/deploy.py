@@ -361,7 +361,15 @@ class Deployment:
                 gate(self, [m.desired.spec.name for m in plan.modules], options)
             self._check_archives(plan)
             self.check_ports(plan)
-            applier = Applier(self.host, self.runtime, self.bundle_dir, self.report)
+            applier = Applier(
+                self.host,
+                self.runtime,
+                self.bundle_dir,
+                self.report,
+                specs=self.specs,
+                values=resolved.values,
+                log_dir=f"{self.store.root}/logs",
+            )
             # Every image first: a damaged archive stops the run before any container changes.
             for mp in plan.modules:
                 if mp.load_image:

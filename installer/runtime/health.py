@@ -1,47 +1,123 @@
-"""Health probes run from the host's side: TCP connect, HTTP status, or a command in the container.
+"""Health probes run from the host's side: TCP connect, HTTP answer, or a command in the container.
 
-On this machine Python sockets are used; on a remote host a bash /dev/tcp probe, so targets need
-no curl and no Python.
+Every probe is a bash one-liner run through the Host (``/dev/tcp``, no curl, no Python on the
+target), so this machine and an SSH host take the same path. An HTTP probe reads the whole
+answer before it closes the connection: closing after the status line made the service's
+second write fail with a ``BrokenPipeError`` traceback in its own log.
+
+The health contract for services (README, "Health contract"): 2xx means healthy. A non-2xx
+answer says why in its body -- JSON ``{"reason": "...", "fatal": true}`` (``retry: false`` is
+the same as ``fatal: true``) or a plain-text body -- and the installer shows that reason.
 """
 
 from __future__ import annotations
 
-import http.client
-import socket
-from typing import Optional
+import json
+import shlex
+from dataclasses import dataclass
+from typing import Any, Optional
 
 from installer.hosts.base import Host
 
 PROBE_TIMEOUT = 3.0
+MAX_ANSWER = 65536  # bytes of an HTTP answer kept; the rest is read and dropped
+REASON_CHARS = 300
 
 
-def _local_tcp(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=PROBE_TIMEOUT):
-            return True
-    except OSError:
-        return False
+@dataclass(frozen=True)
+class HealthAnswer:
+    """What one probe saw. ``reason`` is the service's own words when it gave any."""
+
+    ok: bool
+    seen: str  # short text for status tables: "HTTP 503 ...", "port 5535 closed"
+    reason: Optional[str] = None
+    fatal: bool = False  # ``fatal: true`` / ``retry: false``: waiting longer changes nothing
+    retry: bool = False  # ``retry: true``: still progressing, keep waiting (up to the timeout)
+    answered: bool = False  # something listened and answered (any HTTP status, open port)
 
 
-def _local_http(port: int, path: str) -> tuple[bool, str]:
-    try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=PROBE_TIMEOUT)
-        conn.request("GET", path)
-        resp = conn.getresponse()
-        body = resp.read(300).decode("utf-8", "replace")
-        conn.close()
-        return 200 <= resp.status < 300, f"HTTP {resp.status} {body.strip()[:200]}"
-    except (OSError, http.client.HTTPException) as exc:
-        return False, f"no answer on port {port} ({exc.__class__.__name__})"
+def tcp_script(address: str, port: int) -> str:
+    """Open fd 3 to ``address:port`` (bash resolves /dev/tcp after quote removal)."""
+    return "exec 3<>" + shlex.quote(f"/dev/tcp/{address}/{int(port)}")
 
 
-def remote_http_script(port: int, path: str) -> str:
+def http_script(address: str, port: int, path: str) -> str:
+    """GET ``path``; print the whole answer (bounded), reading it to the end before closing."""
+    request = f"GET {path} HTTP/1.0\\r\\nHost: {address}\\r\\nConnection: close\\r\\n\\r\\n"
     return (
-        f"exec 3<>/dev/tcp/127.0.0.1/{port} || exit 7; "
-        f"printf 'GET {path} HTTP/1.0\\r\\nHost: 127.0.0.1\\r\\n\\r\\n' >&3; "
-        'read -r proto code rest <&3; echo "$code $rest"; '
-        'case "$code" in 2??) exit 0;; *) exit 1;; esac'
+        f"{tcp_script(address, port)} || exit 7; "
+        f"printf {shlex.quote(request)} >&3; "
+        f"head -c {MAX_ANSWER} <&3; cat <&3 >/dev/null"
     )
+
+
+def _one_line(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= REASON_CHARS else flat[: REASON_CHARS - 3] + "..."
+
+
+def parse_reason(body: str) -> tuple[Optional[str], bool, bool]:
+    """(reason, fatal, retry) from a health body: JSON ``reason``/``fatal``/``retry``, else
+    the first 300 characters of a text body."""
+    text = body.strip()
+    if not text:
+        return None, False, False
+    try:
+        doc: Any = json.loads(text)
+    except ValueError:
+        return _one_line(text), False, False
+    if not isinstance(doc, dict):
+        return None, False, False  # JSON, but not the contract's object
+    reason = doc.get("reason")
+    fatal = doc.get("fatal") is True or doc.get("retry") is False
+    retry = doc.get("retry") is True and not fatal
+    if isinstance(reason, str) and reason.strip():
+        return _one_line(reason), fatal, retry
+    return None, fatal, retry
+
+
+def parse_http(raw: str) -> HealthAnswer:
+    """An HTTP/1.x answer as printed by ``http_script``."""
+    head, _, body = raw.replace("\r\n", "\n").partition("\n\n")
+    status_line = head.split("\n", 1)[0].strip()
+    parts = status_line.split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+        return HealthAnswer(False, f"not an HTTP answer: {_one_line(raw)[:80]!r}", answered=True)
+    status = int(parts[1])
+    if 200 <= status < 300:
+        return HealthAnswer(True, f"HTTP {status}", answered=True)
+    reason, fatal, retry = parse_reason(body)
+    seen = f"HTTP {status}" + (f": {reason}" if reason else "")
+    return HealthAnswer(False, seen, reason, fatal, retry, answered=True)
+
+
+def check(
+    host: Host,
+    kind: str,
+    *,
+    port: Optional[int] = None,
+    path: str = "/",
+    container: str = "",
+    command: tuple[str, ...] = (),
+    address: str = "127.0.0.1",
+) -> HealthAnswer:
+    """One probe through the host."""
+    if kind == "command":
+        res = host.run(["docker", "exec", container, *command], timeout=PROBE_TIMEOUT * 5)
+        if res.ok:
+            return HealthAnswer(True, "command ok", answered=True)
+        return HealthAnswer(False, res.first_error_line(), answered=res.rc not in (124, 137))
+    assert port is not None
+    limit = f"{PROBE_TIMEOUT:g}"
+    if kind == "tcp":
+        res = host.run(["timeout", limit, "bash", "-c", tcp_script(address, port)])
+        return HealthAnswer(
+            res.ok, f"port {port} {'open' if res.ok else 'closed'}", answered=res.ok
+        )
+    res = host.run(["timeout", limit, "bash", "-c", http_script(address, port, path)])
+    if not res.stdout.strip():
+        return HealthAnswer(False, f"no answer on port {port}")
+    return parse_http(res.stdout)
 
 
 def probe(
@@ -53,21 +129,6 @@ def probe(
     container: str = "",
     command: tuple[str, ...] = (),
 ) -> tuple[bool, str]:
-    """One probe: (healthy, what was seen)."""
-    if kind == "command":
-        res = host.run(["docker", "exec", container, *command], timeout=PROBE_TIMEOUT * 5)
-        return res.ok, res.first_error_line() if not res.ok else "command ok"
-    assert port is not None
-    if host.is_local:
-        if kind == "tcp":
-            ok = _local_tcp(port)
-            return ok, f"port {port} {'open' if ok else 'closed'}"
-        return _local_http(port, path)
-    if kind == "tcp":
-        res = host.run(["timeout", "5", "bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{port}"])
-        return res.ok, f"port {port} {'open' if res.ok else 'closed'}"
-    res = host.run(["timeout", "5", "bash", "-c", remote_http_script(port, path)])
-    return (
-        res.ok,
-        f"HTTP {res.stdout.strip()[:200]}" if res.stdout.strip() else f"no answer on port {port}",
-    )
+    """One probe: (healthy, what was seen) -- for status tables."""
+    ans = check(host, kind, port=port, path=path, container=container, command=command)
+    return ans.ok, ans.seen

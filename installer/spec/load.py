@@ -23,6 +23,7 @@ from installer.spec.model import (
     Mount,
     Port,
     Variable,
+    WiredTo,
 )
 from installer.spec.schema import Field, SchemaErrors, check_map
 
@@ -93,6 +94,9 @@ MODULE_SCHEMA = {
     "health": Field("map"),
     "envcheck": Field("list", items=Field("map")),
     "licensed": Field("bool"),
+    "wired_to": Field(
+        "list", items={"host": Field("str", required=True), "port": Field("str", required=True)}
+    ),
 }
 IMAGE_SCHEMA = {"ref": Field("str", required=True), "archive": Field("str", required=True)}
 HEALTH_SCHEMA = {
@@ -102,6 +106,7 @@ HEALTH_SCHEMA = {
     "command": Field("list", items=Field("str")),
     "timeout": Field("number", minimum=1, maximum=3600),
     "interval": Field("number", minimum=0.1, maximum=60),
+    "same_reason_for": Field("number", minimum=1, maximum=3600),
 }
 
 
@@ -179,6 +184,7 @@ def parse_module(doc: Any, source: str, expected_name: str = "") -> ModuleSpec:
         command=tuple(h.get("command") or ()),
         timeout=float(h.get("timeout", 120)),
         interval=float(h.get("interval", 1)),
+        same_reason_for=float(h.get("same_reason_for", 10)),
     )
     img = doc["image"]
     return ModuleSpec(
@@ -212,6 +218,7 @@ def parse_module(doc: Any, source: str, expected_name: str = "") -> ModuleSpec:
         health=health,
         envcheck=tuple(doc.get("envcheck") or ()),
         licensed=doc.get("licensed", True),
+        wired_to=tuple(WiredTo(w["host"], w["port"]) for w in doc.get("wired_to") or []),
     )
 
 
@@ -260,3 +267,11 @@ def check_bundle_rules(specs: dict[str, ModuleSpec]) -> None:
                     f"{owners[var.name]}; variables are shared across modules, declare it once"
                 )
             owners[var.name] = spec.source
+    for spec in specs.values():
+        for i, w in enumerate(spec.wired_to):
+            for key, name in (("host", w.host_var), ("port", w.port_var)):
+                if name not in owners:
+                    raise SpecError(
+                        f"{spec.source}: wired_to[{i}].{key}: unknown variable {name!r}; "
+                        "name a variable of this module or of a module it depends on"
+                    )

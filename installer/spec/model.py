@@ -72,8 +72,19 @@ class HealthCheck:
     port: Optional[str] = None  # port name
     path: str = "/"
     command: tuple[str, ...] = ()
-    timeout: float = 120.0
+    timeout: float = 120.0  # for the truly unknown: no exit, no reason, nothing unreachable
     interval: float = 1.0
+    same_reason_for: float = 10.0  # a non-2xx reason unchanged this long ends the wait
+
+
+@dataclass(frozen=True)
+class WiredTo:
+    """An address the module is wired to: the variables holding its host and its port.
+
+    The health wait and the cross-host check connect there from the module's host."""
+
+    host_var: str
+    port_var: str
 
 
 @dataclass(frozen=True)
@@ -99,6 +110,7 @@ class ModuleSpec:
     health: HealthCheck = field(default_factory=HealthCheck)
     envcheck: tuple[dict[str, Any], ...] = ()  # extra or tightened envcheck items
     licensed: bool = True  # the license must grant this module before it is deployed
+    wired_to: tuple[WiredTo, ...] = ()
 
     def variable(self, name: str) -> Optional[Variable]:
         for var in self.variables:

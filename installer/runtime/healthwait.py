@@ -1,0 +1,209 @@
+"""Wait for a new container to be healthy, and stop waiting as soon as the outcome is known.
+
+Known outcomes end the wait at once or after ``same_reason_for`` seconds (README, "Health
+contract"): the container exited; the service's health answer carries a reason that is fatal
+or stays unchanged; an address it is wired to does not accept a connection from its host; the
+dependency serving that address answers its own health with a reason. Only a service that says
+nothing keeps the installer waiting until ``health.timeout``.
+
+The failure is one line: what happened, the fix, and (added by the caller) the file that
+keeps the container's log.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional, Sequence
+
+from installer.errors import RuntimeFailure
+from installer.hosts.base import Host
+from installer.runtime import health
+from installer.runtime.container import Container
+from installer.runtime.reach import Endpoint, connect
+from installer.spec.model import HealthCheck
+
+RESTARTS_MEAN_EXITED = 3
+TAIL_FOR_EXIT = 5
+
+
+class HealthFailed(RuntimeFailure):
+    """The wait ended with a known reason (or the timeout); the message is one line."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why the service is not healthy yet, as far as the installer can tell."""
+
+    text: str
+    fix: str
+    fatal: bool = False  # end the wait now
+    patient: bool = False  # the service says it is progressing (``retry: true``): keep waiting
+
+
+class SameReason:
+    """Decides when a problem is the outcome: fatal at once, else unchanged for ``hold`` s."""
+
+    def __init__(self, hold: float) -> None:
+        self.hold = hold
+        self.text: Optional[str] = None
+        self.since = 0.0
+
+    def settled(self, now: float, problem: Optional[Problem]) -> bool:
+        if problem is None or problem.patient:
+            self.text = None
+            return False
+        if problem.fatal:
+            return True
+        if problem.text != self.text:
+            self.text, self.since = problem.text, now
+            return False
+        return now - self.since >= self.hold
+
+
+def exited_message(container: str, cont: Container, last_line: str) -> str:
+    said = f': its last log line: "{last_line}"' if last_line else ""
+    return (
+        f"{container} exited (exit code {cont.exit_code}) while starting{said}; "
+        "fix what the log says, then run the install again"
+    )
+
+
+def own_problem(container: str, ans: health.HealthAnswer) -> Optional[Problem]:
+    if ans.reason is None:
+        return None
+    return Problem(
+        f'{container} is not healthy: it says "{ans.reason}" ({ans.seen.split(":", 1)[0]})',
+        "fix what it says, then run the install again",
+        fatal=ans.fatal,
+        patient=ans.retry,
+    )
+
+
+def unreachable_problem(container: str, host: str, ep: Endpoint, why: str) -> Problem:
+    return Problem(
+        f"{container} cannot reach {ep.what} at {ep.where} ({ep.host_var}, {ep.port_var}) "
+        f"from {host}: {why}",
+        f"start {ep.what} there, or open TCP port {ep.port} from {host} to {ep.address}, "
+        f"or correct --set {ep.host_var}=/{ep.port_var}=",
+    )
+
+
+def dependency_problem(container: str, ep: Endpoint, ans: health.HealthAnswer) -> Problem:
+    return Problem(
+        f'{container} cannot start: {ep.what} at {ep.where} is not serving: "{ans.reason}"',
+        f"fix {ep.what} first ('li' shows its state), then run the install again",
+        fatal=ans.fatal,
+        patient=ans.retry,
+    )
+
+
+def last_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return " ".join(lines[-1].split())[:300] if lines else ""
+
+
+class HealthWait:
+    """One container's wait; ``clock`` and ``sleep`` are injectable for unit tests."""
+
+    def __init__(
+        self,
+        host: Host,
+        inspect: Callable[[str], Optional[Container]],
+        logs: Callable[[str, int], str],
+        check: HealthCheck,
+        container: str,
+        port: Optional[int],
+        endpoints: Sequence[Endpoint] = (),
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.host, self.inspect, self.logs = host, inspect, logs
+        self.check, self.container, self.port = check, container, port
+        self.endpoints = list(endpoints)
+        self.clock, self.sleep = clock, sleep
+
+    def dependency(self) -> Optional[Problem]:
+        """The first wired address that is unreachable, or whose server says it is not serving."""
+        for ep in self.endpoints:
+            why = connect(self.host, ep.address, ep.port)
+            if why is not None:
+                return unreachable_problem(self.container, self.host.name, ep, why)
+            if ep.health_path:
+                ans = health.check(
+                    self.host, "http", port=ep.port, path=ep.health_path, address=ep.address
+                )
+                if not ans.ok and ans.reason is not None:
+                    return dependency_problem(self.container, ep, ans)
+        return None
+
+    def probe(self) -> health.HealthAnswer:
+        c = self.check
+        return health.check(
+            self.host,
+            c.type,
+            port=self.port,
+            path=c.path,
+            container=self.container,
+            command=c.command,
+        )
+
+    def run(self) -> str:
+        """Return what the healthy probe saw; raise HealthFailed with one line otherwise."""
+        deadline = self.clock() + self.check.timeout
+        tracker = SameReason(self.check.same_reason_for)
+        seen = "no answer yet"
+        while True:
+            cont = self.inspect(self.container)
+            if cont is None:
+                raise HealthFailed(
+                    f"{self.container} disappeared while starting (removed by someone else?); "
+                    "run the install again"
+                )
+            if cont.status in ("exited", "dead") or (
+                cont.status == "restarting" and cont.restart_count >= RESTARTS_MEAN_EXITED
+            ):
+                line = last_line(self.logs(self.container, TAIL_FOR_EXIT))
+                raise HealthFailed(exited_message(self.container, cont, line))
+            ans = self.probe()
+            seen = ans.seen
+            if ans.ok and cont.running:
+                return seen
+            problem = self.dependency() or own_problem(self.container, ans)
+            if tracker.settled(self.clock(), problem):
+                assert problem is not None
+                raise HealthFailed(f"{problem.text}; {problem.fix}")
+            if self.clock() > deadline:
+                raise HealthFailed(
+                    f"{self.container} not healthy after {self.check.timeout:.0f}s ({seen}) and "
+                    "it gave no reason; read its log, then run the install again"
+                )
+            self.sleep(self.check.interval)
+
+
+KEPT_LOG_LINES = 20000
+
+
+def _stamp_key(line: str) -> str:
+    """Docker's RFC 3339 stamp with the fraction padded to 9 digits, so text order is time
+    order (``.1Z`` would sort after ``.12Z``)."""
+    stamp = line.split(" ", 1)[0].rstrip("Z")
+    whole, _, frac = stamp.partition(".")
+    return f"{whole}.{frac:0<9}"
+
+
+def keep_logs(host: Host, container: str, log_dir: str) -> Optional[str]:
+    """Save the container's log (stdout and stderr, in time order) to a 0600 file on its host
+    before the container is removed; the path, or None when there was nothing to save."""
+    res = host.run(
+        ["docker", "logs", "--timestamps", "--tail", str(KEPT_LOG_LINES), container], timeout=60
+    )
+    if not res.ok:
+        return None
+    lines = res.stdout.splitlines() + res.stderr.splitlines()
+    lines.sort(key=_stamp_key)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    path = f"{log_dir}/{container}-{stamp}.log"
+    host.makedirs(log_dir, 0o700)
+    host.write(path, ("\n".join(lines) + "\n").encode("utf-8", "replace"), 0o600)
+    return path
