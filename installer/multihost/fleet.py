@@ -23,6 +23,15 @@ from installer.hosts.ssh import SSHHost
 from installer.inventory.model import Inventory
 from installer.inventory.wiring import FleetPlan, HostPlan, plan_fleet
 from installer.multihost.connect import ConnectOptions, open_host
+from installer.multihost.reach import (
+    DependencyUnreachable,
+    Link,
+    first_failure,
+    links_of,
+    port_defaults,
+    require_reachable,
+    served_there,
+)
 from installer.multihost.run import HostResult, Job, Outcome, run_jobs
 from installer.spec.load import load_modules
 from installer.spec.model import ModuleSpec
@@ -64,6 +73,7 @@ class Fleet:
     def __post_init__(self) -> None:
         self._hosts: dict[str, SSHHost] = {}
         self._specs: Optional[dict[str, ModuleSpec]] = None
+        self._job_modules: dict[str, list[str]] = {}  # host -> modules this install puts there
 
     # plumbing ---------------------------------------------------------------------------
     @property
@@ -163,6 +173,7 @@ class Fleet:
         placed = any(hp.modules for hp in fplan.hosts.values())
         wanted = dependency_closure(self.specs, modules) if modules is not None else set()
         jobs = []
+        self._job_modules = {}
         for name, hp in fplan.hosts.items():
             if modules is not None and placed:
                 # an inventory: the named modules where it places them, and their providers
@@ -173,8 +184,57 @@ class Fleet:
                 names = sorted(self.specs)
             else:
                 names = list(hp.modules)
+            self._job_modules[name] = names
             jobs.append(Job(name, self._install_job(hp, names, options), list(hp.after)))
+        blocked = {} if options.dry_run else self._unreachable_now(fplan, jobs)
+        for job in jobs:
+            if job.host in blocked:
+                job.run = _refuse(blocked[job.host])
         return self._run(jobs)
+
+    def _links(self, hp: HostPlan, names: list[str], inherited: dict[str, Any]) -> list[Link]:
+        values = {**port_defaults(self.specs), **inherited, **hp.overrides}
+        return links_of(hp, names, self.specs, self.inventory.placements(), values)
+
+    def _unreachable_now(self, fplan: FleetPlan, jobs: list[Job]) -> dict[str, str]:
+        """Before any change: hosts that cannot reach a provider that is serving already.
+
+        A failed connect counts only when the provider's own host connects to the same
+        address (the service runs, the path between the hosts is closed); a provider not
+        running yet is checked again when the dependent's job starts, after it is healthy."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        def check(job: Job) -> Optional[tuple[Link, str]]:
+            hp = fplan.hosts[job.host]
+            links = self._links(hp, self._job_modules[job.host], self.inherited(hp))
+            if not links:
+                return None
+            host = self.host(job.host)
+            host.connect()
+            return first_failure(host, links)
+
+        def safe(job: Job) -> Optional[tuple[Link, str]]:
+            try:
+                return check(job)
+            except Exception:  # noqa: BLE001 - an unreachable host is its own job's report
+                return None
+
+        with ThreadPoolExecutor(max_workers=max(1, self.parallel)) as pool:
+            found = dict(zip([j.host for j in jobs], pool.map(safe, jobs)))
+        blocked: dict[str, str] = {}
+        for name, failed in found.items():
+            if failed is None:
+                continue
+            link, why = failed
+            try:
+                serving = link.provider_host is None or served_there(
+                    self.host(link.provider_host), link
+                )
+            except Exception:  # noqa: BLE001 - provider unreachable: its own job says so
+                serving = False
+            if serving:
+                blocked[name] = link.message(why)
+        return blocked
 
     def _install_job(
         self, hp: HostPlan, names: list[str], options: InstallOptions
@@ -191,6 +251,14 @@ class Fleet:
                     Event("step", "wiring", f"from the providers' state: {', '.join(inherited)}")
                 )
             overrides = {**inherited, **overrides}
+            if not options.dry_run:
+                # the providers are healthy now (this job waited for them): can we reach them?
+                links = self._links(hp, names, inherited)
+                if links:
+                    host = self.host(hp.host.name)
+                    host.connect()
+                    require_reachable(host, links)
+                    report(Event("done", "wiring", f"{len(links)} wired address(es) reachable"))
             pl = [hp.host.modules[m] for m in names if m in hp.host.modules]
             instances = next((p.instances for p in pl if p.instances is not None), None)
             gpus = next((p.gpus for p in pl if p.gpus is not None), None)
@@ -267,6 +335,13 @@ class Fleet:
             return run
 
         return self._run([Job(n, job(n), after[n]) for n in self.inventory.hosts])
+
+
+def _refuse(message: str) -> Callable[[Reporter], Outcome]:
+    def run(report: Reporter) -> Outcome:
+        raise DependencyUnreachable(message)
+
+    return run
 
 
 # Read-only tools on many hosts: envcheck, fingerprint collect, license verify. They need no

@@ -6,6 +6,7 @@ re-run changes nothing; an unreachable host is reported while the others are don
 
 from __future__ import annotations
 
+import time
 import urllib.request
 
 import pytest
@@ -145,6 +146,66 @@ def test_rerun_is_a_noop(deployed, inventory, known_hosts, host_skips, three_hos
         h.name: h.exec(["docker", "ps", "-q", "--no-trunc"]).stdout.decode().split()
         for h in three_hosts
     } == ids
+
+
+def _inall(args, inventory, host_skips, known_hosts, tmp_path):
+    started = time.monotonic()
+    res = run_cli(
+        *args,
+        "inall",
+        "--inventory",
+        str(inventory),
+        "-y",
+        "--json",
+        *host_skips,
+        *common(known_hosts, tmp_path),
+    )
+    return res, time.monotonic() - started
+
+
+def _assert_blocked(res, b, c) -> dict:
+    assert res.rc == 3, res.stderr[-3000:]
+    hosts = by_host(res)
+    assert hosts["gpu1"]["status"] == "failed", hosts["gpu1"]
+    msg = hosts["gpu1"]["message"]
+    assert msg.startswith(
+        f"gpu1 ({c.address}) cannot reach mysql on db at {b.address}:5535 "
+        "(mysql_host, mysql_port) for face-server: no answer within 3s"
+    ), msg
+    assert f"open TCP port 5535 from gpu1 ({c.address}) to db ({b.address})" in msg
+    assert "not healthy after" not in res.stderr
+    return hosts
+
+
+def test_blocked_port_between_hosts_is_a_reachability_error(
+    deployed, inventory, known_hosts, host_skips, three_hosts, tmp_path
+) -> None:
+    """Issue 13.2: a firewall on B drops C's packets to MySQL. Before any change, C is failed
+    with a message naming both hosts, the address and the port; A and B are unaffected; C's
+    running face-server is not touched. Then the same with MySQL installed by the run itself:
+    the check runs when B is healthy, before C changes."""
+    _, args, _ = deployed
+    _, b, c = three_hosts
+    rule = ["INPUT", "-p", "tcp", "-s", c.address, "--dport", "5535", "-j", "DROP"]
+    face_id = c.exec(["docker", "ps", "-q", "--no-trunc"]).stdout.decode().split()
+    b.exec(["iptables", "-I", *rule])
+    try:
+        res, elapsed = _inall(args, inventory, host_skips, known_hosts, tmp_path)
+        hosts = _assert_blocked(res, b, c)
+        assert hosts["lic"]["status"] == "ok" and hosts["db"]["status"] == "ok"
+        assert elapsed < 60, elapsed  # a no-op run of 3 hosts plus one 3 s connect
+        assert c.exec(["docker", "ps", "-q", "--no-trunc"]).stdout.decode().split() == face_id
+        # MySQL gone from B: this run installs it; C is checked right after B is healthy
+        b.exec(["docker", "rm", "-f", "sealbox-mysql-0"])
+        res, _ = _inall(args, inventory, host_skips, known_hosts, tmp_path)
+        hosts = _assert_blocked(res, b, c)
+        assert hosts["db"]["status"] == "changed"
+        assert "running" in containers(b)["sealbox-mysql-0"]
+        assert c.exec(["docker", "ps", "-q", "--no-trunc"]).stdout.decode().split() == face_id
+    finally:
+        b.exec(["iptables", "-D", *rule], check=False)
+    res, _ = _inall(args, inventory, host_skips, known_hosts, tmp_path)
+    assert res.rc == 0, res.stderr[-3000:]
 
 
 def test_unreachable_host_is_reported_and_others_done(

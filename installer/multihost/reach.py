@@ -1,0 +1,104 @@
+"""Before any change across hosts: can each host reach what its modules are wired to?
+
+A dependent host connects, through its own Host, to every address its modules' ``wired_to``
+names on *another* host (the license server on A, MySQL on B). A firewall between them is then
+an error in seconds, naming both hosts, the address and the port, instead of a health timeout.
+
+Two moments, one check: before the run starts (``preflight``) for providers already serving --
+when the dependent cannot connect but the provider's host can connect to that same address, the
+service runs and something between the hosts drops or rejects the traffic -- and, for providers
+installed by the same run, at the start of the dependent's job, which begins right after its
+providers are healthy (``installer.multihost.run`` orders the jobs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
+
+from installer.errors import HostError
+from installer.hosts.base import Host
+from installer.inventory.wiring import HostPlan
+from installer.runtime.reach import Endpoint, connect, endpoints
+from installer.spec.model import ModuleSpec
+
+
+class DependencyUnreachable(HostError):
+    """A host cannot connect to a service it is wired to on another host (exit 3)."""
+
+
+@dataclass(frozen=True)
+class Link:
+    """One wired address a host's module needs from another machine."""
+
+    consumer: str  # inventory host name
+    consumer_address: str
+    module: str
+    endpoint: Endpoint
+    provider_host: Optional[str] = None  # None: a service outside the inventory
+
+    def message(self, why: str) -> str:
+        ep = self.endpoint
+        here = f"{self.consumer} ({self.consumer_address})"
+        there = f"{self.provider_host} ({ep.address})" if self.provider_host else ep.address
+        what = f"{ep.what} on {self.provider_host}" if self.provider_host else ep.what
+        return (
+            f"{here} cannot reach {what} at {ep.where} ({ep.host_var}, {ep.port_var}) for "
+            f"{self.module}: {why}; open TCP port {ep.port} from {here} to {there} in the "
+            f"firewall, or check that {ep.what} runs there"
+        )
+
+
+def port_defaults(specs: Mapping[str, ModuleSpec]) -> dict[str, Any]:
+    """Plain (non-template) defaults of every variable: the ports a provider listens on when
+    nothing overrides them."""
+    return {
+        v.name: v.default
+        for s in specs.values()
+        for v in s.variables
+        if isinstance(v.default, int) and not isinstance(v.default, bool)
+    }
+
+
+def links_of(
+    hp: HostPlan,
+    names: list[str],
+    specs: Mapping[str, ModuleSpec],
+    placements: Mapping[str, list[str]],
+    values: Mapping[str, Any],
+) -> list[Link]:
+    """The cross-host addresses the modules ``names`` on this host are wired to."""
+    out: list[Link] = []
+    seen: set[tuple[str, int]] = set()
+    for m in names:
+        for ep in endpoints(specs[m], specs, values):
+            if ep.provider is None or ep.provider not in hp.elsewhere:
+                continue  # on this host: the health wait checks it
+            if (ep.address, ep.port) in seen:
+                continue
+            seen.add((ep.address, ep.port))
+            where = placements.get(ep.provider, [])
+            provider_host = where[0] if len(where) == 1 else None
+            out.append(Link(hp.host.name, hp.host.lan_address, m, ep, provider_host))
+    return out
+
+
+def first_failure(host: Host, links: list[Link]) -> Optional[tuple[Link, str]]:
+    for link in links:
+        why = connect(host, link.endpoint.address, link.endpoint.port)
+        if why is not None:
+            return link, why
+    return None
+
+
+def require_reachable(host: Host, links: list[Link]) -> None:
+    """Raise DependencyUnreachable for the first wired address the host cannot connect to."""
+    failed = first_failure(host, links)
+    if failed is not None:
+        link, why = failed
+        raise DependencyUnreachable(link.message(why))
+
+
+def served_there(provider: Host, link: Link) -> bool:
+    """Does the provider's own host connect to the address? Then the service runs."""
+    return connect(provider, link.endpoint.address, link.endpoint.port) is None
