@@ -26,11 +26,10 @@ from installer.multihost.connect import ConnectOptions, open_host
 from installer.multihost.reach import (
     DependencyUnreachable,
     Link,
-    first_failure,
+    blocked_hosts,
     links_of,
     port_defaults,
     require_reachable,
-    served_there,
 )
 from installer.multihost.run import HostResult, Job, Outcome, run_jobs
 from installer.spec.load import load_modules
@@ -197,44 +196,13 @@ class Fleet:
         return links_of(hp, names, self.specs, self.inventory.placements(), values)
 
     def _unreachable_now(self, fplan: FleetPlan, jobs: list[Job]) -> dict[str, str]:
-        """Before any change: hosts that cannot reach a provider that is serving already.
+        """Before any change: hosts that cannot reach a provider that is serving already."""
 
-        A failed connect counts only when the provider's own host connects to the same
-        address (the service runs, the path between the hosts is closed); a provider not
-        running yet is checked again when the dependent's job starts, after it is healthy."""
-        from concurrent.futures import ThreadPoolExecutor
+        def links_for(name: str) -> list[Link]:
+            hp = fplan.hosts[name]
+            return self._links(hp, self._job_modules[name], self.inherited(hp))
 
-        def check(job: Job) -> Optional[tuple[Link, str]]:
-            hp = fplan.hosts[job.host]
-            links = self._links(hp, self._job_modules[job.host], self.inherited(hp))
-            if not links:
-                return None
-            host = self.host(job.host)
-            host.connect()
-            return first_failure(host, links)
-
-        def safe(job: Job) -> Optional[tuple[Link, str]]:
-            try:
-                return check(job)
-            except Exception:  # noqa: BLE001 - an unreachable host is its own job's report
-                return None
-
-        with ThreadPoolExecutor(max_workers=max(1, self.parallel)) as pool:
-            found = dict(zip([j.host for j in jobs], pool.map(safe, jobs)))
-        blocked: dict[str, str] = {}
-        for name, failed in found.items():
-            if failed is None:
-                continue
-            link, why = failed
-            try:
-                serving = link.provider_host is None or served_there(
-                    self.host(link.provider_host), link
-                )
-            except Exception:  # noqa: BLE001 - provider unreachable: its own job says so
-                serving = False
-            if serving:
-                blocked[name] = link.message(why)
-        return blocked
+        return blocked_hosts([j.host for j in jobs], links_for, self.host, self.parallel)
 
     def _install_job(
         self, hp: HostPlan, names: list[str], options: InstallOptions

@@ -13,8 +13,9 @@ providers are healthy (``installer.multihost.run`` orders the jobs).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from installer.errors import HostError
 from installer.hosts.base import Host
@@ -102,3 +103,45 @@ def require_reachable(host: Host, links: list[Link]) -> None:
 def served_there(provider: Host, link: Link) -> bool:
     """Does the provider's own host connect to the address? Then the service runs."""
     return connect(provider, link.endpoint.address, link.endpoint.port) is None
+
+
+def blocked_hosts(
+    names: list[str],
+    links_for: Callable[[str], list[Link]],
+    host: Callable[[str], Host],
+    parallel: int = 8,
+) -> dict[str, str]:
+    """host -> message, for hosts that cannot reach a provider that is serving already.
+
+    A failed connect counts only when the provider's own host connects to the same address
+    (the service runs; the path between the hosts is closed). A provider not running yet is
+    checked again when the dependent's job starts, after the provider is healthy. A host that
+    cannot be reached at all is left to its own job, which reports it."""
+
+    def check(name: str) -> Optional[tuple[Link, str]]:
+        try:
+            links = links_for(name)
+            if not links:
+                return None
+            h = host(name)
+            opener = getattr(h, "connect", None)  # SSH hosts connect lazily; fail here, early
+            if opener is not None:
+                opener()
+            return first_failure(h, links)
+        except Exception:  # noqa: BLE001 - an unreachable host is its own job's report
+            return None
+
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        found = dict(zip(names, pool.map(check, names)))
+    blocked: dict[str, str] = {}
+    for name, failed in found.items():
+        if failed is None:
+            continue
+        link, why = failed
+        try:
+            serving = link.provider_host is None or served_there(host(link.provider_host), link)
+        except Exception:  # noqa: BLE001 - provider unreachable: its own job says so
+            serving = False
+        if serving:
+            blocked[name] = link.message(why)
+    return blocked

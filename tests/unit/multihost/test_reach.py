@@ -79,3 +79,33 @@ def test_blocked_port_message_names_both_hosts_address_port_and_what_to_open():
     )
     ok = RecordedHost({"timeout 3 bash -c": ""})
     require_reachable(ok, links)  # every address answers: no error
+
+
+def test_preflight_blocks_only_when_the_provider_serves():
+    """gpu1 cannot connect to db:6000. If db itself connects there, MySQL runs and the path is
+    closed: gpu1 is blocked before any change. If db cannot either, MySQL is not running yet
+    (this run installs it): gpu1 is checked again when db is healthy."""
+    from installer.multihost.reach import blocked_hosts
+
+    inv, fp = plan()
+    hp = fp.hosts["gpu1"]
+    values = {**port_defaults(SPECS), **hp.overrides}
+    links = links_of(hp, ["face-server"], SPECS, inv.placements(), values)
+    gpu1 = RecordedHost(
+        {
+            "timeout 3 bash -c 'exec 3<>/dev/tcp/10.0.0.1/8887'": "",
+            "timeout 3 bash -c 'exec 3<>/dev/tcp/10.0.0.2/6000'": Result("", 124, "", ""),
+        },
+        name="gpu1",
+    )
+    for db_answer, want in ((Result("", 0), {"gpu1"}), (Result("", 1, "", "refused"), set())):
+        db = RecordedHost({"timeout 3 bash -c 'exec 3<>/dev/tcp/10.0.0.2/6000'": db_answer})
+        hosts = {"gpu1": gpu1, "db": db, "lic": RecordedHost({})}
+        got = blocked_hosts(
+            ["lic", "db", "gpu1"],
+            lambda n: links if n == "gpu1" else [],
+            hosts.__getitem__,
+        )
+        assert set(got) == want
+        if want:
+            assert got["gpu1"].startswith("gpu1 (10.0.0.3) cannot reach mysql on db at 10.0.0.2")
