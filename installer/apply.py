@@ -90,6 +90,7 @@ class Applier:
             inst.container,
             inst.ports.get(check.port) if check.port else None,
             wired,
+            note=lambda msg: self.report(Event("step", spec.name, msg, inst.container)),
         ).run()
         self.report(Event("done", spec.name, f"{inst.container} healthy ({seen})", inst.container))
 

@@ -117,8 +117,10 @@ class HealthWait:
         endpoints: Sequence[Endpoint] = (),
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        note: Callable[[str], None] = lambda _msg: None,
     ) -> None:
         self.host, self.inspect, self.logs = host, inspect, logs
+        self.note = note  # progress: a new reason seen, and how long it may stay
         self.check, self.container, self.port = check, container, port
         self.endpoints = list(endpoints)
         self.clock, self.sleep = clock, sleep
@@ -153,6 +155,7 @@ class HealthWait:
         deadline = self.clock() + self.check.timeout
         tracker = SameReason(self.check.same_reason_for)
         seen = "no answer yet"
+        noted: Optional[str] = None
         while True:
             cont = self.inspect(self.container)
             if cont is None:
@@ -170,6 +173,10 @@ class HealthWait:
             if ans.ok and cont.running:
                 return seen
             problem = self.dependency() or own_problem(self.container, ans)
+            if problem is not None and problem.text != noted and not problem.fatal:
+                noted = problem.text
+                hold = "until the timeout" if problem.patient else f"{tracker.hold:g}s"
+                self.note(f"{problem.text} (waiting {hold} for a change)")
             if tracker.settled(self.clock(), problem):
                 assert problem is not None
                 raise HealthFailed(f"{problem.text}; {problem.fix}")

@@ -286,9 +286,15 @@ def test_unchanged_reason_ends_after_hold_not_timeout():
 def test_retry_true_waits_for_the_timeout():
     ans = 'HTTP/1.1 503 X\r\n\r\n{"reason": "loading model", "retry": true}'
     hw, clock = waiter(RecordedHost({HTTP: ans}), [])
+    notes: list[str] = []
+    hw.note = notes.append
     with pytest.raises(HealthFailed, match=r"not healthy after 180s \(HTTP 503: loading model\)"):
         hw.run()
     assert clock.now > 180
+    assert notes == [  # said once, not every second
+        'face-server-0 is not healthy: it says "loading model" (HTTP 503) '
+        "(waiting until the timeout for a change)"
+    ]
 
 
 def test_unreachable_dependency_names_host_address_port_and_fix():
