@@ -185,22 +185,26 @@ class Fleet:
                 names = list(hp.modules)
             self._job_modules[name] = names
             jobs.append(Job(name, self._install_job(hp, names, options), list(hp.after)))
-        blocked = {} if options.dry_run else self._unreachable_now(fplan, jobs)
+        blocked = {} if options.dry_run else self._unreachable_now(fplan, jobs, options)
         for job in jobs:
             if job.host in blocked:
                 job.run = _refuse(blocked[job.host])
         return self._run(jobs)
 
-    def _links(self, hp: HostPlan, names: list[str], inherited: dict[str, Any]) -> list[Link]:
-        values = {**port_defaults(self.specs), **inherited, **hp.overrides}
+    def _links(self, hp: HostPlan, names: list[str], known: dict[str, Any]) -> list[Link]:
+        """Cross-host wired addresses, with the values the engine will use on that host."""
+        values = {**port_defaults(self.specs), **known, **hp.overrides}
         return links_of(hp, names, self.specs, self.inventory.placements(), values)
 
-    def _unreachable_now(self, fplan: FleetPlan, jobs: list[Job]) -> dict[str, str]:
+    def _unreachable_now(
+        self, fplan: FleetPlan, jobs: list[Job], options: InstallOptions
+    ) -> dict[str, str]:
         """Before any change: hosts that cannot reach a provider that is serving already."""
 
         def links_for(name: str) -> list[Link]:
             hp = fplan.hosts[name]
-            return self._links(hp, self._job_modules[name], self.inherited(hp))
+            known = {**self.inherited(hp), **options.overrides}
+            return self._links(hp, self._job_modules[name], known)
 
         return blocked_hosts([j.host for j in jobs], links_for, self.host, self.parallel)
 
@@ -221,7 +225,7 @@ class Fleet:
             overrides = {**inherited, **overrides}
             if not options.dry_run:
                 # the providers are healthy now (this job waited for them): can we reach them?
-                links = self._links(hp, names, inherited)
+                links = self._links(hp, names, {**inherited, **options.overrides})
                 if links:
                     host = self.host(hp.host.name)
                     host.connect()
