@@ -7,7 +7,8 @@ Figures beside their references, on a carried bundle (default: the demo bundle):
 - wheels: copy this Python's carried wheels to a private folder hashing them (the shim's
   staging, first run only), beside a plain copy of the same files;
 - warm command: `python3 install.py se --json` with the venv already built (signature check +
-  stamp compare + exec), beside running the same command in that venv directly.
+  stamp compare + exec), beside running the same command in that venv directly, and the
+  shim's own part of it (`bootstrap()` in-process: pins, read, verify, stamp compare).
 
 Usage: python benchmarks/shim_verify.py [--bundle build/demo-bundle] [--trust vendor.pub] [--runs 7]
 (build the bundle first: python scripts/build_demo_bundle.py --carry)
@@ -103,10 +104,17 @@ def main() -> None:
         env["SEALBOX_SCRIPT_DIR"] = bundle
         warm = median([timed(lambda: subprocess.run(cmd, env=env, check=True, capture_output=True))
                        for _ in range(args.runs)])  # fmt: skip
+        os.environ.update(SEALBOX_HOME=home, SEALBOX_TRUST=args.trust)
+        os.environ.pop("SEALBOX_TRUSTED_KEYS_DIR", None)
+        check = median(
+            [timed(lambda: shim.bootstrap(["--bundle", bundle])) for _ in range(args.runs)]
+        )
         raw = median([timed(lambda: subprocess.run(direct, env=env, check=True, capture_output=True))
                       for _ in range(args.runs)])  # fmt: skip
     rows.append((f"install.py {args.command}, venv built", f"{warm:.2f} s",
                  "venv python directly", f"{raw:.2f} s", f"{(warm - raw) * 1000:+.0f} ms"))  # fmt: skip
+    rows.append(("install.py's own check, venv built (pins, signature, stamp)",
+                 f"{check * 1000:.1f} ms", "", "", ""))  # fmt: skip
     rows.append(
         (f"install.py {args.command}, first run (venv build)", f"{first:.1f} s", "", "", "")
     )
