@@ -160,6 +160,12 @@ def test_genuine_bundle_builds_a_venv_named_by_its_wheels_and_reuses_only_that(t
     third = run_shim(bundle, tmp_path, "li", pins=pins)
     assert third.returncode == 0 and "Setting up" in third.stderr
     assert "STAND-IN SEALBOX genuine" in third.stdout
+    # a known copy of install.py kept outside the bundle works on --bundle DIR
+    (tmp_path / "trusted").mkdir()
+    shutil.copy(SHIM, tmp_path / "trusted" / "install.py")
+    res = run_shim(tmp_path / "trusted", tmp_path, "se", "--bundle", str(bundle), pins=pins)
+    assert res.returncode == 0 and "Setting up" not in res.stderr, res.stderr
+    assert f"STAND-IN SEALBOX genuine {bundle} " in res.stdout
 
 
 @needs_bare
