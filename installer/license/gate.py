@@ -14,6 +14,7 @@ from typing import Optional, Tuple
 from installer.errors import LicenseError
 from installer.events import Event
 from installer.license import keys as K
+from installer.license import pins as P
 from installer.license import store as S
 from installer.license.verify import Verdict, verify_bytes
 
@@ -31,6 +32,18 @@ def _high_water(deployment) -> Optional[int]:
         return int(deployment.host.read(f"{S.state_dir(deployment.store)}/clock.hwm").strip())
     except (FileNotFoundError, ValueError):
         return None
+
+
+def _check_pins(deployment, names, verdict: Verdict, where: str) -> None:
+    """The license must be signed by the key the licensed images pin (recorded in the manifest
+    by ``bundle create``); else the services would refuse it after a "valid" gate."""
+    from installer.bundle.manifest import load_manifest
+
+    pins = P.pins_of(load_manifest(deployment.bundle_dir).extra)
+    refs = set(P.licensed_refs(deployment.specs, [n for n in names if n in deployment.specs]))
+    wanted = {ref: ids for ref, ids in pins.items() if ref in refs}
+    if verdict.key_id and wanted:
+        P.check_license_key(verdict.key_id, wanted, f"the {where} license")
 
 
 def license_gate(deployment, names, options) -> None:
@@ -70,6 +83,7 @@ def license_gate(deployment, names, options) -> None:
         chosen = max(good, key=lambda c: c[2].license.issued_at if c[2].license else 0)
     if chosen is not None:
         where, data, verdict = chosen
+        _check_pins(deployment, names, verdict, where)
         if where == "bundle":
             lstore.install(data, lambda d: check(d, bundle_path), source=bundle_path)
         lic = verdict.license

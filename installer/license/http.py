@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import time
 from dataclasses import dataclass
 from typing import Callable, Dict, Optional, Set, Tuple
@@ -47,16 +48,27 @@ def response(
     status: int, ctype: str, body: bytes, keep: bool, head_only: bool = False, server: str = ""
 ) -> bytes:
     phrase = _REASONS.get(status, "Error")
-    if status == 503 and ctype == TEXT and body:
-        # The reason in the status line: the installer's remote probe prints only that line.
-        line = body.decode("utf-8", "replace").splitlines()[0][:300]
-        phrase = "".join(c if " " <= c <= "~" else "?" for c in line) or phrase
+    if status == 503 and body:
+        # The reason in the status line too: a remote probe may print only that line.
+        line = _reason_line(ctype, body)
+        phrase = "".join(c if " " <= c <= "~" else "?" for c in line[:300]) or phrase
     head = (
         f"HTTP/1.1 {status} {phrase}\r\nServer: {server}\r\nContent-Type: {ctype}\r\n"
         f"Content-Length: {len(body)}\r\n"
         f"Connection: {'keep-alive' if keep else 'close'}\r\n\r\n"
     ).encode("latin-1")
     return head if head_only else head + body
+
+
+def _reason_line(ctype: str, body: bytes) -> str:
+    text = body.decode("utf-8", "replace")
+    if ctype != TEXT:
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            return ""
+        return str(doc.get("reason") or "") if isinstance(doc, dict) else ""
+    return text.splitlines()[0] if text else ""
 
 
 def is_loopback(host: str) -> bool:

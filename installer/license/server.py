@@ -57,10 +57,10 @@ class Router:
             if path == "/":
                 return 200, TEXT, self.service.banner(local=local).encode()
             if path == "/health":
-                status, line = self.service.health()
-                if not local and status != 200:
-                    line = "NOT serving"
-                return status, TEXT, line.encode() + b"\n"
+                status, doc = self.service.health()
+                if not local:
+                    doc = {"serving": doc["serving"], "reason": doc["reason"].split(":")[0]}
+                return status, JSON, json.dumps(doc).encode()
             if path == "/v1/status":
                 doc = self.service.status(local=local)
                 return 200, JSON, json.dumps(doc, indent=1).encode()

@@ -375,13 +375,20 @@ class LicenseService:
             "version": VERSION,
         }
 
-    def health(self) -> Tuple[int, str]:
-        """(HTTP status, one line): 200 only while serving a valid license; else 503 with the
-        reason, which the installer's health check shows as it is."""
+    def health(self) -> Tuple[int, Dict[str, Any]]:
+        """(HTTP status, body): 200 only while serving a valid license; else 503 with the
+        reason in one line and whether waiting can change it (the installer's health
+        contract: ``fatal`` ends its wait at once, ``retry`` says the server is still starting)."""
         v = self.verdict
         if v.ok:
-            return 200, "serving"
-        return 503, f"NOT serving: {v.reason()}"
+            return 200, {"serving": True, "reason": "serving"}
+        starting = set(v.codes) <= {"starting", "machine_unknown"}
+        return 503, {
+            "serving": False,
+            "reason": f"NOT serving: {v.reason()}",
+            "fatal": not starting,
+            "retry": starting,
+        }
 
     def banner(self, *, local: bool = True) -> str:
         v = self.verdict

@@ -306,10 +306,14 @@ def test_status_details_on_loopback_only(env) -> None:
 
 def test_health_is_503_with_the_reason_when_not_serving(env) -> None:
     svc, _ = make(env)
-    assert svc.health() == (200, "serving")
+    assert svc.health() == (200, {"serving": True, "reason": "serving"})
     svc.set_facts(machine(changed=("machine_id", "macs", "disk_serials")))
-    code, line = svc.health()
-    assert code == 503 and line.startswith("NOT serving: not for this machine")
+    code, doc = svc.health()
+    assert code == 503 and doc["reason"].startswith("NOT serving: not for this machine")
+    assert doc["fatal"] is True and doc["retry"] is False
+    starting, _ = make(env, facts=lambda: None)
+    code, doc = starting.health()
+    assert code == 503 and doc["retry"] is True and "machine not read yet" in doc["reason"]
 
 
 def test_deleting_the_mark_after_a_rollback_is_still_caught(env) -> None:
