@@ -205,11 +205,11 @@ connected = sum(1 for s in socks if s.fileno() not in pending and not s.getsocko
     socket.SOL_SOCKET, socket.SO_ERROR))
 print(connected, flush=True)
 sys.stdin.readline()
-open_now = 0
+ep = select.epoll()
 for s in socks:
-    r, _, _ = select.select([s], [], [], 0)
-    open_now += not r  # readable = answered 503/408 and closed by the server
-print(open_now, flush=True)
+    ep.register(s.fileno(), select.EPOLLIN | select.EPOLLRDHUP)
+closed = len(ep.poll(0.1, maxevents=len(socks) or 1))  # answered 503/408 and closed
+print(len(socks) - closed, flush=True)
 """
 
 

@@ -257,6 +257,13 @@ def create_bundle(
             f"bundle definition names unknown modules {unknown}; known: {sorted(specs)}"
         )
     _refuse_foreign(out_dir)
+    # Before any work: the license must be signed by the key the licensed images pin.
+    pins = {ref: image_pins(ref) for ref in licensed_refs(specs, definition.modules)}
+    if license_dir is not None:
+        missing = [f for f in LICENSE_FILES if not os.path.isfile(os.path.join(license_dir, f))]
+        if missing:
+            raise UsageError(f"{license_dir}: no {', '.join(missing)}; issue the license first")
+        check_bundle_license(license_dir, pins)
     previous: Optional[Manifest] = None
     if os.path.exists(os.path.join(out_dir, "manifest.yaml")):
         previous = load_manifest(out_dir)
@@ -317,12 +324,7 @@ def create_bundle(
     if key is not None:
         with open(os.path.join(out_dir, "vendor.pub"), "wb") as fh:
             fh.write(key.public.pem())
-    pins = {ref: image_pins(ref) for ref in licensed_refs(specs, definition.modules)}
     if license_dir is not None:
-        missing = [f for f in LICENSE_FILES if not os.path.isfile(os.path.join(license_dir, f))]
-        if missing:
-            raise UsageError(f"{license_dir}: no {', '.join(missing)}; issue the license first")
-        check_bundle_license(license_dir, pins)
         shutil.rmtree(os.path.join(out_dir, "license"), ignore_errors=True)
         os.makedirs(os.path.join(out_dir, "license"))
         for fname in LICENSE_FILES:

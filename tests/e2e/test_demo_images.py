@@ -56,6 +56,18 @@ LIC_CMD = ["python3", "-m", "installer.license.server", "--port", "8887"]
 CONTAINER_LICENSE_DIR = "/etc/sealbox/license"
 CONTAINER_STATE_DIR = "/var/lib/sealbox-license"
 DEMO_VENDOR_KEY = REPO / "build" / "demo-vendor" / "vendor.key"
+# The read-only host view modules/license-server.yaml gives the server (--fact-root /host).
+HOST_VIEW = [
+    arg
+    for src, dst in (
+        ("/etc/machine-id", "etc/machine-id"),
+        ("/sys", "sys"),
+        ("/run/udev", "run/udev"),
+        ("/proc/1/mountinfo", "proc/self/mountinfo"),
+        ("/proc/cpuinfo", "proc/cpuinfo"),
+    )
+    for arg in ("-v", f"{src}:/host/{dst}:ro")
+]
 
 
 def docker(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -189,10 +201,11 @@ class Stack:
 
     def run_license(self) -> None:
         """As modules/license-server.yaml runs it: license dir and state dir mounted as
-        directories, /etc/machine-id read-only (part of the machine it is licensed for)."""
+        directories, the seat key, the host's view read-only under /host."""
         cmd = ["python3", "-m", "installer.license.server", "--port", str(LIC_PORT)]
         cmd += ["--bind", "127.0.0.1", "--license-dir", CONTAINER_LICENSE_DIR]
         cmd += ["--state-dir", CONTAINER_STATE_DIR, "--lease-ttl", str(LEASE_TTL)]
+        cmd += ["--fact-root", "/host"]
         self.write_secret(self.root / "seat" / "seat.key", self.seat_key + "\n")
         self.run(
             LICENSE,
@@ -202,8 +215,7 @@ class Stack:
             f"{self.lic_dir}:{CONTAINER_LICENSE_DIR}",
             "-v",
             f"{self.lic_state}:{CONTAINER_STATE_DIR}",
-            "-v",
-            "/etc/machine-id:/etc/machine-id:ro",
+            *HOST_VIEW,
             IMG_LIC,
             *cmd,
         )
