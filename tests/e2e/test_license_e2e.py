@@ -263,6 +263,12 @@ def test_deploy_grant_expire_and_recover(setup: dict, tmp_path: Path) -> None:
     assert status["license"]["license_id"] == "LIC-RENEWED" and status["days_left"] >= 364
     again = next(c for c in d.runtime.ours() if c.module == "face-server")
     assert again.id == face.id  # same container: no reinstall
+    assert http_json(lic_port, "/v1/status")[1]["grants"]["face-server"]["in_use"] == 1
+
+    # `rm` stops the service cleanly first: its seat is free at once, not after the TTL.
+    d.remove("face-server")
+    code, status = http_json(lic_port, "/v1/status")
+    assert status["grants"]["face-server"]["in_use"] == 0, status
 
 
 def test_gate_refuses_a_module_the_license_does_not_grant(setup: dict) -> None:
