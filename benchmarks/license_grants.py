@@ -201,15 +201,15 @@ while pending and time.monotonic() < end:
     for fd, _ in ep.poll(1.0):
         ep.unregister(fd)
         pending.discard(fd)
-connected = sum(1 for s in socks if s.fileno() not in pending and not s.getsockopt(
-    socket.SOL_SOCKET, socket.SO_ERROR))
-print(connected, flush=True)
+up = [s for s in socks if s.fileno() not in pending and not s.getsockopt(
+    socket.SOL_SOCKET, socket.SO_ERROR)]
+print(len(up), flush=True)
 sys.stdin.readline()
 ep = select.epoll()
-for s in socks:
+for s in up:
     ep.register(s.fileno(), select.EPOLLIN | select.EPOLLRDHUP)
-closed = len(ep.poll(0.1, maxevents=len(socks) or 1))  # answered 503/408 and closed
-print(len(socks) - closed, flush=True)
+closed = len(ep.poll(0.1, maxevents=len(up) or 1))  # answered 503/408 and closed
+print(len(up) - closed, flush=True)
 """
 
 
@@ -256,7 +256,7 @@ def bench(stack: str, python: str, seconds: float, tmp: str, idle: int) -> List[
                 h.stdin.write("count\n")
                 h.stdin.flush()
                 still += int(h.stdout.readline())
-            label = f"32+{connected // 1000}k idle ({still} still open)"
+            label = f"32+{connected / 1000:.1f}k idle ({still} open)"
             rows.append((stack, label, rate, p50, p99, errors))
         return rows
     finally:
