@@ -9,10 +9,11 @@ bundle carries a newer valid one, keeping the previous as last-good.
 from __future__ import annotations
 
 import os
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 from installer.errors import LicenseError
 from installer.events import Event
+from installer.license import clock
 from installer.license import keys as K
 from installer.license import pins as P
 from installer.license import store as S
@@ -28,10 +29,18 @@ def _read_local(path: str) -> Optional[bytes]:
 
 
 def _high_water(deployment) -> Optional[int]:
+    """The server's clock witnesses as far as the gate reads them: the mark and the log."""
+    state = S.state_dir(deployment.store)
+    seen: List[Optional[int]] = []
     try:
-        return int(deployment.host.read(f"{S.state_dir(deployment.store)}/clock.hwm").strip())
+        seen.append(int(deployment.host.read(f"{state}/{clock.MARK_FILE}").strip()))
     except (FileNotFoundError, ValueError):
-        return None
+        pass
+    try:
+        seen.append(clock.log_high(deployment.host.read(f"{state}/{clock.LOG_FILE}")[-65536:]))
+    except FileNotFoundError:
+        pass
+    return max((t for t in seen if t is not None), default=None)
 
 
 def _check_pins(deployment, names, verdict: Verdict, where: str) -> None:
