@@ -135,7 +135,7 @@ def _prepare(tmp: Path, bundle: Path, state: Path) -> dict:
         [sys.executable, str(ROOT / "demo" / "build_images.py")], capture_output=True, text=True
     )
     assert res.returncode == 0, res.stderr[-2000:]
-    run_cli("sealbox", "license", "keygen", str(tmp / "vendor.key"))
+    run_cli("sealbox", "license", "keygen", "-o", str(tmp / "vendor.key"))
     pub = tmp / "vendor.pub"
     key = signing.load_private(str(tmp / "vendor.key"))
     pin_into("sealbox-demo/license-server:0.1", TEST_IMAGE, pub, tmp / "ctx-lic")
