@@ -343,7 +343,9 @@ def test_license_for_another_machine_stops_in_at_the_license_server(setup: dict)
         components={k: tuple("0" * 63 + "1" for _ in v) for k, v in record.components.items()},
         labels={**record.labels, "hostname": "elsewhere"},
     )
-    lic = issue([other], modules={"face-server": ModuleGrant(2)}, customer="e2e", allow_vm=True)
+    lic = issue(
+        [other], modules={"face-server": ModuleGrant(2)}, days=30, customer="e2e", allow_vm=True
+    )
     lic_dir = setup["state"] / "data" / "license-server" / "license"
     lic_dir.mkdir(parents=True, exist_ok=True)
     (lic_dir / "license.cfg").write_bytes(fileformat.render(lic, setup["key"]))
