@@ -63,7 +63,9 @@ def hosts() -> Iterator[list]:
     why = can_run_docker()
     if why:
         pytest.fail(why)
-    res = subprocess.run([sys.executable, str(ROOT / "demo" / "build_images.py")], capture_output=True)
+    res = subprocess.run(
+        [sys.executable, str(ROOT / "demo" / "build_images.py")], capture_output=True
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     image = subprocess.run(["docker", "save", IMAGE], capture_output=True, check=True).stdout
     with sandbox_hosts(2, docker=True) as hs:
