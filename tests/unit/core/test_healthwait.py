@@ -150,7 +150,14 @@ def test_endpoints_come_from_the_spec():
     }
     eps = endpoints(specs["face-server"], specs, values)
     assert eps == [
-        Endpoint("license_server_host", "10.0.0.5", "license_port", 8887, "license-server", "/"),
+        Endpoint(
+            "license_server_host",
+            "10.0.0.5",
+            "license_port",
+            8887,
+            "license-server",
+            specs["license-server"].health.path,  # its HTTP health path, asked as a dependency
+        ),
         Endpoint("mysql_host", "10.0.0.6", "mysql_port", 5535, "mysql", None),
     ]
     assert endpoints(specs["mysql"], specs, values) == []
