@@ -74,7 +74,8 @@ def test_create_argv_has_labels_network_gpu_and_no_secrets():
     assert argv[argv.index("--network") + 1] == "host"
     assert "--runtime=nvidia" in argv
     assert argv[argv.index("--env-file") + 1].endswith("/env")
-    assert argv[-1] == "vendor/face:1"
+    assert argv[-1] == "sha256:abc"  # created from the signed ID, never from the tag
+    assert "vendor/face:1" not in argv
     assert not any("--gpus" in a for a in argv)  # 17.12 has no --gpus
 
 
