@@ -231,20 +231,24 @@ def load_archive(
             )
         if not res.ok:
             raise RuntimeFailure(
-                f"docker load of {name} failed on {host.name}: {_detail(res)} "
+                f"docker load of {local_path} failed on {host.name}: {_detail(res)} "
                 "(a damaged or truncated archive: copy the bundle again)"
             )
         after = snapshot(host)
         missing = missing_signed(after, listed)
         if missing:
             raise RuntimeFailure(
-                f"{name}: the load did not bring {', '.join(missing)} with the signed image ID; "
+                f"{local_path}: the load did not bring {', '.join(missing)} with the signed image "
+                "ID; "
                 "the archive is not the one the manifest lists, copy the bundle again"
             )
     except BaseException:
-        kill_group(host, pgid_file)
-        loaded = parse_loaded(res.stdout) if res is not None else Loaded()
-        settle(host, listed, before, snapshot(host), loaded, succeeded=False)
+        try:
+            kill_group(host, pgid_file)
+            loaded = parse_loaded(res.stdout) if res is not None else Loaded()
+            settle(host, listed, before, snapshot(host), loaded, succeeded=False)
+        except Exception:  # noqa: S110 -- the load's own error says more; a re-run settles again
+            pass
         raise
     host.remove(pgid_file)
     loaded = parse_loaded(res.stdout)
