@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import signal
@@ -11,6 +12,9 @@ import threading
 from typing import BinaryIO, Iterable, Mapping, Optional, Union
 
 from installer.hosts.base import Command, Result, command_text
+
+
+F_SETPIPE_SZ = 1031  # Linux fcntl; not in the fcntl module before Python 3.10
 
 
 def _argv(cmd: Command) -> list[str]:
@@ -102,6 +106,10 @@ class LocalHost:
         for t in readers:
             t.start()
         assert proc.stdin is not None
+        try:  # a 1 MiB pipe: one wake-up of the reader per chunk instead of sixteen
+            fcntl.fcntl(proc.stdin.fileno(), F_SETPIPE_SZ, 1 << 20)
+        except OSError:
+            pass
         feed_error: Optional[BaseException] = None
         try:
             for chunk in chunks:
