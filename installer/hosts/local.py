@@ -13,7 +13,6 @@ from typing import BinaryIO, Iterable, Mapping, Optional, Union
 
 from installer.hosts.base import Command, Result, command_text
 
-
 F_SETPIPE_SZ = 1031  # Linux fcntl; not in the fcntl module before Python 3.10
 
 
