@@ -106,9 +106,9 @@ def settle(
 ) -> list[str]:
     """Undo what a load did beyond `listed` (tag -> signed ID); returns what it changed.
 
-    `before` and `after` are the engine before and after the load. After a successful load every listed tag points at
-    its signed ID; after a failed one at its signed ID if the engine had it under that tag
-    before, else at nothing.
+    `before` and `after` are the engine before and after the load. After a successful load
+    every listed tag names its signed ID. After a failed one, a listed tag the load moved
+    names the signed ID again if it did before, else nothing; tags it did not move are left.
     """
     changed = []
     brought = [i if i.startswith("sha256:") else f"sha256:{i}" for i in loaded.ids]
@@ -120,12 +120,14 @@ def settle(
         brought.append(now)
         _point(host, ref, before.tags.get(ref))
         changed.append(f"restored tag {ref}" if ref in before.tags else f"removed tag {ref}")
-    # the bundle's own tags
+    # the bundle's own tags (after a failure, only those this load moved: a failed load
+    # leaves the engine as it found it, it does not tidy up other people's images)
     for ref, want in listed.items():
         now = after.tags.get(ref)
-        if now == want:
+        moved = now != before.tags.get(ref)
+        if now == want or (not succeeded and not moved):
             continue
-        if now is not None and now != before.tags.get(ref):
+        if now is not None and moved:
             brought.append(now)
         have_signed = want in after.ids
         if have_signed and (succeeded or before.tags.get(ref) == want):

@@ -103,3 +103,13 @@ def test_load_archive_refuses_entries_of_several_archives(tmp_path):
 
     with pytest.raises(UsageError):
         load_archive(RecordedHost(), str(tmp_path / "a.tar.zst"), entries)
+
+
+def test_settle_after_failure_leaves_tags_the_load_did_not_move():
+    tags = {"v/a:1": B}  # someone's image under the bundle's name, there before the load
+    host = RecordedHost()
+    _docker(host, tags)
+    before = Snapshot({"v/a:1": B}, frozenset({B}))
+    settle(host, {"v/a:1": A}, before, before, Loaded(), succeeded=False)
+    assert tags == {"v/a:1": B}
+    assert not any(c.startswith(("docker rmi", "docker tag")) for c in host.commands)
