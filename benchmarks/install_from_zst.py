@@ -15,7 +15,7 @@ snapshot of the engine's images), the load (python reads + sha256 + zstd + tar g
 the same run, the archive's sha256 alone and the python stream alone (no docker), so the cost
 of the hash is visible next to what it overlaps with.
 
-Usage: python benchmarks/install_from_zst.py [--rounds 3] [--weights-mb 450] [--python-decompress]
+Usage: python benchmarks/install_from_zst.py [--rounds 3] [--weights-mb 450]
 """
 
 from __future__ import annotations
@@ -128,16 +128,7 @@ def main() -> int:
         action="store_true",
         help="drop the page cache before each timed step (a bundle fresh off a USB disk)",
     )
-    parser.add_argument(
-        "--python-decompress",
-        action="store_true",
-        help="decompress in python even where this machine has zstd (the route for no tool)",
-    )
     args = parser.parse_args()
-    if args.python_decompress:
-        import installer.transfer.load as load
-
-        load.decompress_tool = lambda kind: None  # type: ignore[assignment]
     size = build_image(args.weights_mb)
     work = tempfile.mkdtemp(prefix="sealbox-bench-", dir="/var/tmp")
     try:
@@ -225,9 +216,7 @@ def main() -> int:
             )
         ratio = median(ours) / median(ref)
         print_table(
-            f"in of a {size / 1e6:.0f} MB image ({'cold' if args.cold else 'warm'} page cache, "
-            f"{'python' if args.python_decompress else 'zstd tool'} decompression, "
-            f"median of {args.rounds}; archive "
+            f"in of a {size / 1e6:.0f} MB image ({'cold' if args.cold else 'warm'} page cache, median of {args.rounds}; archive "
             f"{os.path.getsize(zst) / 1e6:.0f} MB .tar.zst vs {os.path.getsize(tar) / 1e6:.0f} MB .tar)",
             ["method", "median s", "runs s", "ratio", "target"],
             [
