@@ -4,9 +4,8 @@ Two routes, chosen by where the decompressor is (`load_route`), share every chec
 
 * **stream** -- this machine, or a host without the archive's decompressor (often zstd on
   CentOS 7 / RHEL 7 / Ubuntu 14-16, which are offline): the controller reads the file once,
-  hashes it, decompresses it (its own ``zstd``/``xz``/``gzip`` process when it has one, fed and
-  read by us; else python zstandard / lzma / zlib) and feeds the tar to the host's
-  ``docker load``. The end of the tar is withheld until
+  hashes it, decompresses it (python zstandard / lzma / zlib, the same C libraries as the
+  tools) and feeds the tar to the host's ``docker load``. The end of the tar is withheld until
   the sha256 of the whole compressed file matches (installer.runtime.targuard), so docker never
   holds a complete tar of an archive that failed its check: we control EOF.
 * **host** -- a remote host with the decompressor: the compressed archive is uploaded
@@ -47,7 +46,7 @@ from typing import Callable, Optional, Sequence
 from installer.bundle.manifest import ImageEntry
 from installer.errors import HostError, RuntimeFailure, UsageError
 from installer.hosts.base import Host, Result
-from installer.runtime.archive import compression_of, decompress_tool, stream_decompressed
+from installer.runtime.archive import stream_decompressed
 from installer.runtime.images import Loaded, missing_signed, parse_loaded, settle, snapshot
 from installer.transfer.upload import Progress, upload
 
@@ -164,8 +163,7 @@ def kill_group(host: Host, pgid_file: str) -> None:
 def _stream(
     host: Host, local_path: str, sha256: str, progress: Optional[Progress], pgid_file: str
 ) -> Result:
-    tool = decompress_tool(compression_of(local_path))
-    chunks = stream_decompressed(local_path, expected_sha256=sha256, progress=progress, tool=tool)
+    chunks = stream_decompressed(local_path, expected_sha256=sha256, progress=progress)
     return host.run_streaming_input(
         group_command("exec docker load", pgid_file), chunks, timeout=LOAD_TIMEOUT
     )
