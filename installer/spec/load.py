@@ -93,6 +93,8 @@ MODULE_SCHEMA = {
     "health": Field("map"),
     "envcheck": Field("list", items=Field("map")),
     "licensed": Field("bool"),
+    # cluster mode: {requests: {cpu, memory}, limits: {cpu, memory}} (Kubernetes quantities)
+    "resources": Field("map", values=Field("map", values=Field(("str", "int")))),
 }
 IMAGE_SCHEMA = {"ref": Field("str", required=True), "archive": Field("str", required=True)}
 HEALTH_SCHEMA = {
@@ -212,6 +214,10 @@ def parse_module(doc: Any, source: str, expected_name: str = "") -> ModuleSpec:
         health=health,
         envcheck=tuple(doc.get("envcheck") or ()),
         licensed=doc.get("licensed", True),
+        resources={
+            str(k): {str(n): str(q) for n, q in (v or {}).items()}
+            for k, v in (doc.get("resources") or {}).items()
+        },
     )
 
 

@@ -99,6 +99,7 @@ class ModuleSpec:
     health: HealthCheck = field(default_factory=HealthCheck)
     envcheck: tuple[dict[str, Any], ...] = ()  # extra or tightened envcheck items
     licensed: bool = True  # the license must grant this module before it is deployed
+    resources: dict[str, dict[str, str]] = field(default_factory=dict)  # cluster requests/limits
 
     def variable(self, name: str) -> Optional[Variable]:
         for var in self.variables:
