@@ -76,3 +76,32 @@ def resources(
     if gpus:
         out["limits"][GPU_RESOURCE] = str(gpus)
     return out
+
+
+_SUFFIX = {
+    "": 1,
+    "m": 0.001,
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "P": 10**15,
+    "E": 10**18,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "Pi": 2**50,
+    "Ei": 2**60,
+}
+
+
+def quantity_value(value: str) -> float:
+    """A quantity as a number (bytes, cores, devices), for comparing sizes."""
+    m = _QUANTITY.match(str(value).strip())
+    if not m:
+        return 0.0
+    return (
+        float(str(value).strip()[: len(str(value).strip()) - len(m.group(2) or "")])
+        * _SUFFIX[m.group(2) or ""]
+    )

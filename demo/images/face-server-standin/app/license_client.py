@@ -32,7 +32,8 @@ def _identity() -> Tuple[str, int]:
             values = service_conf.parse(fh.read(), CONF)
     except (OSError, service_conf.ConfError):
         values = {}
-    return values.get("INSTANCE") or "0", 1 if values.get("GPU_ID") else 0
+    instance = os.environ.get("INSTANCE") or values.get("INSTANCE") or "0"  # env: per replica
+    return instance, 1 if values.get("GPU_ID") else 0
 
 
 def license_ok(host: str, port: int, timeout: float = 3.0) -> Tuple[bool, str]:
