@@ -13,6 +13,7 @@ from installer.cli import output
 from installer.cli.context import CTX
 from installer.errors import UsageError
 from installer.hosts.local import LocalHost
+from installer.k8s.chart import write_chart
 from installer.k8s.flow import RenderResult, apply_bundle, render_to_dir
 from installer.k8s.kubectl import Kubectl
 from installer.k8s.pods import parse_resource_option
@@ -224,6 +225,51 @@ def render(
         _bundle(bundle), modules or [], opts, out, secrets_path=secrets, versions=versions
     )
     _print_render(result, as_json)
+
+
+@app.command("chart", help="Write a Helm chart of the modules into DIR (same render, site knobs).")
+def chart(
+    modules: Optional[List[str]] = MODULES_ARG,
+    out: str = OUT_OPT,
+    registry: Optional[str] = REGISTRY_OPT,
+    sets: List[str] = SET_OPT,
+    service_type: str = SVC_OPT,
+    instances: Optional[int] = INSTANCES_OPT,
+    gpus: Optional[int] = GPUS_OPT,
+    license_node: Optional[str] = NODE_OPT,
+    license_file: Optional[str] = LICENSE_OPT,
+    storage_size: str = SIZE_OPT,
+    storage_class: Optional[str] = CLASS_OPT,
+    host_path_root: str = HOSTPATH_OPT,
+    node_port: Optional[int] = NODEPORT_OPT,
+    requests: Optional[str] = REQUESTS_OPT,
+    limits: Optional[str] = LIMITS_OPT,
+    secrets: Optional[str] = SECRETS_OPT,
+    versions: List[str] = VERSIONS_OPT,
+    as_json: bool = JSON_OPT,
+    bundle: Optional[str] = BUNDLE_OPT,
+) -> None:
+    opts = _options(
+        "sealbox",
+        registry,
+        sets,
+        service_type,
+        instances,
+        gpus,
+        license_node,
+        license_file,
+        storage_size,
+        storage_class,
+        _site(host_path_root, node_port, requests, limits),
+    )
+    files = write_chart(
+        _bundle(bundle), modules or [], opts, out, secrets_path=secrets, versions=versions
+    )
+    if as_json:
+        output.print_json({"chart": out, "files": files})
+        return
+    output.table(f"Helm chart in {out}", ["file"], [(f,) for f in files])
+    output.err.print(f"install: helm install NAME {out} -n NAMESPACE --create-namespace")
 
 
 @app.command("apply", help="Render, validate, kubectl apply --server-side, wait for rollouts.")

@@ -241,6 +241,7 @@ stop_pid() { # NAME: TERM, then KILL after 10 s
 }
 
 down_quiet() {
+  set +e  # best effort: every step runs even when an earlier one found nothing to do
   rm -f "$RUN/up"
   # kubelet first (it would restart containers), then the containers, then containerd.
   stop_pid node
@@ -273,14 +274,12 @@ down_quiet() {
   while iptables -D FORWARD -i "$BRIDGE" -m comment --comment sealbox-k8s-test -j ACCEPT 2>/dev/null; do :; done
   while iptables -D FORWARD -o "$BRIDGE" -m comment --comment sealbox-k8s-test -j ACCEPT 2>/dev/null; do :; done
   ip link del "$BRIDGE" 2>/dev/null || true
-  for v in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | grep '^veth' || true); do
-    [ "$(cat /sys/class/net/$v/master/../ifindex 2>/dev/null)" = "" ] || true
-  done
   [ -f "$RUN/route_localnet" ] && sysctl -qw net.ipv4.conf.all.route_localnet="$(cat "$RUN/route_localnet")" || true
   # Mounts the kubelet made lived in its own namespace; any left in ours under STATE go now.
   grep -o " $STATE[^ ]*" /proc/mounts 2>/dev/null | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
   ip netns list 2>/dev/null | awk '/^cni-/{print $1}' | while read -r ns; do ip netns del "$ns" 2>/dev/null || true; done
   rm -rf "$STATE" "$RUN"
+  set -e
 }
 
 down() {

@@ -44,9 +44,7 @@ class Cluster:
         return json.loads(self.kubectl("get", *args, "-o", "json"))
 
     def sealbox(self, *args: str, bundle: Path, timeout: int = 600):
-        return run_cli(
-            *args, bundle=bundle, env={"KUBECONFIG": self.kubeconfig}, timeout=timeout
-        )
+        return run_cli(*args, bundle=bundle, env={"KUBECONFIG": self.kubeconfig}, timeout=timeout)
 
     def apply_args(self, out: Path, namespace: str, *extra: str) -> list[str]:
         """`k8s apply` of the demo bundle the way a field engineer would type it here."""
@@ -95,8 +93,15 @@ class Cluster:
         )
 
     def drop_namespace(self, namespace: str) -> None:
-        self.kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=true",
-                     check=False, timeout=180)
+        self.kubectl(
+            "delete",
+            "namespace",
+            namespace,
+            "--ignore-not-found",
+            "--wait=true",
+            check=False,
+            timeout=180,
+        )
 
     def wait(self, what: str, predicate, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
@@ -111,9 +116,7 @@ class Cluster:
 def cluster(docker_engine) -> Iterator[Cluster]:
     if os.geteuid() != 0:
         pytest.fail("the live-cluster tests need root (they start a kubelet)")
-    up = subprocess.run(
-        ["bash", str(CLUSTER), "up"], capture_output=True, text=True, timeout=1500
-    )
+    up = subprocess.run(["bash", str(CLUSTER), "up"], capture_output=True, text=True, timeout=1500)
     try:
         assert up.returncode == 0, f"cluster.sh up failed:\n{up.stderr[-4000:]}"
         state = Path(up.stdout.strip().splitlines()[-1])
@@ -122,7 +125,8 @@ def cluster(docker_engine) -> Iterator[Cluster]:
         )
         yield Cluster(env)
     finally:
-        subprocess.run(["bash", str(CLUSTER), "down"], capture_output=True, timeout=300)
+        if not os.environ.get("SEALBOX_K8S_KEEP"):  # keep it up between runs while debugging
+            subprocess.run(["bash", str(CLUSTER), "down"], capture_output=True, timeout=300)
 
 
 @pytest.fixture(scope="session")
