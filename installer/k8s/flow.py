@@ -139,7 +139,14 @@ def apply_bundle(
         paths = [p for p in paths if os.path.basename(p) != NAMESPACE_FILE]
         report(Event("step", "k8s", f"namespace {ns} exists (not created by Sealbox): kept as is"))
     report(Event("step", "k8s", f"kubectl apply --server-side ({len(paths)} files)"))
-    kubectl.apply(paths, force_conflicts=force_conflicts)
+    keep = {os.path.basename(p) for p in paths}
+    order = [
+        (o["kind"], o["metadata"]["name"])
+        for f in result.rendered.files
+        if f.name in keep
+        for o in f.objects
+    ]
+    kubectl.apply(paths, force_conflicts=force_conflicts, order=order)
     if wait:
         workloads = result.rendered.workloads()
         report(Event("step", "k8s", f"waiting for {len(workloads)} workloads (up to {timeout}s)"))

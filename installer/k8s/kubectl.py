@@ -84,8 +84,15 @@ class Kubectl:
         return res
 
     def apply(
-        self, paths: Sequence[str], *, dry_run: Optional[str] = None, force_conflicts: bool = False
+        self,
+        paths: Sequence[str],
+        *,
+        dry_run: Optional[str] = None,
+        force_conflicts: bool = False,
+        order: Sequence[tuple[str, str]] = (),
     ) -> str:
+        """`order`: (kind, name) of the objects in file order; kubectl does not name the
+        object a conflict is on, but it is the first one not reported applied."""
         args = ["apply", "--server-side", f"--field-manager={FIELD_MANAGER}"]
         for path in paths:
             args += ["-f", path]
@@ -95,7 +102,9 @@ class Kubectl:
             args.append("--force-conflicts")
         res = self.run(*args, timeout=300)
         if not res.ok:
-            conflict = conflict_message(res.stdout + "\n" + res.stderr)
+            conflict = conflict_message(
+                res.stdout + "\n" + res.stderr, _first_unapplied(res.stdout, order)
+            )
             if conflict:
                 raise RuntimeFailure(conflict)
         return self._check(res, "apply").stdout
@@ -167,13 +176,27 @@ _CONFLICT = re.compile(r'conflicts? with "([^"]+)"(?: using [^:]+)?: (\S+)')
 _OBJECT = re.compile(r'Kind=(\w+).*?Name: "([^"]+)"', re.S)
 
 
-def conflict_message(text: str) -> Optional[str]:
+def _first_unapplied(stdout: str, order: Sequence[tuple[str, str]]) -> Optional[str]:
+    done = set()
+    for line in stdout.splitlines():
+        ref = line.split(" ", 1)[0]
+        kind, _, name = ref.partition("/")
+        done.add((kind.split(".", 1)[0].lower(), name))
+    for kind, name in order:
+        if (kind.lower(), name) not in done:
+            return f"{kind} {name}"
+    return None
+
+
+def conflict_message(text: str, where: Optional[str] = None) -> Optional[str]:
     """kubectl's multi-line conflict report as one line: object, field, other manager, fix."""
     found = _CONFLICT.findall(text)
     if not found:
         return None
     objects = _OBJECT.findall(text)
-    where = f"{objects[0][0]} {objects[0][1]}: " if objects else ""
+    if objects:
+        where = f"{objects[0][0]} {objects[0][1]}"
+    where = f"{where}: " if where else ""
     fields = "; ".join(f"{field} is managed by {manager!r}" for manager, field in found)
     return (
         f"kubectl apply: {where}{fields} (changed outside Sealbox); re-run with "

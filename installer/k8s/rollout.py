@@ -62,7 +62,7 @@ def _pod_fatal(pod: dict[str, Any]) -> Optional[str]:
         waiting = (cs.get("state") or {}).get("waiting") or {}
         reason = waiting.get("reason", "")
         if reason in FATAL_WAITING:
-            return f"{reason}: {waiting.get('message', '')}".strip(": ")
+            return f"{reason}: {waiting.get('message', '')}".strip(": ")[:200]
         if reason == "CrashLoopBackOff" and int(cs.get("restartCount", 0)) >= CRASH_RESTARTS:
             return f"CrashLoopBackOff after {cs['restartCount']} restarts"
     return None
@@ -129,7 +129,7 @@ def diagnose(kubectl: Kubectl, namespace: str, kind: str, name: str, module: str
     mine.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
     for e in mine[-3:]:
         obj = e.get("involvedObject") or {}
-        msg = " ".join(str(e.get("message", "")).split())
+        msg = " ".join(str(e.get("message", "")).split())[:200]
         lines.append(f"{obj.get('kind', '').lower()}/{obj.get('name')}: {e.get('reason')}: {msg}")
     for p in pods[:3]:
         pname = p["metadata"]["name"]
