@@ -5,7 +5,8 @@ the runtime's default seccomp profile. Non-root where the image allows it; two d
 exceptions keep root (still without capabilities beyond what they use):
   - the license server: hostNetwork + hostPath state dir on the licensed node (root-owned);
   - a module with data volumes (MariaDB): its entrypoint chowns the volume and drops to the
-    `mysql` user itself, which needs CHOWN/SETUID/SETGID/DAC_OVERRIDE/FOWNER.
+    `mysql` user itself and stops its init server, which needs CHOWN/SETUID/SETGID/
+    DAC_OVERRIDE/FOWNER/KILL.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from installer.spec.model import ModuleSpec
 
 GPU_RESOURCE = "nvidia.com/gpu"
 NON_ROOT_UID = 65532
-DATA_OWNER_CAPS = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID")
+DATA_OWNER_CAPS = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SETGID", "SETUID")
 RESOURCE_NAMES = ("cpu", "memory")
 FALLBACK = {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti|P|Pi|E|Ei)?$")
