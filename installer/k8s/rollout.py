@@ -53,10 +53,6 @@ def rolled_out(obj: dict[str, Any]) -> bool:
     )
 
 
-def _module_of(obj: dict[str, Any]) -> str:
-    return str(((obj.get("metadata") or {}).get("labels") or {}).get(K.MODULE, ""))
-
-
 def _pod_fatal(pod: dict[str, Any]) -> Optional[str]:
     for cs in (pod.get("status") or {}).get("containerStatuses") or []:
         waiting = (cs.get("state") or {}).get("waiting") or {}
@@ -72,6 +68,73 @@ def _replicaset_fatal(rs: dict[str, Any]) -> Optional[str]:
     for cond in (rs.get("status") or {}).get("conditions") or []:
         if cond.get("type") == "ReplicaFailure" and cond.get("status") == "True":
             return f"{cond.get('reason', '')}: {cond.get('message', '')}"
+    return None
+
+
+def _current(obj: dict[str, Any], items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The pods (and ReplicaSet) of the workload's current template: an old crash-looping pod
+    about to be replaced says nothing about the new one."""
+    meta, status = obj.get("metadata") or {}, obj.get("status") or {}
+    if int(status.get("observedGeneration", 0)) < int(meta.get("generation", 0)):
+        return []
+    owned = [
+        i
+        for i in items
+        if any(
+            ref.get("uid") == meta.get("uid") for ref in i["metadata"].get("ownerReferences") or []
+        )
+    ]
+    if obj.get("kind") == "StatefulSet":
+        revision = status.get("updateRevision")
+        return [
+            p
+            for p in owned
+            if p.get("kind") == "Pod"
+            and (p["metadata"].get("labels") or {}).get("controller-revision-hash") == revision
+        ]
+    sets = [i for i in owned if i.get("kind") == "ReplicaSet"]
+    if not sets:
+        return []
+    newest = max(
+        sets,
+        key=lambda r: int(
+            (r["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision", 0)
+        ),
+    )
+    pods = [
+        i
+        for i in items
+        if i.get("kind") == "Pod"
+        and any(
+            ref.get("uid") == newest["metadata"]["uid"]
+            for ref in i["metadata"].get("ownerReferences") or []
+        )
+    ]
+    return [newest, *pods]
+
+
+def _stuck_pod(sts: dict[str, Any], items: list[dict[str, Any]]) -> Optional[str]:
+    """A StatefulSet never replaces a broken pod of an old revision by itself (OrderedReady):
+    the rollout cannot start until that pod is deleted."""
+    revision = (sts.get("status") or {}).get("updateRevision")
+    uid = sts["metadata"].get("uid")
+    for pod in items:
+        if pod.get("kind") != "Pod":
+            continue
+        meta = pod["metadata"]
+        if meta.get("deletionTimestamp"):
+            continue  # going already
+        if not any(r.get("uid") == uid for r in meta.get("ownerReferences") or []):
+            continue
+        if (meta.get("labels") or {}).get("controller-revision-hash") == revision:
+            continue
+        why = _pod_fatal(pod)
+        if why:
+            ns, name = meta.get("namespace"), meta["name"]
+            return (
+                f"pod/{name} of the previous revision: {why}; a StatefulSet does not replace a "
+                f"broken pod itself: `kubectl -n {ns} delete pod {name}` to roll it"
+            )
     return None
 
 
@@ -91,14 +154,16 @@ def poll(kubectl: Kubectl, namespace: str, wanted: Sequence[tuple[str, str]]) ->
         if rolled_out(obj):
             progress.ready.add((kind, name))
             continue
-        module = _module_of(obj)
-        for item in items:
-            if _module_of(item) != module:
+        if kind == "StatefulSet":
+            stuck = _stuck_pod(obj, items)
+            if stuck:
+                progress.fatal[(kind, name)] = stuck
                 continue
+        for item in _current(obj, items):
             why = None
             if item.get("kind") == "Pod":
                 why = _pod_fatal(item)
-            elif item.get("kind") == "ReplicaSet" and int(item["spec"].get("replicas", 0)):
+            elif item.get("kind") == "ReplicaSet":
                 why = _replicaset_fatal(item)
             if why:
                 progress.fatal[(kind, name)] = (
@@ -108,7 +173,9 @@ def poll(kubectl: Kubectl, namespace: str, wanted: Sequence[tuple[str, str]]) ->
     return progress
 
 
-def diagnose(kubectl: Kubectl, namespace: str, kind: str, name: str, module: str) -> str:
+def diagnose(
+    kubectl: Kubectl, namespace: str, kind: str, name: str, module: str, since: str = ""
+) -> str:
     """The last Warning events of the workload and its pods, and each pod's last log line."""
     lines: list[str] = []
     pods_res = kubectl.run(
@@ -123,8 +190,11 @@ def diagnose(kubectl: Kubectl, namespace: str, kind: str, name: str, module: str
     mine = [
         e
         for e in events
-        if (e.get("involvedObject") or {}).get("name", "") in names
-        or (e.get("involvedObject") or {}).get("name", "").startswith(f"{name}-")
+        if (
+            (e.get("involvedObject") or {}).get("name", "") in names
+            or (e.get("involvedObject") or {}).get("name", "").startswith(f"{name}-")
+        )
+        and (e.get("lastTimestamp") or e.get("eventTime") or "") >= since
     ]
     mine.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
     for e in mine[-3:]:
@@ -157,6 +227,8 @@ def wait_all(
     sleep: Callable[[float], None] = time.sleep,
 ) -> None:
     deadline = clock() + timeout
+    # events older than this wait (a previous failure) are not the cause of this one
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 2))
     pending = list(workloads)
     while True:
         progress = poll(kubectl, namespace, pending)
@@ -172,7 +244,7 @@ def wait_all(
             reports = []
             for kind, name in failed or pending:
                 why = progress.fatal.get((kind, name))
-                detail = diagnose(kubectl, namespace, kind, name, name)
+                detail = diagnose(kubectl, namespace, kind, name, name, since)
                 head = f"{kind} {name} in {namespace} " + (
                     f"cannot become ready ({why})" if why else f"not ready within {timeout:g}s"
                 )
