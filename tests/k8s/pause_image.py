@@ -34,12 +34,21 @@ def main(binary: str, ref: str, out: str) -> None:
             "architecture": "amd64",
             "os": "linux",
             "config": {"Entrypoint": ["/pause"]},
-            "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(layer).hexdigest()]},
+            "rootfs": {
+                "type": "layers",
+                "diff_ids": ["sha256:" + hashlib.sha256(layer).hexdigest()],
+            },
         }
     ).encode()
-    manifest = json.dumps([{"Config": "config.json", "RepoTags": [ref], "Layers": ["layer.tar"]}]).encode()
+    manifest = json.dumps(
+        [{"Config": "config.json", "RepoTags": [ref], "Layers": ["layer.tar"]}]
+    ).encode()
     with tarfile.open(out, "w") as tar:
-        for name, data in (("layer.tar", layer), ("config.json", config), ("manifest.json", manifest)):
+        for name, data in (
+            ("layer.tar", layer),
+            ("config.json", config),
+            ("manifest.json", manifest),
+        ):
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
