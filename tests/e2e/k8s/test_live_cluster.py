@@ -82,7 +82,7 @@ def test_push_again_skips_everything(cluster, pushed):
     assert {i["action"] for i in res.json()["images"]} == {"skip"}
 
 
-def test_live_deployment_serves_and_selftest_passes_in_pod(cluster, deployed):
+def test_live_deployment_serves_and_selftest_passes_in_pod(cluster, pushed, deployed):
     face = _running(_pods(cluster, NS, FACE))
     assert len(face) == 2
     out = cluster.kubectl(
@@ -96,9 +96,9 @@ def test_live_deployment_serves_and_selftest_passes_in_pod(cluster, deployed):
         timeout=120,
     )
     assert "selftest: PASS" in out
-    status = cluster.sealbox("k8s", "status", "-n", NS, "--json", bundle=deployed.parent)
+    status = cluster.sealbox("k8s", "status", "-n", NS, "--json", bundle=pushed)
     assert status.rc == 0 and all(w["ok"] for w in status.json()["workloads"])
-    li = cluster.sealbox("li", "--k8s", "-n", NS, "--json", bundle=deployed.parent)
+    li = cluster.sealbox("li", "--k8s", "-n", NS, "--json", bundle=pushed)
     assert li.rc == 0 and li.json() == status.json()
 
 
@@ -135,7 +135,9 @@ def test_item12_manifests_on_the_live_cluster(cluster, deployed):
     assert ns["pod-security.kubernetes.io/enforce"] == "privileged"
 
 
-def test_item1_apply_from_another_dir_keeps_the_database_passwords(cluster, deployed, tmp_path):
+def test_item1_apply_from_another_dir_keeps_the_database_passwords(
+    cluster, pushed, deployed, tmp_path
+):
     before = cluster.get("secret", "-n", NS, "mysql-secret")["data"]
     res = cluster.sealbox(
         *cluster.apply_args(
@@ -149,7 +151,7 @@ def test_item1_apply_from_another_dir_keeps_the_database_passwords(cluster, depl
             "--timeout",
             "120",
         ),
-        bundle=deployed.parent,
+        bundle=pushed,
     )
     assert res.rc == 0, res.stderr
     assert cluster.get("secret", "-n", NS, "mysql-secret")["data"] == before
@@ -158,7 +160,7 @@ def test_item1_apply_from_another_dir_keeps_the_database_passwords(cluster, depl
     assert all(_health(p)["status"] == "ok" for p in _running(_pods(cluster, NS, FACE)))
 
 
-def test_item4_gpu_quantity_is_accepted_by_server_side_apply(cluster, deployed, tmp_path):
+def test_item4_gpu_quantity_is_accepted_by_server_side_apply(cluster, pushed, deployed, tmp_path):
     out = tmp_path / "gpu"
     res = cluster.sealbox(
         "k8s",
@@ -176,7 +178,7 @@ def test_item4_gpu_quantity_is_accepted_by_server_side_apply(cluster, deployed, 
         "1",
         "--set",
         f"license_port={LICENSE_PORT}",
-        bundle=deployed.parent,
+        bundle=pushed,
     )
     assert res.rc == 0, res.stderr
     files = sorted(str(p) for p in out.glob("0[1-9]-*.yaml"))
@@ -209,7 +211,7 @@ def test_item4_gpu_quantity_is_accepted_by_server_side_apply(cluster, deployed, 
 
 
 def test_item5_gpu_change_without_free_gpu_is_refused_and_pods_keep_serving(
-    cluster, deployed, tmp_path
+    cluster, pushed, deployed, tmp_path
 ):
     before = {p["metadata"]["name"] for p in _running(_pods(cluster, NS, FACE))}
     gen = cluster.get("deployment", "-n", NS, "face-server")["metadata"]["generation"]
@@ -226,7 +228,7 @@ def test_item5_gpu_change_without_free_gpu_is_refused_and_pods_keep_serving(
             "--timeout",
             "60",
         ),
-        bundle=deployed.parent,
+        bundle=pushed,
     )
     assert res.rc == 2, res.stderr
     assert "needs 2 nvidia.com/gpu but the cluster has 0 free" in res.stderr
@@ -236,22 +238,22 @@ def test_item5_gpu_change_without_free_gpu_is_refused_and_pods_keep_serving(
     assert all(_health(p)["status"] == "ok" for p in after)
 
 
-def test_item6_conflict_names_field_and_manager_and_can_be_forced(cluster, deployed):
+def test_item6_conflict_names_field_and_manager_and_can_be_forced(cluster, pushed, deployed):
     cluster.kubectl("patch", "deployment", "face-server", "-n", NS, "-p", '{"spec":{"replicas":3}}')
     args = cluster.apply_args(
         deployed, NS, "--instances", "2", "--storage-size", "1Gi", "--insecure", "--timeout", "120"
     )
-    res = cluster.sealbox(*args, bundle=deployed.parent)
+    res = cluster.sealbox(*args, bundle=pushed)
     assert res.rc != 0
     line = next(x for x in res.stderr.splitlines() if x.startswith("error:"))
     assert "Deployment face-server" in line and ".spec.replicas" in line
     assert "kubectl-patch" in line and "--force-conflicts" in line
-    forced = cluster.sealbox(*args, "--force-conflicts", bundle=deployed.parent)
+    forced = cluster.sealbox(*args, "--force-conflicts", bundle=pushed)
     assert forced.rc == 0, forced.stderr
     assert cluster.get("deployment", "-n", NS, "face-server")["spec"]["replicas"] == 2
 
 
-def test_item7_immutable_change_refused_before_anything_is_applied(cluster, deployed):
+def test_item7_immutable_change_refused_before_anything_is_applied(cluster, pushed, deployed):
     cm = cluster.get("configmap", "-n", NS, "mysql-config")["metadata"]["resourceVersion"]
     res = cluster.sealbox(
         *cluster.apply_args(
@@ -265,7 +267,7 @@ def test_item7_immutable_change_refused_before_anything_is_applied(cluster, depl
             "mysql_database=other",
             "--insecure",
         ),
-        bundle=deployed.parent,
+        bundle=pushed,
     )
     assert res.rc == 2, res.stderr
     assert "claim db is 1Gi, asked 2Gi" in res.stderr and "resize the PVC" in res.stderr
@@ -278,7 +280,7 @@ def test_item7_immutable_change_refused_before_anything_is_applied(cluster, depl
     )
 
 
-def test_item3_and_9_admin_namespace_with_quota(cluster, deployed, tmp_path):
+def test_item3_and_9_admin_namespace_with_quota(cluster, pushed, deployed, tmp_path):
     """An admin's namespace with a ResourceQuota: pods are admitted (requests/limits set) and
     delete --purge leaves the namespace and the admin's objects."""
     ns = "live-admin"
@@ -298,12 +300,12 @@ def test_item3_and_9_admin_namespace_with_quota(cluster, deployed, tmp_path):
         *cluster.apply_args(
             tmp_path / "adm", ns, "mysql", "--storage-size", "1Gi", "--insecure", "--timeout", "180"
         ),
-        bundle=deployed.parent,
+        bundle=pushed,
     )
     assert res.rc == 0, res.stderr
     labels = cluster.get("namespace", ns)["metadata"].get("labels") or {}
     assert "io.sealbox.managed" not in labels
-    purge = cluster.sealbox("k8s", "delete", "-n", ns, "--purge", bundle=deployed.parent)
+    purge = cluster.sealbox("k8s", "delete", "-n", ns, "--purge", bundle=pushed)
     assert purge.rc == 0, purge.stderr
     assert cluster.get("namespace", ns)["status"]["phase"] == "Active"
     cluster.get("configmap", "-n", ns, "admin-settings")
@@ -315,7 +317,9 @@ def test_item3_and_9_admin_namespace_with_quota(cluster, deployed, tmp_path):
     cluster.drop_namespace(ns)
 
 
-def test_item8_failure_says_why_without_waiting_out_the_timeout(cluster, deployed, tmp_path):
+def test_item8_failure_says_why_without_waiting_out_the_timeout(
+    cluster, pushed, deployed, tmp_path
+):
     ns = "live-quota"
     cluster.drop_namespace(ns)
     cluster.kubectl("create", "namespace", ns)
@@ -332,7 +336,7 @@ def test_item8_failure_says_why_without_waiting_out_the_timeout(cluster, deploye
             "--timeout",
             "300",
         ),
-        bundle=deployed.parent,
+        bundle=pushed,
     )
     took = time.monotonic() - t0
     assert res.rc == 1, res.stderr
@@ -342,7 +346,7 @@ def test_item8_failure_says_why_without_waiting_out_the_timeout(cluster, deploye
     cluster.drop_namespace(ns)
 
 
-def test_item8_timeout_names_events_and_last_log_line(cluster, deployed, tmp_path):
+def test_item8_timeout_names_events_and_last_log_line(cluster, pushed, deployed, tmp_path):
     ns = "live-broken"
     cluster.drop_namespace(ns)
     cluster.pv("pv-broken", "5Gi")
@@ -360,7 +364,7 @@ def test_item8_timeout_names_events_and_last_log_line(cluster, deployed, tmp_pat
             "--timeout",
             "45",
         ),
-        bundle=deployed.parent,
+        bundle=pushed,
     )
     assert res.rc == 1, res.stderr
     err = res.stderr
@@ -370,14 +374,14 @@ def test_item8_timeout_names_events_and_last_log_line(cluster, deployed, tmp_pat
     cluster.drop_namespace(ns)
 
 
-def test_item11_storage_precheck_and_nothing_applied(cluster, deployed, tmp_path):
+def test_item11_storage_precheck_and_nothing_applied(cluster, pushed, deployed, tmp_path):
     ns = "live-nostorage"
     cluster.drop_namespace(ns)
     res = cluster.sealbox(
         *cluster.apply_args(
             tmp_path / "s", ns, "mysql", "--storage-class", "fast-ssd", "--insecure"
         ),
-        bundle=deployed.parent,
+        bundle=pushed,
     )
     assert res.rc == 2 and "--storage-class fast-ssd: no such StorageClass" in res.stderr
     free = [pv for pv in cluster.get("pv")["items"] if pv["status"]["phase"] == "Available"]
@@ -385,7 +389,7 @@ def test_item11_storage_precheck_and_nothing_applied(cluster, deployed, tmp_path
     assert all(pv["spec"]["capacity"]["storage"] != big for pv in free)
     res = cluster.sealbox(
         *cluster.apply_args(tmp_path / "s", ns, "mysql", "--storage-size", big, "--insecure"),
-        bundle=deployed.parent,
+        bundle=pushed,
     )
     assert res.rc == 2 and "no default StorageClass and no free PersistentVolume" in res.stderr
     assert "NotFound" in cluster.kubectl("get", "namespace", ns, check=False)
@@ -396,8 +400,8 @@ def test_item11_license_state_under_the_configured_hostpath_root(cluster, deploy
     assert root.is_dir()
 
 
-def test_delete_keeps_data_then_purge_removes_what_sealbox_created(cluster, deployed):
-    res = cluster.sealbox("k8s", "delete", "-n", NS, bundle=deployed.parent)
+def test_delete_keeps_data_then_purge_removes_what_sealbox_created(cluster, pushed, deployed):
+    res = cluster.sealbox("k8s", "delete", "-n", NS, bundle=pushed)
     assert res.rc == 0, res.stderr
     left = cluster.get(
         "deployments,statefulsets,services,configmaps,secrets",
@@ -408,6 +412,6 @@ def test_delete_keeps_data_then_purge_removes_what_sealbox_created(cluster, depl
     )["items"]
     assert left == []
     assert cluster.get("pvc", "-n", NS)["items"]  # data kept
-    purge = cluster.sealbox("k8s", "delete", "-n", NS, "--purge", bundle=deployed.parent)
+    purge = cluster.sealbox("k8s", "delete", "-n", NS, "--purge", bundle=pushed)
     assert purge.rc == 0, purge.stderr
     assert "NotFound" in cluster.kubectl("get", "namespace", NS, check=False)
