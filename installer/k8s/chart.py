@@ -160,10 +160,15 @@ def write_chart(
     marked = render_bundle(bundle_dir, names, _marker_options(options), real.secret_values)
     values = _values(options, real, bundle_dir)
     # file contents (service.conf's GPU_ID...) as the real render has them, not the markers'
-    real_data = {(o["kind"], o["metadata"]["name"]): o.get("data") for o in real.objects}
+    real_objs = {(o["kind"], o["metadata"]["name"]): o for o in real.objects}
     for obj in marked.objects:
+        twin = real_objs.get((obj["kind"], obj["metadata"]["name"]), {})
         if obj["kind"] in ("Secret", "ConfigMap"):
-            obj["data"] = real_data[(obj["kind"], obj["metadata"]["name"])]
+            obj["data"] = twin["data"]
+        elif obj["kind"] in ("Deployment", "StatefulSet"):  # the config hash of that data
+            obj["spec"]["template"]["metadata"]["annotations"] = twin["spec"]["template"][
+                "metadata"
+            ]["annotations"]
     _mark_resources(marked)
     manifest = load_manifest(bundle_dir)
     tdir = os.path.join(out_dir, "templates")
