@@ -224,6 +224,8 @@ def test_item5_gpu_change_without_free_gpu_is_refused_and_pods_keep_serving(
             "2",
             "--gpus",
             "1",
+            "--storage-size",
+            "1Gi",
             "--insecure",
             "--timeout",
             "60",
