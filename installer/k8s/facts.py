@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -53,17 +54,25 @@ def _decode(data: dict[str, str]) -> dict[str, str]:
 
 
 def read_facts(kubectl: Kubectl, namespace: str) -> ClusterFacts:
-    ns_res = kubectl.run("get", "namespace", namespace, "-o", "json")
-    facts = ClusterFacts(json.loads(ns_res.stdout) if ns_res.ok and ns_res.stdout else None)
-    if facts.namespace is not None:
-        for item in _items(
+    """Three independent reads, run at once (each is a kubectl start-up, ~0.2 s)."""
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        ns_job = pool.submit(kubectl.run, "get", "namespace", namespace, "-o", "json")
+        own_job = pool.submit(
+            _items,
             kubectl,
             "secrets,statefulsets,deployments,persistentvolumeclaims",
             "-n",
             namespace,
             "-l",
             K.SELECTOR,
-        ):
+        )
+        cluster_job = pool.submit(
+            _items, kubectl, "nodes,persistentvolumes,storageclasses,pods", "-A"
+        )
+        ns_res, own, cluster = ns_job.result(), own_job.result(), cluster_job.result()
+    facts = ClusterFacts(json.loads(ns_res.stdout) if ns_res.ok and ns_res.stdout else None)
+    if facts.namespace is not None:
+        for item in own:
             name = item["metadata"]["name"]
             kind = item.get("kind")
             if kind == "Secret":
@@ -74,7 +83,7 @@ def read_facts(kubectl: Kubectl, namespace: str) -> ClusterFacts:
                 facts.deployments[name] = item
             elif kind == "PersistentVolumeClaim":
                 facts.claims[name] = item
-    for item in _items(kubectl, "nodes,persistentvolumes,storageclasses,pods", "-A"):
+    for item in cluster:
         kind = item.get("kind")
         if kind == "Node":
             facts.nodes.append(item)

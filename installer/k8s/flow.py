@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Callable, Optional, Sequence
 
@@ -114,9 +115,15 @@ def apply_bundle(
     report = make(reporter)
     kubectl = Kubectl.find(host, kubeconfig)
     ns = options.namespace
-    facts = read_facts(kubectl, ns)
-    if registry_client is not None:
-        options = replace(options, image_digests=image_digests(bundle_dir, registry_client))
+    with ThreadPoolExecutor(max_workers=1) as pool:  # registry and cluster read at once
+        digests = (
+            pool.submit(image_digests, bundle_dir, registry_client)
+            if registry_client is not None
+            else None
+        )
+        facts = read_facts(kubectl, ns)
+        if digests is not None:
+            options = replace(options, image_digests=digests.result())
 
     def precheck(rendered: Rendered) -> None:
         checks.check_immutable(rendered, facts)
