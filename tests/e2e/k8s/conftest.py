@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -68,7 +69,10 @@ class Cluster:
 
     def pv(self, name: str, size: str = "5Gi", lost_found: bool = False) -> None:
         """A static hostPath PV (no provisioner exists on 1.20 from Debian)."""
+        # a fresh one: a PV left Released by an earlier claim never binds again
+        self.kubectl("delete", "pv", name, "--ignore-not-found", "--wait=true", timeout=120)
         path = self.state / "pv" / name
+        shutil.rmtree(path, ignore_errors=True)
         path.mkdir(parents=True, exist_ok=True)
         if lost_found:
             (path / "lost+found").mkdir(exist_ok=True)
@@ -79,7 +83,7 @@ class Cluster:
             "spec": {
                 "capacity": {"storage": size},
                 "accessModes": ["ReadWriteOnce"],
-                "persistentVolumeReclaimPolicy": "Delete" if False else "Retain",
+                "persistentVolumeReclaimPolicy": "Retain",
                 "hostPath": {"path": str(path), "type": "Directory"},
             },
         }
