@@ -9,6 +9,7 @@ error, crash loop, quota refusal) end the wait at once.
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
@@ -173,6 +174,18 @@ def poll(kubectl: Kubectl, namespace: str, wanted: Sequence[tuple[str, str]]) ->
     return progress
 
 
+_TELLING = re.compile(r"error|fail|refused|denied|cannot|can't|unable|fatal|exception", re.I)
+
+
+def telling_line(lines: Sequence[str]) -> Optional[str]:
+    """The last line that names a problem (a request log says nothing), else the last line."""
+    lines = [x.strip() for x in lines if x.strip()]
+    for line in reversed(lines):
+        if _TELLING.search(line):
+            return line
+    return lines[-1] if lines else None
+
+
 def diagnose(
     kubectl: Kubectl, namespace: str, kind: str, name: str, module: str, since: str = ""
 ) -> str:
@@ -208,11 +221,11 @@ def diagnose(
             for cs in (p.get("status") or {}).get("containerStatuses") or []
         )
         log = kubectl.run(
-            "logs", "-n", namespace, pname, "--tail=1", *(["--previous"] if restarted else [])
+            "logs", "-n", namespace, pname, "--tail=30", *(["--previous"] if restarted else [])
         )
-        last = (log.stdout or "").strip().splitlines()
-        if log.ok and last:
-            lines.append(f"pod/{pname} last log line: {last[-1][:300]}")
+        line = telling_line((log.stdout or "").splitlines()) if log.ok else None
+        if line:
+            lines.append(f"pod/{pname} last log line: {line[:300]}")
     return "; ".join(lines) or "no Warning events and no logs"
 
 

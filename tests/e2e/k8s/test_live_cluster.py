@@ -371,7 +371,8 @@ def test_item8_timeout_names_events_and_last_log_line(cluster, pushed, deployed,
     assert res.rc == 1, res.stderr
     err = res.stderr
     assert "Deployment face-server in live-broken not ready within 45s" in err
-    assert "Unhealthy" in err and "last log line" in err
+    assert "Unhealthy" in err  # the probe's Warning event
+    assert "last log line" in err and "no-such-db" in err  # the line that names the cause
     assert "license-server" not in err.split("not ready", 1)[0]  # the others rolled out
     cluster.drop_namespace(ns)
 

@@ -12,7 +12,7 @@ from installer.k8s import checks
 from installer.k8s.facts import ClusterFacts
 from installer.k8s.flow import secrets_from_cluster
 from installer.k8s.render import K8sOptions, render_bundle
-from installer.k8s.rollout import _pod_fatal, rolled_out
+from installer.k8s.rollout import _pod_fatal, rolled_out, telling_line
 
 from .conftest import FIXED_SECRETS
 
@@ -87,3 +87,9 @@ def test_rollout_judgement():
         {"restartCount": 0, "state": {"waiting": {"reason": "ImagePullBackOff", "message": "no"}}}]}}  # fmt: skip
     assert (_pod_fatal(pull) or "").startswith("ImagePullBackOff")
     assert _pod_fatal({"status": {}}) is None
+
+
+def test_the_log_line_that_names_the_problem():
+    logs = ["start", "mysql: db:5535: Can't connect to MySQL server", '"GET /health" 503 -']
+    assert telling_line(logs) == "mysql: db:5535: Can't connect to MySQL server"
+    assert telling_line(["a", "b"]) == "b" and telling_line([]) is None
