@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -65,8 +66,10 @@ def main() -> int:
         "k8s", "apply", "-o", out, "-n", NS, "--registry", reg, "--insecure",
         "--license-node", facts["SEALBOX_K8S_NODE"], "--set", "license_port=18891",
         "--host-path-root", os.path.join(state, "hostpath"), "--storage-size", "1Gi",
+        "--timeout", "120",
     ]  # fmt: skip
     pv = os.path.join(state, "pv", "bench")
+    shutil.rmtree(pv, ignore_errors=True)  # an earlier run's database has other passwords
     os.makedirs(pv, exist_ok=True)
     pv_doc = {
         "apiVersion": "v1",
