@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+import envcheck
 from installer.errors import HostError
 from installer.events import Event
 
@@ -25,8 +26,6 @@ def _existing_ancestor(dep: Deployment, path: str) -> str:
 
 
 def envcheck_gate(dep: Deployment, names: list[str], options: InstallOptions) -> None:
-    import envcheck
-
     plan = dep.pending_plan
     assert plan is not None, "the envcheck gate runs inside Deployment.install"
     modules = [mp for mp in plan.modules if mp.changes]

@@ -1,14 +1,14 @@
 """The install gate: ``install.py in`` verifies the license before deploying anything licensed.
 
-Registered in ``CTX.gates`` by ``installer.cli.license`` (a ``installer.deploy.Gate``): it runs
-after the plan and before any change. It also puts the bundle's license in place for the
-license-server container (its ``license`` data dir) when none is installed yet, or when the
-bundle carries a newer valid one, keeping the previous as last-good.
+One of the engine's gates (``installer.gates``): it runs after the plan and before any change.
+The bundle's license and vendor key are the verified bytes of the opened bundle. It also puts
+the bundle's license in place for the license-server container (its ``license`` data dir) when
+none is installed yet, or when the bundle carries a newer valid one, keeping the previous as
+last-good.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Optional, Tuple
 
 from installer.errors import LicenseError
@@ -16,14 +16,6 @@ from installer.events import Event
 from installer.license import keys as K
 from installer.license import store as S
 from installer.license.verify import Verdict, verify_bytes
-
-
-def _read_local(path: str) -> Optional[bytes]:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read()
-    except FileNotFoundError:
-        return None
 
 
 def _high_water(deployment) -> Optional[int]:
@@ -38,7 +30,7 @@ def license_gate(deployment, names, options) -> None:
     licensed = [n for n in names if getattr(deployment.specs.get(n), "licensed", False)]
     if not licensed and S.SERVER_MODULE not in names:
         return
-    keys = K.bundle_keyring(deployment.bundle_dir)
+    keys = K.bundle_keyring(deployment.bundle)
     lstore = S.LicenseStore(deployment.host, S.license_dir(deployment.store))
     live = None
     if licensed:
@@ -50,12 +42,12 @@ def license_gate(deployment, names, options) -> None:
     def check(data: bytes, source: str) -> Verdict:
         return verify_bytes(data, keys, source=source, live=live, modules=licensed, high_water=hwm)
 
-    bundle_path = os.path.join(deployment.bundle_dir, K.BUNDLE_LICENSE)
+    bundle_path = f"{deployment.bundle.root}/{K.BUNDLE_LICENSE}"
     candidates: list = []
     installed = lstore.read()
     if installed is not None:
         candidates.append(("installed", installed, check(installed, lstore.current)))
-    bundled = _read_local(bundle_path)
+    bundled = deployment.bundle.get(K.BUNDLE_LICENSE)
     if bundled is not None and bundled != installed:
         candidates.append(("bundle", bundled, check(bundled, bundle_path)))
     if not candidates:
