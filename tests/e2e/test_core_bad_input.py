@@ -66,12 +66,18 @@ def test_unknown_module_lists_known(demo_bundle, state):
 
 
 def test_malformed_module_yaml(demo_bundle, tmp_path, state):
+    """An edited spec is refused as altered (exit 5) before it is parsed; a vendor-signed
+    malformed one is a spec error (exit 2) naming the file."""
     bundle = copy_bundle(demo_bundle, tmp_path / "b")
     spec = bundle / "modules" / "face-server.yaml"
     spec.write_text(spec.read_text().replace("port: 8300", "port: eighty"))
     res = run_cli("inall", "-y", bundle=bundle, state_dir=state)
+    assert_refused(res, 5, "modules/face-server.yaml: sha256", "does not match the manifest")
+    resign(bundle)
+    res = run_cli("inall", "-y", bundle=bundle, state_dir=state)
     assert_refused(res, 2, "modules/face-server.yaml: ports[0].port: expected an integer")
     spec.write_text("name: face-server\n  bad: [indent\n")
+    resign(bundle)
     res = run_cli("se", bundle=bundle, state_dir=state)
     assert_refused(res, 2, "modules/face-server.yaml", "malformed YAML")
     assert snapshot(state) == {} and our_containers(state) == []
