@@ -41,8 +41,8 @@ def envcheck_gate(dep: Deployment, names: list[str], options: InstallOptions) ->
         ports = sorted({p for inst in mp.desired.instances for p in inst.ports.values()})
         if ports:
             overrides[f"{name}/ports.ports"] = ",".join(map(str, ports))
-        for item in mp.desired.spec.envcheck:
-            extra.append({"profile": name, **item})
+        for extra_item in mp.desired.spec.envcheck:
+            extra.append({"profile": name, **extra_item})
     report = envcheck.run_checks(
         dep.host, profiles, overrides=overrides, skip=list(options.skip_checks), extra_items=extra
     )

@@ -16,6 +16,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 from functools import cached_property
+from types import MappingProxyType
 from typing import Mapping, Optional, Union
 
 from installer import signing
@@ -227,7 +228,7 @@ def scan_bundle(
             report.add(rel, "not listed in the manifest; a bundle carries only what it lists")
     if report.problems:
         return None
-    return VerifiedBundle(report.bundle, manifest, mdata, report.key_id, files)
+    return VerifiedBundle(report.bundle, manifest, mdata, report.key_id, MappingProxyType(files))
 
 
 def _read_listed(

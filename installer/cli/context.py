@@ -7,7 +7,7 @@ command step; the gates are the engine's (installer.gates), not the CLI's.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 from installer.bundle.manifest import locate_bundle
@@ -23,17 +23,17 @@ SCRIPT_DIR_ENV = "SEALBOX_SCRIPT_DIR"  # set by install.py: the folder it was ru
 class CliContext:
     bundle: Optional[str] = None
     state_dir: Optional[str] = None
-    trust: list[str] = field(default_factory=list)  # --trust keys (besides $SEALBOX_TRUST, pins)
     _opened: Optional[VerifiedBundle] = None
 
     def bundle_dir(self) -> str:
         return locate_bundle(self.bundle, os.environ.get(SCRIPT_DIR_ENV))
 
     def verified(self) -> VerifiedBundle:
-        """The bundle, verified against the pins and read once (BundleRefused, exit 5)."""
+        """The bundle, verified against the pins ($SEALBOX_TRUST, host pins; see
+        installer.bundle.trust) and read once per invocation (BundleRefused, exit 5)."""
         where = os.path.abspath(self.bundle_dir())
         if self._opened is None or self._opened.root != where:
-            self._opened = open_bundle(where, tuple(self.trust))
+            self._opened = open_bundle(where)
         return self._opened
 
     def deployment(self, reporter=None) -> Deployment:
