@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.e2e.conftest import copy_bundle, port_sets, resign, run_cli
+from tests.e2e.conftest import DEMO_VENDOR_PUB, copy_bundle, port_sets, resign, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -237,11 +237,18 @@ def test_docker_missing_or_down(demo_bundle, state, tmp_path):
 def test_not_root(demo_bundle, tmp_path):
     state = tmp_path / "state"
     os.chmod(tmp_path, 0o755)
-    res = run_cli("in", "mysql", "-y", bundle=demo_bundle, state_dir=state, preexec_user=65534)
+    # every command verifies the bundle first: the user needs to read the pinned key, as with a
+    # host pin (/etc/sealbox/trusted-keys is world-readable); build/demo-vendor is 0700
+    pub = tmp_path / "vendor.pub"
+    shutil.copyfile(DEMO_VENDOR_PUB, pub)
+    trust = {"SEALBOX_TRUST": str(pub)}
+    res = run_cli(
+        "in", "mysql", "-y", bundle=demo_bundle, state_dir=state, preexec_user=65534, env=trust
+    )
     assert_refused(res, 3, "needs root", "sudo")
     assert not state.exists()
     # read-only commands work without root
-    se = run_cli("se", "--json", bundle=demo_bundle, state_dir=state, preexec_user=65534)
+    se = run_cli("se", "--json", bundle=demo_bundle, state_dir=state, preexec_user=65534, env=trust)
     assert se.rc == 0, se.stderr
     assert {m["name"] for m in se.json()["modules"]} == {"license-server", "mysql", "face-server"}
 
