@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -239,9 +240,10 @@ def test_not_root(demo_bundle, tmp_path):
     os.chmod(tmp_path, 0o755)
     # every command verifies the bundle first: the user needs to read the pinned key, as with a
     # host pin (/etc/sealbox/trusted-keys is world-readable); build/demo-vendor is 0700
-    pub = tmp_path / "vendor.pub"
-    shutil.copyfile(DEMO_VENDOR_PUB, pub)
-    trust = {"SEALBOX_TRUST": str(pub)}
+    with tempfile.NamedTemporaryFile(dir="/tmp", suffix=".pub", delete=False) as fh:
+        fh.write(DEMO_VENDOR_PUB.read_bytes())  # /tmp/pytest-of-root is 0700 too
+    os.chmod(fh.name, 0o644)
+    trust = {"SEALBOX_TRUST": fh.name}
     res = run_cli(
         "in", "mysql", "-y", bundle=demo_bundle, state_dir=state, preexec_user=65534, env=trust
     )
