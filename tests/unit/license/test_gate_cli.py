@@ -37,6 +37,10 @@ class FakeDeployment:
     specs: Dict[str, Any] = field(default_factory=dict)
     events: List[Any] = field(default_factory=list)
 
+    @property
+    def manifest(self) -> Any:
+        return self.bundle.manifest
+
     def report(self, event: Any) -> None:
         self.events.append(event)
 
