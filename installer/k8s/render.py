@@ -10,9 +10,10 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence, Union
 
-from installer.bundle.manifest import Manifest, load_manifest
+from installer.bundle.manifest import Manifest
+from installer.bundle.opened import VerifiedBundle, open_bundle
 from installer.desired import DesiredInstance, desired_module
 from installer.errors import UsageError
 from installer.k8s import labels as K
@@ -21,7 +22,6 @@ from installer.k8s import pods
 from installer.k8s.values import ClusterStore, resolve_for_cluster
 from installer.k8s.yamlout import dump
 from installer.render import Renderer
-from installer.spec.load import load_modules
 from installer.spec.model import ModuleSpec
 from installer.spec.order import install_order
 from installer.variables import Resolved
@@ -90,7 +90,7 @@ def _hash(*parts: Any) -> str:
 class _ModuleRenderer:
     def __init__(
         self,
-        bundle_dir: str,
+        bundle: VerifiedBundle,
         manifest: Manifest,
         specs: Mapping[str, ModuleSpec],
         renderer: Renderer,
@@ -99,7 +99,7 @@ class _ModuleRenderer:
         named: Sequence[str],
         explicit: bool,
     ) -> None:
-        self.bundle_dir = bundle_dir
+        self.bundle = bundle
         self.manifest = manifest
         self.specs = specs
         self.renderer = renderer
@@ -176,7 +176,11 @@ class _ModuleRenderer:
         return desired.instances[0]
 
     def license_text(self) -> str:
-        path = self.options.license_file or os.path.join(self.bundle_dir, "license", LICENSE_FILE)
+        if self.options.license_file is None:  # the bundle's: its verified bytes
+            data = self.bundle.get(f"license/{LICENSE_FILE}")
+            if data is not None:
+                return data.decode("utf-8")
+        path = self.options.license_file or os.path.join(self.bundle.root, "license", LICENSE_FILE)
         try:
             with open(path, encoding="utf-8") as fh:
                 return fh.read()
@@ -341,7 +345,7 @@ class _ModuleRenderer:
 
 
 def render_bundle(
-    bundle_dir: str,
+    bundle_dir: Union[VerifiedBundle, str],
     names: Sequence[str],
     options: K8sOptions,
     stored_secrets: Optional[Mapping[str, Any]] = None,
@@ -351,9 +355,8 @@ def render_bundle(
         raise UsageError(
             f"--service-type {options.service_type}: expected {' or '.join(SERVICE_TYPES)}"
         )
-    manifest = load_manifest(bundle_dir)
-    specs = load_modules(os.path.join(bundle_dir, "modules"))
-    renderer = Renderer(os.path.join(bundle_dir, "templates"))
+    bundle = bundle_dir if isinstance(bundle_dir, VerifiedBundle) else open_bundle(bundle_dir)
+    manifest, specs, renderer = bundle.manifest, bundle.specs, Renderer(bundle.templates)
     unknown = [n for n in names if n not in specs]
     if unknown:
         raise UsageError(
@@ -363,7 +366,7 @@ def render_bundle(
     order = install_order(specs, named)
     resolved = resolve_for_cluster(specs, order, renderer, options, stored_secrets or {})
     mr = _ModuleRenderer(
-        bundle_dir, manifest, specs, renderer, resolved, options, named, explicit=bool(names)
+        bundle, manifest, specs, renderer, resolved, options, named, explicit=bool(names)
     )
     files = [
         ManifestFile(

@@ -201,7 +201,10 @@ def test_refusals_name_the_fix(bundle, kw, names, message):
 
 def test_missing_license_file_is_named(tmp_path):
     b = make_bundle(tmp_path / "b")
-    (b / "license" / "license.cfg").unlink()
+    (b / "license" / "license.cfg").unlink()  # a bundle shipped without one (not listed)
+    doc = yaml.safe_load((b / "manifest.yaml").read_text())
+    del doc["files"]["license/license.cfg"]
+    (b / "manifest.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     with pytest.raises(UsageError, match="pass --license FILE"):
         render_bundle(str(b), ["license-server"], opts(), FIXED_SECRETS)
 
