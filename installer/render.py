@@ -9,6 +9,7 @@ from typing import Any, Mapping, Optional
 import jinja2
 
 from installer.errors import SpecError
+from installer.render_filters import FILTERS
 
 
 def _line_in(template_file: str) -> Optional[int]:
@@ -31,6 +32,7 @@ class Renderer:
             keep_trailing_newline=True,
             autoescape=False,
         )
+        self.env.filters.update(FILTERS)
 
     def render_file(self, name: str, context: Mapping[str, Any]) -> str:
         shown = f"templates/{name}"

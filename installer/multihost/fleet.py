@@ -24,6 +24,7 @@ from installer.inventory.model import Inventory
 from installer.inventory.wiring import FleetPlan, HostPlan, plan_fleet
 from installer.multihost.connect import ConnectOptions, open_host
 from installer.multihost.run import HostResult, Job, Outcome, run_jobs
+from installer.render_filters import FILTERS
 from installer.spec.load import load_modules
 from installer.spec.model import ModuleSpec
 from installer.spec.order import dependency_closure
@@ -33,6 +34,7 @@ from installer.state import StateStore
 def referenced_variables(bundle_dir: str, spec: ModuleSpec) -> set[str]:
     """Variables a module's templates, command and environment use (jinja2's own parser)."""
     env = jinja2.Environment()
+    env.filters.update(FILTERS)  # else parsing fails on the templates' quoting filters
     found: set[str] = set()
     sources: list[str] = list(spec.command) + list(spec.environment.values())
     for cfg in spec.configs:
