@@ -135,7 +135,10 @@ def decide(known: list[KnownKey], offered: Offered, principal: str, now: float) 
             cert = hostcert.parse(offered.cert)
         except hostcert.CertError as exc:
             return Decision("untrusted", authorities[0], str(exc))
-        ca_line = next((a for a in authorities if _b64(a.key_b64) == cert.ca_blob), authorities[0])
+        ca_line = next(
+            (a for a in authorities if hostcert.b64decode(a.key_b64) == cert.ca_blob),
+            authorities[0],
+        )
         reason = hostcert.check(
             cert, [a.key_b64 for a in authorities], principal, offered.key_b64, now
         )
@@ -153,13 +156,6 @@ def decide(known: list[KnownKey], offered: Offered, principal: str, now: float) 
             "the host showed a plain key, not a certificate from that CA",
         )
     return Decision("unknown")
-
-
-def _b64(text: str) -> bytes:
-    try:
-        return base64.b64decode(text, validate=True)
-    except ValueError:  # binascii.Error is a ValueError
-        return b""
 
 
 def _revoked(known: list[KnownKey], offered: Offered) -> Optional[KnownKey]:
