@@ -131,7 +131,7 @@ def _installed_table(title: str, rows: list[InstanceStatus]) -> None:
             (
                 r.module,
                 r.container,
-                r.image,
+                f"{r.image} ({r.image_id[7:19]})" if r.image_id else r.image,
                 ", ".join(f"{k}={v}" for k, v in r.ports.items()),
                 r.gpu,
                 r.state,
