@@ -7,20 +7,18 @@ templates' filters quote or refuse whatever reaches them.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import yaml
 
 from installer.errors import SpecError, UsageError
 from installer.render import Renderer
-from installer.spec import load_modules
 from installer.spec.model import Variable
 from installer.variables import resolve, validate
+from tests.unit.source_bundle import source_bundle
 
-ROOT = Path(__file__).resolve().parents[3]
-SPECS = load_modules(str(ROOT / "modules"))
-RENDERER = Renderer(str(ROOT / "templates"))
+SOURCE = source_bundle()
+SPECS = SOURCE.specs
+RENDERER = Renderer(SOURCE.templates)
 GOOD_PW = "Abcdefgh12345678Abcdefgh12345678"
 
 # what a user might type, and the control characters that would start a new line or statement
