@@ -18,10 +18,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from installer.errors import SpecError
-
-# Extra Jinja filters (escaping per target format) are registered here, by name; every
-# Renderer gets them. Add filters by importing them into this dict, not per environment.
-FILTERS: dict[str, Callable[..., Any]] = {}
+from installer.render_filters import FILTERS
 
 PREFIX = "templates/"
 
