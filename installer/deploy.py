@@ -14,13 +14,15 @@ import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping, Optional
+from typing import Any, Iterator, Mapping, Optional, Sequence, Union
 
 from installer.apply import Applier
-from installer.bundle.manifest import Manifest, load_manifest
+from installer.bundle.manifest import Manifest
+from installer.bundle.opened import VerifiedBundle, open_bundle
 from installer.desired import DesiredModule, desired_module
 from installer.errors import HostError, UsageError
 from installer.events import Event, Reporter, make
+from installer.gates import ENGINE_GATES, Gate
 from installer.hostfacts import LazyFacts, gpu_indexes, is_root
 from installer.hosts.base import Host
 from installer.plan import CREATE, RECREATE, START, Plan, module_plan
@@ -29,14 +31,12 @@ from installer.render import Renderer
 from installer.runtime.container import Container
 from installer.runtime.docker import DockerRuntime
 from installer.runtime.health import probe
-from installer.spec.load import load_modules
 from installer.spec.model import ModuleSpec
 from installer.spec.order import dependents, install_order
 from installer.state import InstanceRecord, ModuleRecord, State, StateStore
 from installer.variables import Prompter, Resolved, resolve
 
-Gate = Callable[["Deployment", list[str], "InstallOptions"], None]
-"""A pre-install check (license, envcheck) that raises to stop the install before any change."""
+__all__ = ["Deployment", "Gate", "InstallOptions", "InstallResult", "InstanceStatus"]
 
 
 @dataclass
@@ -77,23 +77,27 @@ class InstanceStatus:
 
 
 class Deployment:
+    """`bundle`: an opened VerifiedBundle, or a folder to open with the default pins. `gates`:
+    the engine's list (installer.gates) unless a caller passes another on purpose."""
+
     def __init__(
         self,
-        bundle_dir: str,
+        bundle: Union[VerifiedBundle, str],
         host: Host,
         *,
         store: Optional[StateStore] = None,
         reporter: Optional[Reporter] = None,
-        gates: Optional[list[Gate]] = None,
+        gates: Optional[Sequence[Gate]] = None,
     ) -> None:
-        self.bundle_dir = bundle_dir
+        self.bundle = bundle if isinstance(bundle, VerifiedBundle) else open_bundle(bundle)
+        self.bundle_dir = self.bundle.root
         self.host = host
         self.store = store or StateStore(host)
         self.report = make(reporter)
-        self.gates = list(gates or [])
-        self.manifest: Manifest = load_manifest(bundle_dir)
-        self.specs: dict[str, ModuleSpec] = load_modules(os.path.join(bundle_dir, "modules"))
-        self.renderer = Renderer(os.path.join(bundle_dir, "templates"))
+        self.gates = list(ENGINE_GATES if gates is None else gates)
+        self.manifest: Manifest = self.bundle.manifest
+        self.specs: dict[str, ModuleSpec] = self.bundle.specs
+        self.renderer = Renderer(self.bundle.templates)
         self.runtime = DockerRuntime(
             host, self.store.deployment_id, staging_dir=f"{self.store.root}/images"
         )
@@ -336,16 +340,6 @@ class Deployment:
                         f"{_port_variable(mp.desired.spec, pname)}=PORT"
                     )
 
-    def _check_archives(self, plan: Plan) -> None:
-        for mp in plan.modules:
-            if mp.load_image:
-                path = os.path.join(self.bundle_dir, mp.desired.image.file)
-                if not os.path.isfile(path):
-                    raise UsageError(
-                        f"{mp.desired.image.file}: image archive for {mp.desired.spec.name} is missing "
-                        f"from the bundle at {self.bundle_dir}; copy the bundle again"
-                    )
-
     def install(self, names: list[str], options: Optional[InstallOptions] = None) -> InstallResult:
         options = options or InstallOptions()
         started = time.monotonic()
@@ -374,7 +368,6 @@ class Deployment:
                 options = dataclasses.replace(options, skip_checks=merged)
             for gate in self.gates:
                 gate(self, [m.desired.spec.name for m in plan.modules], options)
-            self._check_archives(plan)
             self.check_ports(plan)
             applier = Applier(
                 self.host,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+import envcheck
 from installer.errors import HostError
 from installer.events import Event
 
@@ -25,8 +26,6 @@ def _existing_ancestor(dep: Deployment, path: str) -> str:
 
 
 def envcheck_gate(dep: Deployment, names: list[str], options: InstallOptions) -> None:
-    import envcheck
-
     plan = dep.pending_plan
     assert plan is not None, "the envcheck gate runs inside Deployment.install"
     modules = [mp for mp in plan.modules if mp.changes]
@@ -42,8 +41,8 @@ def envcheck_gate(dep: Deployment, names: list[str], options: InstallOptions) ->
         ports = sorted({p for inst in mp.desired.instances for p in inst.ports.values()})
         if ports:
             overrides[f"{name}/ports.ports"] = ",".join(map(str, ports))
-        for item in mp.desired.spec.envcheck:
-            extra.append({"profile": name, **item})
+        for extra_item in mp.desired.spec.envcheck:
+            extra.append({"profile": name, **extra_item})
     report = envcheck.run_checks(
         dep.host, profiles, overrides=overrides, skip=list(options.skip_checks), extra_items=extra
     )

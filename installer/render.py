@@ -1,14 +1,44 @@
-"""Jinja2 rendering with StrictUndefined: a missing variable is an error naming it and the file."""
+"""Jinja2 rendering of the bundle's templates, sandboxed, from verified bytes only.
+
+Templates come from a mapping of name -> source (a VerifiedBundle's `templates`), never from
+the disk, so what renders is what was hashed. The environment is
+`ImmutableSandboxedEnvironment`: no attribute walks into Python internals (the
+`cycler.__init__.__globals__.os` escape raises SecurityError, reported as a one-line SpecError)
+and no mutation of values passed in. StrictUndefined: a missing variable is an error naming it
+and the file (and line).
+"""
 
 from __future__ import annotations
 
-import os
 import sys
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 import jinja2
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from installer.errors import SpecError
+from installer.render_filters import FILTERS
+
+PREFIX = "templates/"
+
+
+class VerifiedLoader(jinja2.BaseLoader):
+    """Template sources from memory; the compiled code's file name is "templates/<name>" so a
+    render error can name the template line (see _line_in)."""
+
+    def __init__(self, sources: Mapping[str, str]) -> None:
+        self.sources = sources
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, Optional[str], Callable[[], bool]]:
+        if template not in self.sources:
+            raise jinja2.TemplateNotFound(template)
+        return self.sources[template], PREFIX + template, lambda: True
+
+    def list_templates(self) -> list[str]:
+        return sorted(self.sources)
 
 
 def _line_in(template_file: str) -> Optional[int]:
@@ -22,18 +52,21 @@ def _line_in(template_file: str) -> Optional[int]:
     return line
 
 
+def sandbox() -> ImmutableSandboxedEnvironment:
+    env = ImmutableSandboxedEnvironment(
+        undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False
+    )
+    env.filters.update(FILTERS)
+    return env
+
+
 class Renderer:
-    def __init__(self, templates_dir: str) -> None:
-        self.templates_dir = templates_dir
-        self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(templates_dir),
-            undefined=jinja2.StrictUndefined,
-            keep_trailing_newline=True,
-            autoescape=False,
-        )
+    def __init__(self, templates: Mapping[str, str]) -> None:
+        self.env = sandbox()
+        self.env.loader = VerifiedLoader(templates)
 
     def render_file(self, name: str, context: Mapping[str, Any]) -> str:
-        shown = f"templates/{name}"
+        shown = PREFIX + name
         try:
             template = self.env.get_template(name)
         except jinja2.TemplateNotFound:
@@ -43,17 +76,23 @@ class Renderer:
         try:
             return template.render(**context)
         except jinja2.UndefinedError as exc:
-            line = _line_in(os.path.join(self.templates_dir, name))
+            line = _line_in(shown)
             where = f":{line}" if line else ""
             raise SpecError(
                 f"{shown}{where}: {exc.message}; declare the variable in the module spec "
                 f"or pass --set NAME=VALUE"
             ) from None
+        except SecurityError as exc:
+            line = _line_in(shown)
+            where = f":{line}" if line else ""
+            raise SpecError(f"{shown}{where}: refused by the template sandbox: {exc}") from None
 
     def render_string(self, text: str, context: Mapping[str, Any], where: str) -> str:
         try:
             return self.env.from_string(text).render(**context)
         except jinja2.TemplateSyntaxError as exc:
             raise SpecError(f"{where}: template syntax error: {exc.message}") from None
+        except SecurityError as exc:
+            raise SpecError(f"{where}: refused by the template sandbox: {exc}") from None
         except jinja2.UndefinedError as exc:
             raise SpecError(f"{where}: {exc.message}") from None

@@ -17,10 +17,15 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 import yaml
 
 from installer.errors import UsageError
+from installer.render_filters import forbidden_char
 from installer.spec.model import ModuleSpec, Variable
 
+# What the generator produces is also all a secret may hold: letters and digits need no
+# quoting in SQL, shell, KEY=value or YAML, so a password can never end the string it sits in.
 SECRET_ALPHABET = string.ascii_letters + string.digits
-HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+$")
+SECRET_MIN_LENGTH = 16  # or the generator's own length, when that is shorter
+SECRET_MAX_LENGTH = 128  # the most a spec may ask the generator for
+HOSTNAME_RE = re.compile(r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+")
 
 Prompter = Callable[[Variable, Optional[str]], str]
 
@@ -58,9 +63,30 @@ def load_answers(path: str) -> dict[str, Any]:
     return {str(k): v for k, v in doc.items()}
 
 
+def _check_secret(var: Variable, value: str, hint: str) -> None:
+    """A secret must look like one the generator could have made (the value is never shown)."""
+    shortest = min(SECRET_MIN_LENGTH, var.generate) if var.generate else SECRET_MIN_LENGTH
+    if not shortest <= len(value) <= SECRET_MAX_LENGTH or value.strip(SECRET_ALPHABET):
+        raise UsageError(
+            f"variable {var.name}: a secret must be {shortest}-{SECRET_MAX_LENGTH} letters and "
+            f"digits (A-Z a-z 0-9), like the generated ones; leave it unset to generate one {hint}"
+        )
+
+
 def validate(var: Variable, raw: Any, source: str) -> Any:
-    """Coerce and check a value; the error says which variable, what was wrong, how to fix."""
+    """Coerce and check a value; the error says which variable, what was wrong, how to fix.
+
+    Every value, whatever its type, is refused if it holds a control character (newline, CR,
+    NUL, DEL...) or a Unicode line separator: values end up in line-oriented files.
+    """
     hint = f"(from {source}; set it with --set {var.name}=VALUE)"
+    if not isinstance(raw, (bool, int, float)):
+        bad = forbidden_char(str(raw))
+        if bad:
+            shown = "" if var.secret else f" in {raw!r}"
+            raise UsageError(
+                f"variable {var.name}: control character {bad}{shown} is not allowed {hint}"
+            )
     text = str(raw).strip() if not isinstance(raw, bool) else raw
     if var.type in ("int", "port"):
         try:
@@ -85,18 +111,22 @@ def validate(var: Variable, raw: Any, source: str) -> Any:
         try:
             ipaddress.ip_address(value)
         except ValueError:
-            if not HOSTNAME_RE.match(value):
+            if not HOSTNAME_RE.fullmatch(value):
                 raise UsageError(
                     f"variable {var.name}: expected an IP address or host name, got {raw!r} {hint}"
                 ) from None
     else:
         value = str(raw)
+    if var.secret:
+        _check_secret(var, str(value), hint)
+    shown = "the value" if var.secret else repr(raw)
     if var.choices and str(value) not in var.choices:
         raise UsageError(
-            f"variable {var.name}: must be one of {', '.join(var.choices)}, got {raw!r} {hint}"
+            f"variable {var.name}: must be one of {', '.join(var.choices)}, got {shown} {hint}"
         )
-    if var.pattern and not re.match(var.pattern, str(value)):
-        raise UsageError(f"variable {var.name}: {raw!r} does not match {var.pattern} {hint}")
+    # fullmatch: with re.match, "$" also matches before a trailing newline
+    if var.pattern and not re.fullmatch(var.pattern, str(value)):
+        raise UsageError(f"variable {var.name}: {shown} does not match {var.pattern} {hint}")
     return value
 
 

@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check .
+# The live Kubernetes of tests/e2e/k8s: built once per machine from Debian sources (4-10 min),
+# cached in /var/cache/sealbox-k8s; later runs find it at once.
+bash tests/k8s/build.sh >/dev/null
 set +e
 .venv/bin/python -m pytest -p no:cacheprovider "$@"
 rc=$?

@@ -1,8 +1,9 @@
-"""The install gate: a signed, intact bundle and room for its images, before any change.
+"""The bundle gate: room for the images about to be loaded, before any change.
 
-Runs as a `Deployment` gate (after the plan, before anything is loaded, written or started).
-It reads the manifest, its signature and the small files and only stats the image archives;
-their contents are checked while they stream into `docker load` (installer.bundle.load).
+Runs as a `Deployment` gate (installer.gates; after the plan, before anything is loaded,
+written or started). The signature, the listed files and the archives' sizes were checked when
+the bundle was opened (installer.bundle.opened); archive contents are checked while they
+stream into `docker load`.
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Optional, Sequence
 
 from installer.bundle.manifest import ImageEntry, Manifest
-from installer.bundle.trust import trusted_keys
-from installer.bundle.verify import verify_bundle
 from installer.errors import HostError
 from installer.events import Event
 from installer.hosts.base import Host
@@ -88,27 +87,26 @@ def missing_images(dep: Deployment, modules: Sequence[str]) -> list[ImageEntry]:
     return out
 
 
-def bundle_gate(trust: Sequence[str] = ()):
-    """A Gate checking signature + small files + archive sizes, then disk space."""
-
-    def gate(dep: Deployment, modules: list[str], options: Optional[InstallOptions]) -> None:
-        keys = trusted_keys(trust)
-        report = verify_bundle(dep.bundle_dir, keys, deep=False)
-        report.raise_if_bad()
-        who = f"signed by key {report.key_id}" if report.key_id else "UNSIGNED (development)"
-        dep.report(
-            Event("done", "bundle", f"{dep.manifest.product} {dep.manifest.version}: {who}, intact")
+def bundle_gate(dep: Deployment, modules: list[str], options: Optional[InstallOptions]) -> None:
+    """Say which bundle (signed by whom; checked when it was opened), then check that
+    Docker's data-root has room for the images about to be loaded."""
+    bundle = dep.bundle
+    dep.report(
+        Event(
+            "done",
+            "bundle",
+            f"{bundle.manifest.product} {bundle.manifest.version}: {bundle.signer()}, intact "
+            f"({len(bundle.files)} files checked when opened)",
         )
-        missing = missing_images(dep, modules)
-        if missing:
-            disk = check_disk(dep.host, dep.runtime.facts.data_root, dep.manifest, missing)
-            dep.report(
-                Event(
-                    "done",
-                    "bundle",
-                    f"disk: {disk.needed / GB:.2f} GB needed for images, "
-                    f"{disk.free / GB:.1f} GB free on {disk.path}",
-                )
+    )
+    missing = missing_images(dep, modules)
+    if missing:
+        disk = check_disk(dep.host, dep.runtime.facts.data_root, dep.manifest, missing)
+        dep.report(
+            Event(
+                "done",
+                "bundle",
+                f"disk: {disk.needed / GB:.2f} GB needed for images, "
+                f"{disk.free / GB:.1f} GB free on {disk.path}",
             )
-
-    return gate
+        )

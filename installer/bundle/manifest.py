@@ -75,15 +75,26 @@ class Manifest:
 
 
 def load_manifest(bundle_dir: str) -> Manifest:
+    """The manifest as it is on disk, unverified: for the vendor side (``bundle create``) and
+    tests only. Installs take it from ``installer.bundle.opened.open_bundle``, which parses
+    the bytes it checked against the signature."""
     path = os.path.join(bundle_dir, MANIFEST)
     try:
-        with open(path, encoding="utf-8") as fh:
-            doc = yaml.safe_load(fh)
+        with open(path, "rb") as fh:
+            data = fh.read()
     except FileNotFoundError:
         raise UsageError(
             f"{bundle_dir}: not a Sealbox bundle (no {MANIFEST}); run in the bundle directory "
             f"or pass --bundle DIR"
         ) from None
+    return parse_manifest(data, path)
+
+
+def parse_manifest(data: bytes, source: str = MANIFEST) -> Manifest:
+    """Build the Manifest from its exact (signed) bytes; `source` names it in errors."""
+    path = source
+    try:
+        doc = yaml.safe_load(data)
     except yaml.YAMLError as exc:
         raise UsageError(f"{path}: malformed YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(doc, dict) or "product" not in doc or "version" not in doc:

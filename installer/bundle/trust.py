@@ -109,22 +109,31 @@ def trusted_keys(explicit: Iterable[str] = ()) -> dict[str, signing.PublicKey]:
 def check_signature(
     bundle_dir: str, trusted: dict[str, signing.PublicKey], manifest_data: Optional[bytes] = None
 ) -> Optional[str]:
-    """The signer's key id, or None for an unsigned bundle allowed by $SEALBOX_ALLOW_UNSIGNED.
+    """check_signature_bytes over the files on disk (read as plain files only)."""
+    from installer.bundle.regular import read_regular
 
-    Raises BundleRefused with one line naming the problem and the fix."""
     if manifest_data is None:
-        with open(os.path.join(bundle_dir, MANIFEST), "rb") as fh:
-            manifest_data = fh.read()
-    sig_path = os.path.join(bundle_dir, SIGNATURE)
-    if not os.path.isfile(sig_path):
+        manifest_data = read_regular(os.path.join(bundle_dir, MANIFEST))
+    try:
+        sig_data: Optional[bytes] = read_regular(os.path.join(bundle_dir, SIGNATURE))
+    except FileNotFoundError:
+        sig_data = None
+    return check_signature_bytes(manifest_data, sig_data, trusted)
+
+
+def check_signature_bytes(
+    manifest_data: bytes, sig_data: Optional[bytes], trusted: dict[str, signing.PublicKey]
+) -> Optional[str]:
+    """The signer's key id, or None for an unsigned bundle allowed by $SEALBOX_ALLOW_UNSIGNED
+    (`sig_data` None: no manifest.sig). Raises BundleRefused naming the problem and the fix."""
+    if sig_data is None:
         if os.environ.get(UNSIGNED_ENV) == "1":
             return None
         raise BundleRefused(
             f"{SIGNATURE}: missing, the bundle is not signed; ask the vendor for a signed bundle "
             f"(sealbox bundle create --key), or set {UNSIGNED_ENV}=1 for a development bundle"
         )
-    with open(sig_path, "rb") as fh:
-        sig = parse_signature(fh.read())
+    sig = parse_signature(sig_data)
     key = trusted.get(sig.key_id)
     if key is None:
         raise BundleRefused(

@@ -9,6 +9,11 @@ import click
 import typer
 
 import installer
+from envcheck import cli as envcheck_cli
+from fingerprint import cli as fingerprint_cli
+from installer.cli import bundle as bundle_cli
+from installer.cli import k8s as k8s_cli
+from installer.cli import license as license_cli
 from installer.cli import modules, output
 from installer.cli.context import CTX
 from installer.errors import SealboxError
@@ -42,25 +47,13 @@ def version() -> None:
 modules.register(app)
 
 
-def _mount_optional() -> None:
-    """Sub-apps from sibling packages (envcheck, fingerprint, license, bundle) when present."""
-    import importlib
-
-    for mod, attr, name in (
-        ("envcheck.cli", "app", "envcheck"),
-        ("fingerprint.cli", "app", "fingerprint"),
-        ("installer.cli.license", "app", "license"),
-        ("installer.cli.bundle", "app", "bundle"),
-        ("installer.cli.k8s", "app", "k8s"),
-    ):
-        try:
-            sub = getattr(importlib.import_module(mod), attr)
-        except (ImportError, AttributeError):
-            continue
-        app.add_typer(sub, name=name)
-
-
-_mount_optional()
+# Sub-apps, mounted with plain imports: a module that cannot be imported stops the CLI with
+# its traceback, never a command (or the checks it brings) silently missing.
+app.add_typer(envcheck_cli.app, name="envcheck")
+app.add_typer(fingerprint_cli.app, name="fingerprint")
+app.add_typer(license_cli.app, name="license")
+app.add_typer(bundle_cli.app, name="bundle")
+app.add_typer(k8s_cli.app, name="k8s")
 
 
 def main(argv: Optional[List[str]] = None, prog_name: str = "sealbox") -> None:

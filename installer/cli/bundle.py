@@ -1,8 +1,4 @@
-"""`sealbox bundle create|verify|trust`: build, check and pin trust for offline bundles.
-
-Importing this module also puts the bundle gate in front of every install run from the CLI
-(`install.py in ...`): the signature and the small files are checked before any change.
-"""
+"""`sealbox bundle create|verify|trust`: build, check and pin trust for offline bundles."""
 
 from __future__ import annotations
 
@@ -13,7 +9,6 @@ import typer
 
 from installer import signing
 from installer.bundle.create import LAYOUTS, create_bundle, load_definition
-from installer.bundle.gate import bundle_gate
 from installer.bundle.trust import BundleRefused, pin_key, trusted_keys
 from installer.bundle.verify import verify_bundle
 from installer.cli import output
@@ -134,14 +129,3 @@ def trust_key(
 ) -> None:
     key_id, dest = pin_key(pub)
     output.out.print(f"Pinned vendor key {key_id} at {dest}; compare the id with your vendor's")
-
-
-def _register_gate() -> None:
-    """Once per process: `install.py in` checks the bundle before it changes anything."""
-    if not any(getattr(g, "sealbox_bundle_gate", False) for g in CTX.gates):
-        gate = bundle_gate()
-        gate.sealbox_bundle_gate = True  # type: ignore[attr-defined]
-        CTX.gates.insert(0, gate)
-
-
-_register_gate()

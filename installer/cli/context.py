@@ -1,15 +1,19 @@
-"""Shared CLI state: which bundle, which host, which state dir; built once per invocation."""
+"""Shared CLI state: which bundle, which host, which state dir; built once per invocation.
+
+The bundle is opened (verified, read into memory) once per invocation and shared by every
+command step; the gates are the engine's (installer.gates), not the CLI's.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 from installer.bundle.manifest import locate_bundle
-from installer.deploy import Deployment, Gate
+from installer.bundle.opened import VerifiedBundle, open_bundle
+from installer.deploy import Deployment
 from installer.hosts.local import LocalHost
-from installer.preflight import envcheck_gate
 from installer.state import StateStore
 
 SCRIPT_DIR_ENV = "SEALBOX_SCRIPT_DIR"  # set by install.py: the folder it was run from
@@ -19,19 +23,23 @@ SCRIPT_DIR_ENV = "SEALBOX_SCRIPT_DIR"  # set by install.py: the folder it was ru
 class CliContext:
     bundle: Optional[str] = None
     state_dir: Optional[str] = None
-    gates: list[Gate] = field(default_factory=lambda: [envcheck_gate])
+    _opened: Optional[VerifiedBundle] = None
 
     def bundle_dir(self) -> str:
         return locate_bundle(self.bundle, os.environ.get(SCRIPT_DIR_ENV))
 
+    def verified(self) -> VerifiedBundle:
+        """The bundle, verified against the pins ($SEALBOX_TRUST, host pins; see
+        installer.bundle.trust) and read once per invocation (BundleRefused, exit 5)."""
+        where = os.path.abspath(self.bundle_dir())
+        if self._opened is None or self._opened.root != where:
+            self._opened = open_bundle(where)
+        return self._opened
+
     def deployment(self, reporter=None) -> Deployment:
         host = LocalHost()
         return Deployment(
-            self.bundle_dir(),
-            host,
-            store=StateStore(host, self.state_dir),
-            reporter=reporter,
-            gates=self.gates,
+            self.verified(), host, store=StateStore(host, self.state_dir), reporter=reporter
         )
 
 

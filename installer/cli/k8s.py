@@ -13,11 +13,13 @@ from installer.cli import output
 from installer.cli.context import CTX
 from installer.errors import UsageError
 from installer.hosts.local import LocalHost
-from installer.k8s.flow import RenderResult, apply_dir, render_to_dir
+from installer.k8s.chart import write_chart
+from installer.k8s.flow import RenderResult, apply_bundle, render_to_dir
 from installer.k8s.kubectl import Kubectl
+from installer.k8s.pods import parse_resource_option
 from installer.k8s.push import SKIP, push_bundle
 from installer.k8s.registry import RegistryClient
-from installer.k8s.render import K8sOptions
+from installer.k8s.render import HOSTPATH_ROOT, K8sOptions
 from installer.k8s.validate import DEFAULT_VERSIONS
 from installer.variables import parse_set_options
 
@@ -84,6 +86,7 @@ def _options(
     license_file: Optional[str],
     storage_size: str,
     storage_class: Optional[str],
+    site: dict,
 ) -> K8sOptions:
     return K8sOptions(
         namespace=namespace,
@@ -96,6 +99,10 @@ def _options(
         license_file=license_file,
         storage_size=storage_size,
         storage_class=storage_class,
+        host_path_root=site["host_path_root"],
+        node_port=site["node_port"],
+        requests=parse_resource_option(site["requests"] or "", "--requests"),
+        limits=parse_resource_option(site["limits"] or "", "--limits"),
     )
 
 
@@ -117,11 +124,38 @@ SECRETS_OPT = typer.Option(
     "--secrets",
     help="Secrets file (0600) kept between renders (default DIR/.sealbox/secrets.yaml).",
 )
+HOSTPATH_OPT = typer.Option(
+    HOSTPATH_ROOT, "--host-path-root", help="Where the license server keeps state on its node."
+)
+NODEPORT_OPT = typer.Option(
+    None, "--node-port", help="Fixed NodePort (30000-32767) of the named HTTP module."
+)
+REQUESTS_OPT = typer.Option(
+    None, "--requests", help="cpu=Q,memory=Q requests of the named modules (default: spec)."
+)
+LIMITS_OPT = typer.Option(
+    None, "--limits", help="cpu=Q,memory=Q limits of the named modules (default: spec)."
+)
 VERSIONS_OPT = typer.Option(
     list(DEFAULT_VERSIONS),
     "--kube-version",
     help="Kubernetes schema version to validate against; repeatable.",
 )
+
+
+def _site(
+    host_path_root: str, node_port: Optional[int], requests: Optional[str], limits: Optional[str]
+) -> dict:
+    if node_port is not None and not 30000 <= node_port <= 32767:
+        raise UsageError(f"--node-port {node_port}: expected 30000-32767 (the NodePort range)")
+    if not host_path_root.startswith("/"):
+        raise UsageError(f"--host-path-root {host_path_root}: expected an absolute path")
+    return {
+        "host_path_root": host_path_root,
+        "node_port": node_port,
+        "requests": requests,
+        "limits": limits,
+    }
 
 
 def _print_render(result: RenderResult, as_json: bool) -> None:
@@ -165,6 +199,10 @@ def render(
     license_file: Optional[str] = LICENSE_OPT,
     storage_size: str = SIZE_OPT,
     storage_class: Optional[str] = CLASS_OPT,
+    host_path_root: str = HOSTPATH_OPT,
+    node_port: Optional[int] = NODEPORT_OPT,
+    requests: Optional[str] = REQUESTS_OPT,
+    limits: Optional[str] = LIMITS_OPT,
     secrets: Optional[str] = SECRETS_OPT,
     versions: List[str] = VERSIONS_OPT,
     as_json: bool = JSON_OPT,
@@ -181,11 +219,57 @@ def render(
         license_file,
         storage_size,
         storage_class,
+        _site(host_path_root, node_port, requests, limits),
     )
     result = render_to_dir(
         _bundle(bundle), modules or [], opts, out, secrets_path=secrets, versions=versions
     )
     _print_render(result, as_json)
+
+
+@app.command("chart", help="Write a Helm chart of the modules into DIR (same render, site knobs).")
+def chart(
+    modules: Optional[List[str]] = MODULES_ARG,
+    out: str = OUT_OPT,
+    registry: Optional[str] = REGISTRY_OPT,
+    sets: List[str] = SET_OPT,
+    service_type: str = SVC_OPT,
+    instances: Optional[int] = INSTANCES_OPT,
+    gpus: Optional[int] = GPUS_OPT,
+    license_node: Optional[str] = NODE_OPT,
+    license_file: Optional[str] = LICENSE_OPT,
+    storage_size: str = SIZE_OPT,
+    storage_class: Optional[str] = CLASS_OPT,
+    host_path_root: str = HOSTPATH_OPT,
+    node_port: Optional[int] = NODEPORT_OPT,
+    requests: Optional[str] = REQUESTS_OPT,
+    limits: Optional[str] = LIMITS_OPT,
+    secrets: Optional[str] = SECRETS_OPT,
+    versions: List[str] = VERSIONS_OPT,
+    as_json: bool = JSON_OPT,
+    bundle: Optional[str] = BUNDLE_OPT,
+) -> None:
+    opts = _options(
+        "sealbox",
+        registry,
+        sets,
+        service_type,
+        instances,
+        gpus,
+        license_node,
+        license_file,
+        storage_size,
+        storage_class,
+        _site(host_path_root, node_port, requests, limits),
+    )
+    files = write_chart(
+        _bundle(bundle), modules or [], opts, out, secrets_path=secrets, versions=versions
+    )
+    if as_json:
+        output.print_json({"chart": out, "files": files})
+        return
+    output.table(f"Helm chart in {out}", ["file"], [(f,) for f in files])
+    output.err.print(f"install: helm install NAME {out} -n NAMESPACE --create-namespace")
 
 
 @app.command("apply", help="Render, validate, kubectl apply --server-side, wait for rollouts.")
@@ -202,10 +286,21 @@ def apply(
     license_file: Optional[str] = LICENSE_OPT,
     storage_size: str = SIZE_OPT,
     storage_class: Optional[str] = CLASS_OPT,
+    host_path_root: str = HOSTPATH_OPT,
+    node_port: Optional[int] = NODEPORT_OPT,
+    requests: Optional[str] = REQUESTS_OPT,
+    limits: Optional[str] = LIMITS_OPT,
     secrets: Optional[str] = SECRETS_OPT,
     versions: List[str] = VERSIONS_OPT,
     kubeconfig: Optional[str] = KUBECONFIG_OPT,
-    timeout: int = typer.Option(600, "--timeout", help="Seconds to wait for each rollout."),
+    insecure: bool = typer.Option(
+        False, "--insecure", help="Plain-HTTP registry (for the image digest look-up)."
+    ),
+    ca_cert: Optional[str] = typer.Option(None, "--ca-cert", help="CA of the registry."),
+    force_conflicts: bool = typer.Option(
+        False, "--force-conflicts", help="Take back fields another manager changed."
+    ),
+    timeout: int = typer.Option(600, "--timeout", help="Seconds to wait for all rollouts."),
     no_wait: bool = typer.Option(False, "--no-wait", help="Do not wait for rollouts."),
     as_json: bool = JSON_OPT,
     bundle: Optional[str] = BUNDLE_OPT,
@@ -223,16 +318,25 @@ def apply(
         license_file,
         storage_size,
         storage_class,
+        _site(host_path_root, node_port, requests, limits),
     )
-    host = LocalHost()
-    Kubectl.find(host, kubeconfig)  # before writing anything: say early when it cannot apply
-    result = render_to_dir(
-        _bundle(bundle), modules or [], opts, out, secrets_path=secrets, versions=versions
-    )
+    client = RegistryClient(registry, insecure=insecure, ca_file=ca_cert) if registry else None
     printer = output.EventPrinter(quiet=as_json)
     try:
-        kubectl = apply_dir(
-            host, result, kubeconfig=kubeconfig, timeout=timeout, wait=not no_wait, reporter=printer
+        kubectl = apply_bundle(
+            LocalHost(),
+            _bundle(bundle),
+            modules or [],
+            opts,
+            out,
+            secrets_path=secrets,
+            versions=versions,
+            kubeconfig=kubeconfig,
+            registry_client=client,
+            timeout=timeout,
+            wait=not no_wait,
+            force_conflicts=force_conflicts,
+            reporter=printer,
         )
     finally:
         printer.close()

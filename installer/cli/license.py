@@ -1,8 +1,8 @@
 """``sealbox license ...``: vendor side (keygen, issue, show) and customer side (verify, install).
 
-Importing this module registers the license gate in ``CTX.gates``, so ``install.py in``
-verifies the license before it deploys a licensed module. Printing only; logic lives in
-``installer.license``.
+Printing only; logic lives in ``installer.license`` (its install gate is one of the engine's
+gates, ``installer.gates``). The bundle's vendor key and license are the opened bundle's
+verified bytes.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from typing import List, Optional
 
 import typer
 
+from installer.bundle.opened import VerifiedBundle
 from installer.cli import output
 from installer.cli.context import CTX
 from installer.cli.remote import finish, fleet, targets, with_targets
 from installer.errors import LicenseError, SealboxError, UsageError
 from installer.license import fileformat, keys, store
-from installer.license.gate import license_gate
 from installer.license.model import day, machine_label
 from installer.license.verify import Verdict, verify_bytes
 
@@ -29,9 +29,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-if license_gate not in CTX.gates:
-    CTX.gates.append(license_gate)
 
 
 def _guard(fn):
@@ -50,18 +47,20 @@ def _read(path: str, what: str) -> bytes:
         raise UsageError(f"{path}: cannot read {what} ({exc.strerror}); check the path") from None
 
 
-def _bundle_dir() -> Optional[str]:
+def _bundle() -> Optional[VerifiedBundle]:
+    """The verified bundle when there is one (a refused bundle is an error, not "none")."""
     try:
-        return CTX.bundle_dir()
-    except SealboxError:
+        CTX.bundle_dir()
+    except UsageError:
         return None
+    return CTX.verified()
 
 
 def _pinned(vendor_pub: Optional[str]) -> fileformat.KeyRing:
     """An explicit public key file (vendor side), else the key pinned in the bundle."""
     if vendor_pub:
         return keys.keyring_from_files([vendor_pub])
-    bundle = _bundle_dir()
+    bundle = _bundle()
     if bundle is None:
         raise LicenseError(
             "no vendor public key: run in the bundle (its license/vendor.pub is pinned) or "
@@ -210,13 +209,15 @@ def show(
     _guard(run)
 
 
-def _default_license() -> str:
+def _default_license() -> tuple[str, bytes]:
+    """(where, bytes): the installed license, else the bundle's (its verified bytes)."""
     installed = os.path.join(store.license_dir(_state_store()), store.LICENSE_FILE)
     if os.path.exists(installed):
-        return installed
-    bundle = _bundle_dir()
-    if bundle and os.path.exists(os.path.join(bundle, keys.BUNDLE_LICENSE)):
-        return os.path.join(bundle, keys.BUNDLE_LICENSE)
+        return installed, _read(installed, "license")
+    bundle = _bundle()
+    data = bundle.get(keys.BUNDLE_LICENSE) if bundle else None
+    if bundle is not None and data is not None:
+        return os.path.join(bundle.root, keys.BUNDLE_LICENSE), data
     raise UsageError(
         "which license? none installed and none in the bundle: pass the license.cfg path"
     )
@@ -268,8 +269,7 @@ def verify_cmd(
         finish("license verify", res, as_json, None, f.log_dir)
 
     def run() -> None:
-        target = path or _default_license()
-        data = _read(target, "license")
+        target, data = (path, _read(path, "license")) if path else _default_license()
         ring = _pinned(vendor_pub)
         v = verify_bytes(
             data,

@@ -45,7 +45,7 @@ def register(app: typer.Typer) -> None:
 
 def _on_hosts(t: Targets, run, title: str, as_json: bool, details=None, quiet=False) -> None:
     """Run ``run(fleet)`` on the targets and print the per-host summary (exits)."""
-    f = fleet(t, CTX.bundle_dir(), quiet=quiet or as_json)
+    f = fleet(t, CTX.verified(), quiet=quiet or as_json)
     finish(title, run(f), as_json, details, f.log_dir)
 
 

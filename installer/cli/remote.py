@@ -15,6 +15,7 @@ from typing import Any, Callable, List, Optional
 
 import typer
 
+from installer.bundle.opened import VerifiedBundle
 from installer.cli import output
 from installer.errors import UsageError
 from installer.events import Event
@@ -134,12 +135,12 @@ class HostEventPrinter:
             output.err.print(text, markup=False, highlight=False)
 
 
-def fleet(t: Targets, bundle_dir: Optional[str], *, quiet: bool = False) -> Fleet:
+def fleet(t: Targets, bundle: Optional[VerifiedBundle], *, quiet: bool = False) -> Fleet:
     from installer.cli.context import CTX
 
     log_dir = t.log_dir or f"sealbox-logs/{time.strftime('%Y%m%d-%H%M%S')}"
     return Fleet(
-        bundle_dir,
+        bundle,
         t.load(),
         connect=ConnectOptions(
             known_hosts=t.known_hosts,
@@ -149,7 +150,6 @@ def fleet(t: Targets, bundle_dir: Optional[str], *, quiet: bool = False) -> Flee
         parallel=t.parallel,
         log_dir=log_dir,
         state_dir=CTX.state_dir,
-        gates=CTX.gates,
         on_event=HostEventPrinter(quiet),
     )
 

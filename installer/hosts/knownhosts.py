@@ -1,7 +1,16 @@
 """known_hosts lookups and the host-key decision, kept free of sockets so unit tests cover them.
 
 We read the file ourselves (rather than through ``paramiko.HostKeys``) because the refusal of a
-changed key must name the exact line to remove, and paramiko does not keep line numbers.
+changed key must name the exact line to remove, and paramiko does not keep line numbers -- nor
+does it know ``@revoked`` or ``@cert-authority``, which it skips.
+
+The policy, stricter than ``ssh``'s where ``ssh`` would fall back to asking:
+- a key listed on a matching ``@revoked`` line is refused, whatever else the file says;
+- a host with a known key that offers a different key, *of any type*, has changed: refused,
+  also with --accept-new-host-keys (a man in the middle cannot just switch key type);
+- a host under a matching ``@cert-authority`` line must show a valid certificate from that CA
+  (or a key listed on a plain line); a plain key that is not listed is refused, not "new";
+- only a host with no matching line at all is "unknown" (and may be accepted as new).
 """
 
 from __future__ import annotations
@@ -14,7 +23,11 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
+from installer.hosts import hostcert
+
 RSA_ALGOS = ("rsa-sha2-512", "rsa-sha2-256", "ssh-rsa")
+REVOKED = "@revoked"
+CERT_AUTHORITY = "@cert-authority"
 
 
 @dataclass(frozen=True)
@@ -24,14 +37,26 @@ class KnownKey:
     lineno: int
     keytype: str
     key_b64: str
+    marker: str = ""  # "", "@revoked" or "@cert-authority"
+
+
+@dataclass(frozen=True)
+class Offered:
+    """What the server proved it holds: its plain key, and the certificate it showed, if any."""
+
+    keytype: str  # the plain key's type, e.g. ssh-ed25519
+    key_b64: str
+    cert: Optional[bytes] = None  # the whole certificate blob
 
 
 @dataclass(frozen=True)
 class Decision:
-    """``ok``, ``unknown`` (not in the file, or only keys of other types) or ``changed``."""
+    """``ok``, ``unknown`` (no matching line), ``changed`` (another key or key type than the
+    known one), ``revoked`` or ``untrusted`` (a CA covers the host and vouches for no key)."""
 
     verdict: str
     line: Optional[KnownKey] = None
+    reason: str = ""
 
 
 def fingerprint(key_bytes: bytes) -> str:
@@ -66,7 +91,7 @@ def _host_matches(pattern_field: str, name: str) -> bool:
 
 
 def lookup(path: str, name: str) -> list[KnownKey]:
-    """Key lines for ``name`` (``host`` or ``[host]:port``); markers like @revoked are skipped."""
+    """Key lines for ``name`` (``host`` or ``[host]:port``), marker lines included."""
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
             lines = fh.readlines()
@@ -75,12 +100,17 @@ def lookup(path: str, name: str) -> list[KnownKey]:
     found = []
     for lineno, raw in enumerate(lines, start=1):
         fields = raw.split()
-        if not fields or fields[0].startswith("#") or fields[0].startswith("@"):
+        if not fields or fields[0].startswith("#"):
             continue
+        marker = ""
+        if fields[0].startswith("@"):
+            marker = fields.pop(0)
+            if marker not in (REVOKED, CERT_AUTHORITY):
+                continue  # a marker we do not know: ignored, as ssh does
         if len(fields) < 3:
             continue
         if _host_matches(fields[0], name):
-            found.append(KnownKey(lineno, fields[1], fields[2]))
+            found.append(KnownKey(lineno, fields[1], fields[2], marker))
     return found
 
 
@@ -89,25 +119,74 @@ def same_family(a: str, b: str) -> bool:
     return a == b or (a in RSA_ALGOS and b in RSA_ALGOS)
 
 
-def decide(known: list[KnownKey], keytype: str, key_b64: str) -> Decision:
-    """Compare the server's key with the known lines, as OpenSSH does with strict checking."""
-    same_type = [k for k in known if same_family(k.keytype, keytype)]
-    for k in same_type:
-        if k.key_b64 == key_b64:
+def decide(known: list[KnownKey], offered: Offered, principal: str, now: float) -> Decision:
+    """Judge the server's key (and certificate) by the lines that match the host.
+
+    ``principal`` is the host name a certificate must name (``ssh`` uses the name without the
+    port); ``now`` is the time its validity period is checked against.
+    """
+    plain = [k for k in known if not k.marker]
+    authorities = [k for k in known if k.marker == CERT_AUTHORITY]
+    revoked = _revoked(known, offered)
+    if revoked is not None:
+        return Decision("revoked", revoked)
+    if offered.cert is not None and authorities:
+        try:
+            cert = hostcert.parse(offered.cert)
+        except hostcert.CertError as exc:
+            return Decision("untrusted", authorities[0], str(exc))
+        ca_line = next(
+            (a for a in authorities if hostcert.b64decode(a.key_b64) == cert.ca_blob),
+            authorities[0],
+        )
+        reason = hostcert.check(
+            cert, [a.key_b64 for a in authorities], principal, offered.key_b64, now
+        )
+        return Decision("untrusted", ca_line, reason) if reason else Decision("ok", ca_line)
+    for k in plain:
+        if same_family(k.keytype, offered.keytype) and k.key_b64 == offered.key_b64:
             return Decision("ok", k)
-    if same_type:
-        return Decision("changed", same_type[0])
+    if plain:  # another key, or a key of another type: either way not the one we know
+        same_type = [k for k in plain if same_family(k.keytype, offered.keytype)]
+        return Decision("changed", (same_type or plain)[0])
+    if authorities:
+        return Decision(
+            "untrusted",
+            authorities[0],
+            "the host showed a plain key, not a certificate from that CA",
+        )
     return Decision("unknown")
 
 
-def preferred_key_types(known: list[KnownKey], default: tuple[str, ...]) -> tuple[str, ...]:
-    """Ask the server for the key types we already know first, so a host with several keys is
-    checked against the one we have instead of looking 'unknown'."""
+def _revoked(known: list[KnownKey], offered: Offered) -> Optional[KnownKey]:
+    """The @revoked line naming the offered key, its certificate or the CA that signed it."""
+    blobs = {offered.key_b64}
+    if offered.cert is not None:
+        blobs.add(base64.b64encode(offered.cert).decode())
+        try:
+            blobs.add(base64.b64encode(hostcert.parse(offered.cert).ca_blob).decode())
+        except hostcert.CertError:
+            pass
+    return next((k for k in known if k.marker == REVOKED and k.key_b64 in blobs), None)
+
+
+def host_key_algorithms(known: list[KnownKey], supported: tuple[str, ...]) -> tuple[str, ...]:
+    """What to ask the server for, best first: certificates when a CA covers the host, then the
+    key types known for it, then the rest (a host that lacks the known type then shows another
+    key, which ``decide`` calls a change, with its fingerprint in the message).
+
+    The server picks the first of these it has, so a host with a known key always shows that
+    one rather than looking "unknown" with another.
+    """
     want: list[str] = []
+    if any(k.marker == CERT_AUTHORITY for k in known):
+        want.extend(a + hostcert.CERT_SUFFIX for a in supported)
     for k in known:
+        if k.marker:
+            continue
         algos = RSA_ALGOS if k.keytype in RSA_ALGOS else (k.keytype,)
-        want.extend(a for a in algos if a in default and a not in want)
-    return tuple(want) + tuple(a for a in default if a not in want)
+        want.extend(a for a in algos if a in supported and a not in want)
+    return tuple(want) + tuple(a for a in supported if a not in want)
 
 
 def append(path: str, name: str, keytype: str, key_b64: str) -> None:

@@ -29,7 +29,7 @@ from typing import BinaryIO, Callable, Iterable, Iterator, Mapping, Optional, Un
 import paramiko
 
 from installer.errors import HostError
-from installer.hosts import knownhosts
+from installer.hosts import hostcert, knownhosts
 from installer.hosts.base import Command, Result, command_text
 from installer.hosts.spec import HostSpec
 
@@ -66,7 +66,26 @@ class HostKeyUnknownError(SSHError):
 
 
 class HostKeyChangedError(SSHError):
-    """The host presented a different key than known_hosts has: refused, always."""
+    """The host presented a different key (or key type) than known_hosts has: refused, always."""
+
+
+class HostKeyRevokedError(HostKeyChangedError):
+    """The host presented a key known_hosts marks @revoked: refused, always."""
+
+
+class HostKeyUntrustedError(HostKeyChangedError):
+    """A @cert-authority covers the host but vouches for nothing it showed: refused, always."""
+
+
+class _Transport(paramiko.Transport):
+    """A Transport that asks for exactly the host key algorithms we chose: paramiko's own list
+    appends the certificate variant of every type, which we want only where a CA is known."""
+
+    host_key_algorithms: tuple[str, ...] = ()
+
+    @property
+    def preferred_keys(self) -> tuple[str, ...]:  # type: ignore[override]
+        return self.host_key_algorithms or tuple(super().preferred_keys)
 
 
 class SudoRefusedError(SSHError):
@@ -295,7 +314,7 @@ class SSHHost:
 
     def _connect_once(self) -> paramiko.Transport:
         sock = self._open_socket()
-        t = paramiko.Transport(sock, default_window_size=WINDOW_SIZE)
+        t = _Transport(sock, default_window_size=WINDOW_SIZE)
         try:
             t.banner_timeout = self.connect_timeout
             t.handshake_timeout = self.connect_timeout
@@ -305,7 +324,7 @@ class SSHHost:
                 m for m in opts.digests if m not in PREFERRED_MACS
             )
             known = knownhosts.lookup(self.known_hosts, self.spec.known_hosts_name)
-            opts.key_types = knownhosts.preferred_key_types(known, tuple(opts.key_types))
+            t.host_key_algorithms = knownhosts.host_key_algorithms(known, tuple(opts.key_types))
             t.start_client(timeout=self.connect_timeout)
             self._check_host_key(t, known)
             self._authenticate(t)
@@ -318,25 +337,40 @@ class SSHHost:
 
     def _check_host_key(self, t: paramiko.Transport, known: list[knownhosts.KnownKey]) -> None:
         key = t.get_remote_server_key()
+        cert = None
+        blob = getattr(key, "public_blob", None)
+        if str(t.host_key_type).endswith(hostcert.CERT_SUFFIX) and blob is not None:
+            cert = blob.key_blob  # paramiko keeps the certificate but checks none of it
         keytype, key_b64 = key.get_name(), key.get_base64()
-        fp = knownhosts.fingerprint(key.asbytes())
+        shown = f"{keytype}{' certificate' if cert else ''} {knownhosts.fingerprint(key.asbytes())}"
         name = self.spec.known_hosts_name
-        decision = knownhosts.decide(known, keytype, key_b64)
+        offered = knownhosts.Offered(keytype, key_b64, cert)
+        decision = knownhosts.decide(known, offered, self.spec.host, time.time())
         if decision.verdict == "ok":
             return
+        line = decision.line
+        where = f"line {line.lineno} of {self.known_hosts}" if line else self.known_hosts
+        if decision.verdict == "revoked":
+            raise HostKeyRevokedError(
+                f"host key of {name} ({shown}) is REVOKED by {where}; refusing to connect. "
+                f"Ask the host's administrator for its new key"
+            )
+        if decision.verdict == "untrusted":
+            raise HostKeyUntrustedError(
+                f"host key of {name} ({shown}) is not vouched for by the @cert-authority on "
+                f"{where}: {decision.reason}; refusing to connect"
+            )
         if decision.verdict == "changed":
-            assert decision.line is not None
             raise HostKeyChangedError(
-                f"host key of {name} has CHANGED (now {keytype} {fp}); refusing to connect. If the "
-                f"host was reinstalled, remove line {decision.line.lineno} of {self.known_hosts} "
+                f"host key of {name} has CHANGED (now {shown}); refusing to connect. If the "
+                f"host was reinstalled, remove {where} "
                 f"(ssh-keygen -R '{name}' -f {self.known_hosts}) and connect again"
             )
         if self.accept_new_host_keys:
             knownhosts.append(self.known_hosts, name, keytype, key_b64)
             return
-        other = " (only keys of other types are known)" if known else ""
         raise HostKeyUnknownError(
-            f"host key of {name} is not in {self.known_hosts}{other}: {keytype} {fp}; "
+            f"host key of {name} is not in {self.known_hosts}: {shown}; "
             "check it and re-run with --accept-new-host-keys"
         )
 

@@ -1,21 +1,32 @@
-"""Render -> validate -> write (-> apply): the steps the CLI commands share.
+"""Render -> validate -> check against the cluster -> write (-> apply -> wait).
 
-Validation comes before anything is written, so a refused spec never leaves half a set of
-manifests behind; the secrets file is saved only after the manifests are, so the two agree.
+Validation and the cluster pre-checks come before anything is written or applied, so a
+refused change never leaves half a set of manifests or half-applied objects behind; the
+secrets file is saved only after the manifests are, so the two agree.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Optional, Sequence
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Callable, Optional, Sequence
 
+from installer.bundle.manifest import load_manifest
+from installer.errors import UsageError
 from installer.events import Event, Reporter, make
 from installer.hosts.base import Host
-from installer.k8s import secretsfile
-from installer.k8s.kubectl import Kubectl, wait_rollouts
+from installer.k8s import checks, secretsfile
+from installer.k8s.facts import ClusterFacts, read_facts
+from installer.k8s.kubectl import Kubectl
+from installer.k8s.registry import AuthRequired, RegistryClient, split_ref
 from installer.k8s.render import K8sOptions, Rendered, render_bundle, write_manifests
+from installer.k8s.rollout import wait_all
 from installer.k8s.validate import DEFAULT_VERSIONS, validate_objects
+
+NAMESPACE_FILE = "00-namespace.yaml"
+_VARIABLE = re.compile(r"^[a-z][a-z0-9_]{0,60}$")
 
 
 @dataclass
@@ -35,34 +46,124 @@ def render_to_dir(
     *,
     secrets_path: Optional[str] = None,
     versions: Sequence[str] = DEFAULT_VERSIONS,
+    cluster_secrets: Optional[dict[str, str]] = None,
+    precheck: Optional[Callable[[Rendered], None]] = None,
 ) -> RenderResult:
+    """`cluster_secrets` (what the cluster's Secrets hold) win over the secrets file: the
+    database was initialised with them, whichever output directory this render uses."""
     secrets_path = secrets_path or secretsfile.default_path(out_dir)
     stored = secretsfile.load(secrets_path)
-    rendered = render_bundle(bundle_dir, names, options, stored)
+    rendered = render_bundle(bundle_dir, names, options, {**stored, **(cluster_secrets or {})})
     validate_objects(rendered.objects, versions)
+    if precheck is not None:
+        precheck(rendered)
     files = write_manifests(rendered, out_dir)
     if rendered.secret_values != stored:
         secretsfile.save(secrets_path, rendered.secret_values)
     return RenderResult(rendered, os.path.abspath(out_dir), files, secrets_path, tuple(versions))
 
 
-def apply_dir(
+def secrets_from_cluster(facts: ClusterFacts) -> dict[str, str]:
+    """Secret variables as the cluster holds them (keys of Sealbox's `<module>-secret`s that
+    are variable names; rendered files and env entries are keys with a dot)."""
+    out: dict[str, str] = {}
+    for name, data in sorted(facts.secrets.items()):
+        if name.endswith("-secret"):
+            out.update({k: v for k, v in data.items() if _VARIABLE.match(k)})
+    return out
+
+
+def image_digests(bundle_dir: str, client: RegistryClient) -> dict[str, str]:
+    """Vendor ref -> manifest digest in the cluster registry, for images by digest. An image
+    the registry lacks (or holds a different one under the tag) is refused now, not left to
+    ImagePullBackOff."""
+    manifest = load_manifest(bundle_dir)
+    client.ping()
+    out: dict[str, str] = {}
+    for entry in manifest.images:
+        repo, tag = split_ref(entry.ref)
+        try:
+            remote = client.manifest(repo, tag)
+        except AuthRequired:
+            return {}  # cannot look without credentials: images by tag
+        if remote is None or remote.config_digest not in (None, entry.id):
+            state = "is not" if remote is None else "holds a different image"
+            raise UsageError(
+                f"{client.registry}/{repo}:{tag} {state} in the registry: run "
+                f"`sealbox k8s push --registry {client.registry}` first"
+            )
+        out[entry.ref] = remote.digest
+    return out
+
+
+def apply_bundle(
     host: Host,
-    result: RenderResult,
+    bundle_dir: str,
+    names: Sequence[str],
+    options: K8sOptions,
+    out_dir: str,
     *,
+    secrets_path: Optional[str] = None,
+    versions: Sequence[str] = DEFAULT_VERSIONS,
     kubeconfig: Optional[str] = None,
+    registry_client: Optional[RegistryClient] = None,
     timeout: int = 600,
     wait: bool = True,
+    force_conflicts: bool = False,
     reporter: Optional[Reporter] = None,
 ) -> Kubectl:
     report = make(reporter)
     kubectl = Kubectl.find(host, kubeconfig)
-    ns = result.rendered.namespace
-    report(Event("step", "k8s", f"kubectl apply --server-side -f {result.out_dir}"))
-    kubectl.apply(result.out_dir)
+    ns = options.namespace
+    with ThreadPoolExecutor(max_workers=1) as pool:  # registry and cluster read at once
+        digests = (
+            pool.submit(image_digests, bundle_dir, registry_client)
+            if registry_client is not None
+            else None
+        )
+        facts = read_facts(kubectl, ns)
+        if digests is not None:
+            options = replace(options, image_digests=digests.result())
+
+    def precheck(rendered: Rendered) -> None:
+        checks.check_immutable(rendered, facts)
+        checks.check_storage(rendered, facts)
+        checks.check_gpus(rendered, facts)
+
+    result = render_to_dir(
+        bundle_dir,
+        names,
+        options,
+        out_dir,
+        secrets_path=secrets_path,
+        versions=versions,
+        cluster_secrets=secrets_from_cluster(facts),
+        precheck=precheck,
+    )
+    paths = result.files
+    if facts.namespace is not None and not facts.namespace_ours:
+        # An admin's namespace (with its quota, config...): used, never marked as ours.
+        paths = [p for p in paths if os.path.basename(p) != NAMESPACE_FILE]
+        report(Event("step", "k8s", f"namespace {ns} exists (not created by Sealbox): kept as is"))
+    report(Event("step", "k8s", f"kubectl apply --server-side ({len(paths)} files)"))
+    keep = {os.path.basename(p) for p in paths}
+    order = [
+        (o["kind"], o["metadata"]["name"])
+        for f in result.rendered.files
+        if f.name in keep
+        for o in f.objects
+    ]
+    kubectl.apply(paths, force_conflicts=force_conflicts, order=order)
     if wait:
-        for kind, name in result.rendered.workloads():
-            report(Event("step", name, f"waiting for {kind.lower()}/{name} (up to {timeout}s)"))
-            wait_rollouts(kubectl, ns, [(kind, name)], timeout)
-            report(Event("done", name, f"{kind.lower()}/{name} rolled out"))
+        workloads = result.rendered.workloads()
+        report(Event("step", "k8s", f"waiting for {len(workloads)} workloads (up to {timeout}s)"))
+        wait_all(
+            kubectl,
+            ns,
+            workloads,
+            timeout,
+            on_ready=lambda kind, name: report(
+                Event("done", name, f"{kind.lower()}/{name} rolled out")
+            ),
+        )
     return kubectl

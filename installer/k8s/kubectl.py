@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
@@ -82,11 +83,31 @@ class Kubectl:
             raise RuntimeFailure(f"kubectl {what} failed: {res.first_error_line()}")
         return res
 
-    def apply(self, directory: str, *, dry_run: Optional[str] = None) -> str:
-        args = ["apply", "--server-side", f"--field-manager={FIELD_MANAGER}", "-f", directory]
+    def apply(
+        self,
+        paths: Sequence[str],
+        *,
+        dry_run: Optional[str] = None,
+        force_conflicts: bool = False,
+        order: Sequence[tuple[str, str]] = (),
+    ) -> str:
+        """`order`: (kind, name) of the objects in file order; kubectl does not name the
+        object a conflict is on, but it is the first one not reported applied."""
+        args = ["apply", "--server-side", f"--field-manager={FIELD_MANAGER}"]
+        for path in paths:
+            args += ["-f", path]
         if dry_run:
             args.append(f"--dry-run={dry_run}")
-        return self._check(self.run(*args, timeout=300), "apply").stdout
+        if force_conflicts:
+            args.append("--force-conflicts")
+        res = self.run(*args, timeout=300)
+        if not res.ok:
+            conflict = conflict_message(
+                res.stdout + "\n" + res.stderr, _first_unapplied(res.stdout, order)
+            )
+            if conflict:
+                raise RuntimeFailure(conflict)
+        return self._check(res, "apply").stdout
 
     def rollout(self, namespace: str, kind: str, name: str, timeout: int) -> None:
         res = self.run(
@@ -142,12 +163,45 @@ class Kubectl:
         return out
 
     def _namespace_is_ours(self, namespace: str) -> bool:
-        """Only a namespace Sealbox created (labelled) goes with --purge, never e.g. default."""
+        """Only a namespace Sealbox created goes with --purge: apply marks the ones it creates
+        (annotation) and never touches one that existed, e.g. an admin's with its quota."""
         res = self.run("get", "namespace", namespace, "-o", "json")
         if not res.ok:
             return False
-        labels = (json.loads(res.stdout or "{}").get("metadata") or {}).get("labels") or {}
-        return labels.get(K.MANAGED) == "true"
+        meta = json.loads(res.stdout or "{}").get("metadata") or {}
+        return (meta.get("annotations") or {}).get(K.CREATED_BY) == "sealbox"
+
+
+_CONFLICT = re.compile(r'conflicts? with "([^"]+)"(?: using [^:]+)?: (\S+)')
+_OBJECT = re.compile(r'Kind=(\w+).*?Name: "([^"]+)"', re.S)
+
+
+def _first_unapplied(stdout: str, order: Sequence[tuple[str, str]]) -> Optional[str]:
+    done = set()
+    for line in stdout.splitlines():
+        ref = line.split(" ", 1)[0]
+        kind, _, name = ref.partition("/")
+        done.add((kind.split(".", 1)[0].lower(), name))
+    for kind, name in order:
+        if (kind.lower(), name) not in done:
+            return f"{kind} {name}"
+    return None
+
+
+def conflict_message(text: str, where: Optional[str] = None) -> Optional[str]:
+    """kubectl's multi-line conflict report as one line: object, field, other manager, fix."""
+    found = _CONFLICT.findall(text)
+    if not found:
+        return None
+    objects = _OBJECT.findall(text)
+    if objects:
+        where = f"{objects[0][0]} {objects[0][1]}"
+    where = f"{where}: " if where else ""
+    fields = "; ".join(f"{field} is managed by {manager!r}" for manager, field in found)
+    return (
+        f"kubectl apply: {where}{fields} (changed outside Sealbox); re-run with "
+        f"--force-conflicts to take the field(s) back, or change them through Sealbox's options"
+    )
 
 
 def parse_status(doc: dict[str, Any]) -> list[WorkloadStatus]:
@@ -168,10 +222,3 @@ def parse_status(doc: dict[str, Any]) -> list[WorkloadStatus]:
             )
         )
     return sorted(rows, key=lambda r: (r.module, r.kind, r.name))
-
-
-def wait_rollouts(
-    kubectl: Kubectl, namespace: str, workloads: Sequence[tuple[str, str]], timeout: int
-) -> None:
-    for kind, name in workloads:
-        kubectl.rollout(namespace, kind, name, timeout)

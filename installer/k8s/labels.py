@@ -16,3 +16,7 @@ SELECTOR = f"{MANAGED}=true"
 APP_NAME = "app.kubernetes.io/name"
 APP_PART_OF = "app.kubernetes.io/part-of"
 APP_MANAGED_BY = "app.kubernetes.io/managed-by"
+APP_INSTANCE = "app.kubernetes.io/instance"
+APP_VERSION = "app.kubernetes.io/version"
+# On a Namespace Sealbox created (never on one that existed): `delete --purge` may remove it.
+CREATED_BY = f"{L.PREFIX}.created-by"

@@ -17,15 +17,35 @@ GPU_RESOURCE = "nvidia.com/gpu"
 STARTUP_PERIOD = 5
 
 
-def meta(name: str, namespace: Optional[str], labels: dict[str, str]) -> dict[str, Any]:
+def meta(
+    name: str,
+    namespace: Optional[str],
+    labels: dict[str, str],
+    annotations: Optional[dict[str, str]] = None,
+) -> dict[str, Any]:
     out: dict[str, Any] = {"name": name, "labels": dict(labels)}
     if namespace is not None:
         out["namespace"] = namespace
+    if annotations:
+        out["annotations"] = dict(annotations)
     return out
 
 
 def namespace(name: str, labels: dict[str, str]) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta(name, None, labels)}
+    """Pod Security labels: the license server needs hostNetwork + hostPath, so the namespace
+    can enforce only `privileged`; warn/audit at `restricted` show what else would be refused.
+    The created-by annotation is what `delete --purge` checks (never set on a namespace an
+    admin made: apply leaves an existing namespace alone)."""
+    pss = {
+        "pod-security.kubernetes.io/enforce": "privileged",
+        "pod-security.kubernetes.io/warn": "restricted",
+        "pod-security.kubernetes.io/audit": "restricted",
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": meta(name, None, {**labels, **pss}, {K.CREATED_BY: "sealbox"}),
+    }
 
 
 def config_map(name: str, ns: str, labels: dict[str, str], data: dict[str, str]) -> dict[str, Any]:
@@ -55,24 +75,35 @@ def service(
     labels: dict[str, str],
     ports: dict[str, int],
     service_type: str,
+    *,
+    name: Optional[str] = None,
+    headless: bool = False,
+    node_port: Optional[int] = None,
 ) -> dict[str, Any]:
+    """`headless`: the StatefulSet's governing Service (stable pod DNS names); clients use
+    the ClusterIP one. `node_port`: the fixed port field users expect (one port only)."""
+    svc_ports = []
+    for p in spec.ports:
+        entry: dict[str, Any] = {
+            "name": p.name,
+            "port": ports[p.name],
+            "targetPort": p.name,
+            "protocol": p.protocol.upper(),
+        }
+        if node_port and service_type == "NodePort" and not svc_ports:
+            entry["nodePort"] = node_port
+        svc_ports.append(entry)
+    body: dict[str, Any] = {"selector": {K.MODULE: spec.name}, "ports": svc_ports}
+    if headless:
+        body["clusterIP"] = "None"
+        body["publishNotReadyAddresses"] = True
+    else:
+        body["type"] = service_type
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": meta(spec.name, ns, labels),
-        "spec": {
-            "type": service_type,
-            "selector": {K.MODULE: spec.name},
-            "ports": [
-                {
-                    "name": p.name,
-                    "port": ports[p.name],
-                    "targetPort": p.name,
-                    "protocol": p.protocol.upper(),
-                }
-                for p in spec.ports
-            ],
-        },
+        "metadata": meta(name or spec.name, ns, labels),
+        "spec": body,
     }
 
 
@@ -121,7 +152,8 @@ def container(
     args: list[str],
     env: list[dict[str, Any]],
     mounts: list[dict[str, Any]],
-    gpus: int,
+    resources: dict[str, Any],
+    security: dict[str, Any],
 ) -> dict[str, Any]:
     out: dict[str, Any] = {
         "name": spec.name,
@@ -132,6 +164,8 @@ def container(
             for p in spec.ports
         ],
         **probes(spec.health),
+        "resources": resources,
+        "securityContext": security,
     }
     if args:
         out["args"] = args  # a Docker CMD override, as `docker run IMAGE ARGS...` does
@@ -139,8 +173,6 @@ def container(
         out["env"] = env
     if mounts:
         out["volumeMounts"] = mounts
-    if gpus:
-        out["resources"] = {"limits": {GPU_RESOURCE: gpus}}
     return out
 
 
@@ -165,7 +197,7 @@ def workload(
         },
     }
     if kind == "StatefulSet":
-        body["serviceName"] = spec.name
+        body["serviceName"] = headless_name(spec.name)
         if claims:
             body["volumeClaimTemplates"] = claims
     elif strategy:
@@ -176,6 +208,10 @@ def workload(
         "metadata": meta(spec.name, ns, labels),
         "spec": body,
     }
+
+
+def headless_name(module: str) -> str:
+    return f"{module}-headless"
 
 
 def claim(

@@ -11,9 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-from installer.bundle.manifest import ImageEntry, Manifest, load_manifest
-from installer.bundle.trust import trusted_keys
-from installer.bundle.verify import verify_bundle
+from installer.bundle.manifest import ImageEntry, Manifest
+from installer.bundle.opened import open_bundle
 from installer.errors import HostError, RuntimeFailure
 from installer.events import Event, Reporter, make
 from installer.hosts.base import Host
@@ -92,8 +91,8 @@ def push_bundle(
     reporter: Optional[Reporter] = None,
 ) -> list[PushItem]:
     report = make(reporter)
-    verify_bundle(bundle_dir, trusted_keys(trust), deep=False).raise_if_bad()
-    manifest = load_manifest(bundle_dir)
+    bundle = open_bundle(bundle_dir, tuple(trust))  # verified once; the manifest from it
+    manifest = bundle.manifest
     items = plan_push(manifest, client)
     runtime = DockerRuntime(host)
     todo = [i for i in items if i.action == PUSH]
@@ -104,7 +103,7 @@ def push_bundle(
     for archive in sorted(archives):
         report(Event("step", "images", f"loading {archive}"))
         runtime.load_archive(
-            f"{bundle_dir}/{archive}",
+            bundle.archive_path(archive),
             manifest.archives()[archive],
             progress=lambda d, t, a=archive: report(
                 Event("progress", "images", a, done=d, total=t)

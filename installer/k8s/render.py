@@ -10,20 +10,21 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence, Union
 
-import yaml
-
-from installer.bundle.manifest import Manifest, load_manifest
+from installer.bundle.manifest import Manifest
+from installer.bundle.opened import VerifiedBundle, open_bundle
 from installer.desired import DesiredInstance, desired_module
 from installer.errors import UsageError
 from installer.k8s import labels as K
 from installer.k8s import objects as O
+from installer.k8s import pods
+from installer.k8s.values import ClusterStore, resolve_for_cluster
+from installer.k8s.yamlout import dump
 from installer.render import Renderer
-from installer.spec.load import load_modules
 from installer.spec.model import ModuleSpec
 from installer.spec.order import install_order
-from installer.variables import Resolved, resolve
+from installer.variables import Resolved
 
 # The license is bound to one machine (its NICs, machine-id): the license server runs there
 # with host networking, pinned by node name, and its license comes from a Secret.
@@ -46,6 +47,11 @@ class K8sOptions:
     license_file: Optional[str] = None
     storage_size: str = "20Gi"
     storage_class: Optional[str] = None
+    host_path_root: str = HOSTPATH_ROOT  # license-server state on its node
+    node_port: Optional[int] = None  # fixed NodePort of the named HTTP modules
+    requests: dict[str, str] = field(default_factory=dict)  # cpu/memory of the named modules
+    limits: dict[str, str] = field(default_factory=dict)
+    image_digests: dict[str, str] = field(default_factory=dict)  # vendor ref -> registry digest
 
 
 @dataclass
@@ -77,80 +83,6 @@ class Rendered:
         ]
 
 
-class _Dumper(yaml.SafeDumper):
-    """Multi-line strings (rendered config files) as literal blocks, readable in a diff;
-    no anchors/aliases (probes share one action dict), which some tools mishandle."""
-
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
-
-
-def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _str)
-
-
-def dump(objs: Sequence[dict[str, Any]]) -> str:
-    return yaml.dump_all(
-        objs, Dumper=_Dumper, sort_keys=True, default_flow_style=False, explicit_start=True
-    )
-
-
-class _ClusterStore:
-    """What installer.desired asks of a state store; in a cluster there are no host paths."""
-
-    deployment_id = "default"
-
-    def config_dir(self, container: str) -> str:
-        return f"/k8s/{container}"
-
-    def data_dir(self, module: str, name: str, instance: Optional[int] = None) -> str:
-        return f"/k8s/{module}/{name}"
-
-
-class _NoFacts:
-    """Variable defaults that read host facts make no sense for a cluster: say so."""
-
-    def __getattr__(self, name: str) -> Any:
-        raise UsageError(f"facts.{name} has no meaning in a cluster; pass the variable with --set")
-
-
-def cluster_defaults(specs: Mapping[str, ModuleSpec], namespace: str) -> dict[str, str]:
-    """`<module>_host` variables point at that module's Service (same namespace)."""
-    out = {}
-    for spec in specs.values():
-        for var in spec.variables:
-            target = (
-                var.name[: -len("_host")].replace("_", "-") if var.name.endswith("_host") else ""
-            )
-            if var.type == "host" and target in specs:
-                out[var.name] = target
-    return out
-
-
-def resolve_for_cluster(
-    specs: Mapping[str, ModuleSpec],
-    order: list[str],
-    renderer: Renderer,
-    options: K8sOptions,
-    stored_secrets: Mapping[str, Any],
-) -> Resolved:
-    remembered = {**cluster_defaults(specs, options.namespace), **stored_secrets}
-    return resolve(
-        [specs[n] for n in order],
-        overrides=options.overrides,
-        answers={},
-        remembered=remembered,
-        default_context=lambda spec: {"network": spec.network, "facts": _NoFacts()},
-        render_default=renderer.render_string,
-        prompter=None,
-        others=[s for n, s in specs.items() if n not in order],
-    )
-
-
 def _hash(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -158,7 +90,7 @@ def _hash(*parts: Any) -> str:
 class _ModuleRenderer:
     def __init__(
         self,
-        bundle_dir: str,
+        bundle: VerifiedBundle,
         manifest: Manifest,
         specs: Mapping[str, ModuleSpec],
         renderer: Renderer,
@@ -167,7 +99,7 @@ class _ModuleRenderer:
         named: Sequence[str],
         explicit: bool,
     ) -> None:
-        self.bundle_dir = bundle_dir
+        self.bundle = bundle
         self.manifest = manifest
         self.specs = specs
         self.renderer = renderer
@@ -179,6 +111,7 @@ class _ModuleRenderer:
             K.MANAGED: "true",
             K.APP_MANAGED_BY: "sealbox",
             K.APP_PART_OF: manifest.product,
+            K.APP_INSTANCE: options.namespace,
             K.BUNDLE_VERSION: manifest.version,
         }
 
@@ -188,11 +121,17 @@ class _ModuleRenderer:
             K.MODULE: spec.name,
             K.MODULE_VERSION: spec.version,
             K.APP_NAME: spec.name,
+            K.APP_VERSION: spec.version,
         }
 
     def image(self, spec: ModuleSpec) -> str:
+        """By digest when `push` (or the registry) told us one: a tag can be moved."""
         reg = self.options.registry
-        return f"{reg.rstrip('/')}/{spec.image.ref}" if reg else spec.image.ref
+        ref = f"{reg.rstrip('/')}/{spec.image.ref}" if reg else spec.image.ref
+        digest = self.options.image_digests.get(spec.image.ref)
+        if digest:
+            return f"{ref.rsplit(':', 1)[0] if ':' in ref.rsplit('/', 1)[-1] else ref}@{digest}"
+        return ref
 
     def replicas(self, spec: ModuleSpec, single: bool) -> int:
         count = spec.instances
@@ -230,14 +169,18 @@ class _ModuleRenderer:
             values=self.resolved.values,
             manifest=self.manifest,
             renderer=self.renderer,
-            store=_ClusterStore(),  # type: ignore[arg-type]
+            store=ClusterStore(),  # type: ignore[arg-type]
             count=1,
             gpus=["0"] if gpus else [],
         )
         return desired.instances[0]
 
     def license_text(self) -> str:
-        path = self.options.license_file or os.path.join(self.bundle_dir, "license", LICENSE_FILE)
+        if self.options.license_file is None:  # the bundle's: its verified bytes
+            data = self.bundle.get(f"license/{LICENSE_FILE}")
+            if data is not None:
+                return data.decode("utf-8")
+        path = self.options.license_file or os.path.join(self.bundle.root, "license", LICENSE_FILE)
         try:
             with open(path, encoding="utf-8") as fh:
                 return fh.read()
@@ -270,7 +213,10 @@ class _ModuleRenderer:
             for v in spec.variables
             if v.secret and v.name in self.resolved.values
         }
-        env: list[dict[str, Any]] = []
+        # One identity per replica (its pod name): seats and leases are per instance.
+        env: list[dict[str, Any]] = [
+            {"name": "INSTANCE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}
+        ]
         for key, raw in sorted(spec.environment.items()):
             value = self.renderer.render_string(
                 raw,
@@ -314,9 +260,11 @@ class _ModuleRenderer:
                 claims.append(
                     O.claim(d.name, labels, self.options.storage_size, self.options.storage_class)
                 )
-                mounts.append({"name": d.name, "mountPath": d.container})
+                # A subdirectory: a fresh ext4 volume's root holds lost+found.
+                mounts.append({"name": d.name, "mountPath": d.container, "subPath": "data"})
             else:
-                path = f"{HOSTPATH_ROOT}/{ns}/{spec.name}/{d.name}"
+                root = self.options.host_path_root.rstrip("/")
+                path = f"{root}/{ns}/{spec.name}/{d.name}"
                 volumes.append(
                     {"name": vol, "hostPath": {"path": path, "type": "DirectoryOrCreate"}}
                 )
@@ -326,10 +274,23 @@ class _ModuleRenderer:
             volumes.append({"name": vol, "hostPath": {"path": m.host}})
             mounts.append({"name": vol, "mountPath": m.container, "readOnly": m.read_only})
         replicas = self.replicas(spec, single=pinned or stateful)
+        named = spec.name in self.named
         cont = O.container(
-            spec, self.image(spec), inst.ports, list(inst.runspec.command), env, mounts, gpus
+            spec,
+            self.image(spec),
+            inst.ports,
+            list(inst.runspec.command),
+            env,
+            mounts,
+            pods.resources(
+                spec,
+                gpus,
+                self.options.requests if named else None,
+                self.options.limits if named else None,
+            ),
+            pods.container_security(spec, pinned=pinned, stateful=stateful),
         )
-        pod: dict[str, Any] = {"containers": [cont]}
+        pod: dict[str, Any] = {"containers": [cont], "securityContext": pods.pod_security()}
         if volumes:
             pod["volumes"] = volumes
         strategy = None
@@ -344,15 +305,29 @@ class _ModuleRenderer:
             pod["dnsPolicy"] = "ClusterFirstWithHostNet"
             pod["nodeSelector"] = {"kubernetes.io/hostname": node}
             strategy = {"type": "Recreate"}  # the new pod needs the host port the old one holds
-        elif gpus:
-            # No spare GPU for a surge pod on a full node: replace one replica at a time.
+        else:
+            # The old pod serves until its replacement is ready: an update that cannot be
+            # scheduled (no free GPU) leaves the service up (apply also refuses it up front).
             strategy = {
                 "type": "RollingUpdate",
-                "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1},
+                "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
             }
         annotations = {K.CONFIG_HASH: _hash(public_files, secret_data, license_text)}
         service_type = "ClusterIP" if (pinned or stateful) else self.options.service_type
-        public.append(O.service(spec, ns, labels, inst.ports, service_type))
+        node_port = self.options.node_port if named and service_type == "NodePort" else None
+        public.append(O.service(spec, ns, labels, inst.ports, service_type, node_port=node_port))
+        if stateful:
+            public.append(
+                O.service(
+                    spec,
+                    ns,
+                    labels,
+                    inst.ports,
+                    "ClusterIP",
+                    name=O.headless_name(spec.name),
+                    headless=True,
+                )
+            )
         public.append(
             O.workload(
                 "StatefulSet" if stateful else "Deployment",
@@ -370,7 +345,7 @@ class _ModuleRenderer:
 
 
 def render_bundle(
-    bundle_dir: str,
+    bundle_dir: Union[VerifiedBundle, str],
     names: Sequence[str],
     options: K8sOptions,
     stored_secrets: Optional[Mapping[str, Any]] = None,
@@ -380,9 +355,8 @@ def render_bundle(
         raise UsageError(
             f"--service-type {options.service_type}: expected {' or '.join(SERVICE_TYPES)}"
         )
-    manifest = load_manifest(bundle_dir)
-    specs = load_modules(os.path.join(bundle_dir, "modules"))
-    renderer = Renderer(os.path.join(bundle_dir, "templates"))
+    bundle = bundle_dir if isinstance(bundle_dir, VerifiedBundle) else open_bundle(bundle_dir)
+    manifest, specs, renderer = bundle.manifest, bundle.specs, Renderer(bundle.templates)
     unknown = [n for n in names if n not in specs]
     if unknown:
         raise UsageError(
@@ -392,7 +366,7 @@ def render_bundle(
     order = install_order(specs, named)
     resolved = resolve_for_cluster(specs, order, renderer, options, stored_secrets or {})
     mr = _ModuleRenderer(
-        bundle_dir, manifest, specs, renderer, resolved, options, named, explicit=bool(names)
+        bundle, manifest, specs, renderer, resolved, options, named, explicit=bool(names)
     )
     files = [
         ManifestFile(

@@ -1,14 +1,14 @@
 """The install gate: ``install.py in`` verifies the license before deploying anything licensed.
 
-Registered in ``CTX.gates`` by ``installer.cli.license`` (a ``installer.deploy.Gate``): it runs
-after the plan and before any change. It also puts the bundle's license in place for the
-license-server container (its ``license`` data dir) when none is installed yet, or when the
-bundle carries a newer valid one, keeping the previous as last-good.
+One of the engine's gates (``installer.gates``): it runs after the plan and before any change.
+The bundle's license and vendor key are the verified bytes of the opened bundle. It also puts
+the bundle's license in place for the license-server container (its ``license`` data dir) when
+none is installed yet, or when the bundle carries a newer valid one, keeping the previous as
+last-good.
 """
 
 from __future__ import annotations
 
-import os
 from typing import List, Optional, Tuple
 
 from installer.errors import LicenseError
@@ -18,14 +18,6 @@ from installer.license import keys as K
 from installer.license import pins as P
 from installer.license import store as S
 from installer.license.verify import Verdict, verify_bytes
-
-
-def _read_local(path: str) -> Optional[bytes]:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read()
-    except FileNotFoundError:
-        return None
 
 
 def _high_water(deployment) -> Optional[int]:
@@ -46,9 +38,7 @@ def _high_water(deployment) -> Optional[int]:
 def _check_pins(deployment, names, verdict: Verdict, where: str) -> None:
     """The license must be signed by the key the licensed images pin (recorded in the manifest
     by ``bundle create``); else the services would refuse it after a "valid" gate."""
-    from installer.bundle.manifest import load_manifest
-
-    pins = P.pins_of(load_manifest(deployment.bundle_dir).extra)
+    pins = P.pins_of(deployment.manifest.extra)  # the verified manifest, never re-read
     refs = set(P.licensed_refs(deployment.specs, [n for n in names if n in deployment.specs]))
     wanted = {ref: ids for ref, ids in pins.items() if ref in refs}
     if verdict.key_id and wanted:
@@ -60,7 +50,7 @@ def license_gate(deployment, names, options) -> None:
     licensed = [n for n in names if getattr(deployment.specs.get(n), "licensed", False)]
     if not licensed and S.SERVER_MODULE not in names:
         return
-    keys = K.bundle_keyring(deployment.bundle_dir)
+    keys = K.bundle_keyring(deployment.bundle)
     lstore = S.LicenseStore(deployment.host, S.license_dir(deployment.store))
     live = None
     if licensed:
@@ -72,12 +62,12 @@ def license_gate(deployment, names, options) -> None:
     def check(data: bytes, source: str) -> Verdict:
         return verify_bytes(data, keys, source=source, live=live, modules=licensed, high_water=hwm)
 
-    bundle_path = os.path.join(deployment.bundle_dir, K.BUNDLE_LICENSE)
+    bundle_path = f"{deployment.bundle.root}/{K.BUNDLE_LICENSE}"
     candidates: list = []
     installed = lstore.read()
     if installed is not None:
         candidates.append(("installed", installed, check(installed, lstore.current)))
-    bundled = _read_local(bundle_path)
+    bundled = deployment.bundle.get(K.BUNDLE_LICENSE)
     if bundled is not None and bundled != installed:
         candidates.append(("bundle", bundled, check(bundled, bundle_path)))
     if not candidates:

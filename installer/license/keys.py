@@ -2,22 +2,25 @@
 
 - In the license-server image: ``/app/pinned/*.pub``, baked in at image build time. The server
   never reads a key from the license directory the customer can write to.
-- In a bundle: ``license/vendor.pub``, which must be listed with its sha256 in the bundle's
-  signed ``manifest.yaml`` (so swapping it breaks the bundle signature, not just this check).
+- In a bundle: ``license/vendor.pub``, listed with its sha256 in the bundle's signed
+  ``manifest.yaml``; it is taken from the VerifiedBundle (installer.bundle.opened), never
+  re-read from disk.
 
 A file may hold several PEM public keys (key rotation): a license names the one it needs by id.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
-from typing import Iterable, List
+from typing import TYPE_CHECKING, Iterable, List
 
 from installer.errors import LicenseError, UsageError
 from installer.license.fileformat import KeyRing
 from installer.signing import PublicKey, load_public_pem
+
+if TYPE_CHECKING:  # pragma: no cover
+    from installer.bundle.opened import VerifiedBundle
 
 IMAGE_PINNED_DIR = "/app/pinned"
 BUNDLE_LICENSE_DIR = "license"
@@ -60,28 +63,13 @@ def keyring_from_dir(directory: str = IMAGE_PINNED_DIR) -> KeyRing:
     return ring
 
 
-def bundle_keyring(bundle_dir: str) -> KeyRing:
-    """The bundle's pinned key, accepted only if the bundle manifest lists it unchanged."""
-    from installer.bundle.manifest import load_manifest
-
-    path = os.path.join(bundle_dir, BUNDLE_PUBKEY)
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except FileNotFoundError:
+def bundle_keyring(bundle: VerifiedBundle) -> KeyRing:
+    """The vendor key the bundle carries in ``license/vendor.pub``: the verified bytes, so it is
+    listed in the signed manifest with a matching sha256 (checked when the bundle was opened)."""
+    data = bundle.get(BUNDLE_PUBKEY)
+    if data is None:
         raise LicenseError(
-            f"{bundle_dir}: the bundle has no {BUNDLE_PUBKEY} (vendor public key); "
-            "ask the vendor for a bundle with the license key pinned"
-        ) from None
-    listed = load_manifest(bundle_dir).files.get(BUNDLE_PUBKEY)
-    if listed is None:
-        raise LicenseError(
-            f"{path} is not listed in the bundle manifest; it was added by hand - "
-            "use the bundle as the vendor shipped it"
+            f"{bundle.root}: {BUNDLE_PUBKEY} (the vendor public key) is not listed in the bundle "
+            "manifest; ask the vendor for a bundle with the license key pinned"
         )
-    if hashlib.sha256(data).hexdigest() != listed:
-        raise LicenseError(
-            f"{path} differs from the bundle manifest (replaced vendor key); "
-            "use the bundle as the vendor shipped it"
-        )
-    return KeyRing(public_keys_from_pem(data, path))
+    return KeyRing(public_keys_from_pem(data, f"{bundle.root}/{BUNDLE_PUBKEY}"))

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence, Union
 
 import jinja2
 from jinja2 import meta
 
+from installer.bundle.opened import VerifiedBundle, open_bundle
 from installer.deploy import Deployment, Gate, InstallOptions
 from installer.errors import LicenseError, UsageError
 from installer.events import Event, Reporter
@@ -32,23 +33,22 @@ from installer.multihost.reach import (
     require_reachable,
 )
 from installer.multihost.run import HostResult, Job, Outcome, run_jobs
-from installer.spec.load import load_modules
+from installer.render import sandbox
 from installer.spec.model import ModuleSpec
 from installer.spec.order import dependency_closure
 from installer.state import StateStore
 
 
-def referenced_variables(bundle_dir: str, spec: ModuleSpec) -> set[str]:
-    """Variables a module's templates, command and environment use (jinja2's own parser)."""
-    env = jinja2.Environment()
+def referenced_variables(bundle: VerifiedBundle, spec: ModuleSpec) -> set[str]:
+    """Variables a module's templates, command and environment use (jinja2's own parser, over
+    the verified template text; parsing runs nothing)."""
+    env = sandbox()
     found: set[str] = set()
     sources: list[str] = list(spec.command) + list(spec.environment.values())
     for cfg in spec.configs:
-        try:
-            with open(os.path.join(bundle_dir, "templates", cfg.template), encoding="utf-8") as fh:
-                sources.append(fh.read())
-        except OSError:
-            continue
+        text = bundle.templates.get(cfg.template)
+        if text is not None:
+            sources.append(text)
     for src in sources:
         try:
             found |= meta.find_undeclared_variables(env.parse(src))
@@ -59,28 +59,34 @@ def referenced_variables(bundle_dir: str, spec: ModuleSpec) -> set[str]:
 
 @dataclass
 class Fleet:
-    bundle_dir: Optional[str]
+    """`bundle`: the opened bundle (a folder is opened with the default pins, once, here on
+    the controller); None for the tools that need none. `gates`: None = the engine's."""
+
+    bundle: Union[VerifiedBundle, str, None]
     inventory: Inventory
     connect: ConnectOptions = field(default_factory=ConnectOptions)
     parallel: int = 8
     log_dir: Optional[str] = None
     state_dir: Optional[str] = None
-    gates: list[Gate] = field(default_factory=list)
+    gates: Optional[Sequence[Gate]] = None
     on_event: Optional[Callable[[str, Event], None]] = None
     on_result: Optional[Callable[[HostResult], None]] = None
 
     def __post_init__(self) -> None:
         self._hosts: dict[str, SSHHost] = {}
-        self._specs: Optional[dict[str, ModuleSpec]] = None
         self._job_modules: dict[str, list[str]] = {}  # host -> modules this install puts there
+        if isinstance(self.bundle, str):
+            self.bundle = open_bundle(self.bundle)
 
     # plumbing ---------------------------------------------------------------------------
     @property
+    def verified(self) -> VerifiedBundle:
+        assert isinstance(self.bundle, VerifiedBundle), "this command needs a bundle"
+        return self.bundle
+
+    @property
     def specs(self) -> dict[str, ModuleSpec]:
-        if self._specs is None:
-            assert self.bundle_dir is not None
-            self._specs = load_modules(os.path.join(self.bundle_dir, "modules"))
-        return self._specs
+        return self.verified.specs
 
     def host(self, name: str) -> SSHHost:
         if name not in self._hosts:
@@ -103,11 +109,10 @@ class Fleet:
         return StateStore(self.host(name), ih.state_dir or self.state_dir)
 
     def deployment(self, name: str, report: Reporter) -> Deployment:
-        assert self.bundle_dir is not None
         host = self.host(name)
         host.connect()  # unreachable hosts fail here, before any bundle work
         return Deployment(
-            self.bundle_dir, host, store=self.store(name), reporter=report, gates=self.gates
+            self.verified, host, store=self.store(name), reporter=report, gates=self.gates
         )
 
     def _run(self, jobs: list[Job]) -> list[HostResult]:
@@ -138,7 +143,7 @@ class Fleet:
         explicit = set(self.inventory.vars) | set(hp.host.vars)
         used: set[str] = set()
         for m in hp.modules:
-            used |= referenced_variables(self.bundle_dir or "", self.specs[m])
+            used |= referenced_variables(self.verified, self.specs[m])
         placements = self.inventory.placements()
         values: dict[str, Any] = {}
         for dep in sorted(hp.elsewhere):

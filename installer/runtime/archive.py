@@ -15,6 +15,7 @@ from typing import BinaryIO, Callable, Iterator, Optional, Protocol
 
 import zstandard
 
+from installer.bundle.regular import NotRegular, open_regular
 from installer.errors import RuntimeFailure
 from installer.runtime.targuard import TarGuard, TarShapeError
 
@@ -114,12 +115,14 @@ def stream_decompressed(
     """
     kind = compression_of(path)
     try:
+        source = fh or open_regular(path)
         total = os.path.getsize(path)
-        source = fh or open(path, "rb")
     except FileNotFoundError:
         raise ArchiveError(
             f"{path}: image archive missing from the bundle; copy the bundle again"
         ) from None
+    except NotRegular as exc:  # a FIFO swapped in after the bundle was opened: refuse, never wait
+        raise ArchiveError(f"{path}: {exc}") from None
     digest = hashlib.sha256()
     dec = _Decompressor(kind)
     guard = TarGuard()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any
+from typing import Any, Mapping
 
 import yaml
 
@@ -97,6 +97,8 @@ MODULE_SCHEMA = {
     "wired_to": Field(
         "list", items={"host": Field("str", required=True), "port": Field("str", required=True)}
     ),
+    # cluster mode: {requests: {cpu, memory}, limits: {cpu, memory}} (Kubernetes quantities)
+    "resources": Field("map", values=Field("map", values=Field(("str", "int")))),
 }
 IMAGE_SCHEMA = {"ref": Field("str", required=True), "archive": Field("str", required=True)}
 HEALTH_SCHEMA = {
@@ -219,36 +221,61 @@ def parse_module(doc: Any, source: str, expected_name: str = "") -> ModuleSpec:
         envcheck=tuple(doc.get("envcheck") or ()),
         licensed=doc.get("licensed", True),
         wired_to=tuple(WiredTo(w["host"], w["port"]) for w in doc.get("wired_to") or []),
+        resources={
+            str(k): {str(n): str(q) for n, q in (v or {}).items()}
+            for k, v in (doc.get("resources") or {}).items()
+        },
     )
 
 
-def load_module_file(path: str) -> ModuleSpec:
-    source = os.path.join(os.path.basename(os.path.dirname(path)), os.path.basename(path))
+def parse_module_bytes(data: bytes, source: str, expected_name: str = "") -> ModuleSpec:
+    """A spec from the exact bytes that were verified (`source`: "modules/x.yaml" in errors)."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            doc = yaml.safe_load(fh)
-    except FileNotFoundError:
-        raise SpecError(f"{source}: file not found") from None
+        doc = yaml.safe_load(data)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise SpecError(f"{source}:{where}: malformed YAML: {problem}") from None
-    expected = os.path.splitext(os.path.basename(path))[0]
-    return parse_module(doc, source, expected)
+    return parse_module(doc, source, expected_name)
 
 
-def load_modules(modules_dir: str) -> dict[str, ModuleSpec]:
-    """Every `*.yaml` in the folder; cross-module rules (deps exist, variables unique) checked."""
-    if not os.path.isdir(modules_dir):
-        raise SpecError(f"{modules_dir}: no modules folder in the bundle")
+def load_module_file(path: str) -> ModuleSpec:
+    """A spec from a source tree on disk (vendor side: `bundle create`, tests)."""
+    source = os.path.join(os.path.basename(os.path.dirname(path)), os.path.basename(path))
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError:
+        raise SpecError(f"{source}: file not found") from None
+    return parse_module_bytes(data, source, os.path.splitext(os.path.basename(path))[0])
+
+
+def load_modules_from_bytes(files: Mapping[str, bytes]) -> dict[str, ModuleSpec]:
+    """Every `modules/*.yaml` of `files` (bundle path -> verified bytes), checked together."""
     specs: dict[str, ModuleSpec] = {}
-    for fname in sorted(os.listdir(modules_dir)):
-        if fname.endswith((".yaml", ".yml")):
-            spec = load_module_file(os.path.join(modules_dir, fname))
+    for rel in sorted(files):
+        folder, _, fname = rel.rpartition("/")
+        if folder == "modules" and fname.endswith((".yaml", ".yml")):
+            spec = parse_module_bytes(files[rel], rel, os.path.splitext(fname)[0])
             specs[spec.name] = spec
     check_bundle_rules(specs)
     return specs
+
+
+def load_modules(modules_dir: str) -> dict[str, ModuleSpec]:
+    """Every `*.yaml` in a source folder on disk (vendor side: `bundle create`, tests)."""
+    if not os.path.isdir(modules_dir):
+        raise SpecError(f"{modules_dir}: no modules folder in the bundle")
+    files: dict[str, bytes] = {}
+    for fname in sorted(os.listdir(modules_dir)):
+        if fname.endswith((".yaml", ".yml")):
+            try:
+                with open(os.path.join(modules_dir, fname), "rb") as fh:
+                    files[f"modules/{fname}"] = fh.read()
+            except FileNotFoundError:
+                raise SpecError(f"modules/{fname}: file not found") from None
+    return load_modules_from_bytes(files)
 
 
 def check_bundle_rules(specs: dict[str, ModuleSpec]) -> None:

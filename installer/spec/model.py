@@ -111,6 +111,7 @@ class ModuleSpec:
     envcheck: tuple[dict[str, Any], ...] = ()  # extra or tightened envcheck items
     licensed: bool = True  # the license must grant this module before it is deployed
     wired_to: tuple[WiredTo, ...] = ()
+    resources: dict[str, dict[str, str]] = field(default_factory=dict)  # cluster requests/limits
 
     def variable(self, name: str) -> Optional[Variable]:
         for var in self.variables:

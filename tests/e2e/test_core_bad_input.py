@@ -9,13 +9,14 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.e2e.conftest import copy_bundle, port_sets, resign, run_cli
+from tests.e2e.conftest import DEMO_VENDOR_PUB, copy_bundle, port_sets, resign, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -66,12 +67,18 @@ def test_unknown_module_lists_known(demo_bundle, state):
 
 
 def test_malformed_module_yaml(demo_bundle, tmp_path, state):
+    """An edited spec is refused as altered (exit 5) before it is parsed; a vendor-signed
+    malformed one is a spec error (exit 2) naming the file."""
     bundle = copy_bundle(demo_bundle, tmp_path / "b")
     spec = bundle / "modules" / "face-server.yaml"
     spec.write_text(spec.read_text().replace("port: 8300", "port: eighty"))
     res = run_cli("inall", "-y", bundle=bundle, state_dir=state)
+    assert_refused(res, 5, "modules/face-server.yaml: sha256", "does not match the manifest")
+    resign(bundle)
+    res = run_cli("inall", "-y", bundle=bundle, state_dir=state)
     assert_refused(res, 2, "modules/face-server.yaml: ports[0].port: expected an integer")
     spec.write_text("name: face-server\n  bad: [indent\n")
+    resign(bundle)
     res = run_cli("se", bundle=bundle, state_dir=state)
     assert_refused(res, 2, "modules/face-server.yaml", "malformed YAML")
     assert snapshot(state) == {} and our_containers(state) == []
@@ -231,11 +238,19 @@ def test_docker_missing_or_down(demo_bundle, state, tmp_path):
 def test_not_root(demo_bundle, tmp_path):
     state = tmp_path / "state"
     os.chmod(tmp_path, 0o755)
-    res = run_cli("in", "mysql", "-y", bundle=demo_bundle, state_dir=state, preexec_user=65534)
+    # every command verifies the bundle first: the user needs to read the pinned key, as with a
+    # host pin (/etc/sealbox/trusted-keys is world-readable); build/demo-vendor is 0700
+    with tempfile.NamedTemporaryFile(dir="/tmp", suffix=".pub", delete=False) as fh:
+        fh.write(DEMO_VENDOR_PUB.read_bytes())  # /tmp/pytest-of-root is 0700 too
+    os.chmod(fh.name, 0o644)
+    trust = {"SEALBOX_TRUST": fh.name}
+    res = run_cli(
+        "in", "mysql", "-y", bundle=demo_bundle, state_dir=state, preexec_user=65534, env=trust
+    )
     assert_refused(res, 3, "needs root", "sudo")
     assert not state.exists()
     # read-only commands work without root
-    se = run_cli("se", "--json", bundle=demo_bundle, state_dir=state, preexec_user=65534)
+    se = run_cli("se", "--json", bundle=demo_bundle, state_dir=state, preexec_user=65534, env=trust)
     assert se.rc == 0, se.stderr
     assert {m["name"] for m in se.json()["modules"]} == {"license-server", "mysql", "face-server"}
 

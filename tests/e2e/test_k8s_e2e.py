@@ -1,7 +1,7 @@
-"""Cluster mode end to end: a real registry (Debian's docker-registry) on 127.0.0.1 for push,
-kubectl against a stand-in API server for apply / rollout / status / delete.
-
-No live Kubernetes cluster is involved: see installer/k8s/README.md for what that leaves out.
+"""Cluster mode without a cluster: a real registry (Debian's docker-registry) on 127.0.0.1 for
+push, and kubectl v1.32's client-side checks against a stand-in API server (what the live 1.20
+cluster cannot show: a 1.25+ client's view). apply / status / delete / rollout run against the
+live cluster in tests/e2e/k8s/.
 """
 
 from __future__ import annotations
@@ -212,81 +212,6 @@ def test_kubectl_client_dry_run_accepts_every_rendered_object(demo_bundle, tmp_p
             timeout=120,
         )
         assert bad.returncode != 0 and "NoSuchKind" in bad.stderr
-
-
-def test_apply_status_delete_through_kubectl(demo_bundle, tmp_path):
-    out = tmp_path / "out"
-    with FakeApi() as api:
-        kc = api.kubeconfig(str(tmp_path / "kubeconfig"))
-        res = run_cli(
-            "k8s",
-            "apply",
-            "-o",
-            str(out),
-            "--license-node",
-            "node-a",
-            "--kubeconfig",
-            kc,
-            "--namespace",
-            "faces",
-            "--timeout",
-            "30",
-            "--json",
-            bundle=demo_bundle,
-        )
-        assert res.rc == 0, res.stderr
-        rows = {w["name"]: w for w in res.json()["workloads"]}
-        assert set(rows) == {"license-server", "mysql", "face-server"}
-        assert all(w["ok"] for w in rows.values())
-        patches = [r for r in api.requests if r.startswith("PATCH")]
-        assert len(patches) == 11
-        assert all("fieldManager=sealbox" in p and "apply-patch+yaml" in p for p in patches)
-        stored = api.objects[("secrets", "faces", "mysql-secret")]
-        secrets = yaml.safe_load((out / ".sealbox" / "secrets.yaml").read_text())
-        import base64
-
-        assert (
-            base64.b64decode(stored["data"]["mysql_password"]).decode() == secrets["mysql_password"]
-        )
-        for value in secrets.values():
-            assert value not in res.stdout and value not in res.stderr
-
-        status = run_cli("k8s", "status", "-n", "faces", "--kubeconfig", kc, "--json")
-        assert status.rc == 0 and len(status.json()["workloads"]) == 3
-        # the field engineer's commands learn --k8s: li is the same view, rm removes one module
-        li = run_cli("li", "--k8s", "-n", "faces", "--kubeconfig", kc, "--json")
-        assert li.rc == 0 and li.json() == status.json()
-        rm = run_cli("rm", "face-server", "--k8s", "-n", "faces", "--kubeconfig", kc)
-        assert rm.rc == 0, rm.stderr
-        left = run_cli("li", "--k8s", "-n", "faces", "--kubeconfig", kc, "--json").json()
-        assert sorted(w["name"] for w in left["workloads"]) == ["license-server", "mysql"]
-
-        kept = run_cli("k8s", "delete", "-n", "faces", "--kubeconfig", kc)
-        assert kept.rc == 0, kept.stderr
-        assert sorted(api.objects) == [("namespaces", "", "faces")]
-        purged = run_cli("k8s", "delete", "-n", "faces", "--purge", "--kubeconfig", kc)
-        assert purged.rc == 0, purged.stderr
-        assert api.objects == {}
-
-
-def test_apply_names_the_workload_that_does_not_roll_out(demo_bundle, tmp_path):
-    with FakeApi(never_ready=("face-server",)) as api:
-        kc = api.kubeconfig(str(tmp_path / "kubeconfig"))
-        res = run_cli(
-            "k8s",
-            "apply",
-            "-o",
-            str(tmp_path / "out"),
-            "--license-node",
-            "node-a",
-            "--kubeconfig",
-            kc,
-            "--timeout",
-            "3",
-            bundle=demo_bundle,
-        )
-    assert res.rc == 1
-    assert "Deployment face-server in sealbox not ready within 3s" in res.stderr
 
 
 def test_apply_without_kubeconfig_writes_nothing(demo_bundle, tmp_path):

@@ -68,6 +68,17 @@ def make_bundle(root: Path, key: signing.PrivateKey, ids: tuple[str, ...] = ()) 
     return bundle
 
 
+def resign(bundle: Path, key: signing.PrivateKey) -> None:
+    """List the files' new sha256 and sign again: a consistent bundle with edited content."""
+    import yaml
+
+    doc = yaml.safe_load((bundle / "manifest.yaml").read_text())
+    for rel in doc["files"]:
+        doc["files"][rel] = hashlib.sha256((bundle / rel).read_bytes()).hexdigest()
+    (bundle / "manifest.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    sign_manifest(str(bundle), key)
+
+
 @pytest.fixture
 def vendor(tmp_path: Path) -> tuple[signing.PrivateKey, str]:
     key = signing.generate()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
 import json
 import os
 from pathlib import Path
@@ -11,6 +10,7 @@ import pytest
 import yaml
 
 from installer import signing
+from installer.bundle import opened as opened_mod
 from installer.bundle import verify as verify_mod
 from installer.bundle.manifest import load_manifest, write_manifest
 from installer.bundle.trust import (
@@ -21,7 +21,6 @@ from installer.bundle.trust import (
     trusted_keys,
 )
 from installer.bundle.verify import verify_bundle
-from installer.runtime import archive
 
 from .conftest import make_bundle
 
@@ -178,7 +177,6 @@ def test_deep_verify_reads_each_archive_once(tmp_path, vendor, monkeypatch):
     bundle = make_bundle(tmp_path, key)
     arc = str(bundle / "images" / "images.tar.zst")
     read_bytes: dict[str, int] = {}
-    real_open = builtins.open
 
     class Counting:
         def __init__(self, fh, path):
@@ -198,15 +196,24 @@ def test_deep_verify_reads_each_archive_once(tmp_path, vendor, monkeypatch):
         def __exit__(self, *exc):
             self.close()
 
-    def counting_open(path, mode="r", *a, **kw):
-        fh = real_open(path, mode, *a, **kw)
-        return Counting(fh, str(path)) if "b" in mode else fh
+    real_open_regular = verify_mod.open_regular
+    real_read_regular = opened_mod.read_regular
 
-    monkeypatch.setattr(archive, "open", counting_open, raising=False)
-    monkeypatch.setattr(builtins, "open", counting_open)
+    def counting_open(path):
+        return Counting(real_open_regular(path), str(path))
+
+    def counting_read(path, limit=None):
+        data = real_read_regular(path, limit)
+        read_bytes[str(path)] = read_bytes.get(str(path), 0) + len(data)
+        return data
+
+    monkeypatch.setattr(verify_mod, "open_regular", counting_open)
+    monkeypatch.setattr(opened_mod, "read_regular", counting_read)
     assert verify_bundle(str(bundle), trusted_keys([pub])).ok
     assert read_bytes[arc] == os.path.getsize(arc)  # hashed, decompressed, ID-checked: one read
+    assert read_bytes[str(bundle / "modules" / "m.yaml")] == len(
+        (bundle / "modules/m.yaml").read_bytes()
+    )
     read_bytes.clear()
     assert verify_bundle(str(bundle), trusted_keys([pub]), deep=False).ok
     assert arc not in read_bytes  # install's up-front check never reads the archive
-    assert verify_mod.sha256_file is archive.sha256_file

@@ -13,6 +13,7 @@ from installer.runtime import labels as L
 from installer.runtime.container import Container
 from installer.spec import load_modules
 from installer.state import StateStore
+from tests.unit.source_bundle import source_bundle
 
 ROOT = Path(__file__).resolve().parents[3]
 SPECS = load_modules(str(ROOT / "modules"))
@@ -46,7 +47,7 @@ def desired(count=1, gpus=(), values=None, image_id=None):
         SPECS,
         values=values or VALUES,
         manifest=MANIFEST,
-        renderer=Renderer(str(ROOT / "templates")),
+        renderer=Renderer(source_bundle().templates),
         store=StateStore(RecordedHost(), "/var/lib/sealbox"),
         count=count,
         gpus=list(gpus),

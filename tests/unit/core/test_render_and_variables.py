@@ -10,10 +10,11 @@ from installer.errors import SpecError, UsageError
 from installer.render import Renderer
 from installer.spec import load_modules
 from installer.variables import generate_secret, parse_set_options, resolve
+from tests.unit.source_bundle import source_bundle
 
 ROOT = Path(__file__).resolve().parents[3]
 SPECS = load_modules(str(ROOT / "modules"))
-RENDERER = Renderer(str(ROOT / "templates"))
+RENDERER = Renderer(source_bundle().templates)
 
 
 class Facts:

@@ -67,7 +67,11 @@ def test_lookup_plain_port_hashed_wildcard_and_markers(tmp_path) -> None:
             f"10.0.1.*,!10.0.1.7 ssh-ed25519 {KEY_A}",
         ],
     )
-    assert [k.lineno for k in knownhosts.lookup(path, "10.0.0.1")] == [2]
+    # marker lines are returned too (marked), for decide() to honour
+    assert [(k.lineno, k.marker) for k in knownhosts.lookup(path, "10.0.0.1")] == [
+        (2, ""),
+        (5, "@revoked"),
+    ]
     assert [k.lineno for k in knownhosts.lookup(path, "gpu1")] == [2]
     assert [k.key_b64 for k in knownhosts.lookup(path, "[10.0.0.1]:2222")] == [KEY_B]
     assert [k.lineno for k in knownhosts.lookup(path, "10.0.0.9")] == [4]
@@ -79,20 +83,25 @@ def test_lookup_plain_port_hashed_wildcard_and_markers(tmp_path) -> None:
 def test_decide() -> None:
     a = knownhosts.KnownKey(3, "ssh-ed25519", KEY_A)
     rsa = knownhosts.KnownKey(5, "ssh-rsa", "AAAArsa")
-    assert knownhosts.decide([a], "ssh-ed25519", KEY_A).verdict == "ok"
-    changed = knownhosts.decide([rsa, a], "ssh-ed25519", KEY_B)
+
+    def verdict(known, keytype, key):
+        return knownhosts.decide(known, knownhosts.Offered(keytype, key), "h", 0)
+
+    assert verdict([a], "ssh-ed25519", KEY_A).verdict == "ok"
+    changed = verdict([rsa, a], "ssh-ed25519", KEY_B)
     assert changed.verdict == "changed" and changed.line == a
-    assert knownhosts.decide([], "ssh-ed25519", KEY_A).verdict == "unknown"
-    # only a key of another type known: like OpenSSH, this is "unknown", not "changed"
-    assert knownhosts.decide([rsa], "ssh-ed25519", KEY_A).verdict == "unknown"
-    assert knownhosts.decide([rsa], "rsa-sha2-512", "AAAArsa").verdict == "ok"
+    assert verdict([], "ssh-ed25519", KEY_A).verdict == "unknown"
+    # only a key of another type known: a change (OpenSSH would call it new and ask)
+    other = verdict([rsa], "ssh-ed25519", KEY_A)
+    assert other.verdict == "changed" and other.line == rsa
+    assert verdict([rsa], "rsa-sha2-512", "AAAArsa").verdict == "ok"
 
 
-def test_preferred_key_types_puts_known_first() -> None:
+def test_host_key_algorithms_put_known_first() -> None:
     default = ("ssh-ed25519", "ecdsa-sha2-nistp256", "rsa-sha2-512", "rsa-sha2-256")
     known = [knownhosts.KnownKey(1, "ssh-rsa", "x")]
-    assert knownhosts.preferred_key_types(known, default)[:2] == ("rsa-sha2-512", "rsa-sha2-256")
-    assert knownhosts.preferred_key_types([], default) == default
+    assert knownhosts.host_key_algorithms(known, default)[:2] == ("rsa-sha2-512", "rsa-sha2-256")
+    assert knownhosts.host_key_algorithms([], default) == default
 
 
 def test_append_creates_file_and_fixes_missing_newline(tmp_path) -> None:

@@ -1,8 +1,11 @@
 """A bundle-shaped folder for render tests: the repo's modules and templates, a manifest with
-made-up image IDs and a stand-in license (render never checks signatures or images)."""
+made-up image IDs and a stand-in license. Render opens the bundle like every command (files
+listed with their sha256); it is an unsigned development bundle, and render never reads the
+(empty) image archive."""
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -39,11 +42,30 @@ def make_bundle(dest: Path, edit=None) -> Path:
                 "name": doc["image"]["archive"],
             }
         )
-    manifest = {"format": 1, "product": "sealbox-demo", "version": "2026.11.0", "images": images}
-    (dest / "manifest.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
     (dest / "license").mkdir()
     (dest / "license" / "license.cfg").write_text(FAKE_LICENSE)
+    (dest / "images").mkdir()
+    (dest / "images" / "images.tar.zst").write_bytes(b"")
+    files = {
+        str(p.relative_to(dest)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for sub in ("modules", "templates", "license")
+        for p in sorted((dest / sub).rglob("*"))
+        if p.is_file()
+    }
+    manifest = {
+        "format": 1,
+        "product": "sealbox-demo",
+        "version": "2026.11.0",
+        "images": images,
+        "files": files,
+    }
+    (dest / "manifest.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
     return dest
+
+
+@pytest.fixture(autouse=True)
+def unsigned_bundles(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEALBOX_ALLOW_UNSIGNED", "1")
 
 
 @pytest.fixture

@@ -47,7 +47,7 @@ def test_apply_is_server_side_with_our_field_manager():
     host, k = _kubectl(
         {"kubectl --kubeconfig /k/config apply": "namespace/sealbox serverside-applied"}
     )
-    k.apply("/out")
+    k.apply(["/out"])
     assert host.commands == [
         "kubectl --kubeconfig /k/config apply --server-side --field-manager=sealbox -f /out"
     ]
@@ -59,7 +59,7 @@ def test_delete_keeps_pvcs_and_namespace_unless_purge():
     assert len(host.commands) == 1
     assert "persistentvolumeclaims" not in host.commands[0]
     assert "-l io.sealbox.managed=true" in host.commands[0]
-    ns = json.dumps({"metadata": {"labels": {"io.sealbox.managed": "true"}}})
+    ns = json.dumps({"metadata": {"annotations": {"io.sealbox.created-by": "sealbox"}}})
     host, k = _kubectl({"kubectl --kubeconfig /k/config get namespace": ns, "kubectl": ""})
     k.delete("faces", purge=True)
     assert "persistentvolumeclaims" in host.commands[0]
@@ -78,10 +78,33 @@ def test_delete_of_named_modules_selects_them_and_keeps_the_namespace():
 
 
 def test_purge_never_deletes_a_namespace_sealbox_did_not_create():
-    ns = json.dumps({"metadata": {"labels": {}}})
+    # the managed label alone (an apply into an admin's namespace once added it) is not enough
+    ns = json.dumps({"metadata": {"labels": {"io.sealbox.managed": "true"}}})
     host, k = _kubectl({"kubectl --kubeconfig /k/config get namespace": ns, "kubectl": ""})
     k.delete("default", purge=True)
     assert not any("delete namespace" in c for c in host.commands)
+
+
+CONFLICT = """error: Apply failed with 1 conflict: conflict with "kubectl-patch" using apps/v1: .spec.replicas
+Please review the fields above--they currently have other managers. Here
+are the ways you can resolve this warning:
+* If you intend to manage all of these fields, please re-run the apply
+  command with the `--force-conflicts` flag.
+"""
+
+
+def test_conflict_names_field_and_manager_in_one_line():
+    from installer.k8s.kubectl import conflict_message
+
+    text = (
+        'Resource: "apps/v1, Resource=deployments", GroupVersionKind: "apps/v1, Kind=Deployment"\nName: "face-server", Namespace: "faces"\n'
+        + CONFLICT
+    )
+    msg = conflict_message(text)
+    assert msg is not None and "\n" not in msg
+    assert "Deployment face-server" in msg and ".spec.replicas" in msg
+    assert "'kubectl-patch'" in msg and "--force-conflicts" in msg
+    assert conflict_message("error: something else") is None
 
 
 def test_rollout_timeout_names_the_workload():

@@ -85,17 +85,20 @@ def test_secrets_only_in_secrets_never_in_configmaps(bundle):
 
 def test_gpu_limits_when_asked_and_not_otherwise(bundle):
     plain = render_bundle(str(bundle), ["face-server"], opts(), FIXED_SECRETS)
-    assert "resources" not in pod(plain.objects, "face-server")["containers"][0]
+    face_res = pod(plain.objects, "face-server")["containers"][0]["resources"]
+    assert "nvidia.com/gpu" not in face_res["limits"]
     gpu = render_bundle(str(bundle), ["face-server"], opts(gpus=2, instances=3), FIXED_SECRETS)
     dep = by_kind(gpu.objects, "Deployment", "face-server")
     assert dep["spec"]["replicas"] == 3
-    assert dep["spec"]["template"]["spec"]["containers"][0]["resources"] == {
-        "limits": {"nvidia.com/gpu": 2}
-    }
-    assert dep["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 0, "maxUnavailable": 1}
+    # a string: server-side apply on 1.20 refuses an integer quantity (issue 14, item 4)
+    limits = dep["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+    assert limits["nvidia.com/gpu"] == "2"
+    # the old pod serves until the new one is ready (issue 14, item 5)
+    assert dep["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
     conf = by_kind(gpu.objects, "Secret", "face-server-secret")["data"]["service.conf"]
     assert "GPU_ID=0\n" in base64.b64decode(conf).decode()  # the pod's first visible GPU
-    assert "resources" not in pod(gpu.objects, "mysql")["containers"][0]  # deps keep defaults
+    mysql_limits = pod(gpu.objects, "mysql")["containers"][0]["resources"]["limits"]
+    assert "nvidia.com/gpu" not in mysql_limits  # deps keep their defaults
     with pytest.raises(UsageError, match="mysql does not use GPUs"):
         render_bundle(str(bundle), ["mysql"], opts(gpus=1), FIXED_SECRETS)
 
@@ -120,9 +123,12 @@ def test_workload_shapes(bundle):
     claim = sts["spec"]["volumeClaimTemplates"][0]
     assert claim["metadata"]["name"] == "db"
     assert claim["spec"]["resources"]["requests"]["storage"] == "20Gi"
-    assert {"name": "db", "mountPath": "/var/lib/mysql"} in pod(objs, "mysql")["containers"][0][
-        "volumeMounts"
-    ]
+    # a data subdirectory: an ext4 volume's root holds lost+found (issue 14, item 10)
+    db_mount = {"name": "db", "mountPath": "/var/lib/mysql", "subPath": "data"}
+    assert db_mount in pod(objs, "mysql")["containers"][0]["volumeMounts"]
+    # the governing Service is headless; clients use the ClusterIP one (item 12)
+    assert sts["spec"]["serviceName"] == "mysql-headless"
+    assert by_kind(objs, "Service", "mysql-headless")["spec"]["clusterIP"] == "None"
     lic = by_kind(objs, "Deployment", "license-server")
     lpod = lic["spec"]["template"]["spec"]
     assert lpod["hostNetwork"] is True
@@ -136,6 +142,8 @@ def test_workload_shapes(bundle):
     node_port = render_bundle(str(bundle), ["face-server"], opts(), FIXED_SECRETS).objects
     assert by_kind(node_port, "Service", "face-server")["spec"]["type"] == "NodePort"
     assert by_kind(node_port, "Service", "mysql")["spec"]["type"] == "ClusterIP"
+    fixed = render_bundle(str(bundle), ["face-server"], opts(node_port=30300), FIXED_SECRETS)
+    assert by_kind(fixed.objects, "Service", "face-server")["spec"]["ports"][0]["nodePort"] == 30300
     images = {
         c["image"]
         for o in objs
@@ -193,7 +201,10 @@ def test_refusals_name_the_fix(bundle, kw, names, message):
 
 def test_missing_license_file_is_named(tmp_path):
     b = make_bundle(tmp_path / "b")
-    (b / "license" / "license.cfg").unlink()
+    (b / "license" / "license.cfg").unlink()  # a bundle shipped without one (not listed)
+    doc = yaml.safe_load((b / "manifest.yaml").read_text())
+    del doc["files"]["license/license.cfg"]
+    (b / "manifest.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     with pytest.raises(UsageError, match="pass --license FILE"):
         render_bundle(str(b), ["license-server"], opts(), FIXED_SECRETS)
 
@@ -202,8 +213,7 @@ def test_all_modules_with_gpus_and_instances_applies_where_it_fits(bundle):
     objs = render_bundle(str(bundle), [], opts(gpus=1, instances=2), FIXED_SECRETS).objects
     face = by_kind(objs, "Deployment", "face-server")
     assert face["spec"]["replicas"] == 2
-    assert face["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"] == {
-        "nvidia.com/gpu": 1
-    }
+    limits = face["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+    assert limits["nvidia.com/gpu"] == "1"
     assert by_kind(objs, "StatefulSet", "mysql")["spec"]["replicas"] == 1
     assert by_kind(objs, "Deployment", "license-server")["spec"]["replicas"] == 1

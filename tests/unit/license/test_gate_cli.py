@@ -6,7 +6,7 @@ import hashlib
 import importlib
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import SimpleNamespace
 from typing import Any, Dict, List
 
@@ -16,6 +16,8 @@ from typer.testing import CliRunner
 
 from fingerprint.archive import pack_files
 from fingerprint.secfile import dump_secfile
+from installer.bundle.opened import VerifiedBundle, open_bundle
+from installer.bundle.trust import BundleRefused
 from installer.errors import LicenseError
 from installer.hosts.local import LocalHost
 from installer.license import gate as G
@@ -29,28 +31,46 @@ COLLECT = importlib.import_module("fingerprint.collect")  # the module, not the 
 
 @dataclass
 class FakeDeployment:
-    bundle_dir: str
+    bundle: Any
     store: StateStore
     host: Any = field(default_factory=LocalHost)
     specs: Dict[str, Any] = field(default_factory=dict)
     events: List[Any] = field(default_factory=list)
+
+    @property
+    def manifest(self) -> Any:
+        return self.bundle.manifest
 
     def report(self, event: Any) -> None:
         self.events.append(event)
 
 
 def bundle(tmp_path, license_bytes, list_pub: bool = True) -> str:
+    """An unsigned development bundle holding the vendor key and (maybe) a license."""
     b = tmp_path / "bundle"
     (b / "license").mkdir(parents=True, exist_ok=True)
-    pub = KEY.public.pem()
-    (b / BUNDLE_PUBKEY).write_bytes(pub)
+    content = {BUNDLE_PUBKEY: KEY.public.pem()}
     if license_bytes is not None:
-        (b / BUNDLE_LICENSE).write_bytes(license_bytes)
-    files = {BUNDLE_PUBKEY: hashlib.sha256(pub).hexdigest()} if list_pub else {}
+        content[BUNDLE_LICENSE] = license_bytes
+    for rel, data in content.items():
+        (b / rel).write_bytes(data)
+    files = {
+        rel: hashlib.sha256(data).hexdigest()
+        for rel, data in content.items()
+        if list_pub or rel != BUNDLE_PUBKEY
+    }
     (b / "manifest.yaml").write_text(
         yaml.safe_dump({"product": "t", "version": "1", "files": files})
     )
     return str(b)
+
+
+def opened(path: str) -> VerifiedBundle:
+    os.environ["SEALBOX_ALLOW_UNSIGNED"] = "1"
+    try:
+        return open_bundle(path)
+    finally:
+        del os.environ["SEALBOX_ALLOW_UNSIGNED"]
 
 
 @pytest.fixture
@@ -67,7 +87,7 @@ def deployment(tmp_path, data) -> FakeDeployment:
         "body-server": SimpleNamespace(licensed=True),
     }
     return FakeDeployment(
-        bundle(tmp_path, data), StateStore(LocalHost(), str(tmp_path / "st")), specs=specs
+        opened(bundle(tmp_path, data)), StateStore(LocalHost(), str(tmp_path / "st")), specs=specs
     )
 
 
@@ -110,8 +130,12 @@ def test_gate_refuses_with_the_reason(tmp_path, live, case: str, message: str) -
 
 
 def test_gate_refuses_a_vendor_key_added_by_hand(tmp_path, live) -> None:
-    d = deployment(tmp_path, signed())
-    bundle(tmp_path, signed(), list_pub=False)
+    path = bundle(tmp_path, signed(), list_pub=False)
+    with pytest.raises(BundleRefused, match="license/vendor.pub: not listed in the manifest"):
+        opened(path)  # the bundle is refused before any gate runs
+    without_key = replace(opened(bundle(tmp_path, signed())), files={})
+    d = FakeDeployment(without_key, StateStore(LocalHost(), str(tmp_path / "st")))
+    d.specs = {"face-server": SimpleNamespace(licensed=True)}
     with pytest.raises(LicenseError, match="not listed in the bundle manifest"):
         G.license_gate(d, ["face-server"], None)
 
@@ -130,10 +154,10 @@ def test_gate_ignores_unlicensed_plans(tmp_path) -> None:
 
 
 def test_cli_keygen_issue_show_verify(tmp_path, monkeypatch) -> None:
-    from installer.cli.context import CTX
     from installer.cli.license import app
+    from installer.gates import ENGINE_GATES
 
-    assert G.license_gate in CTX.gates
+    assert G.license_gate in ENGINE_GATES
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(COLLECT, "collect", lambda host: machine())
     runner = CliRunner()

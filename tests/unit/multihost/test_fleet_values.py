@@ -6,16 +6,17 @@ import os
 
 from installer.multihost.fleet import referenced_variables
 from installer.spec.load import load_modules
+from tests.unit.source_bundle import source_bundle
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
 
 
 def test_face_server_uses_the_mysql_credentials_but_not_the_root_password() -> None:
     specs = load_modules(os.path.join(ROOT, "modules"))
-    used = referenced_variables(ROOT, specs["face-server"])
+    used = referenced_variables(source_bundle(), specs["face-server"])
     assert {"mysql_host", "mysql_port", "mysql_user", "mysql_password", "license_port"} <= used
     assert "mysql_root_password" not in used
-    lic = referenced_variables(ROOT, specs["license-server"])
+    lic = referenced_variables(source_bundle(), specs["license-server"])
     assert {"license_port", "license_lease_ttl"} <= lic
 
 
@@ -47,13 +48,13 @@ def test_in_with_an_inventory_touches_only_the_placements_of_the_named_modules(m
         return run
 
     monkeypatch.setattr(Fleet, "_install_job", fake_job)
-    Fleet(ROOT, inv).install(InstallOptions(), ["mysql"])
+    Fleet(source_bundle(), inv).install(InstallOptions(), ["mysql"])
     assert seen == {"a": [], "b": ["mysql"], "c": []}
-    Fleet(ROOT, inv).install(InstallOptions(), ["face-server"])
+    Fleet(source_bundle(), inv).install(InstallOptions(), ["face-server"])
     assert seen == {"a": ["license-server"], "b": ["mysql"], "c": ["face-server"]}
-    Fleet(ROOT, from_targets(["x", "y"])).install(InstallOptions(), ["mysql"])
+    Fleet(source_bundle(), from_targets(["x", "y"])).install(InstallOptions(), ["mysql"])
     assert seen["root@x"] == ["mysql"] and seen["root@y"] == ["mysql"]
-    Fleet(ROOT, from_targets(["x"])).install(InstallOptions(), everything=True)
+    Fleet(source_bundle(), from_targets(["x"])).install(InstallOptions(), everything=True)
     assert seen["root@x"] == ["face-server", "license-server", "mysql"]
     with pytest.raises(UsageError, match="unknown module nope"):
-        Fleet(ROOT, inv).install(InstallOptions(), ["nope"])
+        Fleet(source_bundle(), inv).install(InstallOptions(), ["nope"])

@@ -1,0 +1,65 @@
+"""Module variables for a cluster: Service names for `<module>_host`, no host facts."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Mapping, Optional
+
+from installer.errors import UsageError
+from installer.render import Renderer
+from installer.spec.model import ModuleSpec
+from installer.variables import Resolved, resolve
+
+if TYPE_CHECKING:
+    from installer.k8s.render import K8sOptions
+
+
+class ClusterStore:
+    """What installer.desired asks of a state store; in a cluster there are no host paths."""
+
+    deployment_id = "default"
+
+    def config_dir(self, container: str) -> str:
+        return f"/k8s/{container}"
+
+    def data_dir(self, module: str, name: str, instance: Optional[int] = None) -> str:
+        return f"/k8s/{module}/{name}"
+
+
+class _NoFacts:
+    """Variable defaults that read host facts make no sense for a cluster: say so."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise UsageError(f"facts.{name} has no meaning in a cluster; pass the variable with --set")
+
+
+def cluster_defaults(specs: Mapping[str, ModuleSpec], namespace: str) -> dict[str, str]:
+    """`<module>_host` variables point at that module's Service (same namespace)."""
+    out = {}
+    for spec in specs.values():
+        for var in spec.variables:
+            target = (
+                var.name[: -len("_host")].replace("_", "-") if var.name.endswith("_host") else ""
+            )
+            if var.type == "host" and target in specs:
+                out[var.name] = target
+    return out
+
+
+def resolve_for_cluster(
+    specs: Mapping[str, ModuleSpec],
+    order: list[str],
+    renderer: Renderer,
+    options: K8sOptions,
+    stored_secrets: Mapping[str, Any],
+) -> Resolved:
+    remembered = {**cluster_defaults(specs, options.namespace), **stored_secrets}
+    return resolve(
+        [specs[n] for n in order],
+        overrides=options.overrides,
+        answers={},
+        remembered=remembered,
+        default_context=lambda spec: {"network": spec.network, "facts": _NoFacts()},
+        render_default=renderer.render_string,
+        prompter=None,
+        others=[s for n, s in specs.items() if n not in order],
+    )
