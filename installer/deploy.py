@@ -18,7 +18,7 @@ from typing import Any, Iterator, Mapping, Optional, Sequence, Union
 
 from installer.apply import Applier
 from installer.bundle.manifest import Manifest
-from installer.bundle.opened import VerifiedBundle, open_bundle
+from installer.bundle.opened import VerifiedBundle, as_verified
 from installer.desired import DesiredModule, desired_module
 from installer.errors import HostError, UsageError
 from installer.events import Event, Reporter, make
@@ -89,7 +89,7 @@ class Deployment:
         reporter: Optional[Reporter] = None,
         gates: Optional[Sequence[Gate]] = None,
     ) -> None:
-        self.bundle = bundle if isinstance(bundle, VerifiedBundle) else open_bundle(bundle)
+        self.bundle = as_verified(bundle)
         self.bundle_dir = self.bundle.root
         self.host = host
         self.store = store or StateStore(host)

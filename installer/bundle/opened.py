@@ -137,6 +137,11 @@ def open_bundle(bundle_dir: str, trust: Union[tuple[str, ...], list[str]] = ()) 
     return open_with_keys(bundle_dir, trusted_keys(trust))
 
 
+def as_verified(bundle: Union[VerifiedBundle, str]) -> VerifiedBundle:
+    """A library caller may pass a path: it is opened (verified) here, with the default pins."""
+    return bundle if isinstance(bundle, VerifiedBundle) else open_bundle(bundle)
+
+
 def open_with_keys(bundle_dir: str, trusted: dict[str, signing.PublicKey]) -> VerifiedBundle:
     report = VerifyReport(os.path.abspath(bundle_dir))
     bundle = scan_bundle(bundle_dir, trusted, report)

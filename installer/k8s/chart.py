@@ -14,11 +14,12 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import replace
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Sequence, Union
 
 import yaml
 
-from installer.bundle.manifest import load_manifest
+from installer.bundle.manifest import Manifest
+from installer.bundle.opened import VerifiedBundle, as_verified
 from installer.k8s import labels as K
 from installer.k8s import secretsfile
 from installer.k8s.pods import GPU_RESOURCE
@@ -121,8 +122,7 @@ def _secret_template(obj: dict[str, Any]) -> str:
     )
 
 
-def _values(options: K8sOptions, rendered: Rendered, bundle_dir: str) -> dict[str, Any]:
-    manifest = load_manifest(bundle_dir)
+def _values(options: K8sOptions, rendered: Rendered, manifest: Manifest) -> dict[str, Any]:
     resources = {}
     for obj in rendered.objects:
         if obj["kind"] in ("Deployment", "StatefulSet"):
@@ -145,7 +145,7 @@ def _values(options: K8sOptions, rendered: Rendered, bundle_dir: str) -> dict[st
 
 
 def write_chart(
-    bundle_dir: str,
+    bundle_dir: Union[VerifiedBundle, str],
     names: Sequence[str],
     options: K8sOptions,
     out_dir: str,
@@ -155,10 +155,12 @@ def write_chart(
 ) -> list[str]:
     secrets_path = secrets_path or secretsfile.default_path(out_dir)
     stored = secretsfile.load(secrets_path)
-    real = render_bundle(bundle_dir, names, options, stored)
+    bundle = as_verified(bundle_dir)  # verified once; both renders and the values use it
+    manifest = bundle.manifest
+    real = render_bundle(bundle, names, options, stored)
     validate_objects(real.objects, versions)
-    marked = render_bundle(bundle_dir, names, _marker_options(options), real.secret_values)
-    values = _values(options, real, bundle_dir)
+    marked = render_bundle(bundle, names, _marker_options(options), real.secret_values)
+    values = _values(options, real, manifest)
     # file contents (service.conf's GPU_ID...) as the real render has them, not the markers'
     real_objs = {(o["kind"], o["metadata"]["name"]): o for o in real.objects}
     for obj in marked.objects:
@@ -170,7 +172,6 @@ def write_chart(
                 "metadata"
             ]["annotations"]
     _mark_resources(marked)
-    manifest = load_manifest(bundle_dir)
     tdir = os.path.join(out_dir, "templates")
     os.makedirs(tdir, exist_ok=True)
     written = []

@@ -11,9 +11,10 @@ import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional, Sequence, Union
 
-from installer.bundle.manifest import load_manifest
+from installer.bundle.manifest import Manifest
+from installer.bundle.opened import VerifiedBundle, as_verified
 from installer.errors import UsageError
 from installer.events import Event, Reporter, make
 from installer.hosts.base import Host
@@ -39,7 +40,7 @@ class RenderResult:
 
 
 def render_to_dir(
-    bundle_dir: str,
+    bundle_dir: Union[VerifiedBundle, str],
     names: Sequence[str],
     options: K8sOptions,
     out_dir: str,
@@ -73,11 +74,10 @@ def secrets_from_cluster(facts: ClusterFacts) -> dict[str, str]:
     return out
 
 
-def image_digests(bundle_dir: str, client: RegistryClient) -> dict[str, str]:
+def image_digests(manifest: Manifest, client: RegistryClient) -> dict[str, str]:
     """Vendor ref -> manifest digest in the cluster registry, for images by digest. An image
     the registry lacks (or holds a different one under the tag) is refused now, not left to
     ImagePullBackOff."""
-    manifest = load_manifest(bundle_dir)
     client.ping()
     out: dict[str, str] = {}
     for entry in manifest.images:
@@ -98,7 +98,7 @@ def image_digests(bundle_dir: str, client: RegistryClient) -> dict[str, str]:
 
 def apply_bundle(
     host: Host,
-    bundle_dir: str,
+    bundle_dir: Union[VerifiedBundle, str],
     names: Sequence[str],
     options: K8sOptions,
     out_dir: str,
@@ -113,11 +113,12 @@ def apply_bundle(
     reporter: Optional[Reporter] = None,
 ) -> Kubectl:
     report = make(reporter)
+    bundle = as_verified(bundle_dir)  # verified once; render and digests use these bytes
     kubectl = Kubectl.find(host, kubeconfig)
     ns = options.namespace
     with ThreadPoolExecutor(max_workers=1) as pool:  # registry and cluster read at once
         digests = (
-            pool.submit(image_digests, bundle_dir, registry_client)
+            pool.submit(image_digests, bundle.manifest, registry_client)
             if registry_client is not None
             else None
         )
@@ -131,7 +132,7 @@ def apply_bundle(
         checks.check_gpus(rendered, facts)
 
     result = render_to_dir(
-        bundle_dir,
+        bundle,
         names,
         options,
         out_dir,

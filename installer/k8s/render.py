@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence, Union
 
 from installer.bundle.manifest import Manifest
-from installer.bundle.opened import VerifiedBundle, open_bundle
+from installer.bundle.opened import VerifiedBundle, as_verified
 from installer.desired import DesiredInstance, desired_module
 from installer.errors import UsageError
 from installer.k8s import labels as K
@@ -355,7 +355,7 @@ def render_bundle(
         raise UsageError(
             f"--service-type {options.service_type}: expected {' or '.join(SERVICE_TYPES)}"
         )
-    bundle = bundle_dir if isinstance(bundle_dir, VerifiedBundle) else open_bundle(bundle_dir)
+    bundle = as_verified(bundle_dir)
     manifest, specs, renderer = bundle.manifest, bundle.specs, Renderer(bundle.templates)
     unknown = [n for n in names if n not in specs]
     if unknown:
