@@ -46,8 +46,13 @@ def _mount_optional() -> None:
     """Sub-apps from sibling packages (envcheck, fingerprint, license, bundle) when present."""
     import importlib
 
+    try:  # one command, not a group: `install.py envcheck PROFILE` as `envcheck PROFILE`
+        from envcheck.cli import HELP, check
+
+        app.command("envcheck", help=HELP)(check)
+    except ImportError:
+        pass
     for mod, attr, name in (
-        ("envcheck.cli", "app", "envcheck"),
         ("fingerprint.cli", "app", "fingerprint"),
         ("installer.cli.license", "app", "license"),
         ("installer.cli.bundle", "app", "bundle"),

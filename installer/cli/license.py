@@ -57,15 +57,16 @@ def _bundle_dir() -> Optional[str]:
         return None
 
 
-def _pinned(vendor_pub: Optional[str]) -> fileformat.KeyRing:
-    """An explicit public key file (vendor side), else the key pinned in the bundle."""
+def _pinned(vendor_pub: Optional[str], key_option: bool = True) -> fileformat.KeyRing:
+    """An explicit public key file (vendor side), else the key pinned in the bundle.
+    ``key_option``: whether the calling command has --vendor-pub (the error suggests it)."""
     if vendor_pub:
         return keys.keyring_from_files([vendor_pub])
     bundle = _bundle_dir()
     if bundle is None:
+        fix = "pass --vendor-pub FILE" if key_option else "pass --bundle DIR before 'license'"
         raise LicenseError(
-            "no vendor public key: run in the bundle (its license/vendor.pub is pinned) or "
-            "pass --vendor-pub FILE"
+            f"no vendor public key: run in the bundle (its license/vendor.pub is pinned) or {fix}"
         )
     return keys.bundle_keyring(bundle)
 
@@ -93,11 +94,24 @@ def _high_water() -> Optional[int]:
         return None
 
 
-@app.command("keygen", help="Make a vendor Ed25519 key pair: KEY (0600) and KEY.pub beside it.")
+@app.command(
+    "keygen",
+    help="Make a vendor Ed25519 key pair: KEY (0600, default vendor.key) and its .pub beside it.",
+)
 def keygen(
-    out: str = typer.Option("vendor.key", "-o", "--out", help="Private key file to create."),
+    key: Optional[str] = typer.Argument(None, metavar="[KEY]", help="Private key file to create."),
+    out: Optional[str] = typer.Option(
+        None,
+        "-o",
+        "--out",
+        help="Private key file to create (the same as KEY; default vendor.key).",
+    ),
 ) -> None:
     from installer import signing
+
+    if key and out and key != out:
+        raise UsageError(f"two key files given ({key} and -o {out}): give one")
+    out = key or out or "vendor.key"
 
     def run() -> None:
         key = signing.generate()
@@ -295,7 +309,7 @@ def install_cmd(
 ) -> None:
     def run() -> None:
         data = _read(path, "license")
-        ring = _pinned(None)  # only the bundle's pinned key: no override here
+        ring = _pinned(None, key_option=False)  # only the bundle's pinned key: no override
         deployment = CTX.deployment()
         if os.geteuid() != 0:
             raise SealboxError(f"'license install' writes {deployment.store.root}: run as root")

@@ -25,7 +25,7 @@ def state(tmp_path, demo_bundle):
     state = tmp_path / "state"
     yield state
     if state.exists():  # whatever a failing test left behind
-        run_cli("rmall", "--purge", bundle=demo_bundle, state_dir=state)
+        run_cli("rmall", "--purge", "--yes", bundle=demo_bundle, state_dir=state)
 
 
 def our_containers(state: Path) -> list[str]:
@@ -267,7 +267,7 @@ def test_failed_required_check_refuses_and_a_named_skip_is_recorded(
     assert "check mysql/memory skipped by request" in ok.stderr
     recorded = json.loads((state / "state.json").read_text())["modules"]["mysql"]["skipped_checks"]
     assert recorded == ["mysql/memory"]
-    assert run_cli("rmall", "--purge", bundle=bundle, state_dir=state).rc == 0
+    assert run_cli("rmall", "--purge", "--yes", bundle=bundle, state_dir=state).rc == 0
 
 
 def test_unhealthy_service_shows_its_logs_and_the_old_container_comes_back(

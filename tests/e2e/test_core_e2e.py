@@ -63,7 +63,7 @@ def deployment(demo_bundle, tmp_path_factory, ports, skip_args):
     SETS = port_sets(ports) + skip_args
     state = tmp_path_factory.mktemp("state")
     yield demo_bundle, state
-    run_cli("rmall", "--purge", bundle=demo_bundle, state_dir=state)
+    run_cli("rmall", "--purge", "--yes", bundle=demo_bundle, state_dir=state)
 
 
 def test_inall_then_everything_after(deployment):
@@ -162,7 +162,7 @@ def test_inall_then_everything_after(deployment):
     )
 
     # --- rmall --purge leaves no container, no state, no data dir
-    purge = run_cli("rmall", "--purge", bundle=bundle, state_dir=state)
+    purge = run_cli("rmall", "--purge", "--yes", bundle=bundle, state_dir=state)
     assert purge.rc == 0, purge.stderr
     assert containers(state) == {}
     assert not (state / "state.json").exists() and not (state / "secrets.json").exists()
@@ -201,7 +201,7 @@ def test_two_instances_get_their_own_ports(deployment):
     assert len(removed) == 1 and removed[0].endswith("face-server-1")
     assert not port_open(HTTP + 1)
     assert len([n for n in containers(state) if "face-server" in n]) == 1
-    assert run_cli("rmall", "--purge", bundle=bundle, state_dir=state).rc == 0
+    assert run_cli("rmall", "--purge", "--yes", bundle=bundle, state_dir=state).rc == 0
 
 
 def test_image_is_loaded_from_the_bundle_when_absent(deployment, tmp_path):
@@ -269,5 +269,5 @@ def test_image_is_loaded_from_the_bundle_when_absent(deployment, tmp_path):
         assert got == image_id
         assert http("GET", HTTP, "/health")[0] == 200
     finally:
-        assert run_cli("rmall", "--purge", bundle=out, state_dir=state).rc == 0
+        assert run_cli("rmall", "--purge", "--yes", bundle=out, state_dir=state).rc == 0
         subprocess.run(["docker", "rmi", ref], capture_output=True)

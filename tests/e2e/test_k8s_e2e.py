@@ -264,7 +264,7 @@ def test_apply_status_delete_through_kubectl(demo_bundle, tmp_path):
         kept = run_cli("k8s", "delete", "-n", "faces", "--kubeconfig", kc)
         assert kept.rc == 0, kept.stderr
         assert sorted(api.objects) == [("namespaces", "", "faces")]
-        purged = run_cli("k8s", "delete", "-n", "faces", "--purge", "--kubeconfig", kc)
+        purged = run_cli("k8s", "delete", "-n", "faces", "--purge", "--yes", "--kubeconfig", kc)
         assert purged.rc == 0, purged.stderr
         assert api.objects == {}
 

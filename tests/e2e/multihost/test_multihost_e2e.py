@@ -49,7 +49,9 @@ def deployed(licensed_bundle, inventory, known_hosts, host_skips, tmp_path_facto
         *common(known_hosts, tmp),
     )
     yield res, args, tmp
-    run_cli(*args, "rmall", "--purge", "--inventory", str(inventory), *common(known_hosts, tmp))
+    run_cli(
+        *args, "rmall", "--purge", "--yes", "--inventory", str(inventory), *common(known_hosts, tmp)
+    )
 
 
 def test_inall_from_inventory_places_and_wires_services(deployed, three_hosts) -> None:
