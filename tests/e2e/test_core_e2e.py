@@ -161,7 +161,17 @@ def test_inall_then_everything_after(deployment):
         f["id"] == face_id and f["name"] == "alice" for f in http("GET", HTTP, "/v1/faces")[1]
     )
 
-    # --- rmall --purge leaves no container, no state, no data dir
+    # --- --purge with nobody to ask (no terminal) and no --yes: exit 2, nothing deleted
+    running = containers(state)
+    for args in (["rm", "mysql", "--purge", "--force"], ["rmall", "--purge"]):
+        refused = run_cli(*args, bundle=bundle, state_dir=state)
+        assert refused.rc == 2 and "add --yes to confirm" in refused.stderr, refused.stderr
+        assert "nothing was deleted" in refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    assert containers(state) == running
+    assert (state / "data" / "mysql" / "db").is_dir() and (state / "secrets.json").exists()
+
+    # --- rmall --purge --yes leaves no container, no state, no data dir
     purge = run_cli("rmall", "--purge", "--yes", bundle=bundle, state_dir=state)
     assert purge.rc == 0, purge.stderr
     assert containers(state) == {}
