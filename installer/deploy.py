@@ -24,6 +24,7 @@ from installer.events import Event, Reporter, make
 from installer.hostfacts import LazyFacts, gpu_indexes, is_root
 from installer.hosts.base import Host
 from installer.plan import CREATE, RECREATE, START, Plan, module_plan
+from installer.portclash import check_unique_ports
 from installer.ports import descends_from, listeners
 from installer.render import Renderer
 from installer.runtime.container import Container
@@ -341,6 +342,7 @@ class Deployment:
         with self.locked():
             state = self.store.load()
             plan, resolved = self.plan(names, options, state)
+            check_unique_ports(plan, state, self.host.name, self.specs)
             result = InstallResult(plan)
             if options.dry_run:
                 return result

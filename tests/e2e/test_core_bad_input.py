@@ -205,6 +205,22 @@ def test_port_taken_by_another_process(demo_bundle, state, ports):
         server.wait()
 
 
+def test_two_modules_on_one_port(demo_bundle, state, ports):
+    """Regression (issue 13 item 4): `--set http_port=<the license port>` exited 0 and reported
+    "Installed" with two host-network services on one port. Now: exit 2 before any change,
+    naming both (a dry run too)."""
+    lic = str(ports["license_port"])
+    sets = port_sets({**ports, "http_port": ports["license_port"]})
+    before = snapshot(state)
+    for extra in ([], ["--dry-run"]):
+        res = run_cli("inall", "-y", *sets, *extra, bundle=demo_bundle, state_dir=state)
+        assert_refused(
+            res, 2, f"port {lic}", "license-server", "face-server", "--set http_port=PORT"
+        )
+    assert our_containers(state) == []
+    assert snapshot(state) == before
+
+
 def test_docker_missing_or_down(demo_bundle, state, tmp_path):
     bindir = tmp_path / "bin"
     bindir.mkdir()
