@@ -30,6 +30,7 @@ from installer.render import Renderer
 from installer.runtime.container import Container
 from installer.runtime.docker import DockerRuntime
 from installer.runtime.health import probe
+from installer.secretguard import refuse_new_secrets_over_data
 from installer.spec.load import load_modules
 from installer.spec.model import ModuleSpec
 from installer.spec.order import dependents, install_order
@@ -343,6 +344,7 @@ class Deployment:
             state = self.store.load()
             plan, resolved = self.plan(names, options, state)
             check_unique_ports(plan, state, self.host.name, self.specs)
+            refuse_new_secrets_over_data(plan, resolved, self.host, self.store.secrets_file)
             result = InstallResult(plan)
             if options.dry_run:
                 return result

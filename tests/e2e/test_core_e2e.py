@@ -161,6 +161,23 @@ def test_inall_then_everything_after(deployment):
         f["id"] == face_id and f["name"] == "alice" for f in http("GET", HTTP, "/v1/faces")[1]
     )
 
+    # --- secrets.json lost while MySQL's data exists: refused with the fix, nothing touched
+    # (it used to generate new passwords, recreate both containers, and fail with "Access
+    # denied" after the health timeout)
+    running = containers(state)
+    kept = (state / "secrets.json").read_bytes()
+    (state / "secrets.json").unlink()
+    try:
+        lost = run_cli("in", "face-server", "-y", *SETS, bundle=bundle, state_dir=state)
+        assert lost.rc == 3, lost.stderr
+        assert "mysql has data" in lost.stderr and "restore" in lost.stderr, lost.stderr
+        assert "rm mysql --purge --yes" in lost.stderr
+        assert containers(state) == running
+        assert not (state / "secrets.json").exists()
+    finally:
+        (state / "secrets.json").write_bytes(kept)
+    assert run_cli("in", "face-server", "-y", *SETS, bundle=bundle, state_dir=state).rc == 0
+
     # --- --purge with nobody to ask (no terminal) and no --yes: exit 2, nothing deleted
     running = containers(state)
     for args in (["rm", "mysql", "--purge", "--force"], ["rmall", "--purge"]):
