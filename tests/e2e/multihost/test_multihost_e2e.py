@@ -174,3 +174,68 @@ def test_unreachable_host_is_reported_and_others_done(
     assert {hosts[n]["status"] for n in ("lic", "db", "gpu1")} == {"ok"}
     table = run_cli(*args, "li", "--inventory", str(inv2), *common(known_hosts, tmp_path))
     assert table.rc != 0 and "unreachable" in table.stdout
+
+
+def test_license_install_show_verify_on_a_remote_host(
+    deployed, licensed_bundle, three_hosts, known_hosts, tmp_path
+) -> None:
+    """Issue 13 item 5: `license install/show/verify -H` replace and read the license on the
+    license server's host over SSH -- verified against that host, last-good kept, that host's
+    server restarted -- by the same code path as on this machine. Last in this file: it
+    restarts the license server the other tests rely on."""
+    import dataclasses
+
+    from installer import signing
+    from installer.license import fileformat
+    from tests.e2e.multihost.conftest import DEMO_KEY
+
+    _, args, _ = deployed
+    a = three_hosts[0]
+    lic_dir = "/var/lib/sealbox/data/license-server/license"
+    target = ["-H", f"root@{a.address}", "--identity", a.client_key]
+    target += common(known_hosts, tmp_path)
+    old = (licensed_bundle / "license" / "license.cfg").read_bytes()
+    key = signing.load_private(str(DEMO_KEY))
+    current = fileformat.load(old, fileformat.KeyRing([key.public]), "old")
+    renewed = dataclasses.replace(
+        current, license_id=current.license_id + "-renewed", expires_at=current.expires_at + 86400
+    )
+    new_file = tmp_path / "renewed.cfg"
+    new_file.write_bytes(fileformat.render(renewed, key))
+
+    shown = run_cli(*args, "license", "show", "--json", *target)
+    assert shown.rc == 0, shown.stderr[-3000:]
+    (host,) = shown.json()["hosts"]
+    assert host["data"]["license_id"] == current.license_id
+    assert host["data"]["signature"].startswith("valid")
+
+    started = a.exec(
+        ["docker", "inspect", "-f", "{{.State.StartedAt}}", "sealbox-license-server-0"]
+    ).stdout
+    res = run_cli(*args, "license", "install", str(new_file), "--json", *target)
+    assert res.rc == 0, res.stderr[-3000:] + res.stdout[-3000:]
+    (host,) = res.json()["hosts"]
+    assert host["status"] == "changed"
+    assert host["data"]["license_id"] == renewed.license_id
+    assert host["data"]["restarted"] == ["sealbox-license-server-0"]
+    assert host["data"]["previous_kept"] == f"{lic_dir}/license.cfg.last-good"
+    assert a.exec(["cat", f"{lic_dir}/license.cfg"]).stdout == new_file.read_bytes()
+    assert a.exec(["cat", f"{lic_dir}/license.cfg.last-good"]).stdout == old
+    assert (
+        a.exec(
+            ["docker", "inspect", "-f", "{{.State.StartedAt}}", "sealbox-license-server-0"]
+        ).stdout
+        != started
+    ), "the license server on that host was not restarted"
+
+    shown = run_cli(*args, "license", "show", *target)
+    assert shown.rc == 0 and renewed.license_id in shown.stdout, shown.stdout
+    verified = run_cli(*args, "license", "verify", "--json", *target)
+    assert verified.rc == 0, verified.stdout[-3000:]
+
+    # a license that fails verification changes nothing on the host
+    bad = tmp_path / "bad.cfg"
+    bad.write_bytes(new_file.read_bytes().replace(b"renewed", b"renewex"))
+    refused = run_cli(*args, "license", "install", str(bad), "--json", *target)
+    assert refused.rc == 4, refused.stdout[-3000:] + refused.stderr[-3000:]
+    assert a.exec(["cat", f"{lic_dir}/license.cfg"]).stdout == new_file.read_bytes()
