@@ -13,6 +13,7 @@ from installer.cli.context import CTX
 from installer.cli.prompt import interactive, prompt_variable
 from installer.cli.remote import Targets, finish, fleet, targets, with_targets
 from installer.deploy import Deployment, InstallOptions, InstallResult, InstanceStatus
+from installer.license.probe import describe, license_state
 from installer.variables import load_answers, parse_set_options
 
 JSON_OPT = typer.Option(False, "--json", help="Print JSON on stdout (progress stays on stderr).")
@@ -52,7 +53,8 @@ def _on_hosts(t: Targets, run, title: str, as_json: bool, details=None, quiet=Fa
 
 
 def _installed_rows(r) -> None:
-    _installed_table(f"Installed on {r.host}", [InstanceStatus(**row) for row in r.data])
+    rows = [InstanceStatus(**row) for row in r.data["instances"]]
+    _installed_table(f"Installed on {r.host}", rows, r.data["license"])
 
 
 def _install_details(r) -> None:
@@ -125,16 +127,21 @@ def show_installed(
     dep = CTX.deployment()
     dep.require_root("li")
     rows = dep.status()
+    lic = license_state(dep)
     if as_json:
-        output.print_json({"host": dep.host.name, "instances": [vars(r) for r in rows]})
+        output.print_json(
+            {"host": dep.host.name, "instances": [vars(r) for r in rows], "license": lic}
+        )
         return
-    _installed_table(f"Installed on {dep.host.name}", rows)
+    _installed_table(f"Installed on {dep.host.name}", rows, lic)
 
 
-def _installed_table(title: str, rows: list[InstanceStatus]) -> None:
+def _installed_table(title: str, rows: list[InstanceStatus], lic: Optional[dict] = None) -> None:
     if not rows:
         output.out.print(f"{title}: no Sealbox modules.", markup=False)
         return
+    if lic is not None:  # the license server's own answer: serving or why not, days, seats
+        output.out.print(f"License ({lic.get('container')}): {describe(lic)}", markup=False)
     output.table(
         title,
         ["module", "container", "image", "ports", "gpu", "state", "health"],

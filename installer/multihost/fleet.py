@@ -245,13 +245,19 @@ class Fleet:
 
     # read-only and remove ---------------------------------------------------------------
     def status(self) -> list[HostResult]:
+        from installer.license.probe import describe, license_state
+
         def one(name: str, report: Reporter) -> Outcome:
             dep = self.deployment(name, report)
             dep.require_root("li")
             rows = dep.status()
             bad = [r for r in rows if r.state != "running" or not str(r.health).startswith("h")]
             msg = f"{len(rows)} instance(s)" + (f", {len(bad)} not healthy" if bad else "")
-            return Outcome(False, msg, [vars(r) for r in rows], failed=bool(bad))
+            lic = license_state(dep)
+            if lic is not None:
+                msg += f"; license {describe(lic)}"
+            data = {"host": name, "instances": [vars(r) for r in rows], "license": lic}
+            return Outcome(False, msg, data, failed=bool(bad))
 
         return self.each(one)
 

@@ -90,6 +90,12 @@ def test_inall_then_everything_after(deployment):
     rows = {r["module"]: r for r in li.json()["instances"]}
     assert set(rows) == {"license-server", "mysql", "face-server"}
     assert all(r["state"] == "running" and r["health"] == "healthy" for r in rows.values()), rows
+    # ... and the license state, from the license server itself (issue 13 item 8)
+    lic = li.json()["license"]
+    assert lic["serving"] is True and lic["days_left"] > 0, lic
+    assert lic["seats"]["face-server"]["in_use"] == 1, lic
+    table = run_cli("li", bundle=bundle, state_dir=state)
+    assert "License (" in table.stdout and "): serving" in table.stdout, table.stdout
 
     # --- secrets: 0600, never in state.json, never on a docker command line
     secrets_file = state / "secrets.json"

@@ -111,13 +111,20 @@ def test_li_per_host(deployed, three_hosts, known_hosts, tmp_path) -> None:
     rows = {h["host"]: h["data"] for h in res.json()["hosts"]}
     want = ["license-server", "mysql", "face-server"]
     for h, module in zip(three_hosts, want):
-        (inst,) = rows[f"root@{h.address}"]
+        (inst,) = rows[f"root@{h.address}"]["instances"]
         assert inst["module"] == module and inst["state"] == "running"
         assert inst["health"] == "healthy"
+    # the license state, on the host that runs the license server (issue 13 item 8)
+    lic = rows[f"root@{three_hosts[0].address}"]["license"]
+    assert lic["serving"] is True and lic["days_left"] > 0, lic
+    assert lic["seats"]["face-server"] == {"in_use": 1, "limit": 4}, lic
+    assert all(rows[f"root@{h.address}"]["license"] is None for h in three_hosts[1:])
     table = run_cli(
         *args, "li", *hs, "--identity", three_hosts[0].client_key, *common(known_hosts, tmp_path)
     )
     assert table.rc == 0 and "Installed on root@" in table.stdout and "ok" in table.stdout
+    assert "License (sealbox-license-server-0): serving" in table.stdout, table.stdout
+    assert "seats in use: face-server 1/4" in table.stdout
 
 
 def test_rerun_is_a_noop(deployed, inventory, known_hosts, host_skips, three_hosts, tmp_path):
