@@ -36,6 +36,7 @@ from installer.spec.model import ModuleSpec
 from installer.spec.order import dependents, install_order
 from installer.state import InstanceRecord, ModuleRecord, State, StateStore
 from installer.variables import Prompter, Resolved, resolve
+from installer.whatchanged import explain_recreates
 
 Gate = Callable[["Deployment", list[str], "InstallOptions"], None]
 """A pre-install check (license, envcheck) that raises to stop the install before any change."""
@@ -297,6 +298,9 @@ class Deployment:
             )
             image_present = self.runtime.image_id(desired.image.id) is not None
             plan.modules.append(module_plan(desired, existing.get(name, {}), image_present))
+        explain_recreates(
+            plan, resolved.values, state.remembered(), existing, self.host, self.specs, self.report
+        )
         return plan, resolved
 
     def check_ports(self, plan: Plan) -> None:

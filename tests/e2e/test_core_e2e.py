@@ -130,6 +130,12 @@ def test_inall_then_everything_after(deployment):
     assert changed.rc == 0, changed.stderr
     kinds = {(a["module"], a["kind"]) for a in changed.json()["actions"]}
     assert kinds == {("license-server", "noop"), ("mysql", "noop"), ("face-server", "recreate")}
+    # the recreate says what changed: the variable's name and the file, never a value
+    (why,) = [a["reason"] for a in changed.json()["actions"] if a["kind"] == "recreate"]
+    assert why.startswith("changed: license_check_interval, file "), why
+    assert "service.conf" in why and "=7" not in why and " 7" not in why
+    assert "will be recreated: changed: license_check_interval" in changed.stderr
+    assert secrets["mysql_password"] not in changed.stdout + changed.stderr
     after = subprocess.run(
         ["docker", "inspect", "--format", "{{.Name}} {{.Id}}", *containers(state)],
         capture_output=True,
