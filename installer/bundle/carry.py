@@ -3,6 +3,8 @@
 Wheels, not a zipapp: zstandard, cryptography, bcrypt, PyNaCl, psutil and PyYAML are compiled
 extensions, which Python cannot import from inside a zip. The wheels are the same files pip
 would install; `pip install --no-index --find-links wheels sealbox` works with no network.
+The dependency wheels are exactly those of requirements/runtime.lock (pip --require-hashes), so
+what a vendor signs does not depend on what happened to sit in a cache.
 
 Our own wheel is built from a temporary copy of the source (the checkout is never written to),
 with the vendor public key pinned inside it as package data when the bundle is signed.
@@ -10,6 +12,7 @@ with the vendor public key pinned inside it as package data when the bundle is s
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -19,11 +22,14 @@ import tempfile
 from typing import Callable, Optional, Sequence
 
 from installer import signing
+from installer.bundle.lockfile import LOCK_REL, Lock, load_lock
+from installer.bundle.trust import BundleRefused
 from installer.errors import RuntimeFailure, UsageError
 
 SHIM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "install_shim.py")
 PACKAGES = ("installer", "envcheck", "fingerprint")
 PLATFORM = "manylinux2014_x86_64"  # glibc 2.17: CentOS 7 and anything newer
+CARRIED_FORMAT = 1
 WHEEL_CACHE_ENV = "SEALBOX_WHEEL_CACHE"
 
 Progress = Callable[[str], None]
@@ -90,47 +96,106 @@ def build_sealbox_wheel(
         return target
 
 
-def download_dependencies(
-    sealbox_wheel: str,
-    dest: str,
-    python_versions: Sequence[str],
-    wheels_from: Optional[str] = None,
-) -> list[str]:
-    """pip download Sealbox's dependencies (binary wheels for PLATFORM) for each target Python.
+def pip_python_version(python: str) -> str:
+    """pip's --python-version for a target "3.9": its newest patch release, because a
+    Requires-Python such as cryptography's `!=3.9.0,!=3.9.1` would otherwise exclude it."""
+    return f"{python}.99"
+
+
+def _copy_hashed(src: str, dest: str) -> str:
+    """Copy src to dest and return the sha256 of the bytes copied (one read)."""
+    digest = hashlib.sha256()
+    with open(src, "rb") as fin, open(dest, "wb") as fout:
+        for chunk in iter(lambda: fin.read(1 << 20), b""):
+            digest.update(chunk)
+            fout.write(chunk)
+    return digest.hexdigest()
+
+
+def _refused_by_hash(stderr: str) -> Optional[str]:
+    """The 'name==version from URL' pip names when a file does not match the lock's hash."""
+    if "DO NOT MATCH THE HASHES" not in stderr:
+        return None
+    m = re.search(r"^\s+(\S+==\S+) from (\S+)", stderr, re.M)
+    return f"{m.group(1)} ({m.group(2)})" if m else "a wheel"
+
+
+def download_locked(
+    lock: Lock, dest: str, python_versions: Sequence[str], wheels_from: Optional[str] = None
+) -> list[dict]:
+    """pip download exactly the lock's wheels (--require-hashes) for each target Python into
+    `dest`; returns the carried entries {file, sha256, requirement, python}.
 
     Files are cached in the wheelhouse cache so a second bundle needs no network; with
-    `wheels_from` the index is not used at all (an offline vendor build machine)."""
+    `wheels_from` the index is not used at all (an offline vendor build machine). A cached or
+    offered file whose hash is not the lock's is refused, never carried."""
     cache = wheel_cache()
     os.makedirs(cache, exist_ok=True)
-    wanted: set[str] = set()
-    for ver in python_versions:
-        args = [
-            "download",
-            sealbox_wheel,
-            "-d",
-            cache,
-            "--only-binary=:all:",
-            "--platform",
-            PLATFORM,
-            "--python-version",
-            ver,
-            "--implementation",
-            "cp",
-        ]
-        if wheels_from:
-            args += ["--no-index", "--find-links", wheels_from]
-        else:
-            args += ["--find-links", cache]
-        log = _pip(args, f"pip download of Sealbox's dependencies for Python {ver}")
-        for m in re.finditer(r"(?:Saved|File was already downloaded) (\S+\.whl)", log):
-            wanted.add(os.path.basename(m.group(1)))
     os.makedirs(dest, exist_ok=True)
-    own = os.path.basename(sealbox_wheel)
-    out = []
-    for name in sorted(wanted - {own}):
-        shutil.copy(os.path.join(cache, name), os.path.join(dest, name))
-        out.append(name)
-    return out
+    carried: dict[str, dict] = {}
+    for ver in python_versions:
+        locked = lock.for_python(ver)
+        if not locked:
+            raise UsageError(
+                f"{LOCK_REL} has no wheels for Python {ver} (it has {', '.join(lock.pythons())}); "
+                f"run 'python scripts/lock_runtime.py --python {ver} ...'"
+            )
+        allowed = {h: e for e in locked for h in e.hashes}
+        with tempfile.TemporaryDirectory(prefix="sealbox-req-") as tmp:
+            req = os.path.join(tmp, "requirements.txt")
+            with open(req, "w") as fh:
+                for e in locked:
+                    fh.write(e.requirement + "".join(f" --hash=sha256:{h}" for h in e.hashes))
+                    fh.write("\n")
+            args = ["download", "-r", req, "-d", cache, "--require-hashes", "--no-deps",
+                    "--only-binary=:all:", "--platform", lock.platform, "--python-version",
+                    pip_python_version(ver), "--implementation", "cp"]  # fmt: skip
+            if wheels_from:
+                args += ["--no-index", "--find-links", wheels_from]
+            else:
+                args += ["--find-links", cache]
+            res = subprocess.run(
+                [sys.executable, "-m", "pip", *args, "--disable-pip-version-check"],
+                capture_output=True,
+                text=True,
+            )
+            log = res.stdout + res.stderr
+            bad = _refused_by_hash(res.stderr)
+            if bad:
+                raise BundleRefused(
+                    f"{bad}: does not match the hash in {LOCK_REL}; the file was altered (or the "
+                    f"lock is wrong): delete it from {wheels_from or cache} and run again"
+                )
+            if res.returncode != 0:
+                tail = (res.stderr.strip().splitlines() or ["(no output)"])[-1]
+                raise RuntimeFailure(f"pip download of the locked wheels for Python {ver}: {tail}")
+        got = {
+            os.path.basename(m.group(1))
+            for m in re.finditer(r"(?:Saved|File was already downloaded) (\S+\.whl)", log)
+        }
+        seen = set()
+        for name in sorted(got):
+            sha = _copy_hashed(os.path.join(cache, name), os.path.join(dest, name))
+            entry = allowed.get(sha)
+            if entry is None:
+                os.unlink(os.path.join(dest, name))
+                raise BundleRefused(
+                    f"{name}: sha256 {sha[:16]}... is not in {LOCK_REL} for Python {ver}; "
+                    f"delete it from {wheels_from or cache} and run again"
+                )
+            seen.add(entry.requirement)
+            item = carried.setdefault(
+                name,
+                {"file": f"wheels/{name}", "sha256": sha, "requirement": entry.requirement,
+                 "python": []},
+            )  # fmt: skip
+            item["python"].append(ver)
+        missing = sorted({e.requirement for e in locked} - seen)
+        if missing:
+            raise RuntimeFailure(
+                f"pip download did not deliver {', '.join(missing)} for Python {ver}"
+            )
+    return [carried[n] for n in sorted(carried)]
 
 
 def carry_sealbox(
@@ -140,18 +205,31 @@ def carry_sealbox(
     python_versions: Sequence[str],
     wheels_from: Optional[str] = None,
     progress: Optional[Progress] = None,
-) -> list[str]:
-    """Write install.py and wheels/ into the bundle; returns the wheel file names."""
+) -> dict:
+    """Write install.py and wheels/ into the bundle; returns the manifest's `carried` section:
+    every wheel with its sha256, the requirement it satisfies and the Pythons it serves, and
+    the sha256 of the lock they came from. install.py checks the wheels against it."""
     say = progress or (lambda _m: None)
+    lock = load_lock(source_root())
     wheels = os.path.join(out_dir, "wheels")
     shutil.rmtree(wheels, ignore_errors=True)
     say("building the Sealbox wheel" + (f" (vendor key {pinned.id} pinned)" if pinned else ""))
     own = build_sealbox_wheel(wheels, pinned, wheels_from)
-    say(f"collecting dependency wheels for Python {', '.join(python_versions)} ({PLATFORM})")
-    deps = download_dependencies(own, wheels, python_versions, wheels_from)
+    say(f"collecting the locked wheels for Python {', '.join(python_versions)} ({lock.platform})")
+    deps = download_locked(lock, wheels, python_versions, wheels_from)
+    with open(own, "rb") as fh:
+        own_sha = hashlib.sha256(fh.read()).hexdigest()
+    version = os.path.basename(own).split("-")[1]
+    mine = {"file": f"wheels/{os.path.basename(own)}", "sha256": own_sha,
+            "requirement": f"sealbox=={version}", "python": list(python_versions)}  # fmt: skip
     shutil.copy(SHIM, os.path.join(out_dir, "install.py"))
     os.chmod(os.path.join(out_dir, "install.py"), 0o755)
-    return [os.path.basename(own), *deps]
+    return {
+        "format": CARRIED_FORMAT,
+        "lock_sha256": lock.sha256,
+        "platform": lock.platform,
+        "wheels": sorted([mine, *deps], key=lambda w: w["file"]),
+    }
 
 
 def default_python_versions() -> list[str]:

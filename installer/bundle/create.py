@@ -22,7 +22,13 @@ import zstandard
 import installer
 from installer import signing
 from installer.bundle.carry import carry_sealbox, default_python_versions
-from installer.bundle.manifest import ImageEntry, Manifest, load_manifest, write_manifest
+from installer.bundle.manifest import (
+    CARRIED,
+    ImageEntry,
+    Manifest,
+    load_manifest,
+    write_manifest,
+)
 from installer.bundle.trust import sign_manifest
 from installer.errors import RuntimeFailure, UsageError
 from installer.runtime.archive import CHUNK, DEFAULT_ZSTD_LEVEL, ZSTD_WINDOW_LOG, sha256_file
@@ -286,8 +292,9 @@ def create_bundle(
     for stale in ("install.py", "vendor.pub", "manifest.sig"):
         if os.path.exists(os.path.join(out_dir, stale)):
             os.unlink(os.path.join(out_dir, stale))
+    carried: Optional[dict] = None
     if carry:
-        carry_sealbox(
+        carried = carry_sealbox(
             out_dir,
             pinned=key.public if key else None,
             python_versions=python_versions or default_python_versions(),
@@ -318,6 +325,9 @@ def create_bundle(
             if rel in archives or rel in ("manifest.yaml", "manifest.sig"):
                 continue
             files[rel] = sha256_file(full)
+    extra: dict = {"compression": compression, "layout": layout}
+    if carried:
+        extra[CARRIED] = carried  # the wheels install.py checks before installing anything
     manifest = Manifest(
         product=definition.product,
         version=definition.version,
@@ -325,7 +335,7 @@ def create_bundle(
         modules=list(definition.modules),
         files=files,
         tool_version=installer.__version__,
-        extra={"compression": compression, "layout": layout},
+        extra=extra,
     )
     write_manifest(out_dir, manifest)
     if key is not None:

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -14,6 +15,7 @@ import yaml
 from installer.errors import UsageError
 
 MANIFEST = "manifest.yaml"
+CARRIED = "carried"  # written as one JSON line: the bundle's install.py reads it without PyYAML
 SIGNATURE = "manifest.sig"
 FORMAT = 1
 
@@ -118,8 +120,16 @@ def load_manifest(bundle_dir: str) -> Manifest:
 
 
 def manifest_bytes(manifest: Manifest) -> bytes:
-    """The exact bytes written (and signed): the signature covers these, not a re-dump."""
-    return yaml.safe_dump(manifest.to_dict(), sort_keys=False).encode("utf-8")
+    """The exact bytes written (and signed): the signature covers these, not a re-dump.
+
+    `carried` (the wheels install.py checks, see installer/bundle/carry.py) goes last as one
+    line of JSON, which YAML reads as the same mapping (JSON is YAML flow style)."""
+    doc = manifest.to_dict()
+    carried = doc.pop(CARRIED, None)
+    text = yaml.safe_dump(doc, sort_keys=False)
+    if carried is not None:
+        text += f"{CARRIED}: {json.dumps(carried, sort_keys=True)}\n"
+    return text.encode("utf-8")
 
 
 def write_manifest(bundle_dir: str, manifest: Manifest) -> str:

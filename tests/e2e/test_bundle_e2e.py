@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import uuid
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ import yaml
 from installer import signing
 from installer.bundle.create import create_bundle, load_definition
 from installer.bundle.gate import bundle_gate
+from installer.bundle.lockfile import load_lock
 from installer.bundle.manifest import load_manifest
 from installer.bundle.trust import BundleRefused, sign_manifest
 from installer.deploy import Deployment, InstallOptions
@@ -236,6 +238,14 @@ def test_bad_bundle_refused_nothing_started_state_unchanged(built, tmp_path, cas
         remove_images(built)
 
 
+def _linked_copy(bundle: Path, dest: Path) -> Path:
+    """A copy of the bundle whose image archive is a hard link (no 60 MB copy)."""
+    shutil.copytree(bundle, dest, ignore=shutil.ignore_patterns("images"))
+    (dest / "images").mkdir()
+    os.link(bundle / "images" / "images.tar.zst", dest / "images" / "images.tar.zst")
+    return dest
+
+
 def test_carried_sealbox_runs_offline_in_a_fresh_venv(built, tmp_path):
     """pip install --no-index --find-links wheels, then the bundle's own commands."""
     bundle = built["bundle"]
@@ -281,11 +291,44 @@ def test_carried_sealbox_runs_offline_in_a_fresh_venv(built, tmp_path):
     )
     assert res.returncode == 0, res.stderr
     assert '"license-server"' in res.stdout and "offline, from the bundle's wheels" in res.stderr
+    assert f"signed by key {built['key'].id}" in res.stderr
+    (venv_dir,) = [p for p in (tmp_path / "home").iterdir() if p.is_dir()]  # named by hashes
+    assert re.fullmatch(r"sealbox-[0-9.]+-py3\.\d+-[0-9a-f]{16}", venv_dir.name)
+    # the carried wheels are the lock's files, and the signed manifest records their hashes
+    carried = load_manifest(str(bundle)).extra["carried"]
+    lock = load_lock(str(REPO))
+    assert carried["lock_sha256"] == lock.sha256
+    py = "{}.{}".format(*sys.version_info[:2])
+    allowed = {h for e in lock.for_python(py) for h in e.hashes}
+    deps = [w for w in carried["wheels"] if not w["requirement"].startswith("sealbox==")]
+    assert len(deps) == len(lock.for_python(py)) and all(w["sha256"] in allowed for w in deps)
+    # a foreign wheel, with the vendor key pinned on the host: refused before pip runs
+    tampered = _linked_copy(bundle, tmp_path / "tampered")
+    victim = next(w["file"] for w in deps if w["requirement"].startswith("rich=="))
+    (tampered / victim).unlink()
+    shutil.copy(bundle / victim, tampered / victim)
+    with zipfile.ZipFile(tampered / victim, "a") as zf:
+        zf.writestr("rich/_sealbox_test_payload.py", "import os\nos.system('id')\n")
+    pins = tmp_path / "pins"
+    pins.mkdir()
+    shutil.copy(built["pub"], pins / "vendor.pub")
+    pinned = {**env, "SEALBOX_HOME": str(tmp_path / "home2"), "SEALBOX_TRUSTED_KEYS_DIR": str(pins)}
+    res = subprocess.run(
+        ["python3", str(tampered / "install.py"), "in", "mysql"],
+        capture_output=True, text=True, env=pinned, cwd=str(tmp_path),
+    )  # fmt: skip
+    assert res.returncode == 5, res.stderr
+    assert res.stderr.count("\n") == 1 and victim in res.stderr, res.stderr
+    assert not (tmp_path / "home2").exists()  # no venv made, pip never ran
+    # the genuine bundle then builds its own venv there, offline, and runs
+    res = subprocess.run(
+        ["python3", str(bundle / "install.py"), "se", "--json"],
+        capture_output=True, text=True, env=pinned, cwd=str(tmp_path),
+    )  # fmt: skip
+    assert res.returncode == 0 and "offline, from the bundle's wheels" in res.stderr, res.stderr
+    assert [p.name for p in (tmp_path / "home2").iterdir() if p.is_dir()] == [venv_dir.name]
     # a copy re-signed by another key is refused by that same carried Sealbox
-    forged = tmp_path / "forged"
-    shutil.copytree(bundle, forged, ignore=shutil.ignore_patterns("images"))
-    (forged / "images").mkdir()
-    os.link(bundle / "images" / "images.tar.zst", forged / "images" / "images.tar.zst")
+    forged = _linked_copy(bundle, tmp_path / "forged")
     sign_manifest(str(forged), signing.generate())
     res = subprocess.run(
         [str(venv / "bin" / "sealbox"), "bundle", "verify", str(forged), "--quick"],
