@@ -106,7 +106,9 @@ def expand(line: str) -> list[str]:
     variants = {re.sub(r"\(render options\)", "", v) for v in variants}
     lines: list[str] = []
     for v in sorted(variants):
-        tokens = ["2" if t == "N" else t for t in _ellipsis(shlex.split(v))]  # N: a number
+        # N stands for a number; CMD for any command (`python3 install.py CMD`)
+        stand_in = {"N": "2", "CMD": "se", "COMMAND": "se"}
+        tokens = [stand_in.get(t, t) for t in _ellipsis(shlex.split(v))]
         choices = [t.split("|") if "|" in t and not t.startswith("|") else [t] for t in tokens]
         for combo in itertools.islice(itertools.product(*choices), 64):
             lines.append(shlex.join(combo))
