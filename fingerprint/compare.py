@@ -20,6 +20,14 @@ from fingerprint.model import (
     MachineRecord,
 )
 
+SHARED_BY_MODEL: Tuple[str, ...] = tuple(c for c in COMPONENTS if c not in IDENTITY_COMPONENTS)
+"""Components every machine of a model shares (CPU model): shown, never counted toward k.
+A clone keeps them, so counting them would let a disk-image clone with a new MAC match."""
+
+VM_MUST_MATCH = "product_uuid"
+"""On a virtual machine the hypervisor's per-VM UUID must match (when the license has it):
+a cloned VM gets a new one, a copied disk keeps machine-id and disk serials."""
+
 
 @dataclass(frozen=True)
 class MatchPolicy:
@@ -38,10 +46,10 @@ class MatchPolicy:
 
     @classmethod
     def suggested(cls, record: MachineRecord) -> MatchPolicy:
-        """A default for issuing: all but one recorded component (one part may be replaced),
-        all of them when only one or two were recorded."""
-        n = len(record.components)
-        return cls(required=max(1, n - 1 if n > 2 else n))
+        """A default for issuing, over the identity components only (not the CPU model): all
+        but one when four or more were recorded (one part may be replaced), else all."""
+        n = sum(1 for k in record.components if k not in SHARED_BY_MODEL)
+        return cls(required=max(1, n - 1 if n >= 4 else n))
 
     def to_dict(self) -> dict:
         return {"required": self.required, "must_match": sorted(self.must_match)}
@@ -113,15 +121,23 @@ def _live_hashes(
 
 
 def match(
-    licensed: MachineRecord, live: Union[Fingerprint, MachineRecord], policy: MatchPolicy
+    licensed: MachineRecord,
+    live: Union[Fingerprint, MachineRecord],
+    policy: MatchPolicy,
+    *,
+    on_vm: bool = False,
 ) -> MatchResult:
     """Does ``live`` (raw, from ``collect``; or a record hashed the same way) match the machine
-    the license recorded? n = components the license recorded; a component the license did not
-    record never counts, whether or not this machine has it."""
+    the license recorded? n = identity components the license recorded (``SHARED_BY_MODEL``
+    ones never count); a component the license did not record never counts, whether or not
+    this machine has it. ``on_vm``: ``product_uuid`` must match too (if recorded)."""
     here = _live_hashes(licensed, live)
     matched: List[str] = []
     differing: List[ComponentDiff] = []
-    for kind in COMPONENTS:
+    must = set(policy.must_match)
+    if on_vm and licensed.components.get(VM_MUST_MATCH):
+        must.add(VM_MUST_MATCH)
+    for kind in IDENTITY_COMPONENTS:
         want = licensed.components.get(kind)
         if not want:
             continue
@@ -132,7 +148,7 @@ def match(
             matched.append(kind)
         else:
             differing.append(ComponentDiff(kind, "changed"))
-    failed_must = tuple(k for k in sorted(policy.must_match) if k not in matched)
+    failed_must = tuple(k for k in sorted(must) if k not in matched)
     total = len(matched) + len(differing)
     ok = total > 0 and len(matched) >= policy.required and not failed_must
     return MatchResult(

@@ -452,6 +452,8 @@ class Deployment:
         names |= {c.name for c in self.runtime.ours() if c.module == name}
         for cname in sorted(names):
             self.report(Event("step", name, f"removing {cname}", cname))
+            # A clean stop first: a licensed service gives its license seat back on SIGTERM.
+            self.runtime.stop(cname, timeout=10)
             self.runtime.remove(cname)
             self.runtime.remove(cname + "-sealbox-old")
             self.host.remove(self.store.config_dir(cname), recursive=True)

@@ -30,7 +30,8 @@ from installer.bundle.manifest import (
     write_manifest,
 )
 from installer.bundle.trust import sign_manifest
-from installer.errors import RuntimeFailure, UsageError
+from installer.errors import LicenseError, RuntimeFailure, UsageError
+from installer.license.pins import MANIFEST_KEY, check_license_key, image_pins, licensed_refs
 from installer.runtime.archive import CHUNK, DEFAULT_ZSTD_LEVEL, ZSTD_WINDOW_LOG, sha256_file
 from installer.spec.load import load_modules
 
@@ -213,6 +214,23 @@ def _refuse_foreign(out_dir: str) -> None:
         )
 
 
+def check_bundle_license(license_dir: str, pins: dict[str, list[str]]) -> None:
+    """The license and vendor.pub must be the key the licensed images pin (issue 12)."""
+    from installer.license import fileformat
+    from installer.license.keys import keyring_from_files
+
+    lic = os.path.join(license_dir, "license.cfg")
+    with open(lic, "rb") as fh:
+        kid = fileformat.split(fh.read(), lic).key_id
+    ring = keyring_from_files([os.path.join(license_dir, "vendor.pub")])
+    if ring.get(kid) is None:
+        raise LicenseError(
+            f"{lic} is signed with vendor key {kid}, but {license_dir}/vendor.pub holds "
+            f"{', '.join(ring.ids())}; put the vendor key that signed it there"
+        )
+    check_license_key(kid, pins, lic)
+
+
 def create_bundle(
     definition: BundleDefinition,
     out_dir: str,
@@ -245,6 +263,13 @@ def create_bundle(
             f"bundle definition names unknown modules {unknown}; known: {sorted(specs)}"
         )
     _refuse_foreign(out_dir)
+    # Before any work: the license must be signed by the key the licensed images pin.
+    pins = {ref: image_pins(ref) for ref in licensed_refs(specs, definition.modules)}
+    if license_dir is not None:
+        missing = [f for f in LICENSE_FILES if not os.path.isfile(os.path.join(license_dir, f))]
+        if missing:
+            raise UsageError(f"{license_dir}: no {', '.join(missing)}; issue the license first")
+        check_bundle_license(license_dir, pins)
     previous: Optional[Manifest] = None
     if os.path.exists(os.path.join(out_dir, "manifest.yaml")):
         previous = load_manifest(out_dir)
@@ -307,9 +332,6 @@ def create_bundle(
         with open(os.path.join(out_dir, "vendor.pub"), "wb") as fh:
             fh.write(key.public.pem())
     if license_dir is not None:
-        missing = [f for f in LICENSE_FILES if not os.path.isfile(os.path.join(license_dir, f))]
-        if missing:
-            raise UsageError(f"{license_dir}: no {', '.join(missing)}; issue the license first")
         shutil.rmtree(os.path.join(out_dir, "license"), ignore_errors=True)
         os.makedirs(os.path.join(out_dir, "license"))
         for fname in LICENSE_FILES:
@@ -325,7 +347,7 @@ def create_bundle(
             if rel in archives or rel in ("manifest.yaml", "manifest.sig"):
                 continue
             files[rel] = sha256_file(full)
-    extra: dict = {"compression": compression, "layout": layout}
+    extra: dict = {"compression": compression, "layout": layout, MANIFEST_KEY: pins}
     if carried:
         extra[CARRIED] = carried  # the wheels install.py checks before installing anything
     manifest = Manifest(

@@ -50,6 +50,12 @@ def create(
     wheels_from: Optional[str] = typer.Option(
         None, "--wheels-from", help="Take dependency wheels from this folder only (no index)."
     ),
+    license_dir: Optional[str] = typer.Option(
+        None,
+        "--license",
+        help="Folder with license.cfg + vendor.pub to ship as license/ (checked against the "
+        "key the licensed images pin).",
+    ),
 ) -> None:
     started = time.monotonic()
     private = signing.load_private(key) if key else None
@@ -63,6 +69,7 @@ def create(
         carry=not no_wheels,
         python_versions=list(python) or None,
         wheels_from=wheels_from,
+        license_dir=license_dir,
         progress=lambda m: output.err.print(f"[bundle] {m}", markup=False, highlight=False),
     )
     archives = manifest.archives()

@@ -10,7 +10,10 @@ Library API (nothing here prints; errors are ``installer.errors.LicenseError``, 
 - ``keys``: where the vendor key is pinned (image ``/app/pinned``, bundle ``license/vendor.pub``)
 - ``store.LicenseStore``: the installed license (keep last good, atomic swap)
 - ``gate.license_gate``: the ``installer.deploy.Gate`` used by ``install.py in``
-- ``service`` / ``server``: the license server; ``client.LicenseClient``: grants for services
+- ``service`` / ``server`` / ``http`` / ``asks`` / ``leases`` / ``clock``: the license server
+  (logic, routes, hardened HTTP, request shape, seats, clock witnesses)
+- ``client.LicenseClient``: seat-bound grants for services, chained to the pinned vendor key
+- ``pins``: which vendor key each licensed image pins (bundle create, install gate)
 
 Kept importable by the license-server image (python3 3.11, cryptography 38, no pip):
 this ``__init__`` imports nothing.

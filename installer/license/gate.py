@@ -9,11 +9,13 @@ bundle carries a newer valid one, keeping the previous as last-good.
 from __future__ import annotations
 
 import os
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 from installer.errors import LicenseError
 from installer.events import Event
+from installer.license import clock
 from installer.license import keys as K
+from installer.license import pins as P
 from installer.license import store as S
 from installer.license.verify import Verdict, verify_bytes
 
@@ -27,10 +29,30 @@ def _read_local(path: str) -> Optional[bytes]:
 
 
 def _high_water(deployment) -> Optional[int]:
+    """The server's clock witnesses as far as the gate reads them: the mark and the log."""
+    state = S.state_dir(deployment.store)
+    seen: List[Optional[int]] = []
     try:
-        return int(deployment.host.read(f"{S.state_dir(deployment.store)}/clock.hwm").strip())
+        seen.append(int(deployment.host.read(f"{state}/{clock.MARK_FILE}").strip()))
     except (FileNotFoundError, ValueError):
-        return None
+        pass
+    try:
+        seen.append(clock.log_high(deployment.host.read(f"{state}/{clock.LOG_FILE}")[-65536:]))
+    except FileNotFoundError:
+        pass
+    return max((t for t in seen if t is not None), default=None)
+
+
+def _check_pins(deployment, names, verdict: Verdict, where: str) -> None:
+    """The license must be signed by the key the licensed images pin (recorded in the manifest
+    by ``bundle create``); else the services would refuse it after a "valid" gate."""
+    from installer.bundle.manifest import load_manifest
+
+    pins = P.pins_of(load_manifest(deployment.bundle_dir).extra)
+    refs = set(P.licensed_refs(deployment.specs, [n for n in names if n in deployment.specs]))
+    wanted = {ref: ids for ref, ids in pins.items() if ref in refs}
+    if verdict.key_id and wanted:
+        P.check_license_key(verdict.key_id, wanted, f"the {where} license")
 
 
 def license_gate(deployment, names, options) -> None:
@@ -70,6 +92,7 @@ def license_gate(deployment, names, options) -> None:
         chosen = max(good, key=lambda c: c[2].license.issued_at if c[2].license else 0)
     if chosen is not None:
         where, data, verdict = chosen
+        _check_pins(deployment, names, verdict, where)
         if where == "bundle":
             lstore.install(data, lambda d: check(d, bundle_path), source=bundle_path)
         lic = verdict.license

@@ -8,7 +8,7 @@ import time
 from typing import Dict, Iterable, List, Optional, Sequence, Union
 
 from fingerprint.archive import read_archive
-from fingerprint.compare import MatchPolicy
+from fingerprint.compare import SHARED_BY_MODEL, MatchPolicy
 from fingerprint.errors import SecfileError
 from fingerprint.model import COMPONENTS, MachineRecord
 from installer.errors import UsageError
@@ -38,22 +38,33 @@ def parse_modules(specs: Iterable[str]) -> Dict[str, ModuleGrant]:
 def policy_for(
     machines: Sequence[MachineRecord], required: Optional[int], must_match: Sequence[str] = ()
 ) -> MatchPolicy:
-    """One policy for every machine: by default all but one recorded component must match
-    (a part may be replaced), computed on the machine with the fewest components."""
+    """One policy for every machine, over identity components (the CPU model never counts):
+    by default all but one must match when four or more were recorded (a part may be
+    replaced), else all; computed on the machine with the fewest."""
     unknown = set(must_match) - set(COMPONENTS)
     if unknown:
         raise UsageError(f"--must-match: unknown components {', '.join(sorted(unknown))}")
-    fewest = min(len(m.components) for m in machines)
+
+    def identity(m: MachineRecord) -> int:
+        return sum(1 for k in m.components if k not in SHARED_BY_MODEL)
+
+    fewest = min(identity(m) for m in machines)
     if fewest == 0:
-        bad = [m.name for m in machines if not m.components]
-        raise UsageError(f"{', '.join(bad)}: no components recorded; collect again as root")
+        bad = [m.name for m in machines if not identity(m)]
+        raise UsageError(
+            f"{', '.join(bad)}: no identity component recorded (the CPU model alone does not "
+            "identify a machine); collect again as root"
+        )
     k = (
         required
         if required is not None
-        else MatchPolicy.suggested(min(machines, key=lambda m: len(m.components))).required
+        else MatchPolicy.suggested(min(machines, key=identity)).required
     )
     if not 1 <= k <= fewest:
-        raise UsageError(f"--required {k}: must be between 1 and {fewest} (fewest recorded)")
+        raise UsageError(
+            f"--required {k}: must be between 1 and {fewest} (fewest identity components "
+            "recorded; the CPU model does not count)"
+        )
     for m in machines:
         absent = [c for c in must_match if c not in m.components]
         if absent:

@@ -4,11 +4,13 @@ Why this stack: the image has Debian's python3 3.11, cryptography and PyYAML and
 so no uvloop/aiohttp. ``http.server`` spends most of its time per request in thread hand-off
 and header parsing (and closes connections unless told otherwise); a bare ``asyncio.Protocol``
 with keep-alive parses only what a grant needs and answers from one thread, so the lease table
-needs no locks and a grant costs one JSON parse + one Ed25519 signature. See
-``benchmarks/license_grants.py`` for the figures.
+needs no locks and a grant costs one JSON parse and three HMACs (seat proof, grant MAC). The
+connection handling (timeouts, caps) is in ``http.py``. See ``benchmarks/license_grants.py``.
 
 Routes: ``GET /`` banner (the field guide's ``curl <ip>:8887`` check), ``GET /health``,
-``GET /v1/status``, ``POST /v1/grant``, ``POST /v1/renew``, ``POST /v1/release``.
+``GET /v1/status`` (details on loopback only), ``POST /v1/grant``, ``/v1/renew``, ``/v1/release``.
+Listens on ``--bind`` (0.0.0.0 by default: services on other hosts of a fleet or in a cluster
+reach it over the LAN; set ``license_bind=127.0.0.1`` when every service is on this host).
 Run: ``python3 -m installer.license.server --port 8887`` (inside the license-server image).
 """
 
@@ -16,49 +18,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
+import resource
 import signal
 import sys
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from installer.license.fileformat import KeyRing
+from installer.license.http import TEXT, Connections, HttpProtocol, Limits
 from installer.license.keys import IMAGE_PINNED_DIR, keyring_from_dir
 from installer.license.service import VERSION, LicenseService, Reply
 from installer.license.store import CONTAINER_LICENSE_DIR, CONTAINER_STATE_DIR
 
-MAX_HEAD = 16384
-MAX_BODY = 65536
-_REASONS = {
-    200: "OK",
-    400: "Bad Request",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    411: "Length Required",
-    413: "Payload Too Large",
-    429: "Too Many Requests",
-    431: "Request Header Fields Too Large",
-    500: "Internal Server Error",
-    503: "Service Unavailable",
-}
 JSON = "application/json"
-TEXT = "text/plain; charset=utf-8"
-
-
-def _response(status: int, ctype: str, body: bytes, keep: bool, head_only: bool = False) -> bytes:
-    head = (
-        f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
-        f"Server: sealbox-license/{VERSION}\r\nContent-Type: {ctype}\r\n"
-        f"Content-Length: {len(body)}\r\n"
-        f"Connection: {'keep-alive' if keep else 'close'}\r\n\r\n"
-    ).encode("latin-1")
-    return head if head_only else head + body
+SEAT_KEY_FILE = "/etc/sealbox/seat/seat.key"
 
 
 class Router:
-    """Maps a request to the service; returns (status, content type, body)."""
+    """Maps a request to the service; returns (status, content type, body). ``local``: the
+    peer is on loopback (details are shown only there)."""
 
     def __init__(self, service: LicenseService) -> None:
         self.service = service
@@ -68,16 +49,21 @@ class Router:
             "/v1/release": service.release,
         }
 
-    def handle(self, method: str, target: str, body: bytes) -> Tuple[int, str, bytes]:
+    def handle(
+        self, method: str, target: str, body: bytes, local: bool = True
+    ) -> Tuple[int, str, bytes]:
         path = target.split("?", 1)[0]
         if method in ("GET", "HEAD"):
             if path == "/":
-                return 200, TEXT, self.service.banner().encode()
+                return 200, TEXT, self.service.banner(local=local).encode()
             if path == "/health":
-                st = {"ok": True, "serving": self.service.verdict.ok, "version": VERSION}
-                return 200, JSON, json.dumps(st).encode()
+                status, doc = self.service.health()
+                if not local:
+                    doc = {"serving": doc["serving"], "reason": doc["reason"].split(":")[0]}
+                return status, JSON, json.dumps(doc).encode()
             if path == "/v1/status":
-                return 200, JSON, json.dumps(self.service.status(), indent=1).encode()
+                doc = self.service.status(local=local)
+                return 200, JSON, json.dumps(doc, indent=1).encode()
         elif method == "POST" and path in self.posts:
             try:
                 doc = json.loads(body.decode("utf-8")) if body else None
@@ -88,73 +74,6 @@ class Router:
         if path in self.posts or path in ("/", "/health", "/v1/status"):
             return 405, TEXT, b"method not allowed\n"
         return 404, TEXT, b"not found\n"
-
-
-class HttpProtocol(asyncio.Protocol):
-    """HTTP/1.1 with keep-alive and pipelining; Content-Length bodies only."""
-
-    def __init__(self, router: Router) -> None:
-        self.router = router
-        self.buf = bytearray()
-        self.transport: Optional[asyncio.Transport] = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def _fail(self, status: int, message: str) -> None:
-        assert self.transport is not None
-        self.transport.write(_response(status, TEXT, message.encode() + b"\n", False))
-        self.transport.close()
-        self.buf.clear()
-
-    def data_received(self, data: bytes) -> None:
-        self.buf += data
-        while self.buf and self.transport is not None and not self.transport.is_closing():
-            end = self.buf.find(b"\r\n\r\n")
-            if end < 0:
-                if len(self.buf) > MAX_HEAD:
-                    self._fail(431, "request head too large")
-                return
-            lines = bytes(self.buf[:end]).decode("latin-1").split("\r\n")
-            parts = lines[0].split(" ")
-            if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
-                self._fail(400, "bad request line")
-                return
-            method, target, version = parts
-            length = 0
-            conn = ""
-            for line in lines[1:]:
-                key, _, value = line.partition(":")
-                key = key.strip().lower()
-                if key == "content-length":
-                    try:
-                        length = int(value.strip())
-                    except ValueError:
-                        length = -1
-                elif key == "connection":
-                    conn = value.strip().lower()
-                elif key == "transfer-encoding":
-                    self._fail(411, "send a Content-Length body")
-                    return
-            if length < 0 or length > MAX_BODY:
-                self._fail(413 if length > 0 else 400, "bad or too large body")
-                return
-            total = end + 4 + length
-            if len(self.buf) < total:
-                return
-            body = bytes(self.buf[end + 4 : total])
-            del self.buf[:total]
-            keep = conn != "close" if version == "HTTP/1.1" else conn == "keep-alive"
-            try:
-                status, ctype, out = self.router.handle(method, target, body)
-            except Exception as exc:  # noqa: BLE001 - answer 500, keep serving others
-                self.router.service.log("ERROR", f"{method} {target}: {exc!r}")
-                status, ctype, out = 500, TEXT, b"internal error\n"
-                keep = False
-            self.transport.write(_response(status, ctype, out, keep, method == "HEAD"))
-            if not keep:
-                self.transport.close()
-                return
 
 
 class FileLog:
@@ -180,7 +99,7 @@ class FileLog:
 
 
 async def _housekeeping(
-    service: LicenseService, check_interval: float, stop: asyncio.Event
+    service: LicenseService, check_interval: float, stop: asyncio.Event, conns: Connections
 ) -> None:
     """Every second: reload a replaced license, re-check dates and clock; every
     ``check_interval``: read the machine again (in a thread: it runs a shell script)."""
@@ -199,6 +118,7 @@ async def _housekeeping(
                 except Exception as exc:  # noqa: BLE001 - keep the previous reading
                     service.log("ERROR", f"reading the machine failed: {exc}")
             service.check()
+            conns.sweep()
         except Exception as exc:  # noqa: BLE001 - the loop must survive anything
             service.log("ERROR", f"periodic check failed: {exc!r}")
         try:
@@ -213,10 +133,12 @@ async def serve(
     bind: str = "0.0.0.0",
     port: int = 8887,
     check_interval: float = 60.0,
+    limits: Limits = Limits(),
     ready: Optional[Callable[[int, Callable[[], None]], None]] = None,
 ) -> None:
     """Run until SIGTERM/SIGINT (docker stop stops it at once). ``ready(port, stop)`` is
     called once listening; ``stop`` may be called from any thread (tests, benchmark)."""
+    limits = fit_to_fd_limit(limits)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -226,20 +148,59 @@ async def serve(
             pass
     service.reload()
     router = Router(service)
+    conns = Connections(limits)
+    name = f"sealbox-license/{VERSION}"
+
+    def on_error(message: str) -> None:
+        service.log("ERROR", message)
+
     server = await loop.create_server(
-        lambda: HttpProtocol(router), bind, port, reuse_address=True, backlog=1024
+        lambda: HttpProtocol(router.handle, conns, name, on_error),
+        bind,
+        port,
+        reuse_address=True,
+        backlog=1024,
     )
     bound = server.sockets[0].getsockname()[1]
-    service.log("INFO", f"license server {VERSION} listening on {bind}:{bound}")
+    service.log(
+        "INFO",
+        f"license server {VERSION} listening on {bind}:{bound} (at most "
+        f"{limits.max_connections} connections, {limits.max_per_source} per source)",
+    )
     if ready is not None:
         ready(bound, lambda: loop.call_soon_threadsafe(stop.set))
-    task = asyncio.ensure_future(_housekeeping(service, check_interval, stop))
+    task = asyncio.ensure_future(_housekeeping(service, check_interval, stop, conns))
     try:
         await stop.wait()
     finally:
         server.close()
         task.cancel()
         service.log("INFO", "stopped")
+
+
+def fit_to_fd_limit(limits: Limits) -> Limits:
+    """Raise the soft fd limit to the hard one and keep the connection caps under it, so a
+    flood meets the cap (503) and never EMFILE (which stalls accept for everyone)."""
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard == resource.RLIM_INFINITY or soft < hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    except (OSError, ValueError):
+        return limits
+    room = int(soft) - 64 - limits.loopback_reserve
+    if soft != resource.RLIM_INFINITY and limits.max_connections > room:
+        return dataclasses.replace(limits, max_connections=max(16, room))
+    return limits
+
+
+def read_seat_key(path: str) -> bytes:
+    """The installation's seat key (rendered 0600 by the installer); empty when absent."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read().strip()
+    except FileNotFoundError:
+        return b""
 
 
 def live_facts(root: str = "") -> Callable[[], Any]:
@@ -263,6 +224,7 @@ def build_service(
     clock_tolerance: float = 600.0,
     fact_root: str = "",
     log_file: bool = True,
+    seat_key: bytes = b"",
 ) -> LicenseService:
     os.makedirs(state_dir, mode=0o700, exist_ok=True)
     log = FileLog(os.path.join(state_dir, "license_service.log") if log_file else None)
@@ -271,6 +233,7 @@ def build_service(
         state_dir=state_dir,
         keys=keys if keys is not None else keyring_from_dir(IMAGE_PINNED_DIR),
         facts=live_facts(fact_root),
+        seat_key=seat_key,
         lease_ttl=lease_ttl,
         clock_tolerance=clock_tolerance,
         log=log,
@@ -287,6 +250,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--check-interval", type=float, default=60.0, help="machine re-read, s")
     ap.add_argument("--clock-tolerance", type=float, default=600.0, help="NTP step allowed, s")
     ap.add_argument("--fact-root", default="", help="where the host's /sys, /etc are mounted")
+    ap.add_argument("--seat-key-file", default=SEAT_KEY_FILE, help="installation seat key")
+    ap.add_argument("--max-connections", type=int, default=Limits.max_connections)
+    ap.add_argument("--max-per-source", type=int, default=Limits.max_per_source)
+    ap.add_argument("--head-timeout", type=float, default=Limits.head_timeout)
+    ap.add_argument("--idle-timeout", type=float, default=Limits.idle_timeout)
     args = ap.parse_args(argv)
     # The vendor key comes only from the image (IMAGE_PINNED_DIR): no option points elsewhere.
     service = build_service(
@@ -295,8 +263,24 @@ def main(argv: Optional[List[str]] = None) -> int:
         lease_ttl=max(2.0, args.lease_ttl),
         clock_tolerance=args.clock_tolerance,
         fact_root=args.fact_root,
+        seat_key=read_seat_key(args.seat_key_file),
     )
-    asyncio.run(serve(service, bind=args.bind, port=args.port, check_interval=args.check_interval))
+    limits = Limits(
+        head_timeout=args.head_timeout,
+        body_timeout=args.head_timeout,
+        idle_timeout=args.idle_timeout,
+        max_connections=args.max_connections,
+        max_per_source=args.max_per_source,
+    )
+    asyncio.run(
+        serve(
+            service,
+            bind=args.bind,
+            port=args.port,
+            check_interval=args.check_interval,
+            limits=limits,
+        )
+    )
     return 0
 
 

@@ -8,27 +8,31 @@ lease reclaim without waiting or touching the machine. Methods are called from o
 
 from __future__ import annotations
 
-import base64
+import hashlib
+import hmac
 import json
 import os
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional, Tuple
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from fingerprint.model import Fingerprint
 from installer.license import verify as V
-from installer.license.clock import HighWater
+from installer.license.asks import ASK_SHAPE, Ask
+from installer.license.client import (
+    GRANT_FORMAT,
+    GRANT_VERSION,
+    grant_mac,
+    instance_secret,
+    request_proof,
+)
+from installer.license.clock import MARK_FILE, HighWater, Witnesses, read_witnesses
 from installer.license.fileformat import KeyRing
-from installer.license.leases import LeaseTable, SeatLimit
+from installer.license.leases import Lease, LeaseTable, SeatLimit, SeatTaken
 from installer.license.model import License, iso
 from installer.license.store import LAST_GOOD_FILE, LICENSE_FILE
-from installer.signing import PrivateKey
 
 VERSION = "1.0"
-GRANT_FORMAT = "sealbox-grant"
 
 FactSource = Callable[[], Fingerprint]
 Logger = Callable[[str, str], None]  # (level, message)
@@ -38,28 +42,6 @@ Logger = Callable[[str, str], None]  # (level, message)
 class Reply:
     status: int
     body: Dict[str, Any]
-
-
-def load_or_create_key(path: str) -> PrivateKey:
-    """The server's grant-signing key: made once per installation, kept 0600 in its state."""
-    try:
-        with open(path, "rb") as fh:
-            key = serialization.load_pem_private_key(fh.read(), password=None)
-        if isinstance(key, Ed25519PrivateKey):
-            return PrivateKey(key)
-    except (FileNotFoundError, ValueError):
-        pass
-    key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
-    tmp = path + ".tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(pem)
-    os.replace(tmp, path)
-    return PrivateKey(key)
 
 
 class RateLimitedLog:
@@ -91,9 +73,11 @@ class LicenseService:
         facts: Optional[FactSource],
         wall: Callable[[], float] = time.time,
         mono: Callable[[], float] = time.monotonic,
+        seat_key: bytes = b"",
         lease_ttl: float = 30.0,
         clock_tolerance: float = V.DEFAULT_CLOCK_TOLERANCE,
         log: Optional[Logger] = None,
+        witnesses: Optional[Callable[[], Witnesses]] = None,
     ) -> None:
         self.license_dir = license_dir
         self.state_dir = state_dir
@@ -105,12 +89,15 @@ class LicenseService:
         self.log: Logger = log or (lambda _lvl, _msg: None)
         self.refused = RateLimitedLog(self.log, mono)
         self.leases = LeaseTable(lease_ttl, mono)
-        self.hwm = HighWater(os.path.join(state_dir, "clock.hwm"))
+        self.seat_key = seat_key
+        self.read_witnesses = witnesses or (lambda: read_witnesses(state_dir, license_dir))
+        self.witnesses = self.read_witnesses()  # before this start writes anything
+        self.hwm = HighWater(os.path.join(state_dir, MARK_FILE))
         self.hwm.load()
-        self.key = load_or_create_key(os.path.join(state_dir, "grant.key"))
-        self.key_pem = self.key.public.pem().decode()
         self.license: Optional[License] = None
         self.license_bytes: Optional[bytes] = None
+        self.license_text = ""
+        self.license_sha256 = ""
         self.source = ""
         self.source_note = ""
         self.live: Optional[Fingerprint] = None
@@ -161,6 +148,8 @@ class LicenseService:
                 self.log("ERROR", f"{name}: {v.reason()}")
                 continue
             self.license, self.license_bytes, self.source = v.license, data, name
+            self.license_text = data.decode("ascii")
+            self.license_sha256 = hashlib.sha256(data).hexdigest()
             break
         self.source_note = (
             f"license.cfg unusable ({first_problem}); using {self.source}"
@@ -200,13 +189,23 @@ class LicenseService:
         if self.license is None:
             return self.verdict
         before = self.verdict
+        w = self.witnesses
+        if w.mark_missing_with_history and os.path.exists(self.hwm.path):
+            w = self.witnesses = self.read_witnesses()  # the mark was restored
+        seen, witness = w.floor()
+        if self.hwm.value is not None and (seen is None or self.hwm.value >= seen):
+            seen, witness = self.hwm.value, "high-water mark"
         v = V.evaluate(
             self.license,
             now=now,
             live=self.live,
-            high_water=self.hwm.value,
+            high_water=seen,
+            witness=witness,
             clock_tolerance=self.clock_tolerance,
         )
+        if w.mark_missing_with_history:
+            v.problems.append(V.Problem(V.CLOCK, V.missing_mark_text(self.hwm.path, w)))
+            v.state = "invalid"
         if self.facts is not None and self.live is None:
             v.problems.append(V.Problem("machine_unknown", "machine not read yet"))
             v.state = "invalid"
@@ -224,97 +223,126 @@ class LicenseService:
         self.refused(key, f"{reason}")
         return Reply(status, {"ok": False, "error": code, "reason": reason})
 
+    def _request(self, op: str, body: Any) -> Tuple[Optional[Ask], Optional[Reply]]:
+        """The checked request, or the answer refusing it (shape, then the seat proof)."""
+        ask = Ask.parse(body)
+        if ask is None:
+            return None, Reply(400, {"ok": False, "error": "bad_request", "reason": ASK_SHAPE})
+        if not self.seat_key:
+            reason = f"{op} {ask.who}: no seat key configured on this license server; reinstall it"
+            return None, self._refuse(503, "no_seat_key", reason, "no_seat_key")
+        secret = instance_secret(self.seat_key, ask.module, ask.instance)
+        want = request_proof(
+            secret, op, ask.module, ask.instance, ask.holder, ask.lease_id, ask.nonce
+        )
+        if not hmac.compare_digest(want, ask.proof):
+            reason = f"{op} {ask.who}: seat proof invalid (not a service of this installation)"
+            return None, self._refuse(403, "bad_proof", reason, f"proof:{ask.module}")
+        ask.secret = secret
+        return ask, None
+
     def grant(self, body: Any) -> Reply:
-        if not isinstance(body, dict):
-            return Reply(400, {"ok": False, "error": "bad_request", "reason": "expected JSON"})
-        module, instance = body.get("module"), body.get("instance", "0")
-        gpus = body.get("gpus", 0)
-        nonce = body.get("nonce", "")
-        if (
-            not isinstance(module, str)
-            or not module
-            or not isinstance(instance, (str, int))
-            or not isinstance(gpus, int)
-            or gpus < 0
-            or not isinstance(nonce, str)
-            or len(nonce) > 128
-        ):
-            return Reply(
-                400,
-                {
-                    "ok": False,
-                    "error": "bad_request",
-                    "reason": 'expected {"module": str, "instance": str, "gpus": int, '
-                    '"nonce": str}',
-                },
-            )
-        instance = str(instance)
-        who = f"{module}/{instance}"
+        ask, refusal = self._request("grant", body)
+        if refusal is not None or ask is None:
+            return refusal or Reply(400, {"ok": False})
+        return self._grant(ask)
+
+    def _grant(self, ask: Ask) -> Reply:
         v = self.verdict
         if not v.ok or self.license is None:
             return self._refuse(
-                403, "not_serving", f"grant {who}: not serving: {v.reason()}", "not_serving"
+                403, "not_serving", f"grant {ask.who}: not serving: {v.reason()}", "not_serving"
             )
-        limit = self.license.modules.get(module)
+        limit = self.license.modules.get(ask.module)
         if limit is None:
             return self._refuse(
                 403,
                 V.MODULE,
-                f"grant {who}: module {module} not licensed (license grants: "
+                f"grant {ask.who}: module {ask.module} not licensed (license grants: "
                 f"{', '.join(sorted(self.license.modules))})",
-                f"module:{module}",
+                f"module:{ask.module}",
             )
         try:
-            lease = self.leases.acquire(module, instance, gpus, limit.instances, limit.gpus)
+            lease = self.leases.acquire(
+                ask.module, ask.instance, ask.holder, ask.gpus, limit.instances, limit.gpus
+            )
+        except SeatTaken as exc:
+            return self._refuse(409, "seat_taken", f"grant {ask.who}: {exc}", f"taken:{ask.who}")
         except SeatLimit as exc:
-            return self._refuse(429, "seat_limit", f"grant {who}: {exc}", f"seats:{module}")
-        return Reply(200, self._signed(lease, nonce))
+            return self._refuse(429, "seat_limit", f"grant {ask.who}: {exc}", f"seats:{ask.module}")
+        return Reply(200, self._granted(lease, ask))
 
     def renew(self, body: Any) -> Reply:
         """Extend a lease; an unknown one (server restarted, lease reclaimed) is granted anew
         if a seat is free, so a server restart does not take services down."""
-        if not isinstance(body, dict) or not isinstance(body.get("lease_id"), str):
-            return Reply(400, {"ok": False, "error": "bad_request", "reason": "need lease_id"})
+        ask, refusal = self._request("renew", body)
+        if refusal is not None or ask is None:
+            return refusal or Reply(400, {"ok": False})
         if not self.verdict.ok:
             return self._refuse(
                 403,
                 "not_serving",
-                f"renew {body.get('module')}/{body.get('instance')}: not serving: "
-                f"{self.verdict.reason()}",
+                f"renew {ask.who}: not serving: {self.verdict.reason()}",
                 "not_serving",
             )
-        lease = self.leases.renew(body["lease_id"])
+        try:
+            lease = self.leases.renew(ask.lease_id, ask.holder)
+        except SeatTaken as exc:
+            return self._refuse(403, "not_yours", f"renew {ask.who}: {exc}", f"foreign:{ask.who}")
         if lease is None:
-            return self.grant(body)
-        return Reply(200, self._signed(lease, str(body.get("nonce", ""))[:128]))
+            return self._grant(ask)
+        if (lease.module, lease.instance) != (ask.module, ask.instance):
+            return self._refuse(
+                403,
+                "not_yours",
+                f"renew {ask.who}: lease is for another instance",
+                f"foreign:{ask.who}",
+            )
+        return Reply(200, self._granted(lease, ask))
 
     def release(self, body: Any) -> Reply:
-        ok = isinstance(body, dict) and self.leases.release(str(body.get("lease_id", "")))
-        return Reply(200, {"ok": True, "released": bool(ok)})
+        ask, refusal = self._request("release", body)
+        if refusal is not None or ask is None:
+            return refusal or Reply(400, {"ok": False})
+        try:
+            ok = self.leases.release(ask.lease_id, ask.holder)
+        except SeatTaken as exc:
+            return self._refuse(403, "not_yours", f"release {ask.who}: {exc}", f"foreign:{ask.who}")
+        return Reply(200, {"ok": True, "released": ok})
 
-    def _signed(self, lease, nonce: str) -> Dict[str, Any]:
+    def _granted(self, lease: Lease, ask: Ask) -> Dict[str, Any]:
         now = self.wall()
         grant = {
             "format": GRANT_FORMAT,
+            "version": GRANT_VERSION,
             "lease_id": lease.lease_id,
             "module": lease.module,
             "instance": lease.instance,
+            "holder": lease.holder,
+            "seat": lease.seat,
             "gpus": lease.gpus,
             "license_id": self.license.license_id if self.license else "",
+            "license_sha256": self.license_sha256,
             "issued_at": round(now, 3),
             "ttl": self.ttl,
             "expires_at": round(now + self.ttl, 3),
-            "nonce": nonce,
+            "nonce": ask.nonce,
             "state": self.verdict.state,
             "warnings": self.verdict.warnings,
         }
         text = json.dumps(grant, sort_keys=True, separators=(",", ":"))
-        sig = base64.b64encode(self.key.sign(text.encode())).decode()
-        return {"ok": True, "grant": text, "signature": sig, "key_id": self.key.id}
+        out: Dict[str, Any] = {"ok": True, "grant": text, "mac": grant_mac(ask.secret, text)}
+        if ask.have != self.license_sha256:
+            out["license"] = self.license_text
+        return out
 
     # views ------------------------------------------------------------------------------
-    def status(self) -> Dict[str, Any]:
+    def status(self, *, local: bool = True) -> Dict[str, Any]:
+        """Everything on loopback; from the network only whether it serves (no customer,
+        license id, machines, policy or seat usage)."""
         v = self.verdict
+        if not local:
+            return {"serving": v.ok, "state": v.state, "version": VERSION}
         lic = self.license
         counts = self.leases.counts()
         grants = {}
@@ -337,19 +365,36 @@ class LicenseService:
             "problems": [{"code": p.code, "message": p.message} for p in v.problems],
             "days_left": v.days_left,
             "license": lic.summary() if lic else None,
+            "license_sha256": self.license_sha256,
             "source": self.source,
             "machine": v.machine,
             "grants": grants,
             "lease_ttl": self.ttl,
-            "server_key_id": self.key.id,
-            "server_key": self.key_pem,
+            "seat_key": "configured" if self.seat_key else "missing",
             "checked_at": iso(self.wall()),
             "version": VERSION,
         }
 
-    def banner(self) -> str:
+    def health(self) -> Tuple[int, Dict[str, Any]]:
+        """(HTTP status, body): 200 only while serving a valid license; else 503 with the
+        reason in one line and whether waiting can change it (the installer's health
+        contract: ``fatal`` ends its wait at once, ``retry`` says the server is still starting)."""
+        v = self.verdict
+        if v.ok:
+            return 200, {"serving": True, "reason": "serving"}
+        starting = set(v.codes) <= {"starting", "machine_unknown"}
+        return 503, {
+            "serving": False,
+            "reason": f"NOT serving: {v.reason()}",
+            "fatal": not starting,
+            "retry": starting,
+        }
+
+    def banner(self, *, local: bool = True) -> str:
         v = self.verdict
         lic = self.license
+        if not local:
+            return f"Sealbox license server {VERSION}: {'serving' if v.ok else 'NOT serving'}\n"
         if v.ok and lic is not None:
             state = f"serving license {lic.license_id} for {lic.customer}, {v.days_left} days left"
             if v.warnings:

@@ -86,7 +86,8 @@ class Verdict:
 
 
 def _best_match(lic: License, live: Fingerprint) -> tuple:
-    results = [(m, match(m, live, lic.match)) for m in lic.machines]
+    on_vm = bool(live.labels.get("vm"))
+    results = [(m, match(m, live, lic.match, on_vm=on_vm)) for m in lic.machines]
     ok = [r for r in results if r[1].ok]
     if ok:
         return ok[0]
@@ -107,18 +108,25 @@ def evaluate(
     live: Optional[Fingerprint] = None,
     modules: Sequence[str] = (),
     high_water: Optional[float] = None,
+    witness: str = "high-water mark",
     clock_tolerance: float = DEFAULT_CLOCK_TOLERANCE,
 ) -> Verdict:
     """Dates, clock, machine, VM and modules. ``live=None`` skips the machine checks (vendor
     side, or a host that cannot be read); ``modules`` are the ones about to be used."""
     t = int(time.time() if now is None else now)
     v = Verdict(lic, t)
-    if high_water is not None and t < high_water - clock_tolerance:
+    # The license's issued_at is a witness too (less a day: the documented clock skew allowance
+    # between vendor and customer, as not_before).
+    issued = lic.issued_at - max(DAY, clock_tolerance)
+    if high_water is None or issued > high_water:
+        high_water, witness, clock_tolerance = issued, "license issued_at less a day", 0
+    if t < high_water - clock_tolerance:
         v.problems.append(
             Problem(
                 CLOCK,
                 f"system clock was set back: it says {iso(t)} but {iso(high_water)} was already "
-                f"seen here (tolerance {int(clock_tolerance)}s); correct the clock (NTP)",
+                f"seen here ({witness}; tolerance {int(clock_tolerance)}s); correct the clock "
+                "(NTP)",
             )
         )
     if t < lic.not_before:
@@ -173,6 +181,15 @@ def evaluate(
     if v.problems:
         v.state = "invalid"
     return v
+
+
+def missing_mark_text(path: str, w: Any) -> str:
+    """The refusal when the clock mark was deleted but the server's history is still there."""
+    return (
+        f"clock high-water mark {path} is missing while this server has history "
+        f"({', '.join(w.mark_missing_with_history)}): treated as a clock rollback; restore "
+        "the mark from a backup, or ask the vendor"
+    )
 
 
 def verify_bytes(

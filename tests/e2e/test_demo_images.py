@@ -56,6 +56,18 @@ LIC_CMD = ["python3", "-m", "installer.license.server", "--port", "8887"]
 CONTAINER_LICENSE_DIR = "/etc/sealbox/license"
 CONTAINER_STATE_DIR = "/var/lib/sealbox-license"
 DEMO_VENDOR_KEY = REPO / "build" / "demo-vendor" / "vendor.key"
+# The read-only host view modules/license-server.yaml gives the server (--fact-root /host).
+HOST_VIEW = [
+    arg
+    for src, dst in (
+        ("/etc/machine-id", "etc/machine-id"),
+        ("/sys", "sys"),
+        ("/run/udev", "run/udev"),
+        ("/proc/1/mountinfo", "proc/self/mountinfo"),
+        ("/proc/cpuinfo", "proc/cpuinfo"),
+    )
+    for arg in ("-v", f"{src}:/host/{dst}:ro")
+]
 
 
 def docker(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -147,6 +159,7 @@ class Stack:
         self.sconf = root / "sconf"
         self.lic_dir = root / "license"
         self.lic_state = root / "license-state"
+        self.seat_key = secrets.token_hex(24)
         self.root_pw = secrets.token_urlsafe(18)
         self.app_pw = secrets.token_urlsafe(18)
         self.started: List[str] = []
@@ -188,18 +201,21 @@ class Stack:
 
     def run_license(self) -> None:
         """As modules/license-server.yaml runs it: license dir and state dir mounted as
-        directories, /etc/machine-id read-only (part of the machine it is licensed for)."""
+        directories, the seat key, the host's view read-only under /host."""
         cmd = ["python3", "-m", "installer.license.server", "--port", str(LIC_PORT)]
         cmd += ["--bind", "127.0.0.1", "--license-dir", CONTAINER_LICENSE_DIR]
         cmd += ["--state-dir", CONTAINER_STATE_DIR, "--lease-ttl", str(LEASE_TTL)]
+        cmd += ["--fact-root", "/host"]
+        self.write_secret(self.root / "seat" / "seat.key", self.seat_key + "\n")
         self.run(
             LICENSE,
+            "-v",
+            f"{self.root / 'seat'}:/etc/sealbox/seat:ro",
             "-v",
             f"{self.lic_dir}:{CONTAINER_LICENSE_DIR}",
             "-v",
             f"{self.lic_state}:{CONTAINER_STATE_DIR}",
-            "-v",
-            "/etc/machine-id:/etc/machine-id:ro",
+            *HOST_VIEW,
             IMG_LIC,
             *cmd,
         )
@@ -283,6 +299,7 @@ def stack(build_result: Tuple[Dict[str, str], float]) -> Iterator[Stack]:
             f"MYSQL_SVC_PASSWORD={st.app_pw}\n"
             "LICENSE_SERVER_HOST=127.0.0.1\n"
             f"LICENSE_SERVER_PORT={LIC_PORT}\n"
+            f"LICENSE_SEAT_KEY={st.seat_key}\n"
             f"HTTP_PORT={FACE_PORT}\n"
             "HTTP_BIND=127.0.0.1\n"
             "INSTANCE=0\n"
@@ -411,6 +428,90 @@ def test_face_server_serves_once_licensed(stack: Stack) -> None:
     assert status["license"]["license_id"] == LICENSE_ID
     assert status["grants"]["face-server"]["in_use"] == 1
     assert status["lease_ttl"] == LEASE_TTL
+
+
+FAKE = r"""
+import base64, hashlib, hmac, json, sys, time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+sys.path.insert(0, sys.argv[1])
+from installer import signing
+from installer.license import fileformat
+from installer.license.client import grant_mac, instance_secret
+from installer.license.issue import issue
+from installer.license.model import ModuleGrant
+from fingerprint.collect import collect
+from installer.hosts.local import LocalHost
+key = signing.generate()  # the fake's own key: it grants everything
+faked = issue([collect(LocalHost()).to_record()], customer="fake", days=30,
+    modules={"face-server": ModuleGrant(99)}, allow_vm=True)
+lic = fileformat.render(faked, key).decode()
+seat_key = sys.argv[3].encode()  # even knowing this installation's seat key
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_POST(self):
+        ask = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        now = time.time()
+        g = json.dumps({"format": "sealbox-grant", "version": 2, "lease_id": "x" * 24,
+            "module": ask["module"], "instance": ask["instance"], "holder": ask["holder"],
+            "seat": 0, "gpus": 0, "license_id": faked.license_id, "license_sha256": hashlib.sha256(lic.encode()).hexdigest(),
+            "issued_at": now, "ttl": 30, "expires_at": now + 30, "nonce": ask["nonce"],
+            "state": "valid", "warnings": []}, sort_keys=True)
+        sec = instance_secret(seat_key, ask["module"], ask["instance"])
+        old = {"ok": True, "grant": g, "key_id": key.id,
+               "signature": base64.b64encode(key.sign(g.encode())).decode()}
+        out = json.dumps(dict(old, mac=grant_mac(sec, g), license=lic)).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+    def do_GET(self):
+        out = json.dumps({"serving": True, "server_key": key.public.pem().decode()}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+    def log_message(self, *a):
+        pass
+srv = HTTPServer(("127.0.0.1", int(sys.argv[2])), H)
+print("ready", flush=True)
+srv.serve_forever()
+"""
+
+
+def test_a_fake_license_server_leaves_the_stand_in_unlicensed(stack: Stack) -> None:
+    """Issue 12, item 1: a stdlib server with a fresh key that grants everything (old TOFU
+    protocol and the new one, MACed with this installation's seat key, with a license signed by
+    its own key) pointed to by LICENSE_SERVER_PORT: the real stand-in image stays unlicensed."""
+    fake_port, face_port = LIC_PORT + 100, FACE_PORT + 100
+    proc = subprocess.Popen(
+        [sys.executable, "-c", FAKE, str(REPO), str(fake_port), stack.seat_key],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    name = f"{PREFIX}face-fake"
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        conf = (stack.sconf / "service.conf").read_text()
+        conf = conf.replace(f"LICENSE_SERVER_PORT={LIC_PORT}", f"LICENSE_SERVER_PORT={fake_port}")
+        conf = conf.replace(f"HTTP_PORT={FACE_PORT}", f"HTTP_PORT={face_port}")
+        stack.write_secret(stack.root / "sconf-fake" / "service.conf", conf)
+        stack.run(
+            name,
+            "-v",
+            f"{stack.root / 'sconf-fake'}:/app/sconf:ro",
+            "-e",
+            f"LICENSE_CHECK_INTERVAL={INTERVAL}",
+            IMG_FACE,
+        )
+        assert wait_until(lambda: port_open(face_port), timeout=30), stack.logs(name)
+        time.sleep(2 * INTERVAL + 1)  # several license checks against the fake
+        code, health = http("GET", face_port, "/health")
+        assert code == 503 and health["licensed"] is False, health
+        assert "not a vendor key pinned in this service" in health["reason"], health
+        assert "license: granted" not in stack.logs(name)
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 def test_face_record_round_trips_through_mysql(stack: Stack) -> None:

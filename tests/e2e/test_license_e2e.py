@@ -8,8 +8,6 @@ ports: runs beside other e2e tests on the same engine. Everything is removed in 
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 import json
 import os
 import shutil
@@ -26,8 +24,7 @@ import pytest
 
 from fingerprint.collect import collect
 from installer import signing
-from installer.bundle.create import BundleDefinition, create_bundle
-from installer.bundle.manifest import load_manifest, write_manifest
+from installer.bundle.manifest import load_manifest
 from installer.deploy import Deployment, InstallOptions
 from installer.hosts.local import LocalHost
 from installer.license import fileformat
@@ -40,6 +37,7 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_IMAGE = f"sealbox-e2e/license-server:lic-{os.getpid()}"
+TEST_FACE = f"sealbox-e2e/face-server-standin:lic-{os.getpid()}"
 TTL = 6
 INTERVAL = 2
 
@@ -94,65 +92,111 @@ def setup(tmp_path_factory) -> Iterator[dict]:
     tmp = tmp_path_factory.mktemp("license-e2e")
     state = tmp / "state"
     bundle = tmp / "bundle"
-    os.environ["SEALBOX_ALLOW_UNSIGNED"] = "1"  # a test bundle, not vendor-signed
     try:
         yield _prepare(tmp, bundle, state)
     finally:
         if (bundle / "manifest.yaml").exists():
             store = StateStore(LocalHost(), str(state))
             Deployment(str(bundle), LocalHost(), store=store).remove_all(purge=True)
-        subprocess.run(["docker", "rmi", "-f", TEST_IMAGE], capture_output=True)
-        os.environ.pop("SEALBOX_ALLOW_UNSIGNED", None)
+        subprocess.run(["docker", "rmi", "-f", TEST_IMAGE, TEST_FACE], capture_output=True)
+        os.environ.pop("SEALBOX_TRUST", None)
 
 
-def _prepare(tmp: Path, bundle: Path, state: Path) -> dict:
-    """Images, a test vendor key pinned into a test image tag, a bundle with a license."""
-    res = subprocess.run(
-        [sys.executable, str(ROOT / "demo" / "build_images.py")], capture_output=True, text=True
-    )
-    assert res.returncode == 0, res.stderr[-2000:]
-    key = signing.generate()
-    ctx = tmp / "image"
+def run_cli(*argv: str, ok: bool = True) -> subprocess.CompletedProcess:
+    """The installed entry points (sealbox, fingerprint) of this checkout's venv."""
+    exe = os.path.join(os.path.dirname(sys.executable), argv[0])
+    res = subprocess.run([exe, *argv[1:]], capture_output=True, text=True, timeout=600)
+    if ok:
+        assert res.returncode == 0, f"{' '.join(argv)}: {res.stderr[-2000:]}"
+    return res
+
+
+def pin_into(base: str, tag: str, pub: Path, ctx: Path) -> None:
+    """What SEALBOX_VENDOR_PUB=vendor.pub demo/build_images.py does for the vendor, as a
+    derived test tag (the shared demo tags keep the demo key)."""
     ctx.mkdir()
-    (ctx / "vendor.pub").write_bytes(key.public.pem())
+    shutil.copyfile(pub, ctx / "vendor.pub")
     (ctx / "Dockerfile").write_text(
-        "FROM sealbox-demo/license-server:0.1\n"
-        "RUN rm -f /app/pinned/*.pub\nCOPY vendor.pub /app/pinned/vendor.pub\n"
+        f"FROM {base}\nUSER root\nRUN rm -f /app/pinned/*.pub\nCOPY vendor.pub /app/pinned/vendor.pub\n"
     )
     res = subprocess.run(
-        ["docker", "build", "--network=none", "-q", "-t", TEST_IMAGE, str(ctx)],
+        ["docker", "build", "--network=none", "-q", "-t", tag, str(ctx)],
         capture_output=True,
         text=True,
         env=dict(os.environ, DOCKER_BUILDKIT="0"),
     )
     assert res.returncode == 0, res.stderr
-    src = tmp / "src"
-    shutil.copytree(ROOT / "modules", src / "modules")
-    shutil.copytree(ROOT / "templates", src / "templates")
-    spec = src / "modules" / "license-server.yaml"
-    spec.write_text(spec.read_text().replace("sealbox-demo/license-server:0.1", TEST_IMAGE))
-    extra = {"carry": False} if "carry" in inspect.signature(create_bundle).parameters else {}
-    create_bundle(
-        BundleDefinition(
-            "sealbox-e2e", "1.0", ["license-server", "mysql", "face-server"], str(src)
-        ),
-        str(bundle),
-        **extra,
+
+
+def _prepare(tmp: Path, bundle: Path, state: Path) -> dict:
+    """The README's vendor walk (installer/license/README.md), with the real CLIs: keygen ->
+    images pinning that key -> fingerprints -> issue -> bundle create --license."""
+    res = subprocess.run(
+        [sys.executable, str(ROOT / "demo" / "build_images.py")], capture_output=True, text=True
     )
-    # The license files go in after create (it refuses unknown folders) and are listed in the
-    # manifest like the bundle build would (the gate refuses an unlisted license/vendor.pub).
-    (bundle / "license").mkdir()
-    (bundle / "license" / "vendor.pub").write_bytes(key.public.pem())
-    (bundle / "license" / "license.cfg").write_bytes(license_for_here(key, days=30))
-    manifest = load_manifest(str(bundle))
-    for rel in ("license/vendor.pub", "license/license.cfg"):
-        manifest.files[rel] = hashlib.sha256((bundle / rel).read_bytes()).hexdigest()
-    write_manifest(str(bundle), manifest)
+    assert res.returncode == 0, res.stderr[-2000:]
+    run_cli("sealbox", "license", "keygen", "-o", str(tmp / "vendor.key"))
+    pub = tmp / "vendor.pub"
+    key = signing.load_private(str(tmp / "vendor.key"))
+    pin_into("sealbox-demo/license-server:0.1", TEST_IMAGE, pub, tmp / "ctx-lic")
+    pin_into("sealbox-demo/face-server-standin:1.0", TEST_FACE, pub, tmp / "ctx-face")
+    run_cli("fingerprint", "collect", "-o", str(tmp / "fp"))
+    run_cli("fingerprint", "pack", str(tmp / "fp"), "-o", str(tmp / "finger.tar.gz"))
+    (tmp / "lic").mkdir()
+    run_cli(
+        "sealbox", "license", "issue", "-r", str(tmp / "finger.tar.gz"), "--key",
+        str(tmp / "vendor.key"), "-m", "face-server=2", "--days", "30", "--allow-vm",
+        "--customer", "e2e", "-o", str(tmp / "lic" / "license.cfg"),
+    )  # fmt: skip
+    shutil.copyfile(pub, tmp / "lic" / "vendor.pub")
+    # With the demo images (they pin the demo key): refused before any work, both ids named.
+    demo_src = tmp / "src-demo"
+    shutil.copytree(ROOT / "modules", demo_src / "modules")
+    shutil.copytree(ROOT / "templates", demo_src / "templates")
+    (demo_src / "bundle.yaml").write_text(
+        "product: e2e\nversion: '1.0'\nmodules: [license-server, mysql, face-server]\n"
+    )
+    refused = run_cli(
+        "sealbox", "bundle", "create", str(demo_src / "bundle.yaml"), "-o", str(tmp / "b0"),
+        "--key", str(tmp / "vendor.key"), "--license", str(tmp / "lic"), "--no-wheels", ok=False,
+    )  # fmt: skip
+    # The images pinning the vendor's key: the bundle is made.
+    src = tmp / "src"
+    shutil.copytree(demo_src, src)
+    for name, tag in (("license-server", TEST_IMAGE), ("face-server", TEST_FACE)):
+        spec = src / "modules" / f"{name}.yaml"
+        text = spec.read_text()
+        text = text.replace("sealbox-demo/license-server:0.1", tag)
+        spec.write_text(text.replace("sealbox-demo/face-server-standin:1.0", tag))
+    run_cli(
+        "sealbox", "bundle", "create", str(src / "bundle.yaml"), "-o", str(bundle),
+        "--key", str(tmp / "vendor.key"), "--license", str(tmp / "lic"), "--no-wheels",
+    )  # fmt: skip
+    os.environ["SEALBOX_TRUST"] = str(pub)
     deployment = Deployment(
         str(bundle), LocalHost(), store=StateStore(LocalHost(), str(state)), gates=[license_gate]
     )
     ports = {"license_port": free_port(), "http_port": free_port(), "mysql_port": free_port()}
-    return {"key": key, "bundle": bundle, "state": state, "deployment": deployment, **ports}
+    return {
+        "key": key,
+        "bundle": bundle,
+        "state": state,
+        "deployment": deployment,
+        "refused": refused,
+        **ports,
+    }
+
+
+def test_vendor_walk_refuses_images_pinning_another_key(setup: dict) -> None:
+    res = setup["refused"]
+    demo_id = signing.load_public(str(ROOT / "build" / "demo-vendor" / "vendor.pub")).id
+    assert res.returncode == 4, res.stderr
+    line = res.stderr.strip().splitlines()[-1]
+    assert f"signed with vendor key {setup['key'].public.id}" in line, line
+    assert f"pins {demo_id}" in line, line
+    manifest = load_manifest(str(setup["bundle"]))
+    pins = manifest.extra["license_pins"]
+    assert pins == {TEST_IMAGE: [setup["key"].public.id], TEST_FACE: [setup["key"].public.id]}
 
 
 def face_health(setup: dict) -> Tuple[int, Any]:
@@ -219,6 +263,12 @@ def test_deploy_grant_expire_and_recover(setup: dict, tmp_path: Path) -> None:
     assert status["license"]["license_id"] == "LIC-RENEWED" and status["days_left"] >= 364
     again = next(c for c in d.runtime.ours() if c.module == "face-server")
     assert again.id == face.id  # same container: no reinstall
+    assert http_json(lic_port, "/v1/status")[1]["grants"]["face-server"]["in_use"] == 1
+
+    # `rm` stops the service cleanly first: its seat is free at once, not after the TTL.
+    d.remove("face-server")
+    code, status = http_json(lic_port, "/v1/status")
+    assert status["grants"]["face-server"]["in_use"] == 0, status
 
 
 def test_gate_refuses_a_module_the_license_does_not_grant(setup: dict) -> None:
@@ -235,3 +285,75 @@ def test_gate_refuses_a_module_the_license_does_not_grant(setup: dict) -> None:
         assert exc.value.exit_code == 4
     finally:
         d.specs.pop("mood-server")
+
+
+def test_status_from_the_network_shows_no_customer_data(setup: dict) -> None:
+    """A sandbox host (its own netns, 198.18/15) asks /v1/status, / and /health over the LAN
+    path: no customer, license id, machines or seats. Loopback still gets the details."""
+    from tests.e2e.testhosts import can_run, sandbox_hosts
+
+    why = can_run()
+    if why:
+        pytest.fail(why)
+    port = setup["license_port"]
+    if http_json(port, "/")[0] != 200:
+        setup["deployment"].install(["license-server"], InstallOptions(overrides=overrides(setup)))
+    probe = (
+        "import sys, urllib.request as u\n"
+        "for p in ('/v1/status', '/', '/health'):\n"
+        "    try:\n"
+        "        r = u.urlopen('http://%s:%s%s' % (sys.argv[1], sys.argv[2], p), timeout=5)\n"
+        "    except Exception as e:\n"
+        "        r = e\n"
+        "    print(p, r.read().decode())\n"
+    )
+    with sandbox_hosts(1) as hosts:
+        h = hosts[0]
+        res = h.exec(["python3", "-c", probe, h.peer_address, str(port)])
+    seen = res.stdout.decode()
+    assert '"serving": true' in seen and "/v1/status" in seen, seen
+    for secret in ("e2e", "LIC-", "grants", "machine", "match", "in_use"):
+        assert secret not in seen.replace("/v1/status", ""), (secret, seen)
+    code, local = http_json(port, "/v1/status")
+    assert local["license"]["customer"] == "e2e" and "grants" in local
+
+
+def overrides(setup: dict) -> dict:
+    return {
+        "license_port": setup["license_port"],
+        "http_port": setup["http_port"],
+        "mysql_port": setup["mysql_port"],
+        "license_check_interval": INTERVAL,
+        "license_lease_ttl": TTL,
+    }
+
+
+def test_license_for_another_machine_stops_in_at_the_license_server(setup: dict) -> None:
+    """The license server alone (the gate does not judge the machine then): a license for
+    another machine makes its health answer 503 with the reason, and `in` stops there."""
+    from dataclasses import replace
+
+    from installer.errors import SealboxError
+
+    d: Deployment = setup["deployment"]
+    d.remove_all(purge=True)
+    record = collect(LocalHost()).to_record()
+    other = replace(
+        record,
+        components={k: tuple("0" * 63 + "1" for _ in v) for k, v in record.components.items()},
+        labels={**record.labels, "hostname": "elsewhere"},
+    )
+    lic = issue(
+        [other], modules={"face-server": ModuleGrant(2)}, days=30, customer="e2e", allow_vm=True
+    )
+    lic_dir = setup["state"] / "data" / "license-server" / "license"
+    lic_dir.mkdir(parents=True, exist_ok=True)
+    (lic_dir / "license.cfg").write_bytes(fileformat.render(lic, setup["key"]))
+    t0 = time.monotonic()
+    with pytest.raises(SealboxError) as exc:
+        d.install(["license-server"], InstallOptions(overrides=overrides(setup)))
+    took = time.monotonic() - t0
+    assert took < 30, f"`in` took {took:.0f}s to stop"
+    text = str(exc.value).splitlines()[0]
+    assert "NOT serving: not for this machine" in text, text
+    d.remove_all(purge=True)

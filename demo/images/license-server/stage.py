@@ -43,8 +43,13 @@ def demo_vendor_pub() -> Path:
     return pub
 
 
+def pinned_key_path() -> Path:
+    """The vendor public key the licensed images pin (the stand-in's stage.py uses it too)."""
+    return Path(os.environ.get("SEALBOX_VENDOR_PUB") or demo_vendor_pub())
+
+
 def main() -> int:
-    pub = Path(os.environ.get("SEALBOX_VENDOR_PUB") or demo_vendor_pub())
+    pub = pinned_key_path()
     shutil.rmtree(STAGED, ignore_errors=True)
     for rel in FILES:
         (STAGED / rel).parent.mkdir(parents=True, exist_ok=True)

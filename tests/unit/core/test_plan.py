@@ -36,6 +36,7 @@ VALUES = {
     "mysql_root_password": "r" * 32,
     "mysql_bind_address": "0.0.0.0",
     "license_check_interval": 10,
+    "license_seat_key": "k" * 48,
 }
 
 

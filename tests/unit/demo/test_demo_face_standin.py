@@ -18,9 +18,10 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 import pytest
 
 import installer.license.client as _client_module
+from installer.license.clock import Witnesses
 from installer.license.server import serve
 from installer.license.service import LicenseService
-from tests.unit.license.helpers import NOW, RING, machine, signed
+from tests.unit.license.helpers import KEY, NOW, RING, machine, signed
 
 APP = Path(__file__).resolve().parents[3] / "demo" / "images" / "face-server-standin" / "app"
 sys.path.insert(0, str(APP))
@@ -40,10 +41,12 @@ MYSQL_SVC_USER=face
 MYSQL_SVC_PASSWORD=p=w#1
 LICENSE_SERVER_HOST=10.0.0.5
 LICENSE_SERVER_PORT=8887
+LICENSE_SEAT_KEY=kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk
 HTTP_PORT=8300
 INSTANCE=1
 GPU_ID=
 """
+SEAT_KEY = b"k" * 48
 
 
 def _conf(tmp_path: Path, text: str = CONF, env: Optional[Dict[str, str]] = None):
@@ -71,7 +74,7 @@ def test_conf_reads_field_guide_format(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "text, message",
     [
-        (CONF.replace("HTTP_PORT=8300", "HTTP_PORT = 8300"), "service.conf:8: expected KEY=value"),
+        (CONF.replace("HTTP_PORT=8300", "HTTP_PORT = 8300"), "service.conf:9: expected KEY=value"),
         (CONF.replace("HTTP_PORT=8300", "HTTP_PORT= 8300"), "HTTP_PORT: no spaces"),
         (CONF.replace("HTTP_PORT=8300", "HTTP_PORT=eighty"), "HTTP_PORT='eighty': expected"),
         (CONF.replace("HTTP_PORT=8300", "HTTP_PORT=70000"), "expected a port"),
@@ -156,9 +159,15 @@ def lic_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lice
         keys=RING,
         facts=machine,
         wall=lambda: NOW,
+        seat_key=SEAT_KEY,
         lease_ttl=LEASE_TTL,
+        witnesses=lambda: Witnesses(),
     )
     (tmp_path / "service.conf").write_text(CONF)
+    (tmp_path / "pinned").mkdir()
+    (tmp_path / "pinned" / "vendor.pub").write_bytes(KEY.public.pem())
+    monkeypatch.setattr(license_client, "PINNED", str(tmp_path / "pinned"))
+    monkeypatch.setattr(license_client, "WALL", lambda: NOW)
     monkeypatch.setattr(license_client, "CONF", str(tmp_path / "service.conf"))
     monkeypatch.setattr(license_client, "OFFLINE_GRACE", 0.0)
     monkeypatch.setattr(license_client, "_clients", {})

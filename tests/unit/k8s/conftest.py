@@ -16,6 +16,7 @@ FAKE_LICENSE = "# stand-in license for render tests\n-----BEGIN SEALBOX LICENSE-
 FIXED_SECRETS = {
     "mysql_password": "GoldenPw0000000000000000000000001",
     "mysql_root_password": "GoldenRootPw00000000000000000002",
+    "license_seat_key": "GoldenSeatKey" + "0" * 34 + "3",
 }
 
 

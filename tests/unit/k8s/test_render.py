@@ -54,8 +54,8 @@ def test_render_is_deterministic_and_reuses_secrets(bundle, tmp_path):
     secrets_file = Path(first.secrets_file)
     assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
     saved = yaml.safe_load(secrets_file.read_text())
-    assert set(saved) == {"mysql_password", "mysql_root_password"}
-    assert all(len(v) == 32 for v in saved.values())
+    assert set(saved) == {"mysql_password", "mysql_root_password", "license_seat_key"}
+    assert [len(saved[k]) for k in sorted(saved)] == [48, 32, 32]
     again = render_to_dir(str(bundle), [], opts(), str(out))
     assert {p: Path(p).read_text() for p in again.files} == texts
     assert yaml.safe_load(secrets_file.read_text()) == saved
@@ -108,7 +108,10 @@ def test_probes_from_the_health_check(bundle):
     assert face["startupProbe"]["failureThreshold"] * face["startupProbe"]["periodSeconds"] >= 180
     mysql = pod(objs, "mysql")["containers"][0]
     assert mysql["readinessProbe"]["tcpSocket"] == {"port": "mysql"}
-    assert pod(objs, "license-server")["containers"][0]["livenessProbe"]["httpGet"]["path"] == "/"
+    assert (
+        pod(objs, "license-server")["containers"][0]["livenessProbe"]["httpGet"]["path"]
+        == "/health"
+    )
 
 
 def test_workload_shapes(bundle):

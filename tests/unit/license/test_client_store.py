@@ -11,16 +11,21 @@ import pytest
 from installer.errors import LicenseError
 from installer.hosts.local import LocalHost
 from installer.license.client import LicenseClient
+from installer.license.clock import Witnesses
+from installer.license.http import Limits
 from installer.license.server import serve
 from installer.license.service import LicenseService
 from installer.license.store import LicenseStore
 from installer.license.verify import verify_bytes
 
-from .helpers import NOW, RING, expired_bytes, machine, signed
+from .helpers import KEY, NOW, OTHER_KEY, RING, expired_bytes, machine, signed
+
+SEAT_KEY = b"s" * 48
+VENDOR = {KEY.public.id: KEY.public.key}
 
 
 class Running:
-    def __init__(self, service: LicenseService) -> None:
+    def __init__(self, service: LicenseService, limits: Limits = Limits()) -> None:
         self.service = service
         self.port = 0
         self._stop: Optional[Callable[[], None]] = None
@@ -31,7 +36,9 @@ class Running:
             started.set()
 
         self.thread = threading.Thread(
-            target=lambda: asyncio.run(serve(service, bind="127.0.0.1", port=0, ready=ready)),
+            target=lambda: asyncio.run(
+                serve(service, bind="127.0.0.1", port=0, ready=ready, limits=limits)
+            ),
             daemon=True,
         )
         self.thread.start()
@@ -43,23 +50,36 @@ class Running:
         self.thread.join(10)
 
 
-@pytest.fixture
-def server(tmp_path) -> Iterator[Running]:
-    (tmp_path / "lic").mkdir()
-    (tmp_path / "lic" / "license.cfg").write_bytes(signed(now=NOW - 1000))
+def start(tmp_path, license: bytes, keys=RING, seat_key=SEAT_KEY, **limits) -> Running:
+    (tmp_path / "lic").mkdir(exist_ok=True)
+    (tmp_path / "lic" / "license.cfg").write_bytes(license)
     svc = LicenseService(
         license_dir=str(tmp_path / "lic"),
         state_dir=str(tmp_path / "state"),
-        keys=RING,
+        keys=keys,
         facts=machine,
         wall=lambda: NOW,
+        seat_key=seat_key,
         lease_ttl=5,
+        witnesses=lambda: Witnesses(),
     )
-    run = Running(svc)
+    run = Running(svc, Limits(**limits))
     svc.set_facts(machine())
+    return run
+
+
+@pytest.fixture
+def server(tmp_path) -> Iterator[Running]:
+    run = start(tmp_path, signed(now=NOW - 1000))
     yield run
     if run.thread.is_alive():
         run.stop()
+
+
+def client(port: int, instance: str = "0", **kw) -> LicenseClient:
+    kw.setdefault("seat_key", SEAT_KEY)
+    kw.setdefault("vendor_keys", VENDOR)
+    return LicenseClient("127.0.0.1", port, "face-server", instance, wall=lambda: NOW, **kw)
 
 
 class Clock:
@@ -72,9 +92,9 @@ class Clock:
 
 def test_grant_renew_and_offline_grace(server: Running) -> None:
     clock = Clock()
-    c = LicenseClient("127.0.0.1", server.port, "face-server", "0", offline_grace=10, clock=clock)
+    c = client(server.port, offline_grace=10, clock=clock)
     ok, why = c.check()
-    assert ok and why.startswith("granted (LIC-TEST-1, lease 5s)")
+    assert ok and why.startswith("granted (LIC-TEST-1, seat 1, lease 5s)")
     first = c.grant and c.grant["lease_id"]
     clock.t += 3
     assert c.check()[0] and c.grant and c.grant["lease_id"] == first  # renewed, same seat
@@ -88,21 +108,47 @@ def test_grant_renew_and_offline_grace(server: Running) -> None:
 
 
 def test_refusal_stops_at_once(server: Running) -> None:
-    c = LicenseClient("127.0.0.1", server.port, "face-server", "0")
+    c = client(server.port)
     assert c.check()[0]
     server.service.set_facts(machine(vm="kvm"))
     ok, why = c.check()
     assert not ok and "refused" in why and "virtual machine detected" in why
 
 
-def test_client_rejects_a_server_whose_key_changed(server: Running) -> None:
-    c = LicenseClient("127.0.0.1", server.port, "face-server", "0")
-    assert c.check()[0]
-    from installer import signing
+def test_a_fake_server_with_its_own_key_never_licenses(tmp_path) -> None:
+    """The reported attack: a server with a fresh key that grants everything. Its license is
+    signed by its own key (not the pinned vendor key): refused, even with the seat key."""
+    fake = start(tmp_path, signed(key=OTHER_KEY), keys=fakering())
+    try:
+        ok, why = client(fake.port).check()
+        assert not ok and "bad grant" in why and "not a vendor key pinned in this service" in why
+    finally:
+        fake.stop()
 
-    server.service.key = signing.generate()
-    ok, why = c.check()
-    assert not ok and "license server key changed" in why
+
+def test_a_server_without_this_installations_seat_key_never_licenses(tmp_path) -> None:
+    """The genuine license, but a server that is not this installation's: no valid MAC."""
+    other = start(tmp_path, signed(now=NOW - 1000), seat_key=b"x" * 48)
+    try:
+        ok, why = client(other.port).check()
+        assert not ok and "seat proof invalid" in why
+    finally:
+        other.stop()
+
+
+def test_second_process_with_the_same_instance_is_refused(server: Running) -> None:
+    first, second = client(server.port), client(server.port)
+    assert first.check()[0]
+    ok, why = second.check()
+    assert not ok and "held by another process" in why
+    first.release()
+    assert second.check()[0]  # released on a clean stop: the next one gets the seat at once
+
+
+def fakering():
+    from installer.license.fileformat import KeyRing
+
+    return KeyRing([OTHER_KEY.public])
 
 
 def test_status_and_banner_over_http(server: Running) -> None:
@@ -115,6 +161,7 @@ def test_status_and_banner_over_http(server: Running) -> None:
     assert resp.status == 200 and resp.read().startswith(b"Sealbox license server 1.0: serving")
     conn.request("GET", "/v1/status")
     st = json.loads(conn.getresponse().read())
+    assert st["license"]["customer"] == "ACME Bank"  # loopback: details
     assert st["serving"] and st["days_left"] == 89 and st["grants"]["face-server"]["limit"] == 2
     conn.request("POST", "/v1/grant", body=b"not json")
     resp = conn.getresponse()

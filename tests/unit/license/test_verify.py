@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fingerprint.compare import MatchPolicy
 from installer.license import verify as V
 from installer.license.model import DAY, ModuleGrant
 
@@ -46,14 +47,44 @@ def test_clock_rollback_detected_small_ntp_step_tolerated() -> None:
 
 
 def test_machine_match_at_the_k_of_n_boundary() -> None:
-    lic = make_license(required=5)  # 7 components recorded
-    ok = V.evaluate(lic, now=NOW, live=machine(changed=("board_serial", "macs")))
-    assert ok.ok and ok.machine and ok.machine["matched"] and len(ok.machine["matched"]) == 5
-    bad = V.evaluate(lic, now=NOW, live=machine(changed=("board_serial", "macs", "cpu_model")))
+    lic = make_license(required=4)  # 7 recorded, 6 identity (the CPU model never counts)
+    ok = V.evaluate(lic, now=NOW, live=machine(changed=("board_serial", "macs", "cpu_model")))
+    assert ok.ok and ok.machine and ok.machine["matched"] and len(ok.machine["matched"]) == 4
+    bad = V.evaluate(lic, now=NOW, live=machine(changed=("board_serial", "macs", "machine_id")))
     assert bad.codes == [V.MACHINE]
-    assert "not for this machine (components board serial, physical NIC MACs, CPU model differ" in (
+    assert "not for this machine (components /etc/machine-id, board serial, physical NIC MACs" in (
         bad.reason()
     )
+
+
+def test_clone_with_a_new_mac_and_the_same_cpu_model_is_refused() -> None:
+    """The reported clone: license records CPU model, disk serial, machine-id and MACs with
+    3 of 4 required; a disk-image copy with a new MAC kept CPU model, disk and machine-id."""
+    from dataclasses import replace
+
+    from fingerprint.model import Fingerprint
+
+    kinds = ("cpu_model", "disk_serials", "machine_id", "macs")
+
+    def four(fp: Fingerprint) -> Fingerprint:
+        return replace(fp, raw={k: v for k, v in fp.raw.items() if k in kinds})
+
+    record = four(machine()).to_record(name="secfile_10.0.0.5")
+    lic = replace(make_license(), machines=(record,), match=MatchPolicy(3))
+    assert V.evaluate(lic, now=NOW, live=four(machine())).ok
+    clone = V.evaluate(lic, now=NOW, live=four(machine(changed=("macs",))))
+    assert clone.codes == [V.MACHINE] and "2 of 3 components match (3 required)" in clone.reason()
+    # Issued today, the default policy for those 3 identity components is all 3.
+    assert MatchPolicy.suggested(record).required == 3
+
+
+def test_on_a_vm_the_product_uuid_must_match() -> None:
+    lic = make_license(allow_vm=True, required=3)
+    assert V.evaluate(lic, now=NOW, live=machine(vm="kvm", changed=("macs",))).ok
+    cloned_vm = V.evaluate(lic, now=NOW, live=machine(vm="kvm", changed=("product_uuid",)))
+    assert cloned_vm.codes == [V.MACHINE] and "must match: product_uuid" in cloned_vm.reason()
+    # On bare metal the same change is one replaced part among six.
+    assert V.evaluate(make_license(required=3), now=NOW, live=machine(changed=("product_uuid",))).ok
 
 
 def test_vm_refused_unless_allowed() -> None:
@@ -74,4 +105,4 @@ def test_module_not_licensed() -> None:
 def test_json_shape() -> None:
     d = V.evaluate(make_license(), now=NOW, live=machine()).to_dict()
     assert d["ok"] is True and d["days_left"] == 90 and d["license"]["customer"] == "ACME Bank"
-    assert d["machine"]["required"] == 6 and d["problems"] == []
+    assert d["machine"]["required"] == 5 and d["problems"] == []

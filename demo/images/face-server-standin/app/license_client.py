@@ -2,37 +2,45 @@
 
 ``license_ok()`` holds a lease from the license server through the Sealbox client library
 (``sealbox_license_client.py``, staged from installer/license/client.py): the first call asks
-for a grant for this module and instance, later calls renew it; each grant's signature, nonce,
-module and instance are checked. If the server blips, the service keeps running until its lease
-ends plus a short offline grace; a refusal (expired license, other machine, seats used up)
-stops it at the next check, so within one lease TTL.
+for a grant for this module and instance, later calls renew it. Each grant must chain to the
+vendor key pinned in this image (/app/pinned): the license it names is verified here (signature,
+dates, module, seat count), and the grant is MACed with this instance's secret, derived from the
+installation's seat key in service.conf (LICENSE_SEAT_KEY, 0600, never logged). If the server
+blips, the service keeps running until its lease ends plus a short offline grace; a refusal
+(expired license, other machine, seats used up) stops it at the next check.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from typing import Dict, Tuple
+import time
+from typing import Dict, Optional, Tuple
 
 import service_conf
-from sealbox_license_client import LicenseClient
+from sealbox_license_client import PINNED_DIR, LicenseClient, load_vendor_keys
 
 MODULE = "face-server"
 CONF = os.environ.get("SEALBOX_SERVICE_CONF", "/app/sconf/service.conf")
 OFFLINE_GRACE = float(os.environ.get("LICENSE_OFFLINE_GRACE", "30"))
+PINNED = PINNED_DIR  # baked into the image; no option or variable points elsewhere
+WALL = time.time
 
 _clients: Dict[Tuple[str, int], LicenseClient] = {}
 _lock = threading.Lock()
 
 
-def _identity() -> Tuple[str, int]:
-    """(instance, GPUs used) from service.conf: the seat is per instance."""
+def _identity() -> Tuple[str, int, bytes]:
+    """(instance, GPUs used, seat key) from service.conf; INSTANCE from the environment wins
+    (a cluster gives each replica its own)."""
     try:
         with open(CONF, encoding="utf-8") as fh:
             values = service_conf.parse(fh.read(), CONF)
     except (OSError, service_conf.ConfError):
         values = {}
-    return values.get("INSTANCE") or "0", 1 if values.get("GPU_ID") else 0
+    instance = os.environ.get("INSTANCE") or values.get("INSTANCE") or "0"
+    seat_key = (values.get("LICENSE_SEAT_KEY") or "").encode()
+    return instance, 1 if values.get("GPU_ID") else 0, seat_key
 
 
 def license_ok(host: str, port: int, timeout: float = 3.0) -> Tuple[bool, str]:
@@ -40,15 +48,27 @@ def license_ok(host: str, port: int, timeout: float = 3.0) -> Tuple[bool, str]:
     with _lock:
         client = _clients.get((host, port))
         if client is None:
-            instance, gpus = _identity()
+            instance, gpus, seat_key = _identity()
             client = LicenseClient(
                 host,
                 port,
                 MODULE,
                 instance,
+                seat_key=seat_key,
+                vendor_keys=load_vendor_keys(PINNED),
+                wall=WALL,
                 gpus=gpus,
                 timeout=timeout,
                 offline_grace=OFFLINE_GRACE,
             )
             _clients[(host, port)] = client
         return client.check()
+
+
+def release_all() -> Optional[str]:
+    """Give the seats back on a clean stop, so a restarted instance gets its seat at once."""
+    with _lock:
+        for client in _clients.values():
+            client.release()
+            client.close()
+    return None

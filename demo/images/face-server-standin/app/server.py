@@ -297,6 +297,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     checker.start()
     httpd.serve_forever()
     httpd.server_close()
+    checker.join(5)
+    license_client.release_all()
     return 0
 
 

@@ -94,7 +94,7 @@ def load(path: str, env: Optional[Dict[str, str]] = None) -> ServiceConf:
         license_port=_int(values, "LICENSE_SERVER_PORT", path),
         http_port=_int(values, "HTTP_PORT", path),
         http_bind=values.get("HTTP_BIND") or "0.0.0.0",
-        instance=values.get("INSTANCE") or "0",
+        instance=env.get("INSTANCE") or values.get("INSTANCE") or "0",
         gpu_id=values.get("GPU_ID") or None,
         license_interval=max(0.5, interval),
     )
