@@ -60,12 +60,13 @@ def readme_lines(rel: str) -> list[tuple[str, int, str]]:
             in_block, last = not in_block, None
             continue
         if in_block:
-            text = _strip_comment(raw)
+            text = _strip_comment(raw).rstrip("\\").rstrip()  # a trailing \ continues the line
             if last is not None and raw[:1].isspace() and text[:1] in "[-":
                 found[last] = (rel, found[last][1], found[last][2] + " " + text)
                 continue
             last = None
-            for part in re.split(r"\s\|\s", text):  # `a | b`: two commands on one line
+            # `a | b`, `a && b`: two commands on one line
+            for part in re.split(r"\s(?:\||&&)\s", text):
                 if part and _is_command(part):
                     found.append((rel, n, part.strip()))
                     last = len(found) - 1
@@ -73,7 +74,13 @@ def readme_lines(rel: str) -> list[tuple[str, int, str]]:
         for span in INLINE.findall(raw):
             if _is_command(span) and len(span.split()) >= 3 and not re.search(r"\s\|\s", span):
                 found.append((rel, n, span.strip()))
-    return found
+    # a continued line may itself chain commands (`... \\n  --days 365 -o x && cp ...`)
+    return [
+        (rel, n, part.strip())
+        for rel, n, line in found
+        for part in re.split(r"\s(?:\||&&)\s", line)
+        if _is_command(part)
+    ]
 
 
 def _drop_optional(text: str) -> str:

@@ -17,7 +17,13 @@ from tests.unit.core.test_plan import MANIFEST, ROOT, SPECS, VALUES
 
 def _plan(values: dict, modules=("license-server", "mysql", "face-server"), count=1) -> Plan:
     plan = Plan()
-    values = {"license_lease_ttl": 30, **values}
+    defaults = {
+        v.name: v.default
+        for spec in SPECS.values()
+        for v in spec.variables
+        if v.default is not None and "{" not in str(v.default)
+    }
+    values = {**defaults, **values}
     for name in modules:
         d = desired_module(
             SPECS[name],
