@@ -9,6 +9,12 @@ for model weights (random, so compression cannot flatter either side). Ours goes
 engine (Deployment.install) with the envcheck/license gates off: the gates are measured by
 their own benchmarks (envcheck_local.py, license_grants.py).
 
+The breakdown says where the time of ours goes: the engine before the load (plan, facts,
+snapshot of the engine's images), the load (python reads + sha256 + zstd + tar guard, fed to
+`docker load`, then the tag check), create + start, and the wait for health; beside it, in
+the same run, the archive's sha256 alone and the python stream alone (no docker), so the cost
+of the hash is visible next to what it overlaps with.
+
 Usage: python benchmarks/install_from_zst.py [--rounds 3] [--weights-mb 450]
 """
 
@@ -26,7 +32,9 @@ from _common import median, print_table, sh, timed
 
 from installer.bundle.create import create_bundle, load_definition
 from installer.deploy import Deployment, InstallOptions
+from installer.events import Event
 from installer.hosts.local import LocalHost
+from installer.runtime.archive import sha256_file, stream_decompressed
 from installer.state import StateStore
 
 IMAGE = "sealbox-bench/model-server:1"
@@ -81,6 +89,36 @@ def make_bundle(work: str) -> str:
     return out
 
 
+class Phases:
+    """Timestamps of the engine's own events during one install, split into phases."""
+
+    MARKS = (
+        ("loading image", "engine before load"),
+        ("image loaded in", "load (stream + docker load + checks)"),
+        ("creating ", "engine between"),
+        ("waiting for ", "create + start"),
+        (" healthy", "health wait"),
+    )
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.at: dict[str, float] = {}
+
+    def __call__(self, event: Event) -> None:
+        for needle, _ in self.MARKS:
+            if needle in event.message and needle not in self.at and event.kind != "progress":
+                self.at[needle] = time.perf_counter()
+
+    def split(self, end: float) -> dict[str, float]:
+        out, last = {}, self.start
+        for needle, name in self.MARKS:
+            t = self.at.get(needle, last)
+            out[name] = t - last
+            last = t
+        out["engine after health"] = end - last
+        return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
@@ -100,8 +138,12 @@ def main() -> int:
         from installer.bundle.manifest import load_manifest
 
         zst = os.path.join(bundle, load_manifest(bundle).images[0].file)
+        sha = load_manifest(bundle).images[0].sha256
         state = os.path.join(work, "state")
         ours, ref, pipe = [], [], []
+        hashing: list[float] = []
+        streaming: list[float] = []
+        split: dict[str, list[float]] = {}
 
         def settle() -> None:
             """Same start for every side: cache dropped (--cold) or left warm."""
@@ -147,13 +189,31 @@ def main() -> int:
             )
             # ours: Sealbox streams the .tar.zst into docker load, creates, starts, waits for health
             sh("docker", "rmi", "-f", IMAGE)
-            dep = Deployment(bundle, LocalHost(), store=StateStore(LocalHost(), state), gates=[])
+            phases = Phases()
+            dep = Deployment(
+                bundle,
+                LocalHost(),
+                store=StateStore(LocalHost(), state),
+                gates=[],
+                reporter=phases,
+            )
             settle()
-            started = time.perf_counter()
+            started = phases.start = time.perf_counter()
             result = dep.install(["model-server"], InstallOptions())
-            ours.append(time.perf_counter() - started)
+            ended = time.perf_counter()
+            ours.append(ended - started)
+            for name, secs in phases.split(ended).items():
+                split.setdefault(name, []).append(secs)
             assert result.loaded_images == 1
             dep.remove_all(purge=True)
+            # the archive's sha256 alone, and the python stream alone (read, sha256, zstd,
+            # tar guard; no docker): what the load step costs beside docker's own work
+            settle()
+            hashing.append(timed(lambda: sha256_file(zst)))
+            settle()
+            streaming.append(
+                timed(lambda: [None for _ in stream_decompressed(zst, expected_sha256=sha)])
+            )
         ratio = median(ours) / median(ref)
         print_table(
             f"in of a {size / 1e6:.0f} MB image ({'cold' if args.cold else 'warm'} page cache, median of {args.rounds}; archive "
@@ -180,6 +240,26 @@ def main() -> int:
                     " ".join(f"{x:.2f}" for x in ours),
                     f"{ratio:.2f}",
                     "<= 1.10",
+                ],
+            ],
+        )
+        print_table(
+            "where the time of `sealbox in` goes (medians; the last two are measured apart)",
+            ["phase", "median s", "share of ours"],
+            [
+                [name, f"{median(v):.2f}", f"{median(v) / median(ours):.0%}"]
+                for name, v in split.items()
+            ]
+            + [
+                [
+                    "  sha256 of the archive alone",
+                    f"{median(hashing):.2f}",
+                    f"{median(hashing) / median(ours):.0%}",
+                ],
+                [
+                    "  python stream alone (read+sha256+zstd+guard)",
+                    f"{median(streaming):.2f}",
+                    f"{median(streaming) / median(ours):.0%}",
                 ],
             ],
         )

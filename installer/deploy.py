@@ -75,6 +75,8 @@ class InstanceStatus:
     health: str
     gpu: Optional[str] = None
     in_state: bool = True
+    image_id: str = ""  # the image the container runs
+    signed_id: str = ""  # the signed image ID it should run (from the state record)
 
 
 class Deployment:
@@ -197,9 +199,21 @@ class Deployment:
                             command=spec.health.command,
                         )
                         health = "healthy" if ok else f"unhealthy: {seen}"
+                    if inst.image_id and cont.image_id != inst.image_id:
+                        health = (
+                            f"wrong image: runs {cont.image_id[:19]}, signed {inst.image_id[:19]}"
+                        )
                 rows.append(
                     InstanceStatus(
-                        name, inst.container, rec.image_ref, inst.ports, st, health, inst.gpu
+                        name,
+                        inst.container,
+                        rec.image_ref,
+                        inst.ports,
+                        st,
+                        health,
+                        inst.gpu,
+                        image_id=cont.image_id if cont is not None else "",
+                        signed_id=inst.image_id,
                     )
                 )
         for cont in containers.values():  # ours by label but not in the state record
@@ -215,6 +229,7 @@ class Deployment:
                     "not in state (run 'in' again or 'rm')",
                     None,
                     in_state=False,
+                    image_id=cont.image_id,
                 )
             )
         return rows
@@ -373,7 +388,7 @@ class Deployment:
             # Every image first: a damaged archive stops the run before any container changes.
             for mp in plan.modules:
                 if mp.load_image:
-                    applier.load_image(mp.desired.spec, mp.desired.image)
+                    applier.load_image(mp.desired.spec, mp.desired.image, mp.desired.archive)
                     result.loaded_images += 1
             # Values are remembered before anything starts: a generated password must survive
             # a failed run, because the database may already have been initialised with it.

@@ -47,6 +47,7 @@ class DesiredModule:
     image: ImageEntry
     instances: list[DesiredInstance]
     gpus: list[str]
+    archive: list[ImageEntry] = field(default_factory=list)  # every image in image.file
 
 
 def module_variables(specs: Mapping[str, ModuleSpec], spec: ModuleSpec) -> set[str]:
@@ -166,4 +167,5 @@ def desired_module(
             file_hashes={f.path: _sha(f.content) for f in files},
         )
         instances.append(DesiredInstance(spec.name, index, runspec, files, data_dirs, ports))
-    return DesiredModule(spec, entry, instances, gpus)
+    archive = manifest.archives().get(entry.file, [entry])
+    return DesiredModule(spec, entry, instances, gpus, archive)

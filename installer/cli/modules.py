@@ -149,7 +149,7 @@ def _installed_table(title: str, rows: list[InstanceStatus], lic: Optional[dict]
             (
                 r.module,
                 r.container,
-                r.image,
+                f"{r.image} ({r.image_id[7:19]})" if r.image_id else r.image,
                 ", ".join(f"{k}={v}" for k, v in r.ports.items()),
                 r.gpu,
                 r.state,

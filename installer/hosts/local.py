@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
 from typing import BinaryIO, Iterable, Mapping, Optional, Union
 
 from installer.hosts.base import Command, Result, command_text
+
+F_SETPIPE_SZ = 1031  # Linux fcntl; not in the fcntl module before Python 3.10
 
 
 def _argv(cmd: Command) -> list[str]:
@@ -20,6 +24,15 @@ def _argv(cmd: Command) -> list[str]:
 
 def _decode(data: Optional[bytes]) -> str:
     return (data or b"").decode("utf-8", errors="replace")
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL the process group `proc` leads, and reap it."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+    proc.wait()
 
 
 class LocalHost:
@@ -70,9 +83,16 @@ class LocalHost:
         *,
         timeout: Optional[float] = None,
     ) -> Result:
+        """The command runs in its own process group (session): when the producer fails (a
+        checksum that does not match, Ctrl-C) or it times out, the whole group is killed --
+        a pipeline's every stage, not only the shell in front of it."""
         try:
             proc = subprocess.Popen(
-                _argv(cmd), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+                _argv(cmd),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
             )
         except FileNotFoundError as exc:
             return Result(command_text(cmd), 127, "", f"{exc.filename}: command not found")
@@ -85,6 +105,10 @@ class LocalHost:
         for t in readers:
             t.start()
         assert proc.stdin is not None
+        try:  # a 1 MiB pipe: one wake-up of the reader per chunk instead of sixteen
+            fcntl.fcntl(proc.stdin.fileno(), F_SETPIPE_SZ, 1 << 20)
+        except OSError:
+            pass
         feed_error: Optional[BaseException] = None
         try:
             for chunk in chunks:
@@ -93,7 +117,7 @@ class LocalHost:
             pass  # the command stopped reading; its exit code and stderr say why
         except BaseException as exc:  # a bad archive or checksum: stop the command, re-raise
             feed_error = exc
-            proc.kill()
+            _kill_group(proc)
         finally:
             try:
                 proc.stdin.close()
@@ -102,8 +126,11 @@ class LocalHost:
         try:
             rc = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            _kill_group(proc)
             rc = 124
+        except BaseException:
+            _kill_group(proc)
+            raise
         for t in readers:
             t.join()
         if feed_error is not None:

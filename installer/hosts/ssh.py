@@ -40,6 +40,7 @@ PREFERRED_MACS = ("hmac-sha2-256-etm@openssh.com", "hmac-sha2-256", "hmac-sha2-5
 WINDOW_SIZE = 16 * 1024 * 1024  # what we advertise: big outputs (docker save, cat) stream fast
 CHUNK = 1024 * 1024
 RC_TIMEOUT = 124
+FEED_ERROR_WAIT = 30.0  # seconds a command may take to exit after its input failed
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MISSING = 66  # rc our read() script uses for "no such file"
 
@@ -488,8 +489,17 @@ class SSHHost:
                 except (OSError, EOFError):
                     pass  # remote stopped reading or the link dropped: the exit status tells
                 except BaseException as exc:  # the producer failed: stop the command, re-raise
+                    # End the stream and wait (bounded) for the command to exit: a producer
+                    # that withholds its end (a guarded tar) leaves the command an incomplete
+                    # input, and the caller must know it is gone before it cleans up after it.
                     feed_error = exc
-                    chan.close()
+                    if isinstance(exc, KeyboardInterrupt):
+                        chan.close()
+                    elif timer is None or timeout is None or timeout > FEED_ERROR_WAIT:
+                        if timer:
+                            timer.cancel()
+                        timer = threading.Timer(FEED_ERROR_WAIT, expire)
+                        timer.start()
             if not chan.closed:
                 try:
                     chan.shutdown_write()

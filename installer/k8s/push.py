@@ -102,11 +102,10 @@ def push_bundle(
             report(Event("done", item.ref, f"already in {client.registry} ({item.digest[:19]})"))
     archives = {i.archive for i in todo if runtime.image_id(i.image_id) is None}
     for archive in sorted(archives):
-        entry = next(e for e in manifest.images if e.file == archive)
         report(Event("step", "images", f"loading {archive}"))
         runtime.load_archive(
             f"{bundle_dir}/{archive}",
-            expected_sha256=entry.sha256,
+            manifest.archives()[archive],
             progress=lambda d, t, a=archive: report(
                 Event("progress", "images", a, done=d, total=t)
             ),

@@ -1,9 +1,9 @@
 """Streaming decompression of image archives, hashing the compressed bytes as they are read.
 
 One read of the file feeds both the checksum and `docker load`, with no uncompressed copy on
-disk. The last decompressed piece is held back until the checksum is confirmed, so a corrupt
-archive never completes a `docker load` (docker only registers an image once it has read the
-whole tar).
+disk. The end of the tar is held back until the checksum is confirmed (installer.runtime.
+targuard), so a damaged or replaced archive never completes a `docker load`: docker registers
+an image only once its tar reader has reached the end of the archive.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import BinaryIO, Callable, Iterator, Optional, Protocol
 import zstandard
 
 from installer.errors import RuntimeFailure
+from installer.runtime.targuard import TarGuard, TarShapeError
 
 CHUNK = 1 << 20
 DEFAULT_ZSTD_LEVEL = 6  # measured: see installer/bundle/README.md, "Compression"
@@ -89,6 +90,10 @@ class _Decompressor:
             # zstandard's decompressobj has `eof` since 0.20; a partial frame leaves it False.
             if not getattr(self._obj, "eof", True):
                 raise EOFError("zstd stream ended early")
+            # Bundles are one zstd frame (installer.bundle.create); anything after it (another
+            # frame, a skippable frame padding a replaced archive) is refused, not skipped.
+            if getattr(self._obj, "unused_data", b""):
+                raise EOFError("data after the end of the zstd frame")
         return b""
 
 
@@ -102,8 +107,10 @@ def stream_decompressed(
 ) -> Iterator[bytes]:
     """Yield the uncompressed tar of `path`, verifying `expected_sha256` of the file on the way.
 
-    `inspector` (e.g. the image-ID check of installer.bundle.tarscan) sees the same bytes and
-    can refuse the archive before its last piece is released.
+    The tar's end is withheld (see installer.runtime.targuard) until the sha256 of the whole
+    compressed file matches and `inspector` (e.g. the image-ID check of
+    installer.bundle.tarscan, which sees the same bytes) has accepted it: a consumer such as
+    `docker load` that sees the stream stop early has an incomplete tar and registers nothing.
     """
     kind = compression_of(path)
     try:
@@ -115,8 +122,20 @@ def stream_decompressed(
         ) from None
     digest = hashlib.sha256()
     dec = _Decompressor(kind)
-    held: Optional[bytes] = None
+    guard = TarGuard()
+    pending = b""  # decompressed bytes not yet released
+    released = 0
     done = 0
+    broken: Optional[str] = None
+
+    def take(out: bytes) -> None:
+        if inspector is not None:
+            inspector.feed(out)
+        try:
+            guard.feed(out)
+        except TarShapeError as exc:
+            raise ArchiveError(f"{path}: not a docker save archive ({exc})") from None
+
     try:
         while True:
             chunk = source.read(CHUNK)
@@ -124,39 +143,51 @@ def stream_decompressed(
                 break
             digest.update(chunk)
             done += len(chunk)
-            try:
-                out = dec.feed(chunk)
-            except (zstandard.ZstdError, lzma.LZMAError, OSError, EOFError, Exception) as exc:
-                raise ArchiveError(
-                    f"{path}: corrupt archive ({exc}); copy the bundle again"
-                ) from None
             if progress:
                 progress(done, total)
-            if out:
-                if inspector is not None:
-                    inspector.feed(out)
-                if held is not None:
-                    yield held
-                held = out
-        try:
-            tail = dec.finish()
-        except EOFError as exc:
-            raise ArchiveError(
-                f"{path}: truncated archive ({exc}); copy the bundle again"
-            ) from None
+            if broken is not None:
+                continue  # hash the rest: a replaced file is reported as such, not as corrupt
+            try:
+                out = dec.feed(chunk)
+            except Exception as exc:  # zstd, lzma, zlib errors: a corrupt stream
+                broken = f"corrupt archive ({exc})"
+                continue
+            if not out:
+                continue
+            take(out)
+            n = guard.safe_limit() - released  # how much of pending + out may go now
+            if n <= len(pending):
+                if n > 0:
+                    yield pending[:n]
+                pending = pending[max(n, 0) :] + out
+            else:
+                if pending:
+                    yield pending
+                cut = n - len(pending)
+                yield memoryview(out)[:cut]  # type: ignore[misc]
+                pending = out[cut:]
+            released += max(n, 0)
+        tail = b""
+        if broken is None:
+            try:
+                tail = dec.finish()
+            except EOFError as exc:
+                broken = f"truncated archive ({exc})"
         if expected_sha256 and digest.hexdigest() != expected_sha256:
             raise ArchiveError(
                 f"{path}: sha256 mismatch (got {digest.hexdigest()[:16]}..., manifest says "
-                f"{expected_sha256[:16]}...); the file is damaged or truncated, copy the bundle again"
+                f"{expected_sha256[:16]}...); the file is damaged, truncated or replaced: copy the "
+                "bundle again"
             )
-        if inspector is not None:
-            if tail:
-                inspector.feed(tail)
-            inspector.finish()
-        if held is not None:
-            yield held
+        if broken is not None:
+            raise ArchiveError(f"{path}: {broken}; copy the bundle again")
         if tail:
-            yield tail
+            take(tail)
+            pending += tail
+        if inspector is not None:
+            inspector.finish()
+        if pending:
+            yield pending
     finally:
         if fh is None:
             source.close()
@@ -168,51 +199,3 @@ def sha256_file(path: str) -> str:
         for chunk in iter(lambda: fh.read(CHUNK), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-DECOMPRESS_COMMANDS = {
-    "zstd": "zstd -dcq --long=31",
-    "xz": "xz -dcq",
-    "gzip": "gzip -dc",
-    "none": "cat",
-}
-"""Shell decompressors by archive type: C tools on the target host, fed compressed bytes."""
-
-
-def stream_verified(
-    path: str,
-    *,
-    expected_sha256: Optional[str] = None,
-    progress: Optional[Progress] = None,
-) -> Iterator[bytes]:
-    """Yield the file's raw bytes, hashing them; the last chunk only once the hash matches.
-
-    Fed to `DECOMPRESSOR | docker load`: without the last chunk the tar is incomplete and
-    `docker load` registers nothing, so a damaged archive never yields an image.
-    """
-    try:
-        total = os.path.getsize(path)
-        source = open(path, "rb")
-    except FileNotFoundError:
-        raise ArchiveError(
-            f"{path}: image archive missing from the bundle; copy the bundle again"
-        ) from None
-    digest = hashlib.sha256()
-    held: Optional[bytes] = None
-    done = 0
-    with source:
-        for chunk in iter(lambda: source.read(CHUNK), b""):
-            digest.update(chunk)
-            done += len(chunk)
-            if progress:
-                progress(done, total)
-            if held is not None:
-                yield held
-            held = chunk
-    if expected_sha256 and digest.hexdigest() != expected_sha256:
-        raise ArchiveError(
-            f"{path}: sha256 mismatch (got {digest.hexdigest()[:16]}..., manifest says "
-            f"{expected_sha256[:16]}...); the file is damaged or truncated, copy the bundle again"
-        )
-    if held is not None:
-        yield held

@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import json
-import re
-from typing import Optional
+from typing import TYPE_CHECKING, Optional, Sequence
 
+from installer.bundle.manifest import ImageEntry
 from installer.errors import RuntimeFailure
 from installer.hosts.base import Host
 from installer.runtime import labels as L
-from installer.runtime.archive import (
-    DECOMPRESS_COMMANDS,
-    Progress,
-    compression_of,
-    stream_decompressed,
-    stream_verified,
-)
+from installer.runtime.archive import Progress
 from installer.runtime.container import Container
 from installer.runtime.facts import DockerFacts, read_docker_facts
 from installer.runtime.runspec import RunSpec
 
-LOAD_TIMEOUT = 3600
+if TYPE_CHECKING:
+    from installer.transfer.load import LoadResult
 
 
 class DockerRuntime:
@@ -34,7 +29,6 @@ class DockerRuntime:
         self.deployment = deployment
         self.staging_dir = staging_dir  # remote hosts: where archives are uploaded before load
         self._facts: Optional[DockerFacts] = None
-        self._tools: dict[str, bool] = {}
 
     @property
     def facts(self) -> DockerFacts:
@@ -50,57 +44,18 @@ class DockerRuntime:
     def load_archive(
         self,
         path: str,
+        images: Sequence[ImageEntry],
         *,
-        expected_sha256: Optional[str] = None,
         progress: Optional[Progress] = None,
-    ) -> list[str]:
-        """Stream an archive into `docker load`; returns what docker reports it loaded.
+    ) -> LoadResult:
+        """Load the archive holding `images` (manifest entries) by the one load path.
 
-        A remote host gets the compressed archive uploaded first (resumable ``.part``, sha256
-        checked on the host), then loaded with the host's own decompressor; a zstd archive on a
-        host without zstd is streamed decompressed instead (see ``installer.transfer.load``).
-        A dropped link mid-upload resumes on the next run instead of starting over.
+        Checks (installer.transfer.load): the archive's sha256 before docker can finish the
+        tar, the signed image IDs after, tags and images the manifest does not list undone.
         """
-        if not self.host.is_local:
-            from installer.transfer import load_archive as remote_load
+        from installer.transfer.load import load_archive
 
-            res = remote_load(
-                self.host,
-                path,
-                self.staging_dir,
-                sha256=expected_sha256,
-                progress=progress,
-                retries=2,
-            )
-            return re.findall(r"Loaded image(?: ID)?: (\S+)", res.stdout)
-        # This machine: with the decompressor's C tool here, the compressed bytes are piped
-        # into `tool -dc | docker load` (measured ~1.1x `docker load -i` of the plain tar);
-        # without it, Python decompresses and pipes the tar. Either way the file is read once
-        # and hashed on the way, and the last piece is withheld until the hash matches.
-        kind = compression_of(path)
-        tool = DECOMPRESS_COMMANDS[kind].split()[0]
-        if self._has_command(tool):
-            cmd = f"set -o pipefail; {DECOMPRESS_COMMANDS[kind]} | docker load"
-            chunks = stream_verified(path, expected_sha256=expected_sha256, progress=progress)
-            res = self.host.run_streaming_input(["bash", "-c", cmd], chunks, timeout=LOAD_TIMEOUT)
-        else:
-            chunks = stream_decompressed(path, expected_sha256=expected_sha256, progress=progress)
-            res = self.host.run_streaming_input(["docker", "load"], chunks, timeout=LOAD_TIMEOUT)
-        if not res.ok:
-            lines = [line.strip() for line in res.stderr.strip().splitlines() if line.strip()]
-            detail = " / ".join(lines[-2:]) or res.first_error_line()
-            raise RuntimeFailure(
-                f"docker load of {path} failed on {self.host.name}: {detail} "
-                f"(a damaged or truncated archive: copy the bundle again)"
-            )
-        return re.findall(r"Loaded image(?: ID)?: (\S+)", res.stdout)
-
-    def _has_command(self, tool: str) -> bool:
-        """Is `tool` (and bash, for pipefail) on the host? Asked once per runtime."""
-        if tool not in self._tools:
-            res = self.host.run(["sh", "-c", f"command -v {tool} && command -v bash"], timeout=30)
-            self._tools[tool] = res.ok
-        return self._tools[tool]
+        return load_archive(self.host, path, images, self.staging_dir, progress=progress)
 
     # containers -------------------------------------------------------------------------
     def inspect(self, name_or_id: str) -> Optional[Container]:
@@ -139,10 +94,23 @@ class DockerRuntime:
         return [Container(raw) for raw in json.loads(out.stdout)]
 
     def create(self, spec: RunSpec) -> str:
+        """Create the container from the signed image ID, and check that is what it got."""
         res = self.host.run(spec.create_argv(self.facts), timeout=120)
         if not res.ok:
             raise RuntimeFailure(f"docker create {spec.name} failed: {res.first_error_line()}")
-        return res.stdout.strip()
+        cid = res.stdout.strip().splitlines()[-1] if res.stdout.strip() else spec.name
+        got = self.host.run(
+            ["docker", "container", "inspect", "--format", "{{.Image}}", cid], timeout=30
+        )
+        image = got.stdout.strip() if got.ok else ""
+        if image != spec.image_id:
+            self.remove(cid)
+            raise RuntimeFailure(
+                f"container {spec.name} was created from image {image or '(unknown)'}, not the "
+                f"signed {spec.image_ref} ({spec.image_id}); removed it. Run the command again; "
+                "if it repeats, something on this engine is replacing images"
+            )
+        return cid
 
     def start(self, name: str) -> None:
         res = self.host.run(["docker", "start", name], timeout=120)

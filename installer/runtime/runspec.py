@@ -1,7 +1,9 @@
 """RunSpec: everything that decides what a container is, as a value.
 
 Its hash (with the image ID and the rendered files' contents) is the config-hash label that
-decides create / recreate / noop, like docker-compose's config-hash.
+decides create / recreate / noop, like docker-compose's config-hash. Containers are created
+from `image_id` (the signed ID in the manifest), never from `image_ref`: a tag on a shared
+engine can name another image at any time.
 """
 
 from __future__ import annotations
@@ -84,6 +86,6 @@ class RunSpec:
             argv += ["--env-file", self.env_file]
         argv += ["--log-opt", "max-size=50m", "--log-opt", "max-file=3"]
         argv += gpu_run_args(facts, self.gpu)
-        argv.append(self.image_ref)
+        argv.append(self.image_id)  # the signed ID, never the tag: a tag can be moved
         argv += list(self.command)
         return argv

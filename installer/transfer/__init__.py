@@ -1,6 +1,12 @@
 """Moving image archives to hosts: resumable, verified uploads and loading them into Docker."""
 
-from installer.transfer.load import ZstdMissingError, load_archive, load_command, stream_load
+from installer.transfer.load import (
+    LoadResult,
+    ZstdMissingError,
+    load_archive,
+    load_command,
+    load_route,
+)
 from installer.transfer.upload import (
     TransferError,
     UploadResult,
@@ -10,13 +16,14 @@ from installer.transfer.upload import (
 )
 
 __all__ = [
+    "LoadResult",
     "TransferError",
     "UploadResult",
     "ZstdMissingError",
     "load_archive",
     "load_command",
+    "load_route",
     "resume_offset",
     "sha256_file",
-    "stream_load",
     "upload",
 ]

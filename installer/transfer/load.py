@@ -1,23 +1,39 @@
-"""Loading an image archive into the host's Docker with the tools the host has.
+"""The one way an image archive gets into a host's Docker, with one set of checks.
 
-``.tar.gz`` and ``.tar.xz`` decompress on every Linux host (gzip and xz are everywhere; pigz or
-pixz are used when present, as vendors build archives with pixz). ``.tar.zst`` needs ``zstd``,
-which CentOS 7 / RHEL 7 / Ubuntu 14-16 hosts usually lack (EPEL or universe, and the hosts are
-offline).
+Two routes, chosen by where the decompressor is (`load_route`), share every check:
 
-Decision for a zstd archive on a host without zstd: decompress on the controller (python
-``zstandard``, ~1 GB/s, no temp file) and stream the plain tar over the exec channel straight
-into ``docker load`` (``stream_load``). Why not the alternatives:
+* **stream** -- this machine, or a host without the archive's decompressor (often zstd on
+  CentOS 7 / RHEL 7 / Ubuntu 14-16, which are offline): the controller reads the file once,
+  hashes it, decompresses it (python zstandard / lzma / zlib, the same C libraries as the
+  tools) and feeds the tar to the host's ``docker load``. The end of the tar is withheld until
+  the sha256 of the whole compressed file matches (installer.runtime.targuard), so docker never
+  holds a complete tar of an archive that failed its check: we control EOF.
+* **host** -- a remote host with the decompressor: the compressed archive is uploaded
+  (resumable ``.part``; its sha256 checked on the host before it is renamed into place), and
+  the host's tool decompresses that verified copy into ``docker load``. Fewer bytes on the
+  wire than the stream (2-3x less) and a cut link resumes.
 
-* recompressing to gzip on the controller is single-threaded (~50-100 MB/s), slower than the
-  link, needs a temp file the size of the archive, and the host then pays gunzip as well;
-* uploading a static zstd binary to the host means shipping (and having security teams accept)
-  an extra executable per architecture -- a good follow-up if bundles carry one;
-* the stream sends ~2-3x the bytes of the compressed archive, but on the LAN (1 Gbit ~ 110 MB/s)
-  ``docker load`` itself is about that fast, so it rarely costs wall time.
+Then, whatever the route and whether the load worked or not: what ``docker load`` reported is
+compared with the manifest; tags and images it brought that the manifest does not list are put
+back or removed; each of the bundle's tags names its signed image ID or nothing
+(installer.runtime.images). A failed load runs in its own process group and the whole group is
+killed (locally by LocalHost; on a remote host by the group id the command wrote down).
 
-What it gives up: resume. A stream cut halfway restarts that image; the runtime's skip of images
-whose ID is present keeps re-runs cheap, and the other images still go the resumable way.
+Why keep the archive's sha256 at all, when containers run by image ID and the image ID is the
+sha256 of the image config, which lists the diff IDs that ``docker load`` checks every layer
+against? For integrity of what runs it is indeed redundant: an image that loads with the
+signed ID is bit-for-bit what the vendor signed. The archive hash still earns its cost where
+the ID cannot help: (1) docker never gets a complete tar from a file that is not the signed
+one, so the attacker's images and tags never exist on the engine, not even for the seconds
+before the post-load check removes them, and docker's tar and layer code never unpacks
+attacker bytes to the end; (2) resumable uploads need a name for the bytes before any image
+exists; (3) a wrong file is refused when the stream ends, before docker spends the layer-import
+half of a multi-minute load. Cost, measured by ``benchmarks/install_from_zst.py`` (597 MB
+image, 509 MB .tar.zst, 2 shared cores, 2026-12-01): the sha256 of the archive alone takes
+0.44-0.69 s, 6-10 % of the whole ``in`` (4.7-9.5 s on that noisy machine). Decompressing with
+this machine's zstd process (hashing in a thread beside it) was tried and measured no faster
+than python's zstandard in the same process (6.83 s vs 6.70 s for the whole ``in``), so the
+stream route keeps one decompressor.
 """
 
 from __future__ import annotations
@@ -25,11 +41,29 @@ from __future__ import annotations
 import os
 import posixpath
 import shlex
-from typing import Callable, Iterator, Optional
+import uuid
+from dataclasses import dataclass
+from typing import Callable, Optional, Sequence
 
+from installer.bundle.manifest import ImageEntry
 from installer.errors import HostError, RuntimeFailure, UsageError
 from installer.hosts.base import Host, Result
-from installer.transfer.upload import CHUNK, Progress, upload
+from installer.runtime.archive import stream_decompressed
+from installer.runtime.images import Loaded, missing_signed, parse_loaded, settle, snapshot
+from installer.transfer.upload import Progress, upload
+
+LOAD_TIMEOUT = 3600
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """How the archive went in (``stream`` or ``host``), what docker said it loaded, and what
+    was put right afterwards (tags restored or removed, unlisted images removed)."""
+
+    route: str
+    loaded: Loaded
+    changed: tuple[str, ...] = ()
+
 
 # suffix -> (format, [(tool, command template)]) in order of preference
 _FORMATS: dict[str, str] = {
@@ -52,7 +86,7 @@ _TOOLS = ("pigz", "gzip", "pixz", "xz", "zstd", "docker")
 
 
 class ZstdMissingError(HostError):
-    """A .tar.zst archive is on a host without zstd; use ``stream_load`` instead."""
+    """A .tar.zst archive is on a host without zstd: `load_route` streams it instead."""
 
 
 def archive_format(path: str) -> str:
@@ -89,7 +123,7 @@ def load_command(host: Host, path: str, tools: Optional[set[str]] = None) -> str
         if fmt == "zstd":
             raise ZstdMissingError(
                 f"{host.name} has no zstd to unpack {posixpath.basename(path)}: "
-                "load it with transfer.stream_load (decompresses on this machine)"
+                "load it by the stream route (decompresses on this machine)"
             )
         raise HostError(f"{host.name} has no {fmt} to unpack {posixpath.basename(path)}")
     # dash has no pipefail: each side reports its exit code on fd 3, docker's output stays on 1
@@ -101,79 +135,133 @@ def load_command(host: Host, path: str, tools: Optional[set[str]] = None) -> str
     )
 
 
-def _plain_tar_chunks(
-    path: str, progress: Optional[Progress], chunk: int = CHUNK
-) -> Iterator[bytes]:
-    """The uncompressed tar of ``path``; progress counts bytes of the archive file read."""
-    total = os.path.getsize(path)
-    with open(path, "rb") as raw:
-        if archive_format(path) == "zstd":
-            import zstandard
-
-            reader = zstandard.ZstdDecompressor(max_window_size=1 << 31).stream_reader(
-                raw, read_size=chunk
-            )
-        else:
-            reader = raw
-        while True:
-            block = reader.read(chunk)
-            if not block:
-                break
-            yield block
-            if progress:
-                progress(raw.tell(), total)
+def load_route(host: Host, path: str, tools: set[str]) -> str:
+    """``stream`` (decompress on the controller) or ``host`` (upload, decompress there)."""
+    fmt = archive_format(path)
+    if host.is_local:
+        return "stream"  # the file is already here: no copy, python decompresses as fast
+    if fmt == "tar" or any(tool in tools for tool, _ in _DECOMPRESS[fmt]):
+        return "host"
+    return "stream"
 
 
-def stream_load(host: Host, local_path: str, progress: Optional[Progress] = None) -> Result:
-    """Decompress on the controller and stream the tar into the host's ``docker load``."""
-    fmt = archive_format(local_path)
-    if fmt not in ("zstd", "tar"):
-        raise UsageError(f"{local_path}: stream_load handles .tar and .tar.zst only")
-    res = host.run_streaming_input("docker load", _plain_tar_chunks(local_path, progress))
-    if not res.ok:
-        raise RuntimeFailure(
-            f"docker load of {os.path.basename(local_path)} on {host.name} failed: "
-            f"{res.first_error_line()}"
-        )
-    return res
+def group_command(cmd: str, pgid_file: str) -> str:
+    """``cmd`` after writing its process group id to ``pgid_file``, for `kill_group`."""
+    f = shlex.quote(pgid_file)
+    return f"cut -d' ' -f5 /proc/$$/stat > {f} 2>/dev/null; {cmd}"
 
 
-def load_archive(
+def kill_group(host: Host, pgid_file: str) -> None:
+    """Kill the process group written to ``pgid_file`` (never the caller's own group)."""
+    f = shlex.quote(pgid_file)
+    host.run(
+        f"p=$(cat {f} 2>/dev/null); rm -f {f}; me=$(cut -d' ' -f5 /proc/$$/stat); "
+        'case "$p" in ""|*[!0-9]*) ;; *) [ "$p" = "$me" ] || [ "$p" -le 1 ] || '
+        'kill -KILL -- "-$p" 2>/dev/null;; esac; true',
+        timeout=30,
+    )
+
+
+def _stream(
+    host: Host, local_path: str, sha256: str, progress: Optional[Progress], pgid_file: str
+) -> Result:
+    chunks = stream_decompressed(local_path, expected_sha256=sha256, progress=progress)
+    return host.run_streaming_input(
+        group_command("exec docker load", pgid_file), chunks, timeout=LOAD_TIMEOUT
+    )
+
+
+def _upload_then_load(
     host: Host,
     local_path: str,
-    remote_dir: str = "/var/lib/sealbox/images",
-    *,
-    sha256: Optional[str] = None,
-    progress: Optional[Progress] = None,
-    keep_archive: bool = False,
-    retries: int = 2,
-    on_step: Optional[Callable[[str], None]] = None,
+    dst: str,
+    sha256: str,
+    tools: set[str],
+    progress: Optional[Progress],
+    retries: int,
+    on_step: Optional[Callable[[str], None]],
+    pgid_file: str,
 ) -> Result:
-    """Get an image archive into the host's Docker the best way the host allows.
-
-    Upload (resumable, verified) then load on the host; for a zstd archive on a host without
-    zstd, stream it instead (see the module docstring). The archive on the host is removed
-    after a successful load unless ``keep_archive``.
-    """
-    tools = host_tools(host)
-    if "docker" not in tools:
-        raise HostError(f"{host.name} has no docker command: install Docker first")
-    if archive_format(local_path) == "zstd" and "zstd" not in tools:
-        if on_step:
-            on_step("stream")
-        return stream_load(host, local_path, progress)
-    dst = posixpath.join(remote_dir, os.path.basename(local_path))
     if on_step:
         on_step("upload")
     upload(host, local_path, dst, sha256=sha256, progress=progress, retries=retries)
     if on_step:
         on_step("load")
-    res = host.run(load_command(host, dst, tools))
-    if not res.ok:
-        raise RuntimeFailure(
-            f"loading {os.path.basename(local_path)} on {host.name} failed: "
-            f"{res.first_error_line()}"
-        )
-    if not keep_archive:
+    return host.run(group_command(load_command(host, dst, tools), pgid_file), timeout=LOAD_TIMEOUT)
+
+
+def load_archive(
+    host: Host,
+    local_path: str,
+    images: Sequence[ImageEntry],
+    remote_dir: str = "/var/lib/sealbox/images",
+    *,
+    progress: Optional[Progress] = None,
+    keep_archive: bool = False,
+    retries: int = 2,
+    on_step: Optional[Callable[[str], None]] = None,
+) -> LoadResult:
+    """Load the archive holding ``images`` (manifest entries, one file) into the host's Docker.
+
+    Raises RuntimeFailure (ArchiveError for a file that fails its checks) after putting the
+    engine's tags right; on success every listed image is there under its signed ID and tag.
+    """
+    if not images or len({e.file for e in images}) != 1 or len({e.sha256 for e in images}) != 1:
+        raise UsageError(f"{local_path}: load_archive needs the manifest entries of one archive")
+    sha256 = images[0].sha256
+    listed = {e.ref: e.id for e in images}
+    name = os.path.basename(local_path)
+    tools = host_tools(host)
+    if "docker" not in tools:
+        raise HostError(f"{host.name} has no docker command: install Docker first")
+    route = load_route(host, local_path, tools)
+    try:
+        host.makedirs(remote_dir, 0o700)
+        run_dir = remote_dir
+    except (OSError, HostError):  # not root (k8s push with docker group rights): /tmp will do
+        run_dir = "/tmp"
+    pgid_file = posixpath.join(run_dir, f".load-{os.getpid()}-{uuid.uuid4().hex[:8]}.pgid")
+    dst = posixpath.join(remote_dir, name)
+    before = snapshot(host)
+    res: Optional[Result] = None
+    try:
+        if route == "stream":
+            if on_step:
+                on_step("stream")
+            res = _stream(host, local_path, sha256, progress, pgid_file)
+        else:
+            res = _upload_then_load(
+                host, local_path, dst, sha256, tools, progress, retries, on_step, pgid_file
+            )
+        if not res.ok:
+            raise RuntimeFailure(
+                f"docker load of {local_path} failed on {host.name}: {_detail(res)} "
+                "(a damaged or truncated archive: copy the bundle again)"
+            )
+        after = snapshot(host)
+        missing = missing_signed(after, listed)
+        if missing:
+            raise RuntimeFailure(
+                f"{local_path}: the load did not bring {', '.join(missing)} with the signed image "
+                "ID; "
+                "the archive is not the one the manifest lists, copy the bundle again"
+            )
+    except BaseException:
+        try:
+            kill_group(host, pgid_file)
+            loaded = parse_loaded(res.stdout) if res is not None else Loaded()
+            settle(host, listed, before, snapshot(host), loaded, succeeded=False)
+        except Exception:  # noqa: S110 -- the load's own error says more; a re-run settles again
+            pass
+        raise
+    host.remove(pgid_file)
+    loaded = parse_loaded(res.stdout)
+    changed = settle(host, listed, before, after, loaded, succeeded=True)
+    if route == "host" and not keep_archive:
         host.remove(dst)
-    return res
+    return LoadResult(route, loaded, tuple(changed))
+
+
+def _detail(res: Result) -> str:
+    lines = [line.strip() for line in res.stderr.strip().splitlines() if line.strip()]
+    return " / ".join(lines[-2:]) or res.first_error_line()

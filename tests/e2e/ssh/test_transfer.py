@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import os
+import struct
 import subprocess
 import threading
 
 import pytest
 import zstandard
 
+from installer.bundle.manifest import ImageEntry
 from installer.hosts.ssh import ConnectionLostError
+from installer.runtime.archive import ArchiveError
 from installer.transfer import load_archive, sha256_file, upload
 from tests.e2e.ssh.conftest import image_archive
 
@@ -95,6 +99,20 @@ def _main_engine_has(image_id: str) -> bool:
     return res.returncode == 0
 
 
+def _entry(tag: str, image_id: str, name: str, data: bytes) -> ImageEntry:
+    return ImageEntry(tag, image_id, f"images/{name}", hashlib.sha256(data).hexdigest())
+
+
+@contextlib.contextmanager
+def _without_zstd(h):
+    """This host has no zstd: hidden in the host's private mount namespace."""
+    h.exec(["mount", "--bind", "/dev/null", "/usr/bin/zstd"])
+    try:
+        yield
+    finally:
+        h.exec(["umount", "/usr/bin/zstd"])
+
+
 @pytest.mark.parametrize("kind", ["tar.gz", "tar.zst", "tar.zst-no-zstd"])
 def test_load_into_the_hosts_own_dockerd(docker_hosts, connect, tmp_path, kind) -> None:
     h = docker_hosts[0]
@@ -107,16 +125,17 @@ def test_load_into_the_hosts_own_dockerd(docker_hosts, connect, tmp_path, kind) 
     local = tmp_path / name
     local.write_bytes(data)
     hidden = kind.endswith("no-zstd")
-    if hidden:  # this host has no zstd: hide it in the host's private mount namespace
-        h.exec(["mount", "--bind", "/dev/null", "/usr/bin/zstd"])
     steps: list[str] = []
-    try:
-        res = load_archive(connect(h, "deploy"), str(local), on_step=steps.append)
-    finally:
-        if hidden:
-            h.exec(["umount", "/usr/bin/zstd"])
+    with _without_zstd(h) if hidden else contextlib.nullcontext():
+        res = load_archive(
+            connect(h, "deploy"),
+            str(local),
+            [_entry(tag, image_id, name, data)],
+            on_step=steps.append,
+        )
     assert steps == (["stream"] if hidden else ["upload", "load"])
-    assert tag in res.stdout
+    assert res.route == ("stream" if hidden else "host")
+    assert tag in res.loaded.refs
     inspect = h.exec(["docker", "image", "inspect", "-f", "{{.Id}}", tag])
     assert inspect.stdout.decode().strip() == image_id
     assert not _main_engine_has(image_id)  # the main engine never saw it
@@ -124,20 +143,57 @@ def test_load_into_the_hosts_own_dockerd(docker_hosts, connect, tmp_path, kind) 
     h.exec(["docker", "rmi", tag])
 
 
+def test_no_zstd_host_refuses_a_tampered_archive_and_tags_nothing(
+    docker_hosts, connect, tmp_path
+) -> None:
+    """Issue 11 item 6: the stream route (host without zstd) checks the archive's sha256 like
+    every route, and docker never gets the end of the tar of a file that fails it -- not even
+    when the file ends with a zstd skippable frame after the attacker's complete tar."""
+    h = docker_hosts[0]
+    tag = f"sealbox-test/tamper:{os.urandom(3).hex()}"
+    genuine_tar, genuine_id = image_archive(tag)
+    genuine = zstandard.ZstdCompressor().compress(genuine_tar)
+    evil_tar, evil_id = image_archive(tag)  # another image under the same name
+    evil = zstandard.ZstdCompressor().compress(evil_tar)
+    evil += struct.pack("<II", 0x184D2A50, 2 << 20) + bytes(2 << 20)  # skippable-frame pad
+    entry = _entry(tag, genuine_id, "img.tar.zst", genuine)
+    (tmp_path / "evil").mkdir()
+    bad, good = tmp_path / "evil" / "img.tar.zst", tmp_path / "img.tar.zst"
+    bad.write_bytes(evil)
+    good.write_bytes(genuine)
+    steps: list[str] = []
+    with _without_zstd(h):
+        with pytest.raises(ArchiveError) as err:
+            load_archive(connect(h, "deploy"), str(bad), [entry], on_step=steps.append)
+        assert steps == ["stream"]
+        assert "sha256 mismatch" in str(err.value) and "\n" not in str(err.value)
+        for ref in (tag, evil_id, genuine_id):  # nothing tagged, the attacker's image absent
+            assert h.exec(["docker", "image", "inspect", ref], check=False).returncode != 0
+        assert h.exec(["docker", "ps", "-aq"]).stdout.strip() == b""  # nothing run
+        res = load_archive(connect(h, "deploy"), str(good), [entry])
+    assert res.route == "stream"
+    inspect = h.exec(["docker", "image", "inspect", "-f", "{{.Id}}", tag])
+    assert inspect.stdout.decode().strip() == genuine_id
+    h.exec(["docker", "rmi", tag])
+
+
 def test_corrupt_archive_fails_the_load(docker_hosts, connect, tmp_path) -> None:
     h = docker_hosts[0]
-    tar, _ = image_archive("sealbox-test/corrupt:1")
+    tar, image_id = image_archive("sealbox-test/corrupt:1")
     data = bytearray(gzip.compress(tar))
     data[len(data) // 2] ^= 0xFF
     local = tmp_path / "bad.tar.gz"
     local.write_bytes(bytes(data))
     from installer.errors import RuntimeFailure
 
+    # the manifest's sha256 is that of the damaged file: only the host's gunzip can notice
+    entry = _entry("sealbox-test/corrupt:1", image_id, "bad.tar.gz", bytes(data))
     with pytest.raises(RuntimeFailure) as err:
-        load_archive(connect(h), str(local))
+        load_archive(connect(h), str(local), [entry])
     assert "\n" not in str(err.value) and "bad.tar.gz" in str(err.value)
     # the upload verified (sha256 of what we sent); the archive stays for inspection
     kept = h.path("/var/lib/sealbox/images/bad.tar.gz")
     with open(kept, "rb") as fh:
         assert hashlib.sha256(fh.read()).hexdigest() == hashlib.sha256(bytes(data)).hexdigest()
     os.unlink(kept)
+    assert h.exec(["docker", "image", "inspect", image_id], check=False).returncode != 0

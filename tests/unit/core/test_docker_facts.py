@@ -74,7 +74,8 @@ def test_create_argv_has_labels_network_gpu_and_no_secrets():
     assert argv[argv.index("--network") + 1] == "host"
     assert "--runtime=nvidia" in argv
     assert argv[argv.index("--env-file") + 1].endswith("/env")
-    assert argv[-1] == "vendor/face:1"
+    assert argv[-1] == "sha256:abc"  # created from the signed ID, never from the tag
+    assert "vendor/face:1" not in argv
     assert not any("--gpus" in a for a in argv)  # 17.12 has no --gpus
 
 
@@ -102,3 +103,36 @@ def test_daemon_down_and_not_installed_messages_say_the_fix():
 def test_nvidia_smi_list():
     assert parse_nvidia_smi_list((FIX / "nvidia-smi-L.txt").read_text()) == ["0", "1"]
     assert parse_nvidia_smi_list("") == []
+
+
+def _created(image_seen: str) -> tuple[RecordedHost, RunSpec]:
+
+    spec = RunSpec("sealbox-x-0", "x", 0, "vendor/x:1", "sha256:" + "a" * 64)
+    host = RecordedHost(
+        {
+            "docker create": "c0ffee\n",
+            "docker container inspect --format '{{.Image}}' c0ffee": image_seen + "\n",
+            "docker rm -f -v c0ffee": "",
+        }
+    )
+    return host, spec
+
+
+def test_create_checks_the_container_runs_the_signed_id():
+    from installer.errors import RuntimeFailure
+    from installer.runtime.docker import DockerRuntime
+
+    host, spec = _created("sha256:" + "a" * 64)
+    runtime = DockerRuntime(host)
+    runtime._facts = facts("version-24.0.json", "info-24.0-nvidia.json")
+    assert runtime.create(spec) == "c0ffee"
+    assert "docker rm -f -v c0ffee" not in host.commands
+
+    host, spec = _created("sha256:" + "e" * 64)  # the engine gave it another image
+    runtime = DockerRuntime(host)
+    runtime._facts = facts("version-24.0.json", "info-24.0-nvidia.json")
+    with pytest.raises(RuntimeFailure) as err:
+        runtime.create(spec)
+    assert "sealbox-x-0" in str(err.value) and "sha256:eeee" in str(err.value)
+    assert "vendor/x:1" in str(err.value)
+    assert "docker rm -f -v c0ffee" in host.commands  # refused containers do not stay

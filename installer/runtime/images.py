@@ -1,0 +1,152 @@
+"""What a `docker load` changed on an engine, and putting the bundle's names right afterwards.
+
+An archive can carry more than the manifest lists (other images, other tags, even the bundle's
+own tags on other images). After any load, successful or not, only what the manifest lists may
+remain of it: every tag the load set that the manifest does not give is put back to what it
+was (or removed), images it brought that the manifest does not list are removed, and each tag
+the bundle uses points at its signed image ID or at nothing. Containers are created from the
+ID anyway (installer.runtime.runspec); the tags are kept right so that nobody else on the
+engine is handed an image the vendor did not sign under the vendor's name.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Mapping, Optional
+
+from installer.errors import RuntimeFailure
+from installer.hosts.base import Host
+
+_LOADED = re.compile(r"^Loaded image( ID)?: (\S+)\s*$")
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What `docker load` said it loaded: tags ("Loaded image: r:t") and untagged IDs."""
+
+    refs: tuple[str, ...] = ()
+    ids: tuple[str, ...] = ()
+
+
+def parse_loaded(stdout: str) -> Loaded:
+    refs: list[str] = []
+    ids: list[str] = []
+    for line in stdout.splitlines():
+        m = _LOADED.match(line.strip())
+        if m:
+            (ids if m.group(1) else refs).append(m.group(2))
+    return Loaded(tuple(refs), tuple(ids))
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The engine's images at one moment: tag -> ID, and every top-level image ID."""
+
+    tags: Mapping[str, str]
+    ids: frozenset[str]
+
+
+def snapshot_command() -> list[str]:
+    return [
+        "docker",
+        "image",
+        "ls",
+        "-a",
+        "--no-trunc",
+        "--format",
+        "{{.Repository}}:{{.Tag}} {{.ID}}",
+    ]
+
+
+def parse_snapshot(stdout: str) -> Snapshot:
+    """`docker image ls` lines; untagged images (<none>:<none>) count for IDs only."""
+    tags = {}
+    ids = set()
+    for line in stdout.splitlines():
+        parts = line.split()
+        if len(parts) != 2:
+            continue
+        ids.add(parts[1])
+        if "<none>" not in parts[0]:
+            tags[parts[0]] = parts[1]
+    return Snapshot(tags, frozenset(ids))
+
+
+def snapshot(host: Host) -> Snapshot:
+    """One `docker image ls` (cheaper than an inspect per name)."""
+    res = host.run(snapshot_command(), timeout=60)
+    if not res.ok:
+        raise RuntimeFailure(f"docker image ls failed on {host.name}: {res.first_error_line()}")
+    return parse_snapshot(res.stdout)
+
+
+def _point(host: Host, ref: str, want: Optional[str]) -> None:
+    """Make `ref` name `want`, or name nothing when `want` is None."""
+    if want is not None:
+        res = host.run(["docker", "tag", want, ref], timeout=60)
+    else:
+        res = host.run(["docker", "rmi", ref], timeout=120)
+        if not res.ok and "No such image" in res.stderr:
+            return
+        if not res.ok:  # in use by a container: drop the name, keep the image for it
+            res = host.run(["docker", "rmi", "-f", "--no-prune", ref], timeout=120)
+    if not res.ok:
+        raise RuntimeFailure(f"cannot put tag {ref} right on {host.name}: {res.first_error_line()}")
+
+
+def settle(
+    host: Host,
+    listed: Mapping[str, str],
+    before: Snapshot,
+    after: Snapshot,
+    loaded: Loaded,
+    *,
+    succeeded: bool,
+) -> list[str]:
+    """Undo what a load did beyond `listed` (tag -> signed ID); returns what it changed.
+
+    `before` and `after` are the engine before and after the load. After a successful load
+    every listed tag names its signed ID. After a failed one, a listed tag the load moved
+    names the signed ID again if it did before, else nothing; tags it did not move are left.
+    """
+    changed = []
+    brought = [i if i.startswith("sha256:") else f"sha256:{i}" for i in loaded.ids]
+    # tags the archive set that the manifest does not give: back to what they were
+    for ref in loaded.refs:
+        now = after.tags.get(ref)
+        if ref in listed or now is None or now == before.tags.get(ref):
+            continue
+        brought.append(now)
+        _point(host, ref, before.tags.get(ref))
+        changed.append(f"restored tag {ref}" if ref in before.tags else f"removed tag {ref}")
+    # the bundle's own tags (after a failure, only those this load moved: a failed load
+    # leaves the engine as it found it, it does not tidy up other people's images)
+    for ref, want in listed.items():
+        now = after.tags.get(ref)
+        moved = now != before.tags.get(ref)
+        if now == want or (not succeeded and not moved):
+            continue
+        if now is not None and moved:
+            brought.append(now)
+        have_signed = want in after.ids
+        if have_signed and (succeeded or before.tags.get(ref) == want):
+            _point(host, ref, want)
+            changed.append(f"tagged {ref} as {want[:19]}")
+        elif now is not None:
+            _point(host, ref, None)
+            changed.append(f"removed tag {ref} (it named {now[:19]}, not the signed image)")
+    # images the archive brought that the manifest does not list
+    kept = set(listed.values()) | before.ids
+    for full in dict.fromkeys(brought):
+        if full in kept or full not in after.ids:
+            continue
+        res = host.run(["docker", "rmi", full], timeout=120)
+        if res.ok:
+            changed.append(f"removed image {full[:19]}")
+    return changed
+
+
+def missing_signed(after: Snapshot, listed: Mapping[str, str]) -> list[str]:
+    """The listed tags whose signed image ID is not on the engine."""
+    return [ref for ref, want in listed.items() if want not in after.ids]
