@@ -363,7 +363,9 @@ class Deployment:
             state = self.store.load()
             plan, resolved = self.plan(names, options, state)
             check_unique_ports(plan, state, self.host.name, self.specs)
-            refuse_new_secrets_over_data(plan, resolved, self.host, self.store.secrets_file)
+            refuse_new_secrets_over_data(
+                plan, resolved, self.host, self.store.secrets_file, set(state.modules)
+            )
             result = InstallResult(plan)
             if options.dry_run:
                 return result

@@ -9,6 +9,7 @@ with the two ways out.
 from __future__ import annotations
 
 import shlex
+from typing import Collection
 
 from installer.errors import HostError
 from installer.hosts.base import Host
@@ -22,15 +23,17 @@ def _has_files(host: Host, path: str) -> bool:
 
 
 def refuse_new_secrets_over_data(
-    plan: Plan, resolved: Resolved, host: Host, secrets_file: str
+    plan: Plan, resolved: Resolved, host: Host, secrets_file: str, installed: Collection[str]
 ) -> None:
+    """``installed``: modules the state records. Only their data was made with secrets that are
+    now gone (a data dir filled before the first install, e.g. a seeded license, is not)."""
     generated = {n for n, source in resolved.sources.items() if source == "generated"}
     if not generated:
         return
     for mp in plan.modules:
         spec = mp.desired.spec
         mine = sorted(v.name for v in spec.variables if v.name in generated)
-        if not mine:
+        if not mine or spec.name not in installed:
             continue
         full = [d for inst in mp.desired.instances for d in inst.data_dirs if _has_files(host, d)]
         if full:

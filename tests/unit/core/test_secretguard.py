@@ -45,7 +45,9 @@ def test_generated_secret_over_existing_data_is_refused(tmp_path) -> None:
     (tmp_path / datadir[len(str(tmp_path)) + 1 :]).mkdir(parents=True)
     (tmp_path / datadir[len(str(tmp_path)) + 1 :] / "ibdata1").write_bytes(b"x")
     with pytest.raises(HostError) as err:
-        refuse_new_secrets_over_data(plan, _resolved("generated"), store.host, store.secrets_file)
+        refuse_new_secrets_over_data(
+            plan, _resolved("generated"), store.host, store.secrets_file, {"mysql"}
+        )
     msg = str(err.value)
     assert "mysql has data" in msg and datadir in msg
     assert "mysql_password" in msg and "x" * 32 not in msg  # names, never values
@@ -56,12 +58,30 @@ def test_generated_secret_over_existing_data_is_refused(tmp_path) -> None:
 def test_no_data_or_remembered_secrets_pass(tmp_path) -> None:
     plan, store = _mysql(tmp_path)
     # a fresh host: generating is right
-    refuse_new_secrets_over_data(plan, _resolved("generated"), store.host, store.secrets_file)
+    refuse_new_secrets_over_data(
+        plan, _resolved("generated"), store.host, store.secrets_file, {"mysql"}
+    )
     (datadir,) = plan.modules[0].desired.instances[0].data_dirs
     (tmp_path / datadir[len(str(tmp_path)) + 1 :]).mkdir(parents=True)
     # an empty data dir holds nothing to lock out
-    refuse_new_secrets_over_data(plan, _resolved("generated"), store.host, store.secrets_file)
+    refuse_new_secrets_over_data(
+        plan, _resolved("generated"), store.host, store.secrets_file, {"mysql"}
+    )
     (tmp_path / datadir[len(str(tmp_path)) + 1 :] / "ibdata1").write_bytes(b"x")
     # data with the secrets it was made with (from the state, or given with --set)
     for source in ("state", "--set"):
-        refuse_new_secrets_over_data(plan, _resolved(source), store.host, store.secrets_file)
+        refuse_new_secrets_over_data(
+            plan, _resolved(source), store.host, store.secrets_file, {"mysql"}
+        )
+
+
+def test_data_before_the_first_install_is_not_guarded(tmp_path) -> None:
+    """A data dir filled before the module was ever installed (e.g. a seeded license) was not
+    made with any secret: generating one is right."""
+    plan, store = _mysql(tmp_path)
+    (datadir,) = plan.modules[0].desired.instances[0].data_dirs
+    (tmp_path / datadir[len(str(tmp_path)) + 1 :]).mkdir(parents=True)
+    (tmp_path / datadir[len(str(tmp_path)) + 1 :] / "ibdata1").write_bytes(b"x")
+    refuse_new_secrets_over_data(
+        plan, _resolved("generated"), store.host, store.secrets_file, set()
+    )
