@@ -111,7 +111,7 @@ def main() -> int:
     finally:
         subprocess.run(
             [sys.executable, os.path.join(ROOT, "install.py"), "k8s", "delete", "-n", NS,
-             "--purge"], env=env, capture_output=True,
+             "--purge", "--yes"], env=env, capture_output=True,
         )  # fmt: skip
         subprocess.run(kubectl + ["delete", "pv", "bench", "--ignore-not-found"],
                        capture_output=True)  # fmt: skip

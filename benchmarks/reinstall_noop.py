@@ -78,7 +78,7 @@ def main() -> int:
         )
         return 0
     finally:
-        cli(args.bundle, state, "rmall", "--purge")
+        cli(args.bundle, state, "rmall", "--purge", "--yes")
 
 
 if __name__ == "__main__":

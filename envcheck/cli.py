@@ -1,8 +1,4 @@
-"""The `envcheck` command: parse arguments, run the engine, print. No checking logic here.
-
-Exit codes: 0 pass, 3 a required item failed, 4 only optional items failed, 1 the check itself
-failed to run (host unreachable, a check crashed), 2 bad usage.
-"""
+"""The `envcheck` command: parse arguments, run the engine, print. No checking logic here."""
 
 from __future__ import annotations
 
@@ -23,7 +19,13 @@ from installer.errors import SealboxError, UsageError
 from installer.hosts.base import Host
 from installer.hosts.local import LocalHost
 
-app = typer.Typer(add_completion=False, help=__doc__, rich_markup_mode=None)
+HELP = (
+    "Check this host (or -H/--inventory hosts) against module profiles; the last line gives "
+    "the conclusion. Exit codes: 0 pass, 3 a required item failed, 4 only optional items "
+    "failed, 1 the check itself could not run (host unreachable, a check crashed), 2 bad usage."
+)
+
+app = typer.Typer(add_completion=False, help=HELP)
 
 
 class Format(str, Enum):
@@ -56,13 +58,27 @@ def _parse_thresholds(values: List[str]) -> dict[str, str]:
     return out
 
 
+def _profiles_per_host(inventory, names: list[str]):  # type: ignore[no-untyped-def]
+    """Profiles named on the command line go to every host; else each host is checked against
+    the profiles of the modules the inventory places on it (none placed: the default)."""
+    from envcheck import PROFILES
+
+    if names:
+        return None
+
+    def pick(host: str) -> list[str]:
+        return [m for m in inventory.hosts[host].modules if m in PROFILES]
+
+    return pick
+
+
 def _check_hosts(t, names: list[str], overrides: dict, skip: list[str], fmt: Format) -> None:
     """-H / --inventory: the same check on every host, a block per host, then the summary."""
     from installer.cli.remote import finish, fleet
     from installer.multihost.fleet import envcheck_hosts
 
     f = fleet(t, None, quiet=True)
-    results = envcheck_hosts(f, names, overrides, skip)
+    results = envcheck_hosts(f, names, overrides, skip, _profiles_per_host(f.inventory, names))
 
     def details(r) -> None:
         report = r.data
@@ -82,7 +98,7 @@ def _check_hosts(t, names: list[str], overrides: dict, skip: list[str], fmt: For
     finish("envcheck", results, fmt is Format.json, details, f.log_dir)
 
 
-@app.command()
+@app.command(help=HELP)
 @with_targets
 def check(
     profiles: List[str] = typer.Argument(
@@ -109,7 +125,6 @@ def check(
         [], "--skip-check", metavar="ITEM", help="Do not count ITEM (or PROFILE/ITEM)."
     ),
 ) -> None:
-    """Check this host against module profiles; the last line gives the conclusion."""
     names = list(profiles or [])
     if names[:1] == ["list"]:
         if len(names) > 1:

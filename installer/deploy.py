@@ -26,15 +26,18 @@ from installer.gates import ENGINE_GATES, Gate
 from installer.hostfacts import LazyFacts, gpu_indexes, is_root
 from installer.hosts.base import Host
 from installer.plan import CREATE, RECREATE, START, Plan, module_plan
+from installer.portclash import check_unique_ports
 from installer.ports import descends_from, listeners
 from installer.render import Renderer
 from installer.runtime.container import Container
 from installer.runtime.docker import DockerRuntime
 from installer.runtime.health import probe
+from installer.secretguard import refuse_new_secrets_over_data
 from installer.spec.model import ModuleSpec
 from installer.spec.order import dependents, install_order
 from installer.state import InstanceRecord, ModuleRecord, State, StateStore
 from installer.variables import Prompter, Resolved, resolve
+from installer.whatchanged import explain_recreates
 
 __all__ = ["Deployment", "Gate", "InstallOptions", "InstallResult", "InstanceStatus"]
 
@@ -314,6 +317,9 @@ class Deployment:
             )
             image_present = self.runtime.image_id(desired.image.id) is not None
             plan.modules.append(module_plan(desired, existing.get(name, {}), image_present))
+        explain_recreates(
+            plan, resolved.values, state.remembered(), existing, self.host, self.specs, self.report
+        )
         return plan, resolved
 
     def check_ports(self, plan: Plan) -> None:
@@ -350,6 +356,10 @@ class Deployment:
         with self.locked():
             state = self.store.load()
             plan, resolved = self.plan(names, options, state)
+            check_unique_ports(plan, state, self.host.name, self.specs)
+            refuse_new_secrets_over_data(
+                plan, resolved, self.host, self.store.secrets_file, set(state.modules)
+            )
             result = InstallResult(plan)
             if options.dry_run:
                 return result

@@ -8,7 +8,7 @@ ROOT=$(pwd)
 log() { printf '[setup] %s\n' "$*" >&2; }
 
 if [ "$(id -u)" != 0 ]; then
-  echo "error: scripts/setup.sh needs root (it installs packages and starts dockerd): run it with sudo" >&2
+  echo "error: scripts/setup.sh needs root (it installs packages and starts dockerd): run it from a root shell, or with sudo" >&2
   exit 3
 fi
 

@@ -49,7 +49,8 @@ modules.register(app)
 
 # Sub-apps, mounted with plain imports: a module that cannot be imported stops the CLI with
 # its traceback, never a command (or the checks it brings) silently missing.
-app.add_typer(envcheck_cli.app, name="envcheck")
+# one command, not a group: `install.py envcheck PROFILE` works as `envcheck PROFILE`
+app.command("envcheck", help=envcheck_cli.HELP)(envcheck_cli.check)
 app.add_typer(fingerprint_cli.app, name="fingerprint")
 app.add_typer(license_cli.app, name="license")
 app.add_typer(bundle_cli.app, name="bundle")

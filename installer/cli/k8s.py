@@ -10,6 +10,8 @@ from typing import List, Optional
 import typer
 
 from installer.cli import output
+from installer.cli.confirm import YES_OPT as CONFIRM_OPT
+from installer.cli.confirm import confirm_purge
 from installer.cli.context import CTX
 from installer.errors import UsageError
 from installer.hosts.local import LocalHost
@@ -374,7 +376,11 @@ def delete(
         False, "--purge", help="Also delete the data volume claims and the namespace."
     ),
     kubeconfig: Optional[str] = KUBECONFIG_OPT,
+    yes: bool = CONFIRM_OPT,
 ) -> None:
+    if purge:
+        what = f"the data volume claims{'' if modules else ' and the namespace'} in {namespace}"
+        confirm_purge(what, "k8s delete", yes)
     kubectl = Kubectl.find(LocalHost(), kubeconfig)
     text = kubectl.delete(namespace, purge=purge, modules=modules or [])
     for line in text.splitlines():

@@ -20,8 +20,9 @@ from installer.cli.context import CTX
 from installer.cli.remote import finish, fleet, targets, with_targets
 from installer.errors import LicenseError, SealboxError, UsageError
 from installer.license import fileformat, keys, store
-from installer.license.model import day, machine_label
+from installer.license.model import day
 from installer.license.verify import Verdict, verify_bytes
+from installer.multihost.run import Outcome
 
 app = typer.Typer(
     help="Licenses: vendor keys, issuing from finger.tar.gz, verifying and installing.",
@@ -56,15 +57,16 @@ def _bundle() -> Optional[VerifiedBundle]:
     return CTX.verified()
 
 
-def _pinned(vendor_pub: Optional[str]) -> fileformat.KeyRing:
-    """An explicit public key file (vendor side), else the key pinned in the bundle."""
+def _pinned(vendor_pub: Optional[str], key_option: bool = True) -> fileformat.KeyRing:
+    """An explicit public key file (vendor side), else the key pinned in the bundle.
+    ``key_option``: whether the calling command has --vendor-pub (the error suggests it)."""
     if vendor_pub:
         return keys.keyring_from_files([vendor_pub])
     bundle = _bundle()
     if bundle is None:
+        fix = "pass --vendor-pub FILE" if key_option else "pass --bundle DIR before 'license'"
         raise LicenseError(
-            "no vendor public key: run in the bundle (its license/vendor.pub is pinned) or "
-            "pass --vendor-pub FILE"
+            f"no vendor public key: run in the bundle (its license/vendor.pub is pinned) or {fix}"
         )
     return keys.bundle_keyring(bundle)
 
@@ -84,19 +86,30 @@ def _live():
 
 
 def _high_water() -> Optional[int]:
-    path = os.path.join(store.state_dir(_state_store()), "clock.hwm")
-    try:
-        with open(path) as fh:
-            return int(fh.read().strip())
-    except (OSError, ValueError):
-        return None
+    from installer.license.onhost import high_water
+
+    st = _state_store()
+    return high_water(st.host, st)
 
 
-@app.command("keygen", help="Make a vendor Ed25519 key pair: KEY (0600) and KEY.pub beside it.")
+@app.command(
+    "keygen",
+    help="Make a vendor Ed25519 key pair: KEY (0600, default vendor.key) and its .pub beside it.",
+)
 def keygen(
-    out: str = typer.Option("vendor.key", "-o", "--out", help="Private key file to create."),
+    key: Optional[str] = typer.Argument(None, metavar="[KEY]", help="Private key file to create."),
+    out: Optional[str] = typer.Option(
+        None,
+        "-o",
+        "--out",
+        help="Private key file to create (the same as KEY; default vendor.key).",
+    ),
 ) -> None:
     from installer import signing
+
+    if key and out and key != out:
+        raise UsageError(f"two key files given ({key} and -o {out}): give one")
+    out = key or out or "vendor.key"
 
     def run() -> None:
         key = signing.generate()
@@ -166,47 +179,79 @@ def issue_cmd(
 
 
 @app.command(
-    "show", help="Print what a license.cfg grants (signature checked when a key is known)."
+    "show",
+    help="Print what a license grants (signature checked when a key is known): a license.cfg, "
+    "else the installed one (each -H/--inventory host's).",
 )
+@with_targets
 def show(
-    path: str = typer.Argument(..., help="license.cfg"),
+    path: Optional[str] = typer.Argument(None, help="license.cfg (default: the installed one)."),
     vendor_pub: Optional[str] = typer.Option(None, "--vendor-pub", help="Vendor public key."),
     as_json: bool = typer.Option(False, "--json", help="Pure JSON on stdout."),
 ) -> None:
-    def run() -> None:
-        data = _read(path, "license")
-        checked = "not checked (no vendor key given)"
-        try:
-            ring = _pinned(vendor_pub)
-        except LicenseError:
-            ring = None
-        if ring is not None:
-            lic = fileformat.load(data, ring, path)
-            checked = f"valid (key {fileformat.split(data, path).key_id})"
-        else:
-            lic = fileformat.peek(data, path)
-        if as_json:
-            output.print_json({"signature": checked, **lic.summary()})
-            return
-        s = lic.summary()
-        rows = [(k, s[k]) for k in ("license_id", "customer", "product", "type")]
-        rows += [(k, s[k]) for k in ("issued_at", "not_before", "expires_at", "grace_days")]
-        rows.append(
-            (
-                "modules",
-                ", ".join(
-                    f"{m}={g.instances}" + (f":{g.gpus}gpu" if g.gpus is not None else "")
-                    for m, g in sorted(lic.modules.items())
-                ),
+    try:
+        ring: Optional[fileformat.KeyRing] = _pinned(vendor_pub)
+    except LicenseError:
+        ring = None
+    t = targets()
+    if t:  # the license in force on each host
+        from installer.license.onhost import installed_license
+
+        f = fleet(t, None, quiet=True)
+
+        def one(name: str, report) -> Outcome:  # type: ignore[no-untyped-def]
+            host = f.host(name)
+            host.connect()
+            where, data = installed_license(host, f.store(name))
+            summary = _summary(data, f"{name}:{where}", ring)
+            return Outcome(
+                False, f"{summary['license_id']}, expires {summary['expires_at']}", summary
             )
-        )
-        rows.append(("machines", ", ".join(machine_label(m) for m in lic.machines)))
-        rows.append(("match", f"{lic.match.required} of the recorded components"))
-        rows.append(("virtual machines", "allowed" if lic.allow_vm else "refused"))
-        rows.append(("signature", checked))
-        output.table(None, ["field", "value"], rows)
+
+        def details(r) -> None:  # type: ignore[no-untyped-def]
+            _print_summary(f"{r.host}", r.data)
+
+        finish("license show", f.each(one), as_json, details, f.log_dir)
+
+    def run() -> None:
+        target, data = (path, _read(path, "license")) if path else _default_license()
+        summary = _summary(data, target, ring)
+        if as_json:
+            output.print_json(summary)
+        else:
+            _print_summary(None, summary)
 
     _guard(run)
+
+
+def _summary(data: bytes, source: str, ring: Optional[fileformat.KeyRing]) -> dict:
+    """What a license grants, with whether its signature was checked (and by which key)."""
+    if ring is not None:
+        lic = fileformat.load(data, ring, source)
+        checked = f"valid (key {fileformat.split(data, source).key_id})"
+    else:
+        lic = fileformat.peek(data, source)
+        checked = "not checked (no vendor key given)"
+    return {"file": source, "signature": checked, **lic.summary()}
+
+
+def _print_summary(title: Optional[str], s: dict) -> None:
+    rows = [(k, s[k]) for k in ("file", "license_id", "customer", "product", "type")]
+    rows += [(k, s[k]) for k in ("issued_at", "not_before", "expires_at", "grace_days")]
+    rows.append(
+        (
+            "modules",
+            ", ".join(
+                f"{m}={g['instances']}" + (f":{g['gpus']}gpu" if g.get("gpus") is not None else "")
+                for m, g in sorted(s["modules"].items())
+            ),
+        )
+    )
+    rows.append(("machines", ", ".join(s["machines"])))
+    rows.append(("match", f"{s['match']['required']} of the recorded components"))
+    rows.append(("virtual machines", "allowed" if s["allow_vm"] else "refused"))
+    rows.append(("signature", s["signature"]))
+    output.table(title, ["field", "value"], rows)
 
 
 def _default_license() -> tuple[str, bytes]:
@@ -289,43 +334,56 @@ def verify_cmd(
     _guard(run)
 
 
-@app.command("install", help="Verify, keep the current license as last-good, swap, restart.")
+@app.command(
+    "install",
+    help="Verify against the host, keep the current license as last-good, swap, restart the "
+    "license server (this machine, or each -H/--inventory host).",
+)
+@with_targets
 def install_cmd(
     path: str = typer.Argument(..., help="The new license.cfg."),
+    as_json: bool = typer.Option(False, "--json", help="Pure JSON on stdout."),
 ) -> None:
+    from installer.license.onhost import replace_license
+
+    data = _guard(lambda: _read(path, "license"))
+    ring = _guard(lambda: _pinned(None, key_option=False))  # the bundle's pinned key only
+    t = targets()
+    if t:
+        f = fleet(t, CTX.bundle_dir(), quiet=as_json)
+
+        def one(name: str, report) -> Outcome:  # type: ignore[no-untyped-def]
+            done = replace_license(f.deployment(name, report), data, ring, source=path)
+            return Outcome(True, _replaced_line(done), done.to_dict())
+
+        finish("license install", f.each(one), as_json, None, f.log_dir)
+
     def run() -> None:
-        data = _read(path, "license")
-        ring = _pinned(None)  # only the bundle's pinned key: no override here
-        deployment = CTX.deployment()
-        if os.geteuid() != 0:
-            raise SealboxError(f"'license install' writes {deployment.store.root}: run as root")
-        live = _live()
-        hwm = _high_water()
-        lstore = store.LicenseStore(deployment.host, store.license_dir(deployment.store))
-        result = lstore.install(
-            data,
-            lambda d: verify_bytes(d, ring, source=path, live=live, high_water=hwm),
-            source=path,
-        )
-        lic = result.verdict.license
-        assert lic is not None
-        output.out.print(
-            f"installed {lic.license_id} ({lic.customer}, expires {day(lic.expires_at)}) "
-            f"at {result.path}",
-            markup=False,
-        )
-        if result.previous_kept:
-            output.out.print(f"previous license kept as {result.previous_kept}", markup=False)
-        restarted = store.restart_server(deployment)
-        if restarted:
-            output.out.print(f"restarted {', '.join(restarted)}", markup=False)
-        else:
+        done = replace_license(CTX.deployment(), data, ring, source=path)
+        if as_json:
+            output.print_json(done.to_dict())
+            return
+        output.out.print(_replaced_line(done), markup=False)
+        if not done.restarted:
             output.err.print(
                 "license-server is not running here; it will use the new license when started",
                 markup=False,
             )
 
     _guard(run)
+
+
+def _replaced_line(done) -> str:  # type: ignore[no-untyped-def]
+    lic = done.installed.verdict.license
+    text = (
+        f"installed {lic.license_id} ({lic.customer}, expires {day(lic.expires_at)}) "
+        f"at {done.installed.path}"
+    )
+    if done.installed.previous_kept:
+        text += f"; previous kept as {done.installed.previous_kept}"
+    if done.restarted:
+        text += f"; restarted {', '.join(done.restarted)}"
+    return text
 
 
 def main() -> None:  # pragma: no cover - convenience entry point

@@ -7,10 +7,13 @@ from typing import Callable, List, Optional
 import typer
 
 from installer.cli import output
+from installer.cli.confirm import YES_OPT as CONFIRM_OPT
+from installer.cli.confirm import confirm_purge
 from installer.cli.context import CTX
 from installer.cli.prompt import interactive, prompt_variable
 from installer.cli.remote import Targets, finish, fleet, targets, with_targets
 from installer.deploy import Deployment, InstallOptions, InstallResult, InstanceStatus
+from installer.license.probe import describe, license_state
 from installer.variables import load_answers, parse_set_options
 
 JSON_OPT = typer.Option(False, "--json", help="Print JSON on stdout (progress stays on stderr).")
@@ -50,7 +53,8 @@ def _on_hosts(t: Targets, run, title: str, as_json: bool, details=None, quiet=Fa
 
 
 def _installed_rows(r) -> None:
-    _installed_table(f"Installed on {r.host}", [InstanceStatus(**row) for row in r.data])
+    rows = [InstanceStatus(**row) for row in r.data["instances"]]
+    _installed_table(f"Installed on {r.host}", rows, r.data["license"])
 
 
 def _install_details(r) -> None:
@@ -58,6 +62,15 @@ def _install_details(r) -> None:
         f"Endpoints on {r.host}",
         ["module", "container", "address"],
         [(e["module"], e["container"], e["address"]) for e in r.data["endpoints"]],
+    )
+
+
+def _plan_details(r) -> None:
+    """--dry-run on hosts: each host's plan, as the local --dry-run prints it."""
+    output.table(
+        f"Plan for {r.host}",
+        ["action", "module", "container", "why"],
+        [(a["kind"], a["module"], a["container"], a["reason"]) for a in r.data["actions"]],
     )
 
 
@@ -114,16 +127,21 @@ def show_installed(
     dep = CTX.deployment()
     dep.require_root("li")
     rows = dep.status()
+    lic = license_state(dep)
     if as_json:
-        output.print_json({"host": dep.host.name, "instances": [vars(r) for r in rows]})
+        output.print_json(
+            {"host": dep.host.name, "instances": [vars(r) for r in rows], "license": lic}
+        )
         return
-    _installed_table(f"Installed on {dep.host.name}", rows)
+    _installed_table(f"Installed on {dep.host.name}", rows, lic)
 
 
-def _installed_table(title: str, rows: list[InstanceStatus]) -> None:
+def _installed_table(title: str, rows: list[InstanceStatus], lic: Optional[dict] = None) -> None:
     if not rows:
         output.out.print(f"{title}: no Sealbox modules.", markup=False)
         return
+    if lic is not None:  # the license server's own answer: serving or why not, days, seats
+        output.out.print(f"License ({lic.get('container')}): {describe(lic)}", markup=False)
     output.table(
         title,
         ["module", "container", "image", "ports", "gpu", "state", "health"],
@@ -238,9 +256,8 @@ def install(
     opts = _options(sets, answers, yes, instances, gpus, dry_run, skip_check)
     t = targets()
     if t:
-        return _on_hosts(
-            t, lambda f: f.install(opts, list(modules)), "Install", as_json, _install_details
-        )
+        details = _plan_details if dry_run else _install_details
+        return _on_hosts(t, lambda f: f.install(opts, list(modules)), "Install", as_json, details)
     _install_here(lambda dep: list(modules), opts, as_json)
 
 
@@ -258,9 +275,8 @@ def install_all(
     t = targets()
     if t:
         # an inventory places modules per host; bare -H hosts get every module
-        return _on_hosts(
-            t, lambda f: f.install(opts, everything=True), "Install", as_json, _install_details
-        )
+        details = _plan_details if dry_run else _install_details
+        return _on_hosts(t, lambda f: f.install(opts, everything=True), "Install", as_json, details)
     _install_here(lambda dep: sorted(dep.specs), opts, as_json)
 
 
@@ -272,16 +288,20 @@ def remove(
     force: bool = typer.Option(
         False, "--force", help="Remove even if installed modules depend on it."
     ),
+    yes: bool = CONFIRM_OPT,
     as_json: bool = JSON_OPT,
     bundle: Optional[str] = BUNDLE_OPT,
     k8s: bool = K8S_OPT,
     namespace: str = NAMESPACE_OPT,
     kubeconfig: Optional[str] = KUBECONFIG_OPT,
 ) -> None:
+    if purge:
+        where = f" in namespace {namespace}" if k8s else ""
+        confirm_purge(f"the data of {module}{where}", f"rm {module}{' --k8s' if k8s else ''}", yes)
     if k8s:  # the same as `sealbox k8s delete MODULE` (volume claims kept unless --purge)
         from installer.cli.k8s import delete as k8s_delete
 
-        return k8s_delete([module], namespace, purge, kubeconfig)
+        return k8s_delete([module], namespace, purge, kubeconfig, yes=True)
     _use_bundle(bundle)
     t = targets()
     if t:
@@ -304,10 +324,13 @@ def remove(
 
 def remove_all(
     purge: bool = typer.Option(False, "--purge", help="Also delete all data, secrets and state."),
+    yes: bool = CONFIRM_OPT,
     as_json: bool = JSON_OPT,
     bundle: Optional[str] = BUNDLE_OPT,
 ) -> None:
     _use_bundle(bundle)
+    if purge:
+        confirm_purge("every module's data, secrets, license and state", "rmall", yes)
     t = targets()
     if t:
         return _on_hosts(t, lambda f: f.remove_all(purge=purge), "Remove all", as_json)

@@ -34,7 +34,7 @@ from installer.multihost.reach import (
 )
 from installer.multihost.run import HostResult, Job, Outcome, run_jobs
 from installer.render import sandbox
-from installer.spec.model import ModuleSpec
+from installer.spec.model import ModuleSpec, Variable
 from installer.spec.order import dependency_closure
 from installer.state import StateStore
 
@@ -55,6 +55,16 @@ def referenced_variables(bundle: VerifiedBundle, spec: ModuleSpec) -> set[str]:
         except jinja2.TemplateSyntaxError:
             continue
     return found
+
+
+def planned_value(var: Variable, provider: str) -> Any:
+    """What a provider not yet installed will use for ``var``: its plain default, or for a
+    generated secret a stand-in that says where it will come from (never stored: dry runs only)."""
+    if var.generate:
+        return f"<generated on {provider}>"
+    if var.default is not None and "{" not in str(var.default):
+        return var.default
+    return None
 
 
 @dataclass
@@ -137,9 +147,10 @@ class Fleet:
     def plan(self) -> FleetPlan:
         return plan_fleet(self.inventory, self.specs)
 
-    def inherited(self, hp: HostPlan) -> dict[str, Any]:
+    def inherited(self, hp: HostPlan, dry_run: bool = False) -> dict[str, Any]:
         """Values of the providers' variables this host's modules use, read from the providers'
-        state (skipping what the inventory sets explicitly)."""
+        state (skipping what the inventory sets explicitly). A dry run on a fresh fleet has no
+        provider state yet: it shows what the provider will use (see ``planned_value``)."""
         explicit = set(self.inventory.vars) | set(hp.host.vars)
         used: set[str] = set()
         for m in hp.modules:
@@ -155,9 +166,14 @@ class Fleet:
             if not names:
                 continue
             remembered = self.store(hosts[0]).load().remembered()
+            spec_vars = {v.name: v for v in self.specs[dep].variables}
             for n in sorted(names):
                 if n in remembered:
                     values[n] = remembered[n]
+                elif dry_run:
+                    planned = planned_value(spec_vars[n], hosts[0])
+                    if planned is not None:
+                        values[n] = planned
         return values
 
     def install(
@@ -222,7 +238,7 @@ class Fleet:
             for var, what in sorted(hp.wired.items()):
                 report(Event("step", "wiring", f"{var} = {what}"))
             overrides = {**options.overrides, **hp.overrides}
-            inherited = self.inherited(hp)
+            inherited = self.inherited(hp, options.dry_run)
             if inherited:
                 report(
                     Event("step", "wiring", f"from the providers' state: {', '.join(inherited)}")
@@ -253,6 +269,8 @@ class Fleet:
             msg = (
                 f"{len(res.plan.modules)} module(s), {len(res.plan.changes)} change(s), "
                 f"{res.loaded_images} image(s) loaded"
+                if not options.dry_run
+                else f"plan: {len(res.plan.changes)} change(s) (dry run: nothing changed)"
             )
             data = {
                 "modules": [m.desired.spec.name for m in res.plan.modules],
@@ -272,13 +290,19 @@ class Fleet:
 
     # read-only and remove ---------------------------------------------------------------
     def status(self) -> list[HostResult]:
+        from installer.license.probe import describe, license_state
+
         def one(name: str, report: Reporter) -> Outcome:
             dep = self.deployment(name, report)
             dep.require_root("li")
             rows = dep.status()
             bad = [r for r in rows if r.state != "running" or not str(r.health).startswith("h")]
             msg = f"{len(rows)} instance(s)" + (f", {len(bad)} not healthy" if bad else "")
-            return Outcome(False, msg, [vars(r) for r in rows], failed=bool(bad))
+            lic = license_state(dep)
+            if lic is not None:
+                msg += f"; license {describe(lic)}"
+            data = {"host": name, "instances": [vars(r) for r in rows], "license": lic}
+            return Outcome(False, msg, data, failed=bool(bad))
 
         return self.each(one)
 
@@ -326,15 +350,22 @@ def _refuse(message: str) -> Callable[[Reporter], Outcome]:
 
 
 def envcheck_hosts(
-    f: Fleet, profiles: list[str], overrides: dict[str, str], skip: list[str]
+    f: Fleet,
+    profiles: list[str],
+    overrides: dict[str, str],
+    skip: list[str],
+    profiles_for: Optional[Callable[[str], list[str]]] = None,
 ) -> list[HostResult]:
+    """``profiles_for(host)``, when given, picks each host's profiles (its modules')."""
     import envcheck
     from envcheck.output import exit_code as envcheck_code
 
     def one(name: str, report: Reporter) -> Outcome:
         host = f.host(name)
         host.connect()
-        rep = envcheck.run_checks(host, profiles, overrides=overrides, skip=skip)
+        names = profiles_for(name) if profiles_for is not None else profiles
+        report(Event("step", "envcheck", f"profiles: {', '.join(names) or 'default'}"))
+        rep = envcheck.run_checks(host, names, overrides=overrides, skip=skip)
         code = envcheck_code(rep)
         failed = rep.failed_required()
         msg = rep.conclusion.rsplit(":", 1)[-1].strip()

@@ -26,7 +26,7 @@ def state(tmp_path, demo_bundle):
     state = tmp_path / "state"
     yield state
     if state.exists():  # whatever a failing test left behind
-        run_cli("rmall", "--purge", bundle=demo_bundle, state_dir=state)
+        run_cli("rmall", "--purge", "--yes", bundle=demo_bundle, state_dir=state)
 
 
 def our_containers(state: Path) -> list[str]:
@@ -212,6 +212,22 @@ def test_port_taken_by_another_process(demo_bundle, state, ports):
         server.wait()
 
 
+def test_two_modules_on_one_port(demo_bundle, state, ports):
+    """Regression (issue 13 item 4): `--set http_port=<the license port>` exited 0 and reported
+    "Installed" with two host-network services on one port. Now: exit 2 before any change,
+    naming both (a dry run too)."""
+    lic = str(ports["license_port"])
+    sets = port_sets({**ports, "http_port": ports["license_port"]})
+    before = snapshot(state)
+    for extra in ([], ["--dry-run"]):
+        res = run_cli("inall", "-y", *sets, *extra, bundle=demo_bundle, state_dir=state)
+        assert_refused(
+            res, 2, f"port {lic}", "license-server", "face-server", "--set http_port=PORT"
+        )
+    assert our_containers(state) == []
+    assert snapshot(state) == before
+
+
 def test_docker_missing_or_down(demo_bundle, state, tmp_path):
     bindir = tmp_path / "bin"
     bindir.mkdir()
@@ -282,7 +298,7 @@ def test_failed_required_check_refuses_and_a_named_skip_is_recorded(
     assert "check mysql/memory skipped by request" in ok.stderr
     recorded = json.loads((state / "state.json").read_text())["modules"]["mysql"]["skipped_checks"]
     assert recorded == ["mysql/memory"]
-    assert run_cli("rmall", "--purge", bundle=bundle, state_dir=state).rc == 0
+    assert run_cli("rmall", "--purge", "--yes", bundle=bundle, state_dir=state).rc == 0
 
 
 def test_unhealthy_service_shows_its_logs_and_the_old_container_comes_back(

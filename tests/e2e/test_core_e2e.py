@@ -63,7 +63,7 @@ def deployment(demo_bundle, tmp_path_factory, ports, skip_args):
     SETS = port_sets(ports) + skip_args
     state = tmp_path_factory.mktemp("state")
     yield demo_bundle, state
-    run_cli("rmall", "--purge", bundle=demo_bundle, state_dir=state)
+    run_cli("rmall", "--purge", "--yes", bundle=demo_bundle, state_dir=state)
 
 
 def test_inall_then_everything_after(deployment):
@@ -90,6 +90,12 @@ def test_inall_then_everything_after(deployment):
     rows = {r["module"]: r for r in li.json()["instances"]}
     assert set(rows) == {"license-server", "mysql", "face-server"}
     assert all(r["state"] == "running" and r["health"] == "healthy" for r in rows.values()), rows
+    # ... and the license state, from the license server itself (issue 13 item 8)
+    lic = li.json()["license"]
+    assert lic["serving"] is True and lic["days_left"] > 0, lic
+    assert lic["seats"]["face-server"]["in_use"] == 1, lic
+    table = run_cli("li", bundle=bundle, state_dir=state)
+    assert "License (" in table.stdout and "): serving" in table.stdout, table.stdout
 
     # --- secrets: 0600, never in state.json, never on a docker command line
     secrets_file = state / "secrets.json"
@@ -124,6 +130,12 @@ def test_inall_then_everything_after(deployment):
     assert changed.rc == 0, changed.stderr
     kinds = {(a["module"], a["kind"]) for a in changed.json()["actions"]}
     assert kinds == {("license-server", "noop"), ("mysql", "noop"), ("face-server", "recreate")}
+    # the recreate says what changed: the variable's name and the file, never a value
+    (why,) = [a["reason"] for a in changed.json()["actions"] if a["kind"] == "recreate"]
+    assert why.startswith("changed: license_check_interval, file "), why
+    assert "service.conf" in why and "=7" not in why and " 7" not in why
+    assert "will be recreated: changed: license_check_interval" in changed.stderr
+    assert secrets["mysql_password"] not in changed.stdout + changed.stderr
     after = subprocess.run(
         ["docker", "inspect", "--format", "{{.Name}} {{.Id}}", *containers(state)],
         capture_output=True,
@@ -161,8 +173,35 @@ def test_inall_then_everything_after(deployment):
         f["id"] == face_id and f["name"] == "alice" for f in http("GET", HTTP, "/v1/faces")[1]
     )
 
-    # --- rmall --purge leaves no container, no state, no data dir
-    purge = run_cli("rmall", "--purge", bundle=bundle, state_dir=state)
+    # --- secrets.json lost while MySQL's data exists: refused with the fix, nothing touched
+    # (it used to generate new passwords, recreate both containers, and fail with "Access
+    # denied" after the health timeout)
+    running = containers(state)
+    kept = (state / "secrets.json").read_bytes()
+    (state / "secrets.json").unlink()
+    try:
+        lost = run_cli("in", "face-server", "-y", *SETS, bundle=bundle, state_dir=state)
+        assert lost.rc == 3, lost.stderr
+        assert "mysql has data" in lost.stderr and "restore" in lost.stderr, lost.stderr
+        assert "rm mysql --purge --yes" in lost.stderr
+        assert containers(state) == running
+        assert not (state / "secrets.json").exists()
+    finally:
+        (state / "secrets.json").write_bytes(kept)
+    assert run_cli("in", "face-server", "-y", *SETS, bundle=bundle, state_dir=state).rc == 0
+
+    # --- --purge with nobody to ask (no terminal) and no --yes: exit 2, nothing deleted
+    running = containers(state)
+    for args in (["rm", "mysql", "--purge", "--force"], ["rmall", "--purge"]):
+        refused = run_cli(*args, bundle=bundle, state_dir=state)
+        assert refused.rc == 2 and "add --yes to confirm" in refused.stderr, refused.stderr
+        assert "nothing was deleted" in refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    assert containers(state) == running
+    assert (state / "data" / "mysql" / "db").is_dir() and (state / "secrets.json").exists()
+
+    # --- rmall --purge --yes leaves no container, no state, no data dir
+    purge = run_cli("rmall", "--purge", "--yes", bundle=bundle, state_dir=state)
     assert purge.rc == 0, purge.stderr
     assert containers(state) == {}
     assert not (state / "state.json").exists() and not (state / "secrets.json").exists()
@@ -201,7 +240,7 @@ def test_two_instances_get_their_own_ports(deployment):
     assert len(removed) == 1 and removed[0].endswith("face-server-1")
     assert not port_open(HTTP + 1)
     assert len([n for n in containers(state) if "face-server" in n]) == 1
-    assert run_cli("rmall", "--purge", bundle=bundle, state_dir=state).rc == 0
+    assert run_cli("rmall", "--purge", "--yes", bundle=bundle, state_dir=state).rc == 0
 
 
 def test_image_is_loaded_from_the_bundle_when_absent(deployment, tmp_path):
@@ -269,5 +308,5 @@ def test_image_is_loaded_from_the_bundle_when_absent(deployment, tmp_path):
         assert got == image_id
         assert http("GET", HTTP, "/health")[0] == 200
     finally:
-        assert run_cli("rmall", "--purge", bundle=out, state_dir=state).rc == 0
+        assert run_cli("rmall", "--purge", "--yes", bundle=out, state_dir=state).rc == 0
         subprocess.run(["docker", "rmi", ref], capture_output=True)

@@ -40,9 +40,7 @@ def deployment(demo_bundle, tmp_path_factory, ports, skip_args):
     res = run_cli("inall", "-y", *base, bundle=demo_bundle, state_dir=state)
     assert res.rc == 0, res.stderr
     yield state, base
-    # `--yes` where rmall has it (issue 13.6: --purge asks without a terminal), else without
-    if run_cli("rmall", "--purge", "--yes", bundle=demo_bundle, state_dir=state).rc == 2:
-        run_cli("rmall", "--purge", bundle=demo_bundle, state_dir=state)
+    run_cli("rmall", "--purge", "--yes", bundle=demo_bundle, state_dir=state)
 
 
 def broken_copy(demo_bundle: Path, dst: Path, module: str, edit) -> Path:

@@ -96,7 +96,7 @@ def signed_bundle(demo_bundle, tmp_path_factory):
 def state(tmp_path, signed_bundle):
     state = tmp_path / "state"
     yield state
-    run_cli("rmall", "--purge", bundle=signed_bundle[0], state_dir=state)
+    run_cli("rmall", "--purge", "--yes", bundle=signed_bundle[0], state_dir=state)
 
 
 def containers(state: Path) -> list[str]:

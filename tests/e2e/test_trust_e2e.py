@@ -31,7 +31,7 @@ def state(tmp_path, demo_bundle):
     state = tmp_path / "state"
     yield state
     if state.exists():
-        run_cli("rmall", "--purge", bundle=demo_bundle, state_dir=state)
+        run_cli("rmall", "--purge", "--yes", bundle=demo_bundle, state_dir=state)
 
 
 def _inject(bundle: Path, marker: Path) -> None:

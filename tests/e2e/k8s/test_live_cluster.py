@@ -307,7 +307,7 @@ def test_item3_and_9_admin_namespace_with_quota(cluster, pushed, deployed, tmp_p
     assert res.rc == 0, res.stderr
     labels = cluster.get("namespace", ns)["metadata"].get("labels") or {}
     assert "io.sealbox.managed" not in labels
-    purge = cluster.sealbox("k8s", "delete", "-n", ns, "--purge", bundle=pushed)
+    purge = cluster.sealbox("k8s", "delete", "-n", ns, "--purge", "--yes", bundle=pushed)
     assert purge.rc == 0, purge.stderr
     assert cluster.get("namespace", ns)["status"]["phase"] == "Active"
     cluster.get("configmap", "-n", ns, "admin-settings")
@@ -416,6 +416,6 @@ def test_delete_keeps_data_then_purge_removes_what_sealbox_created(cluster, push
     )["items"]
     assert left == []
     assert cluster.get("pvc", "-n", NS)["items"]  # data kept
-    purge = cluster.sealbox("k8s", "delete", "-n", NS, "--purge", bundle=pushed)
+    purge = cluster.sealbox("k8s", "delete", "-n", NS, "--purge", "--yes", bundle=pushed)
     assert purge.rc == 0, purge.stderr
     assert "NotFound" in cluster.kubectl("get", "namespace", NS, check=False)

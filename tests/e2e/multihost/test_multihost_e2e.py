@@ -50,7 +50,9 @@ def deployed(licensed_bundle, inventory, known_hosts, host_skips, tmp_path_facto
         *common(known_hosts, tmp),
     )
     yield res, args, tmp
-    run_cli(*args, "rmall", "--purge", "--inventory", str(inventory), *common(known_hosts, tmp))
+    run_cli(
+        *args, "rmall", "--purge", "--yes", "--inventory", str(inventory), *common(known_hosts, tmp)
+    )
 
 
 def test_inall_from_inventory_places_and_wires_services(deployed, three_hosts) -> None:
@@ -86,8 +88,9 @@ def test_inall_from_inventory_places_and_wires_services(deployed, three_hosts) -
     status, faces = http("GET", c.address, 8300, "/v1/faces")
     assert any(f["id"] == created["id"] and f["name"] == "bob" for f in faces)
     # the license server answers on A's address, from the root namespace
+    # (to a peer that is not local, the banner no longer names the license: status redaction)
     with urllib.request.urlopen(f"http://{a.address}:8887/", timeout=10) as resp:
-        assert resp.status == 200 and b"serving license" in resp.read()
+        assert resp.status == 200 and b": serving" in resp.read()
     # per-host log files
     logs = sorted(p.name for p in (tmp / "logs").iterdir())
     assert logs == ["db.log", "gpu1.log", "lic.log"]
@@ -110,13 +113,20 @@ def test_li_per_host(deployed, three_hosts, known_hosts, tmp_path) -> None:
     rows = {h["host"]: h["data"] for h in res.json()["hosts"]}
     want = ["license-server", "mysql", "face-server"]
     for h, module in zip(three_hosts, want):
-        (inst,) = rows[f"root@{h.address}"]
+        (inst,) = rows[f"root@{h.address}"]["instances"]
         assert inst["module"] == module and inst["state"] == "running"
         assert inst["health"] == "healthy"
+    # the license state, on the host that runs the license server (issue 13 item 8)
+    lic = rows[f"root@{three_hosts[0].address}"]["license"]
+    assert lic["serving"] is True and lic["days_left"] > 0, lic
+    assert lic["seats"]["face-server"] == {"in_use": 1, "limit": 4}, lic
+    assert all(rows[f"root@{h.address}"]["license"] is None for h in three_hosts[1:])
     table = run_cli(
         *args, "li", *hs, "--identity", three_hosts[0].client_key, *common(known_hosts, tmp_path)
     )
     assert table.rc == 0 and "Installed on root@" in table.stdout and "ok" in table.stdout
+    assert "License (sealbox-license-server-0): serving" in table.stdout, table.stdout
+    assert "seats in use: face-server 1/4" in table.stdout
 
 
 def test_rerun_is_a_noop(deployed, inventory, known_hosts, host_skips, three_hosts, tmp_path):
@@ -233,3 +243,68 @@ def test_unreachable_host_is_reported_and_others_done(
     assert {hosts[n]["status"] for n in ("lic", "db", "gpu1")} == {"ok"}
     table = run_cli(*args, "li", "--inventory", str(inv2), *common(known_hosts, tmp_path))
     assert table.rc != 0 and "unreachable" in table.stdout
+
+
+def test_license_install_show_verify_on_a_remote_host(
+    deployed, licensed_bundle, three_hosts, known_hosts, tmp_path
+) -> None:
+    """Issue 13 item 5: `license install/show/verify -H` replace and read the license on the
+    license server's host over SSH -- verified against that host, last-good kept, that host's
+    server restarted -- by the same code path as on this machine. Last in this file: it
+    restarts the license server the other tests rely on."""
+    import dataclasses
+
+    from installer import signing
+    from installer.license import fileformat
+    from tests.e2e.multihost.conftest import DEMO_KEY
+
+    _, args, _ = deployed
+    a = three_hosts[0]
+    lic_dir = "/var/lib/sealbox/data/license-server/license"
+    target = ["-H", f"root@{a.address}", "--identity", a.client_key]
+    target += common(known_hosts, tmp_path)
+    old = (licensed_bundle / "license" / "license.cfg").read_bytes()
+    key = signing.load_private(str(DEMO_KEY))
+    current = fileformat.load(old, fileformat.KeyRing([key.public]), "old")
+    renewed = dataclasses.replace(
+        current, license_id=current.license_id + "-renewed", expires_at=current.expires_at + 86400
+    )
+    new_file = tmp_path / "renewed.cfg"
+    new_file.write_bytes(fileformat.render(renewed, key))
+
+    shown = run_cli(*args, "license", "show", "--json", *target)
+    assert shown.rc == 0, shown.stderr[-3000:]
+    (host,) = shown.json()["hosts"]
+    assert host["data"]["license_id"] == current.license_id
+    assert host["data"]["signature"].startswith("valid")
+
+    started = a.exec(
+        ["docker", "inspect", "-f", "{{.State.StartedAt}}", "sealbox-license-server-0"]
+    ).stdout
+    res = run_cli(*args, "license", "install", str(new_file), "--json", *target)
+    assert res.rc == 0, res.stderr[-3000:] + res.stdout[-3000:]
+    (host,) = res.json()["hosts"]
+    assert host["status"] == "changed"
+    assert host["data"]["license_id"] == renewed.license_id
+    assert host["data"]["restarted"] == ["sealbox-license-server-0"]
+    assert host["data"]["previous_kept"] == f"{lic_dir}/license.cfg.last-good"
+    assert a.exec(["cat", f"{lic_dir}/license.cfg"]).stdout == new_file.read_bytes()
+    assert a.exec(["cat", f"{lic_dir}/license.cfg.last-good"]).stdout == old
+    assert (
+        a.exec(
+            ["docker", "inspect", "-f", "{{.State.StartedAt}}", "sealbox-license-server-0"]
+        ).stdout
+        != started
+    ), "the license server on that host was not restarted"
+
+    shown = run_cli(*args, "license", "show", *target)
+    assert shown.rc == 0 and renewed.license_id in shown.stdout, shown.stdout
+    verified = run_cli(*args, "license", "verify", "--json", *target)
+    assert verified.rc == 0, verified.stdout[-3000:]
+
+    # a license that fails verification changes nothing on the host
+    bad = tmp_path / "bad.cfg"
+    bad.write_bytes(new_file.read_bytes().replace(b"renewed", b"renewex"))
+    refused = run_cli(*args, "license", "install", str(bad), "--json", *target)
+    assert refused.rc == 4, refused.stdout[-3000:] + refused.stderr[-3000:]
+    assert a.exec(["cat", f"{lic_dir}/license.cfg"]).stdout == new_file.read_bytes()

@@ -1,0 +1,32 @@
+"""Asking before destroying data: one rule for every command that takes ``--purge``.
+
+On a terminal the user is asked; without one (a script, CI, ``ssh host cmd``) nobody can
+answer, so ``--yes`` must say it up front -- a destructive default never happens by silence.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from installer.errors import UsageError
+
+YES_OPT = typer.Option(False, "--yes", "-y", help="Do not ask; answer yes.")
+
+
+def on_terminal() -> bool:
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def confirm_purge(what: str, command: str, yes: bool) -> None:
+    """Return when the user agreed to delete ``what``; raise (nothing deleted) otherwise."""
+    if yes:
+        return
+    if not on_terminal():
+        raise UsageError(
+            f"--purge deletes {what} and cannot be undone: add --yes to confirm "
+            f"({command} --purge --yes); nothing was deleted"
+        )
+    if not typer.confirm(f"Delete {what}? This cannot be undone", default=False, err=True):
+        raise UsageError("not confirmed; nothing was deleted")
