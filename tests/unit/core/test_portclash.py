@@ -12,7 +12,8 @@ from installer.plan import Plan, module_plan
 from installer.portclash import check_unique_ports
 from installer.render import Renderer
 from installer.state import InstanceRecord, ModuleRecord, State, StateStore
-from tests.unit.core.test_plan import MANIFEST, ROOT, SPECS, VALUES
+from tests.unit.core.test_plan import MANIFEST, SPECS, VALUES
+from tests.unit.source_bundle import source_bundle
 
 
 def _plan(values: dict, modules=("license-server", "mysql", "face-server"), count=1) -> Plan:
@@ -30,7 +31,7 @@ def _plan(values: dict, modules=("license-server", "mysql", "face-server"), coun
             SPECS,
             values=values,
             manifest=MANIFEST,
-            renderer=Renderer(str(ROOT / "templates")),
+            renderer=Renderer(source_bundle().templates),
             store=StateStore(RecordedHost(), "/var/lib/sealbox"),
             count=count if name == "face-server" else 1,
             gpus=[],

@@ -12,7 +12,8 @@ from installer.render import Renderer
 from installer.secretguard import refuse_new_secrets_over_data
 from installer.state import StateStore
 from installer.variables import Resolved
-from tests.unit.core.test_plan import MANIFEST, ROOT, SPECS, VALUES
+from tests.unit.core.test_plan import MANIFEST, SPECS, VALUES
+from tests.unit.source_bundle import source_bundle
 
 
 def _mysql(tmp_path) -> tuple[Plan, StateStore]:
@@ -22,7 +23,7 @@ def _mysql(tmp_path) -> tuple[Plan, StateStore]:
         SPECS,
         values=VALUES,
         manifest=MANIFEST,
-        renderer=Renderer(str(ROOT / "templates")),
+        renderer=Renderer(source_bundle().templates),
         store=store,
         count=1,
         gpus=[],
