@@ -603,7 +603,8 @@ def check_network(p: Params, f: Facts) -> Outcome:
     a, n = f["ip_addr"], f["net_ifaces"]
     if not a.ok:
         return _fail(f"cannot list addresses: {a.error}")
-    wired, other = [], []
+    wired: list[str] = []
+    other: list[str] = []
     for addr in a.value:
         iface = addr["iface"].split("@")[0]
         info = (n.value or {}).get(iface, {})

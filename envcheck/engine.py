@@ -200,10 +200,11 @@ def build_plan(
         )
         if target not in names:
             raise UsageError(f"{where}: profile {target!r} is not among {', '.join(names)}")
-        spec = next((s for p, s in plan if p == target and s.id == item_id), None)
-        if spec is None:
-            spec = ItemSpec(item_id)
-            plan.append((target, spec))
+        found = next((s for p, s in plan if p == target and s.id == item_id), None)
+        if found is None:
+            found = ItemSpec(item_id)
+            plan.append((target, found))
+        spec = found
         if "required" in extra:
             spec.required = bool(extra["required"])
         for k, v in extra.items():

@@ -223,13 +223,15 @@ def inspect(
     report = _guard(lambda: check_archive(str(archive), private_key=private))
     old = _guard(lambda: check_archive(str(previous), private_key=private)) if previous else None
     flags = clone_flags(report.records)
-    changes = []
+    changes: list[dict[str, Any]] = []
     if old is not None:
         for a, b in pair_records(old.records, report.records):
+            machine = b or a
+            assert machine is not None  # pair_records: every pair holds at least one record
             changes.append(
                 {
-                    "machine": (b or a).name,
-                    "previous": a.name if a else None,  # type: ignore[union-attr]
+                    "machine": machine.name,
+                    "previous": a.name if a else None,
                     "changes": diff_records(a, b),
                 }
             )

@@ -27,7 +27,7 @@ from installer.hostfacts import LazyFacts, gpu_indexes, is_root
 from installer.hosts.base import Host
 from installer.plan import CREATE, RECREATE, START, Plan, module_plan
 from installer.portclash import check_unique_ports
-from installer.ports import descends_from, listeners
+from installer.ports import Listener, descends_from, listeners
 from installer.render import Renderer
 from installer.runtime.container import Container
 from installer.runtime.docker import DockerRuntime
@@ -328,9 +328,9 @@ class Deployment:
         if not starting:
             return
         ours = [c.pid for c in self.runtime.ours() if c.running]
-        held = {}
-        for lst in listeners(self.host):
-            held.setdefault(lst.port, lst)
+        held: dict[int, Listener] = {}
+        for listener in listeners(self.host):
+            held.setdefault(listener.port, listener)
         for mp in plan.modules:
             for inst in mp.desired.instances:
                 if inst.container not in starting:

@@ -42,10 +42,10 @@ def check_unique_ports(plan: Plan, state: State, host: str, specs: dict[str, Mod
                 used.append((port, f"{inst.container} ({pname})", var, False))
     for name, rec in sorted(state.modules.items()):
         if name not in planned:
-            for inst in rec.instances:
-                for pname, port in sorted(inst.ports.items()):
+            for installed in rec.instances:
+                for pname, port in sorted(installed.ports.items()):
                     var = _variable(specs.get(name), pname)
-                    used.append((port, f"installed {inst.container} ({pname})", var, True))
+                    used.append((port, f"installed {installed.container} ({pname})", var, True))
     for port, who, var, _ in used:
         if port in owners:
             first, first_var = owners[port]

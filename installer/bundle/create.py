@@ -103,7 +103,9 @@ def _compressor(out: _HashingWriter, compression: str, level: Optional[int]) -> 
             window_log=ZSTD_WINDOW_LOG,
             write_checksum=True,
         )
-        return zstandard.ZstdCompressor(compression_params=params).stream_writer(out)  # type: ignore[return-value]
+        # zstandard's stub asks for IO[bytes]; the writer only needs write/flush/close (and
+        # `closed`), which _HashingWriter has.
+        return zstandard.ZstdCompressor(compression_params=params).stream_writer(out)  # type: ignore[arg-type]
     if compression == "xz":
         return lzma.LZMAFile(out, "wb", preset=level if level is not None else 6)  # type: ignore[return-value,arg-type]
     raise UsageError(f"--compression {compression}: choose zstd or xz")

@@ -15,6 +15,7 @@ from rich.progress import (
     BarColumn,
     DownloadColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeRemainingColumn,
     TransferSpeedColumn,
@@ -62,7 +63,7 @@ class EventPrinter:
     def __init__(self, quiet: bool = False) -> None:
         self.quiet = quiet
         self._progress: Optional[Progress] = None
-        self._task: Optional[int] = None
+        self._task: Optional[TaskID] = None
 
     def _stop_bar(self) -> None:
         if self._progress is not None:

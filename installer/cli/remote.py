@@ -11,7 +11,7 @@ import functools
 import inspect
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, List, Optional, Union
 
 import typer
 
@@ -135,7 +135,7 @@ class HostEventPrinter:
             output.err.print(text, markup=False, highlight=False)
 
 
-def fleet(t: Targets, bundle: Optional[VerifiedBundle], *, quiet: bool = False) -> Fleet:
+def fleet(t: Targets, bundle: Union[VerifiedBundle, str, None], *, quiet: bool = False) -> Fleet:
     from installer.cli.context import CTX
 
     log_dir = t.log_dir or f"sealbox-logs/{time.strftime('%Y%m%d-%H%M%S')}"

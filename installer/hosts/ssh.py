@@ -401,13 +401,13 @@ class SSHHost:
                     yield f"key {path}", paramiko.PKey.from_path(path, self.key_passphrase)
                 except (paramiko.SSHException, OSError, ValueError):
                     skipped.append(f"key {path} (unusable)")
-        self._skipped_keys = skipped
+        self._skipped_keys: list[str] = skipped
 
     def _authenticate(self, t: paramiko.Transport) -> None:
         user = self.spec.user
         tried: list[str] = []
         allowed: Optional[list[str]] = None
-        self._skipped_keys: list[str] = []
+        self._skipped_keys = []
         for desc, key in self._keys_to_try():
             if allowed is not None and "publickey" not in allowed:
                 break
@@ -649,7 +649,9 @@ def _send_all(chan: paramiko.Channel, data: bytes) -> None:
     copying for big chunks); a memoryview makes each packet a zero-copy slice."""
     view = memoryview(data)
     while view:
-        sent = chan.send(view)
+        # types-paramiko says bytes | bytearray; Channel.send passes the slice through
+        # Message.add_string into a BytesIO, which takes any buffer (the memoryview is the point).
+        sent = chan.send(view)  # type: ignore[arg-type]
         if sent == 0:
             raise OSError("channel closed")
         view = view[sent:]

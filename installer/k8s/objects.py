@@ -82,7 +82,7 @@ def service(
 ) -> dict[str, Any]:
     """`headless`: the StatefulSet's governing Service (stable pod DNS names); clients use
     the ClusterIP one. `node_port`: the fixed port field users expect (one port only)."""
-    svc_ports = []
+    svc_ports: list[dict[str, Any]] = []
     for p in spec.ports:
         entry: dict[str, Any] = {
             "name": p.name,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Optional, Sequence, cast
 
 from installer.bundle.manifest import ImageEntry, Manifest
 from installer.bundle.opened import open_bundle
@@ -17,6 +17,7 @@ from installer.errors import HostError, RuntimeFailure
 from installer.events import Event, Reporter, make
 from installer.hosts.base import Host
 from installer.k8s.registry import AuthRequired, RegistryClient, split_ref
+from installer.runtime.archive import Progress
 from installer.runtime.docker import DockerRuntime
 
 PUSH_TIMEOUT = 3600
@@ -105,8 +106,10 @@ def push_bundle(
         runtime.load_archive(
             bundle.archive_path(archive),
             manifest.archives()[archive],
-            progress=lambda d, t, a=archive: report(
-                Event("progress", "images", a, done=d, total=t)
+            # cast: mypy cannot infer a lambda with a default (the early-bound `a`).
+            progress=cast(
+                Progress,
+                lambda d, t, a=archive: report(Event("progress", "images", a, done=d, total=t)),
             ),
         )
     for item in todo:

@@ -293,7 +293,7 @@ class _ModuleRenderer:
         pod: dict[str, Any] = {"containers": [cont], "securityContext": pods.pod_security()}
         if volumes:
             pod["volumes"] = volumes
-        strategy = None
+        strategy: Optional[dict[str, Any]] = None
         if pinned:
             node = self.options.license_node
             if not node:

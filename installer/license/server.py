@@ -66,10 +66,10 @@ class Router:
                 return 200, JSON, json.dumps(doc, indent=1).encode()
         elif method == "POST" and path in self.posts:
             try:
-                doc = json.loads(body.decode("utf-8")) if body else None
+                request: Any = json.loads(body.decode("utf-8")) if body else None
             except (UnicodeDecodeError, ValueError):
-                doc = None
-            reply = self.posts[path](doc)
+                request = None
+            reply = self.posts[path](request)
             return reply.status, JSON, json.dumps(reply.body).encode()
         if path in self.posts or path in ("/", "/health", "/v1/status"):
             return 405, TEXT, b"method not allowed\n"
@@ -168,7 +168,11 @@ async def serve(
         f"{limits.max_connections} connections, {limits.max_per_source} per source)",
     )
     if ready is not None:
-        ready(bound, lambda: loop.call_soon_threadsafe(stop.set))
+
+        def request_stop() -> None:  # a lambda would return the Handle, not None
+            loop.call_soon_threadsafe(stop.set)
+
+        ready(bound, request_stop)
     task = asyncio.ensure_future(_housekeeping(service, check_interval, stop, conns))
     try:
         await stop.wait()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Callable, Optional, Sequence, Union, cast
 
 import jinja2
 from jinja2 import meta
@@ -140,7 +140,11 @@ class Fleet:
     def each(self, fn: Callable[[str, Reporter], Outcome]) -> list[HostResult]:
         """``fn(host name, reporter)`` on every host, in parallel, no order."""
         return self._run(
-            [Job(name, lambda rep, n=name: fn(n, rep)) for name in self.inventory.hosts]
+            # cast: mypy cannot infer a lambda with a default (the early-bound `n`).
+            [
+                Job(name, cast(Callable[[Reporter], Outcome], lambda rep, n=name: fn(n, rep)))
+                for name in self.inventory.hosts
+            ]
         )
 
     # install ----------------------------------------------------------------------------

@@ -11,13 +11,16 @@ from __future__ import annotations
 import hashlib
 import lzma
 import os
-from typing import BinaryIO, Callable, Iterator, Optional, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Callable, Iterator, Optional, Protocol, cast
 
 import zstandard
 
 from installer.bundle.regular import NotRegular, open_regular
 from installer.errors import RuntimeFailure
 from installer.runtime.targuard import TarGuard, TarShapeError
+
+if TYPE_CHECKING:
+    import zlib  # imported where used (gzip only); the name is for the cast in finish()
 
 CHUNK = 1 << 20
 DEFAULT_ZSTD_LEVEL = 6  # measured: see installer/bundle/README.md, "Compression"
@@ -58,11 +61,21 @@ def compression_of(path: str) -> str:
     raise ArchiveError(f"{path}: unknown archive type; expected one of {', '.join(SUFFIXES)}")
 
 
+class _DecompressObj(Protocol):
+    """What zstandard's, lzma's and zlib's decompress objects have in common."""
+
+    @property
+    def eof(self) -> bool: ...
+
+    def decompress(self, data: bytes) -> bytes: ...
+
+
 class _Decompressor:
     """A uniform push interface over zstd, xz, gzip and plain tar."""
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
+        self._obj: Optional[_DecompressObj]
         if kind == "zstd":
             self._obj = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW).decompressobj()
         elif kind == "xz":
@@ -81,12 +94,14 @@ class _Decompressor:
 
     def finish(self) -> bytes:
         """Check the stream really ended; a truncated archive raises here."""
+        if self._obj is None:  # plain tar: nothing buffered, nothing to check
+            return b""
         if self.kind == "xz" and not self._obj.eof:
             raise EOFError("xz stream ended early")
         if self.kind == "gzip":
             if not self._obj.eof:
                 raise EOFError("gzip stream ended early")
-            return self._obj.flush()
+            return cast("zlib._Decompress", self._obj).flush()  # set so in __init__
         if self.kind == "zstd":
             # zstandard's decompressobj has `eof` since 0.20; a partial frame leaves it False.
             if not getattr(self._obj, "eof", True):
