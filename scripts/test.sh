@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check .
+.venv/bin/mypy
 # The live Kubernetes of tests/e2e/k8s: built once per machine from Debian sources (4-10 min),
 # cached in /var/cache/sealbox-k8s; later runs find it at once.
 bash tests/k8s/build.sh >/dev/null
