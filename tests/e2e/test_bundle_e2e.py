@@ -145,16 +145,18 @@ def test_created_bundle_layout_and_verify(built):
 
 
 def test_install_from_created_bundle(built, tmp_path):
+    # mysql alone: the license server is healthy only while it serves a license (issue 12), and
+    # this bundle carries none; the shared archive still brings every image of the bundle
     remove_images(built)
     dep = deployment(built["bundle"], tmp_path / "state", built["pub"])
     try:
-        result = dep.install(MODULES, InstallOptions(overrides=PORTS))
-        assert result.loaded_images == 2
+        result = dep.install(["mysql"], InstallOptions(overrides=PORTS))
+        assert result.loaded_images == 1
         assert present(built["ids"]) == built["ids"]  # the shared archive brought all three
         names = sorted(c.name for c in dep.runtime.ours() if c.running)
-        assert len(names) == 2 and all(dep.store.deployment_id in n for n in names)
-        assert {p for _m, _c, p in result.endpoints} == {28887, 25535}
-        again = dep.install(MODULES, InstallOptions(overrides=PORTS))
+        assert len(names) == 1 and all(dep.store.deployment_id in n for n in names)
+        assert {p for _m, _c, p in result.endpoints} == {25535}
+        again = dep.install(["mysql"], InstallOptions(overrides=PORTS))
         assert again.loaded_images == 0 and not again.applied
     finally:
         dep.remove_all(purge=True)
@@ -211,7 +213,7 @@ CASES = {
     "extra file": (_extra, "backdoor.sh: not listed"),
     "manifest edited": (_edit_manifest, "does not match its signature"),
     "other key": (_other_key, "not trusted here"),
-    "wrong image ID": (None, "has ID|wrong image ID"),
+    "wrong image ID": (None, "has ID|wrong image ID|with the signed image ID"),
 }
 
 

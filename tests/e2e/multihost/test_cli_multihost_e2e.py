@@ -48,7 +48,7 @@ def test_dry_run_on_a_fresh_fleet_prints_each_hosts_plan(
     hosts = {h["host"]: h for h in json.loads(js.stdout)["hosts"]}
     kinds = {n: {a["kind"] for a in h["data"]["actions"]} for n, h in hosts.items()}
     assert all("create" in k for k in kinds.values()), kinds
-    assert "generated on" not in js.stdout
+    assert "generatedon" not in js.stdout
 
 
 def test_envcheck_inventory_checks_each_hosts_modules(inventory, known_hosts, tmp_path) -> None:
