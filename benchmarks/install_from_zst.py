@@ -30,12 +30,12 @@ import time
 import yaml
 from _common import median, print_table, sh, timed
 
+from installer.archive.streams import sha256_file, stream_decompressed
 from installer.bundle.create import create_bundle, load_definition
-from installer.deploy import Deployment, InstallOptions
+from installer.deploy.engine import Deployment, InstallOptions
+from installer.deploy.state import StateStore
 from installer.events import Event
 from installer.hosts.local import LocalHost
-from installer.runtime.archive import sha256_file, stream_decompressed
-from installer.state import StateStore
 
 IMAGE = "sealbox-bench/model-server:1"
 PORT = 18571

@@ -8,7 +8,7 @@ sshd, tests/e2e/testhosts.py), each with its own dockerd (``--docker``, the defa
 ``envcheck`` reads real ``docker info`` and ``li`` runs ``docker ps`` on an empty engine
 with an empty state; ``--no-docker`` gives envcheck on hosts without Docker (``li`` is skipped
 there: it needs Docker). Every timing is the full cost an engineer sees for the engine part:
-SSH connect + key auth + sudo probe + the work, through ``installer.multihost.Fleet`` (the
+SSH connect + key auth + sudo probe + the work, through ``installer.fleet.Fleet`` (the
 same path as ``-H``), not including Python start-up. "one" = a Fleet of one host; "parallel" =
 a Fleet of all hosts with ``--parallel N``. Each figure is the median of ``--repeat`` runs.
 
@@ -27,9 +27,9 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from installer.inventory.model import Inventory, InventoryHost  # noqa: E402
-from installer.multihost import ConnectOptions, Fleet  # noqa: E402
-from installer.multihost.fleet import envcheck_hosts  # noqa: E402
+from installer.fleet import ConnectOptions, Fleet  # noqa: E402
+from installer.fleet.fleet import envcheck_hosts  # noqa: E402
+from installer.fleet.inventory import Inventory, InventoryHost  # noqa: E402
 from tests.e2e.testhosts import can_run, can_run_docker, sandbox_hosts  # noqa: E402
 
 PROFILES = ["license-server", "mysql", "face-server"]

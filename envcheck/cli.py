@@ -75,7 +75,7 @@ def _profiles_per_host(inventory, names: list[str]):  # type: ignore[no-untyped-
 def _check_hosts(t, names: list[str], overrides: dict, skip: list[str], fmt: Format) -> None:
     """-H / --inventory: the same check on every host, a block per host, then the summary."""
     from installer.cli.remote import finish, fleet
-    from installer.multihost.fleet import envcheck_hosts
+    from installer.fleet.fleet import envcheck_hosts
 
     f = fleet(t, None, quiet=True)
     results = envcheck_hosts(f, names, overrides, skip, _profiles_per_host(f.inventory, names))

@@ -83,7 +83,7 @@ def collect(
     t = targets()
     if t:  # -H / --inventory: collected over SSH, the files land here, one per host
         from installer.cli.remote import finish, fleet
-        from installer.multihost.fleet import fingerprint_hosts
+        from installer.fleet.fleet import fingerprint_hosts
 
         f = fleet(t, None, quiet=True)
         results = fingerprint_hosts(f, str(output), product=product, seal_to=pub)

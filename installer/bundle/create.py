@@ -21,6 +21,7 @@ import zstandard
 
 import installer
 from installer import signing
+from installer.archive.streams import CHUNK, DEFAULT_ZSTD_LEVEL, ZSTD_WINDOW_LOG, sha256_file
 from installer.bundle.carry import carry_sealbox, default_python_versions
 from installer.bundle.manifest import (
     CARRIED,
@@ -32,7 +33,6 @@ from installer.bundle.manifest import (
 from installer.bundle.trust import sign_manifest
 from installer.errors import LicenseError, RuntimeFailure, UsageError
 from installer.license.pins import MANIFEST_KEY, check_license_key, image_pins, licensed_refs
-from installer.runtime.archive import CHUNK, DEFAULT_ZSTD_LEVEL, ZSTD_WINDOW_LOG, sha256_file
 from installer.spec.load import load_modules
 
 Progress = Callable[[str], None]

@@ -1,6 +1,6 @@
 """The bundle gate: room for the images about to be loaded, before any change.
 
-Runs as a `Deployment` gate (installer.gates; after the plan, before anything is loaded,
+Runs as a `Deployment` gate (installer.deploy.gates; after the plan, before anything is loaded,
 written or started). The signature, the listed files and the archives' sizes were checked when
 the bundle was opened (installer.bundle.opened); archive contents are checked while they
 stream into `docker load`.
@@ -17,7 +17,7 @@ from installer.events import Event
 from installer.hosts.base import Host
 
 if TYPE_CHECKING:
-    from installer.deploy import Deployment, InstallOptions
+    from installer.deploy.engine import Deployment, InstallOptions
 
 # The Docker 20.10+ loader stages the whole tar under its data-root before it unpacks the
 # layers, so a load peaks at about twice the uncompressed size.

@@ -2,7 +2,7 @@
 
 `open_bundle` reads `manifest.yaml` and `manifest.sig` (the only files read before the
 signature is checked), checks the signature against the pins (installer.bundle.trust), then
-reads every file the manifest lists **once**, as a plain file (installer.bundle.regular),
+reads every file the manifest lists **once**, as a plain file (installer.archive.regular),
 hashes it against the manifest and keeps the bytes. Specs, templates and the license come from
 those bytes; nothing of the bundle is read from disk again, so a file swapped after the check
 is never used. Image archives are only stat-ed here (plain file, size): their content is
@@ -20,8 +20,8 @@ from types import MappingProxyType
 from typing import Mapping, Optional, Union
 
 from installer import signing
+from installer.archive.regular import NotRegular, kind_of, lstat_regular, read_regular
 from installer.bundle.manifest import MANIFEST, SIGNATURE, ImageEntry, Manifest, parse_manifest
-from installer.bundle.regular import NotRegular, kind_of, lstat_regular, read_regular
 from installer.bundle.trust import BundleRefused, check_signature_bytes, trusted_keys
 from installer.errors import SealboxError
 from installer.spec.load import load_modules_from_bytes

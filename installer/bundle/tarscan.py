@@ -14,7 +14,7 @@ import hashlib
 import json
 from typing import Iterable, Optional
 
-from installer.runtime.archive import ArchiveError
+from installer.archive.streams import ArchiveError
 
 BLOCK = 512
 MAX_SMALL = 16 << 20  # configs and manifest.json are kilobytes; refuse absurd ones

@@ -110,7 +110,7 @@ def check_signature(
     bundle_dir: str, trusted: dict[str, signing.PublicKey], manifest_data: Optional[bytes] = None
 ) -> Optional[str]:
     """check_signature_bytes over the files on disk (read as plain files only)."""
-    from installer.bundle.regular import read_regular
+    from installer.archive.regular import read_regular
 
     if manifest_data is None:
         manifest_data = read_regular(os.path.join(bundle_dir, MANIFEST))

@@ -11,10 +11,10 @@ import os
 from typing import Callable, Optional
 
 from installer import signing
+from installer.archive.regular import NotRegular, open_regular
+from installer.archive.streams import ArchiveError, stream_decompressed
 from installer.bundle.opened import Problem, VerifyReport, scan_bundle
-from installer.bundle.regular import NotRegular, open_regular
 from installer.bundle.tarscan import ImageIdScanner
-from installer.runtime.archive import ArchiveError, stream_decompressed
 
 Progress = Callable[[str, int, int], None]  # archive, bytes read, total
 

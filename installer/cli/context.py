@@ -1,7 +1,7 @@
 """Shared CLI state: which bundle, which host, which state dir; built once per invocation.
 
 The bundle is opened (verified, read into memory) once per invocation and shared by every
-command step; the gates are the engine's (installer.gates), not the CLI's.
+command step; the gates are the engine's (installer.deploy.gates), not the CLI's.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Optional
 
 from installer.bundle.manifest import locate_bundle
 from installer.bundle.opened import VerifiedBundle, open_bundle
-from installer.deploy import Deployment
+from installer.deploy.engine import Deployment
+from installer.deploy.state import StateStore
 from installer.hosts.local import LocalHost
-from installer.state import StateStore
 
 SCRIPT_DIR_ENV = "SEALBOX_SCRIPT_DIR"  # set by install.py: the folder it was run from
 

@@ -13,6 +13,7 @@ from installer.cli import output
 from installer.cli.confirm import YES_OPT as CONFIRM_OPT
 from installer.cli.confirm import confirm_purge
 from installer.cli.context import CTX
+from installer.deploy.variables import parse_set_options
 from installer.errors import UsageError
 from installer.hosts.local import LocalHost
 from installer.k8s.chart import write_chart
@@ -23,7 +24,6 @@ from installer.k8s.push import SKIP, push_bundle
 from installer.k8s.registry import RegistryClient
 from installer.k8s.render import HOSTPATH_ROOT, K8sOptions
 from installer.k8s.validate import DEFAULT_VERSIONS
-from installer.variables import parse_set_options
 
 app = typer.Typer(
     no_args_is_help=True,

@@ -1,7 +1,7 @@
 """``sealbox license ...``: vendor side (keygen, issue, show) and customer side (verify, install).
 
 Printing only; logic lives in ``installer.license`` (its install gate is one of the engine's
-gates, ``installer.gates``). The bundle's vendor key and license are the opened bundle's
+gates, ``installer.deploy.gates``). The bundle's vendor key and license are the opened bundle's
 verified bytes.
 """
 
@@ -19,10 +19,10 @@ from installer.cli import output
 from installer.cli.context import CTX
 from installer.cli.remote import finish, fleet, targets, with_targets
 from installer.errors import LicenseError, SealboxError, UsageError
+from installer.fleet.run import Outcome
 from installer.license import fileformat, keys, store
 from installer.license.model import day
 from installer.license.verify import Verdict, verify_bytes
-from installer.multihost.run import Outcome
 
 app = typer.Typer(
     help="Licenses: vendor keys, issuing from finger.tar.gz, verifying and installing.",
@@ -72,8 +72,8 @@ def _pinned(vendor_pub: Optional[str], key_option: bool = True) -> fileformat.Ke
 
 
 def _state_store():
+    from installer.deploy.state import StateStore
     from installer.hosts.local import LocalHost
-    from installer.state import StateStore
 
     return StateStore(LocalHost(), CTX.state_dir)
 
@@ -304,7 +304,7 @@ def verify_cmd(
 ) -> None:
     t = targets()
     if t:  # -H / --inventory: each host's installed license (or PATH) against that host
-        from installer.multihost.fleet import license_verify_hosts
+        from installer.fleet.fleet import license_verify_hosts
 
         f = fleet(t, None, quiet=True)
         ring = _guard(lambda: _pinned(vendor_pub))

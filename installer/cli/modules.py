@@ -12,9 +12,9 @@ from installer.cli.confirm import confirm_purge
 from installer.cli.context import CTX
 from installer.cli.prompt import interactive, prompt_variable
 from installer.cli.remote import Targets, finish, fleet, targets, with_targets
-from installer.deploy import Deployment, InstallOptions, InstallResult, InstanceStatus
+from installer.deploy.engine import Deployment, InstallOptions, InstallResult, InstanceStatus
+from installer.deploy.variables import load_answers, parse_set_options
 from installer.license.probe import describe, license_state
-from installer.variables import load_answers, parse_set_options
 
 JSON_OPT = typer.Option(False, "--json", help="Print JSON on stdout (progress stays on stderr).")
 BUNDLE_OPT = typer.Option(None, "--bundle", "-b", help="Bundle directory (default: here).")

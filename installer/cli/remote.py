@@ -2,7 +2,7 @@
 
 ``with_targets`` adds the remote options to a typer command without repeating them in every
 signature; the command then asks ``targets()`` whether to run on this machine or on hosts.
-Printing only: the work is ``installer.multihost``.
+Printing only: the work is ``installer.fleet``.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from installer.bundle.opened import VerifiedBundle
 from installer.cli import output
 from installer.errors import UsageError
 from installer.events import Event
-from installer.inventory import Inventory, from_targets, load_inventory
-from installer.multihost import ConnectOptions, Fleet, HostResult, exit_code
+from installer.fleet import ConnectOptions, Fleet, HostResult, exit_code
+from installer.fleet.inventory import Inventory, from_targets, load_inventory
 
 STYLE = {
     "ok": "green",

@@ -11,13 +11,13 @@ import re
 from dataclasses import dataclass
 from typing import Optional, Sequence, cast
 
+from installer.archive.streams import Progress
 from installer.bundle.manifest import ImageEntry, Manifest
 from installer.bundle.opened import open_bundle
 from installer.errors import HostError, RuntimeFailure
 from installer.events import Event, Reporter, make
 from installer.hosts.base import Host
 from installer.k8s.registry import AuthRequired, RegistryClient, split_ref
-from installer.runtime.archive import Progress
 from installer.runtime.docker import DockerRuntime
 
 PUSH_TIMEOUT = 3600

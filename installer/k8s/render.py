@@ -1,5 +1,5 @@
 """Kubernetes manifests from the bundle's module specs: the same specs, variables and
-templates the Docker path uses (installer.desired renders the files), laid out as objects.
+templates the Docker path uses (installer.deploy.desired renders the files), laid out as objects.
 
 Pure computation: nothing here touches a cluster; `write_manifests` writes the result.
 """
@@ -14,17 +14,17 @@ from typing import Any, Mapping, Optional, Sequence, Union
 
 from installer.bundle.manifest import Manifest
 from installer.bundle.opened import VerifiedBundle, as_verified
-from installer.desired import DesiredInstance, desired_module
+from installer.deploy.desired import DesiredInstance, desired_module
+from installer.deploy.render import Renderer
+from installer.deploy.variables import Resolved
 from installer.errors import UsageError
 from installer.k8s import labels as K
 from installer.k8s import objects as O
 from installer.k8s import pods
 from installer.k8s.values import ClusterStore, resolve_for_cluster
 from installer.k8s.yamlout import dump
-from installer.render import Renderer
 from installer.spec.model import ModuleSpec
 from installer.spec.order import install_order
-from installer.variables import Resolved
 
 # The license is bound to one machine (its NICs, machine-id): the license server runs there
 # with host networking, pinned by node name, and its license comes from a Secret.

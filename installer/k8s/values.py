@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping, Optional
 
+from installer.deploy.render import Renderer
+from installer.deploy.variables import Resolved, resolve
 from installer.errors import UsageError
-from installer.render import Renderer
 from installer.spec.model import ModuleSpec
-from installer.variables import Resolved, resolve
 
 if TYPE_CHECKING:
     from installer.k8s.render import K8sOptions
 
 
 class ClusterStore:
-    """What installer.desired asks of a state store; in a cluster there are no host paths."""
+    """What installer.deploy.desired asks of a state store; in a cluster there are no host paths."""
 
     deployment_id = "default"
 

@@ -9,7 +9,7 @@ Library API (nothing here prints; errors are ``installer.errors.LicenseError``, 
 - ``issue.issue(finger.tar.gz, modules=, days=, ...) -> License``
 - ``keys``: where the vendor key is pinned (image ``/app/pinned``, bundle ``license/vendor.pub``)
 - ``store.LicenseStore``: the installed license (keep last good, atomic swap)
-- ``gate.license_gate``: the ``installer.deploy.Gate`` used by ``install.py in``
+- ``gate.license_gate``: the ``installer.deploy.engine.Gate`` used by ``install.py in``
 - ``service`` / ``server`` / ``http`` / ``asks`` / ``leases`` / ``clock``: the license server
   (logic, routes, hardened HTTP, request shape, seats, clock witnesses)
 - ``client.LicenseClient``: seat-bound grants for services, chained to the pinned vendor key

@@ -1,6 +1,6 @@
 """The install gate: ``install.py in`` verifies the license before deploying anything licensed.
 
-One of the engine's gates (``installer.gates``): it runs after the plan and before any change.
+One of the engine's gates (``installer.deploy.gates``): it runs after the plan and before any change.
 The bundle's license and vendor key are the verified bytes of the opened bundle. It also puts
 the bundle's license in place for the license-server container (its ``license`` data dir) when
 none is installed yet, or when the bundle carries a newer valid one, keeping the previous as

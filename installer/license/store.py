@@ -25,7 +25,7 @@ CONTAINER_STATE_DIR = "/var/lib/sealbox-license"
 Verifier = Callable[[bytes], Verdict]
 
 
-def license_dir(store) -> str:  # store: installer.state.StateStore
+def license_dir(store) -> str:  # store: installer.deploy.state.StateStore
     """Host path of the license directory mounted into the license-server container."""
     return store.data_dir(SERVER_MODULE, LICENSE_DATA)
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Optional, Sequence
 
+from installer.archive.streams import Progress
 from installer.bundle.manifest import ImageEntry
 from installer.errors import RuntimeFailure
+from installer.facts.runtime import DockerFacts, read_docker_facts
 from installer.hosts.base import Host
 from installer.runtime import labels as L
-from installer.runtime.archive import Progress
 from installer.runtime.container import Container
-from installer.runtime.facts import DockerFacts, read_docker_facts
 from installer.runtime.runspec import RunSpec
 
 if TYPE_CHECKING:

@@ -6,7 +6,7 @@ Two routes, chosen by where the decompressor is (`load_route`), share every chec
   CentOS 7 / RHEL 7 / Ubuntu 14-16, which are offline): the controller reads the file once,
   hashes it, decompresses it (python zstandard / lzma / zlib, the same C libraries as the
   tools) and feeds the tar to the host's ``docker load``. The end of the tar is withheld until
-  the sha256 of the whole compressed file matches (installer.runtime.targuard), so docker never
+  the sha256 of the whole compressed file matches (installer.archive.targuard), so docker never
   holds a complete tar of an archive that failed its check: we control EOF.
 * **host** -- a remote host with the decompressor: the compressed archive is uploaded
   (resumable ``.part``; its sha256 checked on the host before it is renamed into place), and
@@ -45,10 +45,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
+from installer.archive.streams import stream_decompressed
 from installer.bundle.manifest import ImageEntry
 from installer.errors import HostError, RuntimeFailure, UsageError
 from installer.hosts.base import Host, Result
-from installer.runtime.archive import stream_decompressed
 from installer.runtime.images import Loaded, missing_signed, parse_loaded, settle, snapshot
 from installer.transfer.upload import Progress, upload
 

@@ -44,10 +44,10 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterator, Optional
 
+from installer.archive.streams import sha256_file
 from installer.errors import HostError
 from installer.hosts.base import Host
 from installer.hosts.ssh import ConnectionLostError
-from installer.runtime.archive import sha256_file
 
 Progress = Callable[[int, int], None]
 CHUNK = 1024 * 1024

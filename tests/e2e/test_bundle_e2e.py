@@ -26,10 +26,10 @@ from installer.bundle.lockfile import load_lock
 from installer.bundle.manifest import load_manifest
 from installer.bundle.opened import open_bundle
 from installer.bundle.trust import BundleRefused, sign_manifest
-from installer.deploy import Deployment, InstallOptions
+from installer.deploy.engine import Deployment, InstallOptions
+from installer.deploy.state import StateStore
 from installer.errors import SealboxError
 from installer.hosts.local import LocalHost
-from installer.state import StateStore
 
 pytestmark = pytest.mark.e2e
 

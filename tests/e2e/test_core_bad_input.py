@@ -30,8 +30,8 @@ def state(tmp_path, demo_bundle):
 
 
 def our_containers(state: Path) -> list[str]:
+    from installer.deploy.state import StateStore
     from installer.hosts.local import LocalHost
-    from installer.state import StateStore
 
     dep = StateStore(LocalHost(), str(state)).deployment_id
     out = subprocess.run(

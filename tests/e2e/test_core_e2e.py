@@ -35,8 +35,8 @@ def http(method: str, port: int, path: str, body=None):
 
 def containers(state_dir: Path) -> dict[str, str]:
     """name -> status of this deployment's containers, straight from docker."""
+    from installer.deploy.state import StateStore
     from installer.hosts.local import LocalHost
-    from installer.state import StateStore
 
     dep = StateStore(LocalHost(), str(state_dir)).deployment_id
     out = subprocess.run(

@@ -100,8 +100,8 @@ def state(tmp_path, signed_bundle):
 
 
 def containers(state: Path) -> list[str]:
+    from installer.deploy.state import StateStore
     from installer.hosts.local import LocalHost
-    from installer.state import StateStore
 
     dep = StateStore(LocalHost(), str(state)).deployment_id
     return docker("ps", "-aq", "--filter", f"label=io.sealbox.deployment={dep}").split()

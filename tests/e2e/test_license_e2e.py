@@ -25,13 +25,13 @@ import pytest
 from fingerprint.collect import collect
 from installer import signing
 from installer.bundle.manifest import load_manifest
-from installer.deploy import Deployment, InstallOptions
+from installer.deploy.engine import Deployment, InstallOptions
+from installer.deploy.state import StateStore
 from installer.hosts.local import LocalHost
 from installer.license import fileformat
 from installer.license.gate import license_gate
 from installer.license.issue import issue
 from installer.license.model import DAY, ModuleGrant
-from installer.state import StateStore
 
 pytestmark = pytest.mark.e2e
 

@@ -169,10 +169,10 @@ def test_a_library_caller_gets_the_gates_by_default(demo_bundle, tmp_path, ports
     """Deployment() with no gates argument: the engine's envcheck gate refuses a taken port
     before the engine's own port check or anything else runs."""
     from installer.bundle.opened import open_bundle
-    from installer.deploy import Deployment, InstallOptions
+    from installer.deploy.engine import Deployment, InstallOptions
+    from installer.deploy.state import StateStore
     from installer.errors import HostError
     from installer.hosts.local import LocalHost
-    from installer.state import StateStore
 
     host = LocalHost()
     store = StateStore(host, str(tmp_path / "state"))

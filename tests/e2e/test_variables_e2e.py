@@ -35,8 +35,8 @@ INJECTED = [
 
 def containers(state: Path) -> dict[str, str]:
     """name -> container ID of this deployment's containers."""
+    from installer.deploy.state import StateStore
     from installer.hosts.local import LocalHost
-    from installer.state import StateStore
 
     dep = StateStore(LocalHost(), str(state)).deployment_id
     out = subprocess.run(

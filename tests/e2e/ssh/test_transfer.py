@@ -13,9 +13,9 @@ import threading
 import pytest
 import zstandard
 
+from installer.archive.streams import ArchiveError
 from installer.bundle.manifest import ImageEntry
 from installer.hosts.ssh import ConnectionLostError
-from installer.runtime.archive import ArchiveError
 from installer.transfer import load_archive, sha256_file, upload
 from tests.e2e.ssh.conftest import image_archive
 

@@ -10,16 +10,16 @@ from typing import Any, Callable
 
 import pytest
 
+from installer.archive import regular as regular_mod
 from installer.bundle import opened as opened_mod
-from installer.bundle import regular as regular_mod
 from installer.bundle.manifest import MANIFEST
 from installer.bundle.opened import VerifiedBundle, open_bundle
 from installer.bundle.trust import BundleRefused
 from installer.bundle.verify import verify_bundle
+from installer.deploy.render import Renderer
+from installer.deploy.variables import resolve
 from installer.errors import SpecError
-from installer.render import Renderer
 from installer.spec.load import load_modules_from_bytes
-from installer.variables import resolve
 
 from .conftest import make_bundle, resign
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from installer.archive.streams import ArchiveError
 from installer.bundle.tarscan import ImageIdScanner
-from installer.runtime.archive import ArchiveError
 
 from .conftest import CFG_A, CFG_B, image_id, save_tar
 

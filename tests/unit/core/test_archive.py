@@ -11,7 +11,7 @@ import tarfile
 import pytest
 import zstandard
 
-from installer.runtime.archive import ArchiveError, compression_of, stream_decompressed
+from installer.archive.streams import ArchiveError, compression_of, stream_decompressed
 
 
 def make_tar(size=300_000) -> bytes:

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from installer.errors import HostError
-from installer.hostfacts import parse_nvidia_smi_list
+from installer.facts.host import parse_nvidia_smi_list
+from installer.facts.runtime import build_facts, gpu_run_args, parse_version, read_docker_facts
 from installer.hosts.base import Result
 from installer.hosts.recorded import RecordedHost
-from installer.runtime.facts import build_facts, gpu_run_args, parse_version, read_docker_facts
 from installer.runtime.runspec import RunSpec
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "docker"

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from installer.bundle.gate import bundle_gate
-from installer.deploy import Deployment
-from installer.gates import ENGINE_GATES
+from installer.deploy.engine import Deployment
+from installer.deploy.gates import ENGINE_GATES
+from installer.deploy.preflight import envcheck_gate
+from installer.deploy.state import StateStore
 from installer.hosts.local import LocalHost
 from installer.license.gate import license_gate
-from installer.preflight import envcheck_gate
-from installer.state import StateStore
 from tests.unit.source_bundle import source_bundle
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -46,13 +46,18 @@ POISON = "import sys; sys.modules[{mod!r}] = None; {code}"
 
 @pytest.mark.parametrize(
     "module",
-    ["installer.license.gate", "installer.preflight", "installer.bundle.gate", "installer.gates"],
+    [
+        "installer.license.gate",
+        "installer.deploy.preflight",
+        "installer.bundle.gate",
+        "installer.deploy.gates",
+    ],
 )
 @pytest.mark.parametrize(
     "code",
     [
         "from installer.cli.app import main; main(['se'])",  # the command line
-        "import installer.deploy",  # a library caller
+        "import installer.deploy.engine",  # a library caller
     ],
     ids=["cli", "library"],
 )

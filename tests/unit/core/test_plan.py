@@ -5,14 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 
 from installer.bundle.manifest import ImageEntry, Manifest
-from installer.desired import desired_module
+from installer.deploy.desired import desired_module
+from installer.deploy.plan import (
+    CREATE,
+    LOAD,
+    NOOP,
+    RECREATE,
+    REMOVE,
+    START,
+    instance_action,
+    module_plan,
+)
+from installer.deploy.render import Renderer
+from installer.deploy.state import StateStore
 from installer.hosts.recorded import RecordedHost
-from installer.plan import CREATE, LOAD, NOOP, RECREATE, REMOVE, START, instance_action, module_plan
-from installer.render import Renderer
 from installer.runtime import labels as L
 from installer.runtime.container import Container
 from installer.spec import load_modules
-from installer.state import StateStore
 from tests.unit.source_bundle import source_bundle
 
 ROOT = Path(__file__).resolve().parents[3]

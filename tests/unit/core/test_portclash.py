@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from installer.desired import desired_module
+from installer.deploy.desired import desired_module
+from installer.deploy.plan import Plan, module_plan
+from installer.deploy.portclash import check_unique_ports
+from installer.deploy.render import Renderer
+from installer.deploy.state import InstanceRecord, ModuleRecord, State, StateStore
 from installer.errors import UsageError
 from installer.hosts.recorded import RecordedHost
-from installer.plan import Plan, module_plan
-from installer.portclash import check_unique_ports
-from installer.render import Renderer
-from installer.state import InstanceRecord, ModuleRecord, State, StateStore
 from tests.unit.core.test_plan import MANIFEST, SPECS, VALUES
 from tests.unit.source_bundle import source_bundle
 

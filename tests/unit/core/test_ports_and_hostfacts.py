@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from installer.hostfacts import parse_ipv4_addrs
-from installer.ports import parse_ss
+from installer.deploy.ports import parse_ss
+from installer.facts.host import parse_ipv4_addrs
 
 SS = """LISTEN 0      4096         0.0.0.0:8887      0.0.0.0:*    users:(("python3",pid=2211,fd=3))
 LISTEN 0      80         127.0.0.1:5535      0.0.0.0:*    users:(("mariadbd",pid=1999,fd=20))

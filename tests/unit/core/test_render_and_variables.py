@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from installer.deploy.render import Renderer
+from installer.deploy.variables import generate_secret, parse_set_options, resolve
 from installer.errors import SpecError, UsageError
-from installer.render import Renderer
 from installer.spec import load_modules
-from installer.variables import generate_secret, parse_set_options, resolve
 from tests.unit.source_bundle import source_bundle
 
 ROOT = Path(__file__).resolve().parents[3]

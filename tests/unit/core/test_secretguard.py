@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from installer.desired import desired_module
+from installer.deploy.desired import desired_module
+from installer.deploy.plan import Plan, module_plan
+from installer.deploy.render import Renderer
+from installer.deploy.secretguard import refuse_new_secrets_over_data
+from installer.deploy.state import StateStore
+from installer.deploy.variables import Resolved
 from installer.errors import HostError
 from installer.hosts.local import LocalHost
-from installer.plan import Plan, module_plan
-from installer.render import Renderer
-from installer.secretguard import refuse_new_secrets_over_data
-from installer.state import StateStore
-from installer.variables import Resolved
 from tests.unit.core.test_plan import MANIFEST, SPECS, VALUES
 from tests.unit.source_bundle import source_bundle
 

@@ -13,8 +13,8 @@ import tarfile
 import pytest
 import zstandard
 
-from installer.runtime.archive import ArchiveError, stream_decompressed
-from installer.runtime.targuard import BLOCK, TarGuard, TarShapeError
+from installer.archive.streams import ArchiveError, stream_decompressed
+from installer.archive.targuard import BLOCK, TarGuard, TarShapeError
 
 
 def tar_of(members: dict[str, bytes], fmt: int = tarfile.USTAR_FORMAT) -> bytes:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from installer.deploy.render import Renderer
+from installer.deploy.variables import resolve, validate
 from installer.errors import SpecError, UsageError
-from installer.render import Renderer
 from installer.spec.model import Variable
-from installer.variables import resolve, validate
 from tests.unit.source_bundle import source_bundle
 
 SOURCE = source_bundle()

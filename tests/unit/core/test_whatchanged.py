@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from installer.deploy.plan import RECREATE, Plan, module_plan
+from installer.deploy.whatchanged import explain_recreates
 from installer.events import Event
 from installer.hosts.recorded import RecordedHost
-from installer.plan import RECREATE, Plan, module_plan
-from installer.whatchanged import explain_recreates
 from tests.unit.core.test_plan import SPECS, VALUES, container_for, desired
 
 

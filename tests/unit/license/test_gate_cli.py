@@ -18,11 +18,11 @@ from fingerprint.archive import pack_files
 from fingerprint.secfile import dump_secfile
 from installer.bundle.opened import VerifiedBundle, open_bundle
 from installer.bundle.trust import BundleRefused
+from installer.deploy.state import StateStore
 from installer.errors import LicenseError
 from installer.hosts.local import LocalHost
 from installer.license import gate as G
 from installer.license.keys import BUNDLE_LICENSE, BUNDLE_PUBKEY
-from installer.state import StateStore
 
 from .helpers import KEY, expired_bytes, machine, signed
 
@@ -155,7 +155,7 @@ def test_gate_ignores_unlicensed_plans(tmp_path) -> None:
 
 def test_cli_keygen_issue_show_verify(tmp_path, monkeypatch) -> None:
     from installer.cli.license import app
-    from installer.gates import ENGINE_GATES
+    from installer.deploy.gates import ENGINE_GATES
 
     assert G.license_gate in ENGINE_GATES
     monkeypatch.chdir(tmp_path)

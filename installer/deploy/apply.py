@@ -10,11 +10,11 @@ import time
 from typing import Any, Mapping, Optional
 
 from installer.bundle.manifest import ImageEntry
-from installer.desired import DesiredInstance
+from installer.deploy.desired import DesiredInstance
+from installer.deploy.plan import CREATE, LOAD, NOOP, RECREATE, REMOVE, START, Action, ModulePlan
 from installer.errors import RuntimeFailure
 from installer.events import Event, Reporter
 from installer.hosts.base import Host
-from installer.plan import CREATE, LOAD, NOOP, RECREATE, REMOVE, START, Action, ModulePlan
 from installer.runtime.docker import DockerRuntime
 from installer.runtime.healthwait import HealthWait, keep_logs
 from installer.runtime.reach import endpoints

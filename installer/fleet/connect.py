@@ -8,8 +8,8 @@ import threading
 from dataclasses import dataclass
 from typing import Optional
 
+from installer.fleet.inventory import InventoryHost
 from installer.hosts.ssh import SSHHost
-from installer.inventory.model import InventoryHost
 
 _PROMPT_LOCK = threading.Lock()
 

@@ -1,6 +1,6 @@
 """Jinja filters that put a value into one target format safely: SQL, KEY=value, my.cnf, YAML.
 
-Variable validation (installer.variables) already refuses control characters and keeps secrets
+Variable validation (installer.deploy.variables) already refuses control characters and keeps secrets
 to letters and digits; these filters are the second wall, so a template never depends on what
 some earlier check happened to allow. Each filter either returns the value quoted for its
 format or refuses it (SpecError, exit 2) -- it never silently drops characters. Refusals name

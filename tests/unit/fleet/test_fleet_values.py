@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from installer.multihost.fleet import referenced_variables
+from installer.fleet.fleet import referenced_variables
 from installer.spec.load import load_modules
 from tests.unit.source_bundle import source_bundle
 
@@ -23,11 +23,11 @@ def test_face_server_uses_the_mysql_credentials_but_not_the_root_password() -> N
 def test_in_with_an_inventory_touches_only_the_placements_of_the_named_modules(monkeypatch):
     import pytest
 
-    from installer.deploy import InstallOptions
+    from installer.deploy.engine import InstallOptions
     from installer.errors import UsageError
-    from installer.inventory import from_targets, parse_inventory
-    from installer.multihost.fleet import Fleet
-    from installer.multihost.run import Outcome
+    from installer.fleet.fleet import Fleet
+    from installer.fleet.inventory import from_targets, parse_inventory
+    from installer.fleet.run import Outcome
 
     inv = parse_inventory(
         {

@@ -16,8 +16,8 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 
 import yaml
 
+from installer.deploy.render_filters import forbidden_char
 from installer.errors import UsageError
-from installer.render_filters import forbidden_char
 from installer.spec.model import ModuleSpec, Variable
 
 # What the generator produces is also all a secret may hold: letters and digits need no

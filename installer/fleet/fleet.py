@@ -1,7 +1,7 @@
 """Every command on many hosts: one Deployment per host over SSH, state on the host itself.
 
 ``Fleet`` turns an inventory (or ``-H`` targets) into jobs for ``run_jobs``. Installs follow
-the cross-host order of ``installer.inventory.wiring``; a dependent host also inherits, at run
+the cross-host order of ``installer.fleet.wiring``; a dependent host also inherits, at run
 time, the values its templates use from the provider's state (the MySQL password generated on
 the database host, the ports it really uses) -- read from the provider after it finished, so
 they are the values that are actually live.
@@ -17,14 +17,14 @@ import jinja2
 from jinja2 import meta
 
 from installer.bundle.opened import VerifiedBundle, open_bundle
-from installer.deploy import Deployment, Gate, InstallOptions
+from installer.deploy.engine import Deployment, Gate, InstallOptions
+from installer.deploy.render import sandbox
+from installer.deploy.state import StateStore
 from installer.errors import LicenseError, UsageError
 from installer.events import Event, Reporter
-from installer.hosts.ssh import SSHHost
-from installer.inventory.model import Inventory
-from installer.inventory.wiring import FleetPlan, HostPlan, plan_fleet
-from installer.multihost.connect import ConnectOptions, open_host
-from installer.multihost.reach import (
+from installer.fleet.connect import ConnectOptions, open_host
+from installer.fleet.inventory import Inventory
+from installer.fleet.reach import (
     DependencyUnreachable,
     Link,
     blocked_hosts,
@@ -32,11 +32,11 @@ from installer.multihost.reach import (
     port_defaults,
     require_reachable,
 )
-from installer.multihost.run import HostResult, Job, Outcome, run_jobs
-from installer.render import sandbox
+from installer.fleet.run import HostResult, Job, Outcome, run_jobs
+from installer.fleet.wiring import FleetPlan, HostPlan, plan_fleet
+from installer.hosts.ssh import SSHHost
 from installer.spec.model import ModuleSpec, Variable
 from installer.spec.order import dependency_closure
-from installer.state import StateStore
 
 
 def referenced_variables(bundle: VerifiedBundle, spec: ModuleSpec) -> set[str]:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import shlex
 from typing import Collection
 
+from installer.deploy.plan import Plan
+from installer.deploy.variables import Resolved
 from installer.errors import HostError
 from installer.hosts.base import Host
-from installer.plan import Plan
-from installer.variables import Resolved
 
 
 def _has_files(host: Host, path: str) -> bool:

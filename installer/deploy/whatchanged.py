@@ -13,9 +13,9 @@ import hashlib
 import os
 from typing import Any, Mapping
 
+from installer.deploy.plan import RECREATE, Plan
 from installer.events import Event, Reporter
 from installer.hosts.base import Host
-from installer.plan import RECREATE, Plan
 from installer.spec.model import ModuleSpec
 from installer.spec.order import dependency_closure
 

@@ -7,15 +7,16 @@ import os
 
 import pytest
 
-from installer.hosts.base import Result
-from installer.hosts.recorded import RecordedHost
-from installer.inventory import parse_inventory, plan_fleet
-from installer.multihost.reach import (
+from installer.fleet.inventory import parse_inventory
+from installer.fleet.reach import (
     DependencyUnreachable,
     links_of,
     port_defaults,
     require_reachable,
 )
+from installer.fleet.wiring import plan_fleet
+from installer.hosts.base import Result
+from installer.hosts.recorded import RecordedHost
 from installer.spec.load import load_modules
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
@@ -85,7 +86,7 @@ def test_preflight_blocks_only_when_the_provider_serves():
     """gpu1 cannot connect to db:6000. If db itself connects there, MySQL runs and the path is
     closed: gpu1 is blocked before any change. If db cannot either, MySQL is not running yet
     (this run installs it): gpu1 is checked again when db is healthy."""
-    from installer.multihost.reach import blocked_hosts
+    from installer.fleet.reach import blocked_hosts
 
     inv, fp = plan()
     hp = fp.hosts["gpu1"]

@@ -13,11 +13,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 from installer.bundle.gate import bundle_gate
+from installer.deploy.preflight import envcheck_gate
 from installer.license.gate import license_gate
-from installer.preflight import envcheck_gate
 
 if TYPE_CHECKING:  # pragma: no cover
-    from installer.deploy import Deployment, InstallOptions
+    from installer.deploy.engine import Deployment, InstallOptions
 
 Gate = Callable[["Deployment", "list[str]", "InstallOptions"], None]
 """A pre-install check that raises to stop the install before any change."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from installer.desired import DesiredInstance, DesiredModule
+from installer.deploy.desired import DesiredInstance, DesiredModule
 from installer.runtime.container import Container
 
 LOAD, CREATE, RECREATE, START, NOOP, REMOVE = (

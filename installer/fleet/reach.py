@@ -8,7 +8,7 @@ Two moments, one check: before the run starts (``preflight``) for providers alre
 when the dependent cannot connect but the provider's host can connect to that same address, the
 service runs and something between the hosts drops or rejects the traffic -- and, for providers
 installed by the same run, at the start of the dependent's job, which begins right after its
-providers are healthy (``installer.multihost.run`` orders the jobs).
+providers are healthy (``installer.fleet.run`` orders the jobs).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
 
 from installer.errors import HostError
+from installer.fleet.wiring import HostPlan
 from installer.hosts.base import Host
-from installer.inventory.wiring import HostPlan
 from installer.runtime.reach import Endpoint, connect, endpoints
 from installer.spec.model import ModuleSpec
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Optional
 
+from installer.deploy.plan import Plan
+from installer.deploy.state import State
 from installer.errors import UsageError
-from installer.plan import Plan
 from installer.spec.model import ModuleSpec
-from installer.state import State
 
 
 def _variable(spec: Optional[ModuleSpec], port_name: str) -> Optional[str]:

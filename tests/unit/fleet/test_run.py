@@ -7,8 +7,8 @@ import time
 
 from installer.errors import HostError, UsageError
 from installer.events import Event
+from installer.fleet.run import Job, Outcome, exit_code, run_jobs
 from installer.hosts.ssh import AuthFailedError, HostUnreachableError
-from installer.multihost.run import Job, Outcome, exit_code, run_jobs
 
 
 def test_dependents_start_only_after_their_providers_finished(tmp_path) -> None:

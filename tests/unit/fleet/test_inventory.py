@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from installer.errors import SpecError, UsageError
-from installer.inventory import from_targets, load_inventory, parse_inventory, plan_fleet
+from installer.fleet.inventory import from_targets, load_inventory, parse_inventory
+from installer.fleet.wiring import plan_fleet
 from installer.spec.load import load_modules
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))

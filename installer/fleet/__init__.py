@@ -1,8 +1,8 @@
 """Many hosts at once: a bounded pool with cross-host order, per-host results and logs."""
 
-from installer.multihost.connect import ConnectOptions, open_host
-from installer.multihost.fleet import Fleet
-from installer.multihost.run import (
+from installer.fleet.connect import ConnectOptions, open_host
+from installer.fleet.fleet import Fleet
+from installer.fleet.run import (
     CHANGED,
     FAILED,
     OK,

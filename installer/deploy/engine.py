@@ -16,28 +16,28 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, Optional, Sequence, Union
 
-from installer.apply import Applier
 from installer.bundle.manifest import Manifest
 from installer.bundle.opened import VerifiedBundle, as_verified
-from installer.desired import DesiredModule, desired_module
+from installer.deploy.apply import Applier
+from installer.deploy.desired import DesiredModule, desired_module
+from installer.deploy.gates import ENGINE_GATES, Gate
+from installer.deploy.plan import CREATE, RECREATE, START, Plan, module_plan
+from installer.deploy.portclash import check_unique_ports
+from installer.deploy.ports import Listener, descends_from, listeners
+from installer.deploy.render import Renderer
+from installer.deploy.secretguard import refuse_new_secrets_over_data
+from installer.deploy.state import InstanceRecord, ModuleRecord, State, StateStore
+from installer.deploy.variables import Prompter, Resolved, resolve
+from installer.deploy.whatchanged import explain_recreates
 from installer.errors import HostError, UsageError
 from installer.events import Event, Reporter, make
-from installer.gates import ENGINE_GATES, Gate
-from installer.hostfacts import LazyFacts, gpu_indexes, is_root
+from installer.facts.host import LazyFacts, gpu_indexes, is_root
 from installer.hosts.base import Host
-from installer.plan import CREATE, RECREATE, START, Plan, module_plan
-from installer.portclash import check_unique_ports
-from installer.ports import Listener, descends_from, listeners
-from installer.render import Renderer
 from installer.runtime.container import Container
 from installer.runtime.docker import DockerRuntime
 from installer.runtime.health import probe
-from installer.secretguard import refuse_new_secrets_over_data
 from installer.spec.model import ModuleSpec
 from installer.spec.order import dependents, install_order
-from installer.state import InstanceRecord, ModuleRecord, State, StateStore
-from installer.variables import Prompter, Resolved, resolve
-from installer.whatchanged import explain_recreates
 
 __all__ = ["Deployment", "Gate", "InstallOptions", "InstallResult", "InstanceStatus"]
 
@@ -52,7 +52,7 @@ class InstallOptions:
     dry_run: bool = False
     skip_checks: list[str] = field(default_factory=list)
     # Dependencies another host provides (multi-host): not installed here; their address
-    # variables are set in ``overrides`` (see installer.inventory.wiring).
+    # variables are set in ``overrides`` (see installer.fleet.wiring).
     elsewhere: frozenset[str] = frozenset()
 
 
@@ -81,7 +81,7 @@ class InstanceStatus:
 
 class Deployment:
     """`bundle`: an opened VerifiedBundle, or a folder to open with the default pins. `gates`:
-    the engine's list (installer.gates) unless a caller passes another on purpose."""
+    the engine's list (installer.deploy.gates) unless a caller passes another on purpose."""
 
     def __init__(
         self,

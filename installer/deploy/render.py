@@ -17,8 +17,8 @@ import jinja2
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from installer.deploy.render_filters import FILTERS
 from installer.errors import SpecError
-from installer.render_filters import FILTERS
 
 PREFIX = "templates/"
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 from installer.errors import SpecError
-from installer.inventory.model import Inventory, InventoryHost
+from installer.fleet.inventory import Inventory, InventoryHost
 from installer.spec.model import ModuleSpec
 from installer.spec.order import dependency_closure
 

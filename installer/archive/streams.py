@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, BinaryIO, Callable, Iterator, Optional, Protoc
 
 import zstandard
 
-from installer.bundle.regular import NotRegular, open_regular
+from installer.archive.regular import NotRegular, open_regular
+from installer.archive.targuard import TarGuard, TarShapeError
 from installer.errors import RuntimeFailure
-from installer.runtime.targuard import TarGuard, TarShapeError
 
 if TYPE_CHECKING:
     import zlib  # imported where used (gzip only); the name is for the cast in finish()
@@ -123,7 +123,7 @@ def stream_decompressed(
 ) -> Iterator[bytes]:
     """Yield the uncompressed tar of `path`, verifying `expected_sha256` of the file on the way.
 
-    The tar's end is withheld (see installer.runtime.targuard) until the sha256 of the whole
+    The tar's end is withheld (see installer.archive.targuard) until the sha256 of the whole
     compressed file matches and `inspector` (e.g. the image-ID check of
     installer.bundle.tarscan, which sees the same bytes) has accepted it: a consumer such as
     `docker load` that sees the stream stop early has an incomplete tar and registers nothing.

@@ -16,7 +16,7 @@ from installer.errors import HostError
 from installer.events import Event
 
 if TYPE_CHECKING:  # pragma: no cover
-    from installer.deploy import Deployment, InstallOptions
+    from installer.deploy.engine import Deployment, InstallOptions
 
 
 def _existing_ancestor(dep: Deployment, path: str) -> str:

@@ -1,0 +1,1 @@
+"""The install engine: plan, gates, apply, state — for any module a spec describes."""
