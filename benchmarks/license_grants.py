@@ -49,9 +49,9 @@ SEAT_KEY = b"bench-seat-key-" + b"0" * 33
 SERVER = r"""
 import asyncio, json, sys, threading
 sys.path.insert(0, sys.argv[1])
-from installer.license.keys import keyring_from_dir
-from installer.license.server import Router, serve, live_facts
-from installer.license.service import LicenseService
+from installer.license.shipped.keys import keyring_from_dir
+from installer.license.shipped.server import Router, serve, live_facts
+from installer.license.shipped.service import LicenseService
 tmp, stack = sys.argv[2], sys.argv[3]
 svc = LicenseService(license_dir=tmp + "/lic", state_dir=tmp + "/state",
                      keys=keyring_from_dir(tmp + "/pinned"), facts=live_facts(), lease_ttl=30,
@@ -91,9 +91,9 @@ def prepare(tmp: str) -> None:
     from fingerprint.collect import collect
     from installer import signing
     from installer.hosts.local import LocalHost
-    from installer.license import fileformat
     from installer.license.issue import issue
-    from installer.license.model import ModuleGrant
+    from installer.license.shipped import fileformat
+    from installer.license.shipped.model import ModuleGrant
 
     key = signing.generate()
     os.makedirs(os.path.join(tmp, "pinned"))
@@ -120,7 +120,7 @@ def prepare(tmp: str) -> None:
 def grant_body(ident: int, have: str) -> str:
     """A seat-bound grant request for instance ``bench-<ident>`` (the proof is checked by the
     server on every request; the same holder gets its own seat back each time)."""
-    from installer.license.client import instance_secret, request_proof
+    from installer.license.shipped.client import instance_secret, request_proof
 
     instance, holder, nonce = f"bench-{ident}", f"holder-{ident}", "n"
     secret = instance_secret(SEAT_KEY, "face-server", instance)

@@ -28,10 +28,10 @@ from fingerprint.collect import collect  # noqa: E402
 from fingerprint.secfile import dump_secfile  # noqa: E402
 from installer import signing  # noqa: E402
 from installer.hosts.local import LocalHost  # noqa: E402
-from installer.license import fileformat  # noqa: E402
 from installer.license.issue import issue, parse_modules  # noqa: E402
-from installer.license.keys import BUNDLE_LICENSE, BUNDLE_PUBKEY  # noqa: E402
-from installer.license.model import day  # noqa: E402
+from installer.license.shipped import fileformat  # noqa: E402
+from installer.license.shipped.keys import BUNDLE_LICENSE, BUNDLE_PUBKEY  # noqa: E402
+from installer.license.shipped.model import day  # noqa: E402
 
 KEY = os.path.join(ROOT, "build", "demo-vendor", "vendor.key")
 IMAGE = "sealbox-demo/license-server:0.1"

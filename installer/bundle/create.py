@@ -218,8 +218,8 @@ def _refuse_foreign(out_dir: str) -> None:
 
 def check_bundle_license(license_dir: str, pins: dict[str, list[str]]) -> None:
     """The license and vendor.pub must be the key the licensed images pin (issue 12)."""
-    from installer.license import fileformat
-    from installer.license.keys import keyring_from_files
+    from installer.license.shipped import fileformat
+    from installer.license.shipped.keys import keyring_from_files
 
     lic = os.path.join(license_dir, "license.cfg")
     with open(lic, "rb") as fh:

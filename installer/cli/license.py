@@ -20,9 +20,10 @@ from installer.cli.context import CTX
 from installer.cli.remote import finish, fleet, targets, with_targets
 from installer.errors import LicenseError, SealboxError, UsageError
 from installer.fleet.run import Outcome
-from installer.license import fileformat, keys, store
-from installer.license.model import day
-from installer.license.verify import Verdict, verify_bytes
+from installer.license import store
+from installer.license.shipped import fileformat, keys
+from installer.license.shipped.model import day
+from installer.license.shipped.verify import Verdict, verify_bytes
 
 app = typer.Typer(
     help="Licenses: vendor keys, issuing from finger.tar.gz, verifying and installing.",

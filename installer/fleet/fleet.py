@@ -429,7 +429,7 @@ def license_verify_hosts(
     """Verify a license against each host: the given file, else the host's installed one."""
     from fingerprint.collect import collect
     from installer.license import store as S
-    from installer.license.verify import verify_bytes
+    from installer.license.shipped.verify import verify_bytes
 
     local = None
     if local_file:

@@ -13,11 +13,11 @@ from typing import List, Optional, Tuple
 
 from installer.errors import LicenseError
 from installer.events import Event
-from installer.license import clock
-from installer.license import keys as K
 from installer.license import pins as P
 from installer.license import store as S
-from installer.license.verify import Verdict, verify_bytes
+from installer.license.shipped import clock
+from installer.license.shipped import keys as K
+from installer.license.shipped.verify import Verdict, verify_bytes
 
 
 def _high_water(deployment) -> Optional[int]:

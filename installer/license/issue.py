@@ -12,7 +12,7 @@ from fingerprint.compare import SHARED_BY_MODEL, MatchPolicy
 from fingerprint.errors import SecfileError
 from fingerprint.model import COMPONENTS, MachineRecord
 from installer.errors import UsageError
-from installer.license.model import DAY, TYPES, License, ModuleGrant
+from installer.license.shipped.model import DAY, TYPES, License, ModuleGrant
 
 _MODULE = re.compile(r"^([a-z][a-z0-9-]{0,40})=(\d+)(?::(\d+))?$")
 

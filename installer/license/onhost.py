@@ -13,8 +13,9 @@ from typing import Any, Optional
 
 from installer.errors import LicenseError
 from installer.hosts.base import Host
-from installer.license import fileformat, store
-from installer.license.verify import verify_bytes
+from installer.license import store
+from installer.license.shipped import fileformat
+from installer.license.shipped.verify import verify_bytes
 
 
 @dataclass

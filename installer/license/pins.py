@@ -17,7 +17,7 @@ import tarfile
 from typing import Dict, Iterable, List, Mapping
 
 from installer.errors import LicenseError
-from installer.license.keys import IMAGE_PINNED_DIR, public_keys_from_pem
+from installer.license.shipped.keys import IMAGE_PINNED_DIR, public_keys_from_pem
 
 MANIFEST_KEY = "license_pins"
 SERVER_MODULE = "license-server"

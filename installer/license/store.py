@@ -12,7 +12,7 @@ from typing import Callable, List, Optional
 
 from installer.errors import LicenseError
 from installer.hosts.base import Host
-from installer.license.verify import MALFORMED, SIGNATURE, UNKNOWN_KEY, Verdict
+from installer.license.shipped.verify import MALFORMED, SIGNATURE, UNKNOWN_KEY, Verdict
 
 SERVER_MODULE = "license-server"
 LICENSE_DATA = "license"  # data dir names in modules/license-server.yaml

@@ -29,9 +29,9 @@ import pytest
 from fingerprint.collect import collect
 from installer import signing
 from installer.hosts.local import LocalHost
-from installer.license import fileformat
 from installer.license.issue import issue
-from installer.license.model import ModuleGrant
+from installer.license.shipped import fileformat
+from installer.license.shipped.model import ModuleGrant
 
 pymysql = pytest.importorskip("pymysql")
 
@@ -52,7 +52,7 @@ IMG_BASE = "sealbox-demo/base:bookworm"
 IMG_DB = "sealbox-demo/mariadb:10.11"
 IMG_LIC = "sealbox-demo/license-server:0.1"
 IMG_FACE = "sealbox-demo/face-server-standin:1.0"
-LIC_CMD = ["python3", "-m", "installer.license.server", "--port", "8887"]
+LIC_CMD = ["python3", "-m", "installer.license.shipped.server", "--port", "8887"]
 CONTAINER_LICENSE_DIR = "/etc/sealbox/license"
 CONTAINER_STATE_DIR = "/var/lib/sealbox-license"
 DEMO_VENDOR_KEY = REPO / "build" / "demo-vendor" / "vendor.key"
@@ -202,7 +202,7 @@ class Stack:
     def run_license(self) -> None:
         """As modules/license-server.yaml runs it: license dir and state dir mounted as
         directories, the seat key, the host's view read-only under /host."""
-        cmd = ["python3", "-m", "installer.license.server", "--port", str(LIC_PORT)]
+        cmd = ["python3", "-m", "installer.license.shipped.server", "--port", str(LIC_PORT)]
         cmd += ["--bind", "127.0.0.1", "--license-dir", CONTAINER_LICENSE_DIR]
         cmd += ["--state-dir", CONTAINER_STATE_DIR, "--lease-ttl", str(LEASE_TTL)]
         cmd += ["--fact-root", "/host"]
@@ -435,10 +435,10 @@ import base64, hashlib, hmac, json, sys, time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 sys.path.insert(0, sys.argv[1])
 from installer import signing
-from installer.license import fileformat
-from installer.license.client import grant_mac, instance_secret
+from installer.license.shipped import fileformat
+from installer.license.shipped.client import grant_mac, instance_secret
 from installer.license.issue import issue
-from installer.license.model import ModuleGrant
+from installer.license.shipped.model import ModuleGrant
 from fingerprint.collect import collect
 from installer.hosts.local import LocalHost
 key = signing.generate()  # the fake's own key: it grants everything

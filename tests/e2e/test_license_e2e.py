@@ -28,10 +28,10 @@ from installer.bundle.manifest import load_manifest
 from installer.deploy.engine import Deployment, InstallOptions
 from installer.deploy.state import StateStore
 from installer.hosts.local import LocalHost
-from installer.license import fileformat
 from installer.license.gate import license_gate
 from installer.license.issue import issue
-from installer.license.model import DAY, ModuleGrant
+from installer.license.shipped import fileformat
+from installer.license.shipped.model import DAY, ModuleGrant
 
 pytestmark = pytest.mark.e2e
 

@@ -18,10 +18,10 @@ import pytest
 from fingerprint.collect import collect
 from installer import signing
 from installer.hosts.ssh import SSHHost
-from installer.license import fileformat
 from installer.license.issue import issue
-from installer.license.model import ModuleGrant
-from installer.license.verify import verify_bytes
+from installer.license.shipped import fileformat
+from installer.license.shipped.model import ModuleGrant
+from installer.license.shipped.verify import verify_bytes
 from installer.spec.load import load_modules
 from tests.e2e.testhosts import can_run_docker, sandbox_hosts
 
@@ -32,10 +32,10 @@ IMAGE = "sealbox-demo/license-server:0.1"
 # What the server runs for each license (stdin: vendor.pub, then the license): its own code.
 SERVER_VERDICT = r"""
 import json, sys
-from installer.license.fileformat import KeyRing
-from installer.license.keys import public_keys_from_pem
-from installer.license.server import live_facts
-from installer.license.verify import verify_bytes
+from installer.license.shipped.fileformat import KeyRing
+from installer.license.shipped.keys import public_keys_from_pem
+from installer.license.shipped.server import live_facts
+from installer.license.shipped.verify import verify_bytes
 pub, lic = sys.stdin.read().split("\n=====\n")
 ring = KeyRing(public_keys_from_pem(pub.encode(), "vendor.pub"))
 v = verify_bytes(lic.encode(), ring, live=live_facts(sys.argv[1])())

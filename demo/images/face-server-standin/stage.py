@@ -2,7 +2,7 @@
 """Stage the license client library and the pinned vendor key into ``_staged/`` (run by
 demo/build_images.py).
 
-``installer/license/client.py`` is self-contained (stdlib + cryptography), so the vendor's
+``installer/license/shipped/client.py`` is self-contained (stdlib + cryptography), so the vendor's
 service images copy that one file as ``sealbox_license_client.py``. The vendor public key is
 pinned under ``/app/pinned`` exactly as in the license-server image (the same key file:
 ``$SEALBOX_VENDOR_PUB``, else the demo vendor key): each grant's license must verify with it.
@@ -34,7 +34,9 @@ def vendor_pub() -> Path:
 def main() -> int:
     shutil.rmtree(STAGED, ignore_errors=True)
     STAGED.mkdir()
-    shutil.copyfile(ROOT / "installer/license/client.py", STAGED / "sealbox_license_client.py")
+    shutil.copyfile(
+        ROOT / "installer/license/shipped/client.py", STAGED / "sealbox_license_client.py"
+    )
     (STAGED / "pinned").mkdir()
     shutil.copyfile(vendor_pub(), STAGED / "pinned" / "vendor.pub")
     return 0

@@ -27,7 +27,11 @@ FILES = [
     "installer/hosts/local.py",
     "installer/signing/__init__.py",
 ]
-PACKAGES = {"installer/license": {"gate.py"}, "fingerprint": {"cli.py"}}
+PACKAGES = {
+    "installer/license": {"gate.py"},
+    "installer/license/shipped": set(),
+    "fingerprint": {"cli.py"},
+}
 
 
 def demo_vendor_pub() -> Path:

@@ -76,9 +76,9 @@ def licensed_bundle(demo_bundle, three_hosts, known_hosts, tmp_path_factory) -> 
     from fingerprint.collect import collect
     from installer import signing
     from installer.bundle.manifest import load_manifest, write_manifest
-    from installer.license import fileformat
     from installer.license.issue import issue
-    from installer.license.model import ModuleGrant
+    from installer.license.shipped import fileformat
+    from installer.license.shipped.model import ModuleGrant
 
     if not DEMO_KEY.exists():
         pytest.fail(f"{DEMO_KEY} missing: build the demo images (demo/build_images.py)")

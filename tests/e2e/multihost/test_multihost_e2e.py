@@ -255,7 +255,7 @@ def test_license_install_show_verify_on_a_remote_host(
     import dataclasses
 
     from installer import signing
-    from installer.license import fileformat
+    from installer.license.shipped import fileformat
     from tests.e2e.multihost.conftest import DEMO_KEY
 
     _, args, _ = deployed

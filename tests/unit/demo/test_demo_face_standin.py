@@ -17,16 +17,16 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
-import installer.license.client as _client_module
-from installer.license.clock import Witnesses
-from installer.license.server import serve
-from installer.license.service import LicenseService
+import installer.license.shipped.client as _client_module
+from installer.license.shipped.clock import Witnesses
+from installer.license.shipped.server import serve
+from installer.license.shipped.service import LicenseService
 from tests.unit.license.helpers import KEY, NOW, RING, machine, signed
 
 APP = Path(__file__).resolve().parents[3] / "demo" / "images" / "face-server-standin" / "app"
 sys.path.insert(0, str(APP))
 pytest.importorskip("pymysql")
-# The image gets installer/license/client.py as sealbox_license_client.py (stage.py copies it
+# The image gets installer/license/shipped/client.py as sealbox_license_client.py (stage.py copies it
 # into the gitignored _staged/); here the repository's own module stands in for that copy.
 sys.modules.setdefault("sealbox_license_client", _client_module)
 import license_client  # noqa: E402
@@ -119,7 +119,7 @@ def _serve(handler: type) -> Tuple[ThreadingHTTPServer, int]:
 
 
 class LicenseServer:
-    """The real license server (installer.license.server) on a loopback port, in a thread."""
+    """The real license server (installer.license.shipped.server) on a loopback port, in a thread."""
 
     def __init__(self, service: LicenseService) -> None:
         self.service = service

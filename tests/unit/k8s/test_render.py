@@ -137,7 +137,11 @@ def test_workload_shapes(bundle):
     assert {"name": "data-license", "secret": {"secretName": "license-server-license"}} in lpod[
         "volumes"
     ]
-    assert lpod["containers"][0]["args"][:3] == ["python3", "-m", "installer.license.server"]
+    assert lpod["containers"][0]["args"][:3] == [
+        "python3",
+        "-m",
+        "installer.license.shipped.server",
+    ]
     assert by_kind(objs, "Service", "face-server")["spec"]["type"] == "ClusterIP"
     node_port = render_bundle(str(bundle), ["face-server"], opts(), FIXED_SECRETS).objects
     assert by_kind(node_port, "Service", "face-server")["spec"]["type"] == "NodePort"

@@ -6,9 +6,9 @@ from typing import Any, Dict, Optional
 
 from fingerprint.model import Fingerprint
 from installer import signing
-from installer.license import fileformat
 from installer.license.issue import issue
-from installer.license.model import DAY, ModuleGrant
+from installer.license.shipped import fileformat
+from installer.license.shipped.model import DAY, ModuleGrant
 
 NOW = 1_800_000_000  # 2027-01-15, a fixed "now" for every test
 

@@ -10,13 +10,13 @@ import pytest
 
 from installer.errors import LicenseError
 from installer.hosts.local import LocalHost
-from installer.license.client import LicenseClient
-from installer.license.clock import Witnesses
-from installer.license.http import Limits
-from installer.license.server import serve
-from installer.license.service import LicenseService
+from installer.license.shipped.client import LicenseClient
+from installer.license.shipped.clock import Witnesses
+from installer.license.shipped.http import Limits
+from installer.license.shipped.server import serve
+from installer.license.shipped.service import LicenseService
+from installer.license.shipped.verify import verify_bytes
 from installer.license.store import LicenseStore
-from installer.license.verify import verify_bytes
 
 from .helpers import KEY, NOW, OTHER_KEY, RING, expired_bytes, machine, signed
 
@@ -146,7 +146,7 @@ def test_second_process_with_the_same_instance_is_refused(server: Running) -> No
 
 
 def fakering():
-    from installer.license.fileformat import KeyRing
+    from installer.license.shipped.fileformat import KeyRing
 
     return KeyRing([OTHER_KEY.public])
 

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from installer.errors import LicenseError
-from installer.license import fileformat
-from installer.license.verify import MALFORMED, SIGNATURE, UNKNOWN_KEY, verify_bytes
+from installer.license.shipped import fileformat
+from installer.license.shipped.verify import MALFORMED, SIGNATURE, UNKNOWN_KEY, verify_bytes
 
 from .helpers import KEY, NOW, OTHER_KEY, RING, machine, signed
 

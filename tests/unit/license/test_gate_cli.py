@@ -22,7 +22,7 @@ from installer.deploy.state import StateStore
 from installer.errors import LicenseError
 from installer.hosts.local import LocalHost
 from installer.license import gate as G
-from installer.license.keys import BUNDLE_LICENSE, BUNDLE_PUBKEY
+from installer.license.shipped.keys import BUNDLE_LICENSE, BUNDLE_PUBKEY
 
 from .helpers import KEY, expired_bytes, machine, signed
 

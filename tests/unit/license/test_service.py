@@ -9,16 +9,16 @@ from typing import Any, List, Tuple
 
 import pytest
 
-from installer.license.client import (
+from installer.license.shipped.client import (
     GrantError,
     VendorLicense,
     instance_secret,
     request_proof,
     verify_grant,
 )
-from installer.license.clock import Witnesses
-from installer.license.model import DAY, ModuleGrant, iso
-from installer.license.service import LicenseService
+from installer.license.shipped.clock import Witnesses
+from installer.license.shipped.model import DAY, ModuleGrant, iso
+from installer.license.shipped.service import LicenseService
 
 from .helpers import KEY, NOW, OTHER_KEY, RING, expired_bytes, machine, signed
 

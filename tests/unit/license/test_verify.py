@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from fingerprint.compare import MatchPolicy
-from installer.license import verify as V
-from installer.license.model import DAY, ModuleGrant
+from installer.license.shipped import verify as V
+from installer.license.shipped.model import DAY, ModuleGrant
 
 from .helpers import NOW, machine, make_license
 

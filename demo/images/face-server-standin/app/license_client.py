@@ -1,7 +1,7 @@
 """License check of the face-server STAND-IN, kept in one function on purpose.
 
 ``license_ok()`` holds a lease from the license server through the Sealbox client library
-(``sealbox_license_client.py``, staged from installer/license/client.py): the first call asks
+(``sealbox_license_client.py``, staged from installer/license/shipped/client.py): the first call asks
 for a grant for this module and instance, later calls renew it. Each grant must chain to the
 vendor key pinned in this image (/app/pinned): the license it names is verified here (signature,
 dates, module, seat count), and the grant is MACed with this instance's secret, derived from the

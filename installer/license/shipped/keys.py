@@ -16,7 +16,7 @@ import re
 from typing import TYPE_CHECKING, Iterable, List
 
 from installer.errors import LicenseError, UsageError
-from installer.license.fileformat import KeyRing
+from installer.license.shipped.fileformat import KeyRing
 from installer.signing import PublicKey, load_public_pem
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Dict, Iterable, Optional
 
 from installer.errors import LicenseError
-from installer.license.model import License, day
+from installer.license.shipped.model import License, day
 from installer.signing import PrivateKey, PublicKey, SignatureInvalid
 
 BEGIN = "-----BEGIN SEALBOX LICENSE-----"

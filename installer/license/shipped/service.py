@@ -17,19 +17,19 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional, Tuple
 
 from fingerprint.model import Fingerprint
-from installer.license import verify as V
-from installer.license.asks import ASK_SHAPE, Ask
-from installer.license.client import (
+from installer.license.shipped import verify as V
+from installer.license.shipped.asks import ASK_SHAPE, Ask
+from installer.license.shipped.client import (
     GRANT_FORMAT,
     GRANT_VERSION,
     grant_mac,
     instance_secret,
     request_proof,
 )
-from installer.license.clock import MARK_FILE, HighWater, Witnesses, read_witnesses
-from installer.license.fileformat import KeyRing
-from installer.license.leases import Lease, LeaseTable, SeatLimit, SeatTaken
-from installer.license.model import License, iso
+from installer.license.shipped.clock import MARK_FILE, HighWater, Witnesses, read_witnesses
+from installer.license.shipped.fileformat import KeyRing
+from installer.license.shipped.leases import Lease, LeaseTable, SeatLimit, SeatTaken
+from installer.license.shipped.model import License, iso
 from installer.license.store import LAST_GOOD_FILE, LICENSE_FILE
 
 VERSION = "1.0"

@@ -14,8 +14,8 @@ from typing import Any, Dict, List, Optional, Sequence
 from fingerprint.compare import MatchResult, match
 from fingerprint.model import COMPONENT_TITLES, Fingerprint
 from installer.errors import LicenseError
-from installer.license import fileformat
-from installer.license.model import DAY, License, day, iso, machine_label
+from installer.license.shipped import fileformat
+from installer.license.shipped.model import DAY, License, day, iso, machine_label
 
 # Problem codes (stable: --json consumers and tests rely on them).
 MALFORMED = "malformed"

@@ -11,7 +11,7 @@ Routes: ``GET /`` banner (the field guide's ``curl <ip>:8887`` check), ``GET /he
 ``GET /v1/status`` (details on loopback only), ``POST /v1/grant``, ``/v1/renew``, ``/v1/release``.
 Listens on ``--bind`` (0.0.0.0 by default: services on other hosts of a fleet or in a cluster
 reach it over the LAN; set ``license_bind=127.0.0.1`` when every service is on this host).
-Run: ``python3 -m installer.license.server --port 8887`` (inside the license-server image).
+Run: ``python3 -m installer.license.shipped.server --port 8887`` (inside the license-server image).
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ import sys
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from installer.license.fileformat import KeyRing
-from installer.license.http import TEXT, Connections, HttpProtocol, Limits
-from installer.license.keys import IMAGE_PINNED_DIR, keyring_from_dir
-from installer.license.service import VERSION, LicenseService, Reply
+from installer.license.shipped.fileformat import KeyRing
+from installer.license.shipped.http import TEXT, Connections, HttpProtocol, Limits
+from installer.license.shipped.keys import IMAGE_PINNED_DIR, keyring_from_dir
+from installer.license.shipped.service import VERSION, LicenseService, Reply
 from installer.license.store import CONTAINER_LICENSE_DIR, CONTAINER_STATE_DIR
 
 JSON = "application/json"
