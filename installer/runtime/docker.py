@@ -15,7 +15,7 @@ from installer.runtime.container import Container
 from installer.runtime.runspec import RunSpec
 
 if TYPE_CHECKING:
-    from installer.transfer.load import LoadResult
+    from installer.runtime.load import LoadResult
 
 
 class DockerRuntime:
@@ -50,10 +50,10 @@ class DockerRuntime:
     ) -> LoadResult:
         """Load the archive holding `images` (manifest entries) by the one load path.
 
-        Checks (installer.transfer.load): the archive's sha256 before docker can finish the
+        Checks (installer.runtime.load): the archive's sha256 before docker can finish the
         tar, the signed image IDs after, tags and images the manifest does not list undone.
         """
-        from installer.transfer.load import load_archive
+        from installer.runtime.load import load_archive
 
         return load_archive(self.host, path, images, self.staging_dir, progress=progress)
 

@@ -1,12 +1,6 @@
-"""Moving image archives to hosts: resumable, verified uploads and loading them into Docker."""
+"""Moving image archives to hosts: resumable, verified uploads (loading them into the engine is
+``installer.runtime.load``; transfer imports nothing of the runtime)."""
 
-from installer.transfer.load import (
-    LoadResult,
-    ZstdMissingError,
-    load_archive,
-    load_command,
-    load_route,
-)
 from installer.transfer.upload import (
     TransferError,
     UploadResult,
@@ -16,13 +10,8 @@ from installer.transfer.upload import (
 )
 
 __all__ = [
-    "LoadResult",
     "TransferError",
     "UploadResult",
-    "ZstdMissingError",
-    "load_archive",
-    "load_command",
-    "load_route",
     "resume_offset",
     "sha256_file",
     "upload",

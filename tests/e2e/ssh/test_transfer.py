@@ -16,7 +16,8 @@ import zstandard
 from installer.archive.streams import ArchiveError
 from installer.bundle.manifest import ImageEntry
 from installer.hosts.ssh import ConnectionLostError
-from installer.transfer import load_archive, sha256_file, upload
+from installer.runtime.load import load_archive
+from installer.transfer import sha256_file, upload
 from tests.e2e.ssh.conftest import image_archive
 
 pytestmark = pytest.mark.e2e

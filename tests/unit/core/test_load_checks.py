@@ -8,7 +8,7 @@ from installer.bundle.manifest import ImageEntry
 from installer.hosts.base import Result
 from installer.hosts.recorded import RecordedHost
 from installer.runtime.images import Loaded, Snapshot, parse_loaded, parse_snapshot, settle
-from installer.transfer.load import group_command, load_archive, load_route
+from installer.runtime.load import group_command, load_archive, load_route
 
 A = "sha256:" + "a" * 64
 B = "sha256:" + "b" * 64

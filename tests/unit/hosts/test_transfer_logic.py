@@ -12,8 +12,8 @@ import pytest
 from installer.errors import UsageError
 from installer.hosts.local import LocalHost
 from installer.hosts.recorded import RecordedHost
-from installer.transfer import ZstdMissingError, load_command, resume_offset, upload
-from installer.transfer.load import archive_format
+from installer.runtime.load import ZstdMissingError, archive_format, load_command
+from installer.transfer import resume_offset, upload
 from installer.transfer.upload import TransferError, _parse_state
 
 SHA = "a" * 64
