@@ -364,7 +364,9 @@ def render_bundle(
         )
     named = list(names) or sorted(specs)
     order = install_order(specs, named)
-    resolved = resolve_for_cluster(specs, order, renderer, options, stored_secrets or {})
+    resolved = resolve_for_cluster(
+        specs, order, renderer, options.namespace, options.overrides, stored_secrets or {}
+    )
     mr = _ModuleRenderer(
         bundle, manifest, specs, renderer, resolved, options, named, explicit=bool(names)
     )

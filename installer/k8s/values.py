@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Optional
+from typing import Any, Mapping, Optional
 
 from installer.deploy.render import Renderer
 from installer.deploy.variables import Resolved, resolve
 from installer.errors import UsageError
 from installer.spec.model import ModuleSpec
-
-if TYPE_CHECKING:
-    from installer.k8s.render import K8sOptions
 
 
 class ClusterStore:
@@ -49,13 +46,16 @@ def resolve_for_cluster(
     specs: Mapping[str, ModuleSpec],
     order: list[str],
     renderer: Renderer,
-    options: K8sOptions,
+    namespace: str,
+    overrides: Mapping[str, Any],
     stored_secrets: Mapping[str, Any],
 ) -> Resolved:
-    remembered = {**cluster_defaults(specs, options.namespace), **stored_secrets}
+    """The variables of ``order`` for a cluster. Takes the two options it needs, not
+    render.K8sOptions, so that values sits below render (no import cycle, type-only included)."""
+    remembered = {**cluster_defaults(specs, namespace), **stored_secrets}
     return resolve(
         [specs[n] for n in order],
-        overrides=options.overrides,
+        overrides=overrides,
         answers={},
         remembered=remembered,
         default_context=lambda spec: {"network": spec.network, "facts": _NoFacts()},
