@@ -23,6 +23,7 @@ from installer.k8s import objects as O
 from installer.k8s import pods
 from installer.k8s.values import ClusterStore, resolve_for_cluster
 from installer.k8s.yamlout import dump
+from installer.license.shipped.paths import LICENSE_FILE
 from installer.spec.model import ModuleSpec
 from installer.spec.order import install_order
 
@@ -30,7 +31,6 @@ from installer.spec.order import install_order
 # with host networking, pinned by node name, and its license comes from a Secret.
 LICENSE_MODULE = "license-server"
 LICENSE_DATA = "license"
-LICENSE_FILE = "license.cfg"
 HOSTPATH_ROOT = "/var/lib/sealbox/k8s"
 SERVICE_TYPES = ("NodePort", "ClusterIP")
 

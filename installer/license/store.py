@@ -12,15 +12,12 @@ from typing import Callable, List, Optional
 
 from installer.errors import LicenseError
 from installer.hosts.base import Host
+from installer.license.shipped.paths import LAST_GOOD_FILE, LICENSE_FILE
 from installer.license.shipped.verify import MALFORMED, SIGNATURE, UNKNOWN_KEY, Verdict
 
 SERVER_MODULE = "license-server"
 LICENSE_DATA = "license"  # data dir names in modules/license-server.yaml
 STATE_DATA = "state"
-LICENSE_FILE = "license.cfg"
-LAST_GOOD_FILE = "license.cfg.last-good"
-CONTAINER_LICENSE_DIR = "/etc/sealbox/license"
-CONTAINER_STATE_DIR = "/var/lib/sealbox-license"
 
 Verifier = Callable[[bytes], Verdict]
 

@@ -13,14 +13,11 @@ from __future__ import annotations
 
 import os
 import re
-from typing import TYPE_CHECKING, Iterable, List
+from typing import Iterable, List, Optional, Protocol
 
 from installer.errors import LicenseError, UsageError
 from installer.license.shipped.fileformat import KeyRing
 from installer.signing import PublicKey, load_public_pem
-
-if TYPE_CHECKING:  # pragma: no cover
-    from installer.bundle.opened import VerifiedBundle
 
 IMAGE_PINNED_DIR = "/app/pinned"
 BUNDLE_LICENSE_DIR = "license"
@@ -63,7 +60,17 @@ def keyring_from_dir(directory: str = IMAGE_PINNED_DIR) -> KeyRing:
     return ring
 
 
-def bundle_keyring(bundle: VerifiedBundle) -> KeyRing:
+class CarriedFiles(Protocol):
+    """What ``bundle_keyring`` reads of an ``installer.bundle.opened.VerifiedBundle`` (this
+    package runs in images and imports nothing of the controller)."""
+
+    @property
+    def root(self) -> str: ...
+
+    def get(self, rel: str) -> Optional[bytes]: ...
+
+
+def bundle_keyring(bundle: CarriedFiles) -> KeyRing:
     """The vendor key the bundle carries in ``license/vendor.pub``: the verified bytes, so it is
     listed in the signed manifest with a matching sha256 (checked when the bundle was opened)."""
     data = bundle.get(BUNDLE_PUBKEY)

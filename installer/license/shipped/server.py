@@ -30,8 +30,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from installer.license.shipped.fileformat import KeyRing
 from installer.license.shipped.http import TEXT, Connections, HttpProtocol, Limits
 from installer.license.shipped.keys import IMAGE_PINNED_DIR, keyring_from_dir
+from installer.license.shipped.paths import CONTAINER_LICENSE_DIR, CONTAINER_STATE_DIR
 from installer.license.shipped.service import VERSION, LicenseService, Reply
-from installer.license.store import CONTAINER_LICENSE_DIR, CONTAINER_STATE_DIR
 
 JSON = "application/json"
 SEAT_KEY_FILE = "/etc/sealbox/seat/seat.key"

@@ -30,7 +30,7 @@ from installer.license.shipped.clock import MARK_FILE, HighWater, Witnesses, rea
 from installer.license.shipped.fileformat import KeyRing
 from installer.license.shipped.leases import Lease, LeaseTable, SeatLimit, SeatTaken
 from installer.license.shipped.model import License, iso
-from installer.license.store import LAST_GOOD_FILE, LICENSE_FILE
+from installer.license.shipped.paths import LAST_GOOD_FILE, LICENSE_FILE
 
 VERSION = "1.0"
 
