@@ -2,10 +2,12 @@
 """Stage the license client library and the pinned vendor key into ``_staged/`` (run by
 demo/build_images.py).
 
-``installer/license/shipped/client.py`` is self-contained (stdlib + cryptography), so the vendor's
-service images copy that one file as ``sealbox_license_client.py``. The vendor public key is
-pinned under ``/app/pinned`` exactly as in the license-server image (the same key file:
-``$SEALBOX_VENDOR_PUB``, else the demo vendor key): each grant's license must verify with it.
+The client library is ``installer.license.shipped.client``: the image carries the in-image
+license package exactly as the license-server image does (the license-server stage's
+``copy_code``: the package whole and what it needs, never a hand-written list), so the
+service imports it under its own name. The vendor public key is pinned under ``/app/pinned``
+exactly as in the license-server image (the same key file: ``$SEALBOX_VENDOR_PUB``, else the
+demo vendor key): each grant's license must verify with it.
 """
 
 from __future__ import annotations
@@ -14,31 +16,31 @@ import importlib.util
 import shutil
 import sys
 from pathlib import Path
+from types import ModuleType
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 STAGED = HERE / "_staged"
 
 
-def vendor_pub() -> Path:
-    """The key the license-server image pins (one rule for both images)."""
+def license_server_stage() -> ModuleType:
+    """The license-server image's stage.py: one rule for both images (code and pinned key)."""
     spec = importlib.util.spec_from_file_location(
         "license_server_stage", ROOT / "demo/images/license-server/stage.py"
     )
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    return Path(mod.pinned_key_path())
+    return mod
 
 
 def main() -> int:
     shutil.rmtree(STAGED, ignore_errors=True)
     STAGED.mkdir()
-    shutil.copyfile(
-        ROOT / "installer/license/shipped/client.py", STAGED / "sealbox_license_client.py"
-    )
+    stage = license_server_stage()
+    stage.copy_code(STAGED)
     (STAGED / "pinned").mkdir()
-    shutil.copyfile(vendor_pub(), STAGED / "pinned" / "vendor.pub")
+    shutil.copyfile(Path(stage.pinned_key_path()), STAGED / "pinned" / "vendor.pub")
     return 0
 
 

@@ -17,7 +17,6 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
-import installer.license.shipped.client as _client_module
 from installer.license.shipped.clock import Witnesses
 from installer.license.shipped.server import serve
 from installer.license.shipped.service import LicenseService
@@ -26,9 +25,8 @@ from tests.unit.license.helpers import KEY, NOW, RING, machine, signed
 APP = Path(__file__).resolve().parents[3] / "demo" / "images" / "face-server-standin" / "app"
 sys.path.insert(0, str(APP))
 pytest.importorskip("pymysql")
-# The image gets installer/license/shipped/client.py as sealbox_license_client.py (stage.py copies it
-# into the gitignored _staged/); here the repository's own module stands in for that copy.
-sys.modules.setdefault("sealbox_license_client", _client_module)
+# The image carries the in-image license package (stage.py copies it into the gitignored
+# _staged/); here the app imports the repository's own installer.license.shipped.client.
 import license_client  # noqa: E402
 import server  # noqa: E402
 import service_conf  # noqa: E402

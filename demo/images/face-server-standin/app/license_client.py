@@ -1,8 +1,8 @@
 """License check of the face-server STAND-IN, kept in one function on purpose.
 
 ``license_ok()`` holds a lease from the license server through the Sealbox client library
-(``sealbox_license_client.py``, staged from installer/license/shipped/client.py): the first call asks
-for a grant for this module and instance, later calls renew it. Each grant must chain to the
+(``installer.license.shipped.client``, staged with the in-image license package): the first call
+asks for a grant for this module and instance, later calls renew it. Each grant must chain to the
 vendor key pinned in this image (/app/pinned): the license it names is verified here (signature,
 dates, module, seat count), and the grant is MACed with this instance's secret, derived from the
 installation's seat key in service.conf (LICENSE_SEAT_KEY, 0600, never logged). If the server
@@ -18,7 +18,8 @@ import time
 from typing import Dict, Optional, Tuple
 
 import service_conf
-from sealbox_license_client import PINNED_DIR, LicenseClient, load_vendor_keys
+
+from installer.license.shipped.client import PINNED_DIR, LicenseClient, load_vendor_keys
 
 MODULE = "face-server"
 CONF = os.environ.get("SEALBOX_SERVICE_CONF", "/app/sconf/service.conf")
