@@ -125,7 +125,7 @@ def stream_decompressed(
 
     The tar's end is withheld (see installer.archive.targuard) until the sha256 of the whole
     compressed file matches and `inspector` (e.g. the image-ID check of
-    installer.bundle.tarscan, which sees the same bytes) has accepted it: a consumer such as
+    installer.archive.tarscan, which sees the same bytes) has accepted it: a consumer such as
     `docker load` that sees the stream stop early has an incomplete tar and registers nothing.
     """
     kind = compression_of(path)

@@ -13,8 +13,8 @@ from typing import Callable, Optional
 from installer import signing
 from installer.archive.regular import NotRegular, open_regular
 from installer.archive.streams import ArchiveError, stream_decompressed
+from installer.archive.tarscan import ImageIdScanner
 from installer.bundle.opened import Problem, VerifyReport, scan_bundle
-from installer.bundle.tarscan import ImageIdScanner
 
 Progress = Callable[[str, int, int], None]  # archive, bytes read, total
 

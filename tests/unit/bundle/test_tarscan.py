@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from installer.archive.streams import ArchiveError
-from installer.bundle.tarscan import ImageIdScanner
+from installer.archive.tarscan import ImageIdScanner
 
 from .conftest import CFG_A, CFG_B, image_id, save_tar
 
