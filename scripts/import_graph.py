@@ -52,7 +52,11 @@ LEGACY = {
     "installer.bundle.regular": "installer.archive",
     "installer.multihost": "installer.fleet",
     "installer.inventory": "installer.fleet",
+    "installer.transfer.load": "installer.runtime.load",
+    "installer.bundle.tarscan": "installer.archive.tarscan",
 }
+for _m in "asks client clock fileformat http keys leases model server service verify".split():
+    LEGACY[f"installer.license.{_m}"] = f"installer.license.shipped.{_m}"
 ENGINE_DEFAULT = "installer.deploy"
 
 # Programs at the top of the graph, besides the CLI modules and any ``__main__``: the bundle's
@@ -295,6 +299,26 @@ def upward(graph: Graph, kinds: Iterable[str] = (MODULE, TYPE_ONLY, FUNCTION)) -
     return [i for i in graph.imports if i.kind in wanted and layer(i.target) > layer(i.source)]
 
 
+ROOT_LEAVES = ("installer", "installer.errors", "installer.events", "installer.constants")
+
+
+def into_root(graph: Graph) -> List[Import]:
+    """Imports from a sub-folder of installer/ up into a loose installer/*.py that is not a leaf
+    (the old engine files that sat at the root)."""
+    loose = {
+        m
+        for m, p in graph.modules.items()
+        if m.count(".") == 1 and m.startswith("installer.") and p.name != "__init__.py"
+    }
+    return [
+        i
+        for i in graph.imports
+        if i.source.count(".") >= 2
+        and i.source.startswith("installer.")
+        and i.target in loose - set(ROOT_LEAVES)
+    ]
+
+
 CLI = ("installer.cli", "envcheck.cli", "fingerprint.cli")
 
 
@@ -325,6 +349,12 @@ def report(root: Path) -> str:
     )
     for imp in sorted(upward(graph), key=str):
         lines.append(f"  up: {imp}")
+    root_ups = into_root(graph)
+    lines.append(f"imports from a sub-folder into a loose installer/ module: {len(root_ups)}")
+    for imp in root_ups:
+        lines.append(f"  root: {imp}")
+    loose = sorted(p.name for p in (root / "installer").glob("*.py"))
+    lines.append(f"installer/*.py: {len(loose)} ({', '.join(loose)})")
     mod_cycles = cycles(graph, (MODULE,))
     all_cycles = cycles(graph, (MODULE, TYPE_ONLY))
     lines.append(
