@@ -369,7 +369,7 @@ def install_cmd(
         output.out.print(_replaced_line(done), markup=False)
         if not done.restarted:
             output.err.print(
-                "license-server is not running here; it will use the new license when started",
+                "the license server is not running here; it will use the new license when started",
                 markup=False,
             )
 
