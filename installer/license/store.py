@@ -43,12 +43,19 @@ def server_of(specs: Mapping[str, Any]) -> Optional[ServerRef]:
 
 def server_recorded(store) -> Optional[ServerRef]:  # store: installer.deploy.state.StateStore
     """The license server this host's state recorded at install (commands without a bundle)."""
-    for rec in store.load().modules.values():
+    modules = store.load().modules
+    for rec in modules.values():
         role = rec.license or {}
         if role.get("role") == "server":
             return ServerRef(
                 rec.name, role.get("license_data", "license"), role.get("state_data", "state")
             )
+    # a state written before the role was recorded: the module holding a license in the
+    # role's default data dir (re-recorded by the next `in`)
+    for name in modules:
+        ref = ServerRef(name)
+        if store.host.exists(f"{store.data_dir(name, ref.license_data)}/{LICENSE_FILE}"):
+            return ref
     return None
 
 

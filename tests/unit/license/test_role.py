@@ -91,3 +91,26 @@ def test_no_server_installed_is_a_clear_error(tmp_path) -> None:
     store = StateStore(LocalHost(), str(tmp_path / "st"))
     with pytest.raises(LicenseError, match="no license server is installed under .*install the"):
         S.license_dir(store)
+
+
+def test_a_state_from_before_the_role_was_recorded_still_finds_the_server(tmp_path) -> None:
+    store = StateStore(LocalHost(), str(tmp_path / "st"))
+    store.save(State(modules={n: ModuleRecord(n, "1", "1", "r", "i") for n in ("db", "lic")}))
+    lic = tmp_path / "st/data/lic/license"
+    lic.mkdir(parents=True)
+    (lic / "license.cfg").write_bytes(b"x")
+    assert S.server_recorded(store) == S.ServerRef("lic")
+
+
+def test_licensed_modules_without_a_declared_server_are_refused(tmp_path, live) -> None:  # noqa: F811
+    import pytest
+
+    from installer.errors import LicenseError
+
+    d = FakeDeployment(
+        opened(bundle(tmp_path, signed())),
+        StateStore(LocalHost(), str(tmp_path / "st")),
+        specs={"app": __import__("types").SimpleNamespace(licensed=True)},
+    )
+    with pytest.raises(LicenseError, match="app need.s. a license, but no module of the bundle"):
+        G.license_gate(d, ["app"], None)
