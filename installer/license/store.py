@@ -15,7 +15,6 @@ from installer.hosts.base import Host
 from installer.license.shipped.paths import LAST_GOOD_FILE, LICENSE_FILE
 from installer.license.shipped.verify import MALFORMED, SIGNATURE, UNKNOWN_KEY, Verdict
 
-
 Verifier = Callable[[bytes], Verdict]
 
 
