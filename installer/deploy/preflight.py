@@ -16,23 +16,22 @@ from installer.errors import HostError
 from installer.events import Event
 
 if TYPE_CHECKING:  # pragma: no cover
-    from installer.deploy.engine import Deployment, InstallOptions
+    from installer.deploy.gateinput import GateInput
+    from installer.hosts.base import Host
 
 
-def _existing_ancestor(dep: Deployment, path: str) -> str:
-    while path not in ("", "/") and not dep.host.exists(path):
+def _existing_ancestor(host: Host, path: str) -> str:
+    while path not in ("", "/") and not host.exists(path):
         path = os.path.dirname(path)
     return path or "/"
 
 
-def envcheck_gate(dep: Deployment, names: list[str], options: InstallOptions) -> None:
-    plan = dep.pending_plan
-    assert plan is not None, "the envcheck gate runs inside Deployment.install"
-    modules = [mp for mp in plan.modules if mp.changes]
+def envcheck_gate(inp: GateInput) -> None:
+    modules = inp.changing
     profiles = [mp.desired.spec.name for mp in modules if mp.desired.spec.name in envcheck.PROFILES]
     if not profiles:
         return
-    overrides = {"disk-install.path": _existing_ancestor(dep, dep.store.root)}
+    overrides = {"disk-install.path": _existing_ancestor(inp.host, inp.store.root)}
     extra: list[dict] = []
     for mp in modules:
         name = mp.desired.spec.name
@@ -44,11 +43,15 @@ def envcheck_gate(dep: Deployment, names: list[str], options: InstallOptions) ->
         for extra_item in mp.desired.spec.envcheck:
             extra.append({"profile": name, **extra_item})
     report = envcheck.run_checks(
-        dep.host, profiles, overrides=overrides, skip=list(options.skip_checks), extra_items=extra
+        inp.host,
+        profiles,
+        overrides=overrides,
+        skip=list(inp.options.skip_checks),
+        extra_items=extra,
     )
     for item in report.items:
         if item.skipped and not item.passed:
-            dep.report(
+            inp.report(
                 Event(
                     "warn",
                     item.profile,
@@ -59,7 +62,7 @@ def envcheck_gate(dep: Deployment, names: list[str], options: InstallOptions) ->
     if failed:
         parts = [f"{i.profile}/{i.id} ({i.actual})" for i in failed]
         raise HostError(
-            f"environment check failed on {dep.host.name}: {'; '.join(parts)}. Fix it (run "
+            f"environment check failed on {inp.host.name}: {'; '.join(parts)}. Fix it (run "
             f"'envcheck {' '.join(profiles)}' for details) or skip an item with --skip-check "
             f"{failed[0].profile}/{failed[0].id}"
         )
