@@ -28,6 +28,7 @@ class RecordedHost:
         self.files = dict(files or {})
         self.commands: list[str] = []
         self.stdin_bytes: dict[str, int] = {}
+        self.removed: list[str] = []  # paths remove() was asked for, in order
         self.held: set[str] = set()  # lock paths held now (by this test or a "second run")
 
     @property
@@ -100,6 +101,7 @@ class RecordedHost:
             self.files[dst] = src.read()
 
     def remove(self, path: str, recursive: bool = False) -> None:
+        self.removed.append(path)
         for p in [p for p in self.files if p == path or (recursive and p.startswith(path + "/"))]:
             del self.files[p]
 
