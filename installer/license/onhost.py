@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from installer.errors import LicenseError
+from installer.errors import UsageError
 from installer.hosts.base import Host
 from installer.license import fileformat, store
-from installer.license.verify import verify_bytes
+from installer.license.verify import Verdict, verify_bytes
 
 
 @dataclass
@@ -59,13 +59,57 @@ def replace_license(dep: Any, data: bytes, ring: fileformat.KeyRing, *, source: 
     return Replaced(installed, store.restart_server(dep))
 
 
-def installed_license(host: Host, state_store: Any) -> tuple[str, bytes]:
-    """(path, bytes) of the license in force on ``host``; LicenseError when there is none."""
+def license_on(
+    host: Host, state_store: Any, given: Optional[tuple[str, bytes]], bundle: Any = None
+) -> tuple[str, bytes]:
+    """(where, bytes) of the license a command reads for ``host``: the file given, else the
+    one installed there, else the bundle's (``bundle``: the opened bundle, when there is one)."""
+    if given is not None:
+        return given
     lstore = store.LicenseStore(host, store.license_dir(state_store))
     data = lstore.read()
-    if data is None:
-        raise LicenseError(
-            f"no license installed on {host.name} ({lstore.current}): "
-            "install one with 'sealbox license install license.cfg'"
-        )
-    return lstore.current, data
+    if data is not None:
+        return lstore.current, data
+    from installer.license.keys import BUNDLE_LICENSE
+
+    bundled = bundle.get(BUNDLE_LICENSE) if bundle is not None else None
+    if bundled is not None:
+        return f"{bundle.root}/{BUNDLE_LICENSE}", bundled
+    raise UsageError(
+        f"which license? none installed on {host.name} ({lstore.current}) and none in the "
+        "bundle: pass the license.cfg path"
+    )
+
+
+def summary(data: bytes, source: str, ring: Optional[fileformat.KeyRing]) -> dict[str, Any]:
+    """What a license grants, with whether its signature was checked (and by which key)."""
+    if ring is not None:
+        lic = fileformat.load(data, ring, source)
+        checked = f"valid (key {fileformat.split(data, source).key_id})"
+    else:
+        lic = fileformat.peek(data, source)
+        checked = "not checked (no vendor key given)"
+    return {"file": source, "signature": checked, **lic.summary()}
+
+
+def verify_on(
+    host: Host,
+    state_store: Any,
+    data: bytes,
+    ring: fileformat.KeyRing,
+    *,
+    source: str,
+    modules: list[str],
+    machine: bool = True,
+) -> Verdict:
+    """``data`` against ``host``: its fingerprint (unless ``machine`` is False), its clock."""
+    from fingerprint.collect import collect
+
+    return verify_bytes(
+        data,
+        ring,
+        source=source,
+        live=collect(host) if machine else None,
+        modules=modules,
+        high_water=high_water(host, state_store),
+    )
