@@ -176,7 +176,7 @@ def show(
     given = (path, _guard(lambda: _read(path, "license"))) if path else None
 
     def one(on: OnHost, report) -> Outcome:  # type: ignore[no-untyped-def]
-        where, data = license_on(on.host, on.store, given, _bundle())
+        where, data = license_on(on.host, on.store, given, _bundle)
         s = summary(data, where, ring)
         return Outcome(False, f"{s['license_id']}, expires {s['expires_at']}", s)
 
@@ -260,7 +260,7 @@ def verify_cmd(
     given = (path, _guard(lambda: _read(path, "license"))) if path else None
 
     def one(on: OnHost, report) -> Outcome:  # type: ignore[no-untyped-def]
-        where, data = license_on(on.host, on.store, given, _bundle())
+        where, data = license_on(on.host, on.store, given, _bundle)
         v = verify_on(
             on.host,
             on.store,

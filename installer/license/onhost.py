@@ -9,7 +9,7 @@ last-good, swap, restart that host's license server).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from installer.errors import UsageError
 from installer.hosts.base import Host
@@ -60,10 +60,14 @@ def replace_license(dep: Any, data: bytes, ring: fileformat.KeyRing, *, source: 
 
 
 def license_on(
-    host: Host, state_store: Any, given: Optional[tuple[str, bytes]], bundle: Any = None
+    host: Host,
+    state_store: Any,
+    given: Optional[tuple[str, bytes]],
+    bundle: Callable[[], Any] = lambda: None,
 ) -> tuple[str, bytes]:
     """(where, bytes) of the license a command reads for ``host``: the file given, else the
-    one installed there, else the bundle's (``bundle``: the opened bundle, when there is one)."""
+    one installed there, else the bundle's (``bundle()``: the opened bundle, or None; opened
+    only when it is needed)."""
     if given is not None:
         return given
     lstore = store.LicenseStore(host, store.license_dir(state_store))
@@ -72,9 +76,10 @@ def license_on(
         return lstore.current, data
     from installer.license.keys import BUNDLE_LICENSE
 
-    bundled = bundle.get(BUNDLE_LICENSE) if bundle is not None else None
+    opened = bundle()
+    bundled = opened.get(BUNDLE_LICENSE) if opened is not None else None
     if bundled is not None:
-        return f"{bundle.root}/{BUNDLE_LICENSE}", bundled
+        return f"{opened.root}/{BUNDLE_LICENSE}", bundled
     raise UsageError(
         f"which license? none installed on {host.name} ({lstore.current}) and none in the "
         "bundle: pass the license.cfg path"
