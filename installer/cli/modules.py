@@ -92,7 +92,9 @@ def _plan_details(r) -> None:
 
 def show_available(as_json: bool = JSON_OPT, bundle: Optional[str] = BUNDLE_OPT) -> None:
     _use_bundle(bundle)
-    _on_targets(lambda f: f.available(), lambda r: _available(r.data, as_json), "Modules", as_json)
+    _on_targets(
+        lambda f: f.available(), lambda r: _available(r.data, as_json), "Modules per host", as_json
+    )
 
 
 def _available(data: dict[str, Any], as_json: bool) -> None:

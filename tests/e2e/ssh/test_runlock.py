@@ -47,12 +47,17 @@ def test_the_lock_goes_with_a_controller_that_vanishes(ssh_hosts, connect) -> No
             time.sleep(0.2)
 
 
-def test_a_sudo_user_locks_as_root(ssh_hosts, connect) -> None:
-    """The lock file is root's, like the state it guards: a sudo user takes the same lock."""
+def test_sudo_users_lock_as_root(ssh_hosts, connect) -> None:
+    """The lock file is root's, like the state it guards: sudo users (without and with a
+    password, which goes before the holder's input) take the same lock."""
     h = ssh_hosts[0]
     root, deploy = connect(h), connect(h, "deploy")
-    with deploy.lock(LOCK):
-        with pytest.raises(LockHeld):
-            with root.lock(LOCK):
-                pass
+    secure = connect(h, "secure", sudo_password=h.users["secure"].password)
+    for user in (deploy, secure):
+        with user.lock(LOCK):
+            with pytest.raises(LockHeld):
+                with root.lock(LOCK):
+                    pass
+        with root.lock(LOCK):  # let go when the block ended
+            pass
     assert root.run(["stat", "-c", "%U", LOCK]).stdout == "root\n"
