@@ -15,7 +15,7 @@ from installer.cli.remote import on_targets, targets, with_targets
 from installer.deploy.engine import InstallOptions, InstanceStatus
 from installer.deploy.variables import load_answers, parse_set_options
 from installer.fleet import Fleet, HostResult
-from installer.license.probe import describe
+from installer.license.probe import describe, license_state
 
 JSON_OPT = typer.Option(False, "--json", help="Print JSON on stdout (progress stays on stderr).")
 BUNDLE_OPT = typer.Option(None, "--bundle", "-b", help="Bundle directory (default: here).")
@@ -145,7 +145,14 @@ def show_installed(
         else:
             _installed_rows(r)
 
-    _on_targets(lambda f: f.status(), here, "Installed, per host", as_json, _installed_rows)
+    work = lambda f: f.status(_license_of)  # noqa: E731
+    _on_targets(work, here, "Installed, per host", as_json, _installed_rows)
+
+
+def _license_of(dep) -> Optional[tuple[dict, str]]:  # type: ignore[no-untyped-def]
+    """The license server's answer on that host, for li's license line."""
+    lic = license_state(dep)
+    return (lic, describe(lic)) if lic is not None else None
 
 
 def _installed_table(title: str, rows: list[InstanceStatus], lic: Optional[dict] = None) -> None:

@@ -338,8 +338,11 @@ class Fleet:
         return run
 
     # read-only and remove ---------------------------------------------------------------
-    def status(self) -> list[HostResult]:
-        from installer.license.probe import describe, license_state
+    def status(
+        self, license_of: Optional[Callable[[Deployment], Optional[tuple[dict, str]]]] = None
+    ) -> list[HostResult]:
+        """``license_of(deployment)``: the license server's own answer there and its one-line
+        description, or None (the license tool hands it in; the fleet knows no tool)."""
 
         def one(name: str, report: Reporter) -> Outcome:
             dep = self.deployment(name, report)
@@ -347,9 +350,10 @@ class Fleet:
             rows = dep.status()
             bad = [r for r in rows if r.state != "running" or not str(r.health).startswith("h")]
             msg = f"{len(rows)} instance(s)" + (f", {len(bad)} not healthy" if bad else "")
-            lic = license_state(dep)
-            if lic is not None:
-                msg += f"; license {describe(lic)}"
+            found = license_of(dep) if license_of is not None else None
+            lic = found[0] if found is not None else None
+            if found is not None:
+                msg += f"; license {found[1]}"
             data = {"host": name, "instances": [vars(r) for r in rows], "license": lic}
             return Outcome(False, msg, data, failed=bool(bad))
 
