@@ -71,7 +71,10 @@ def license_on(
     if given is not None:
         return given
     lstore = store.LicenseStore(host, store.license_dir(state_store))
-    data = lstore.read()
+    try:
+        data = lstore.read()
+    except PermissionError:  # not root here: the state folder is root's; the bundle's may do
+        data = None
     if data is not None:
         return lstore.current, data
     from installer.license.keys import BUNDLE_LICENSE
