@@ -27,8 +27,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from envcheck.jobs import envcheck_job  # noqa: E402
 from installer.fleet import ConnectOptions, Fleet  # noqa: E402
-from installer.fleet.fleet import envcheck_hosts  # noqa: E402
 from installer.fleet.inventory import Inventory, InventoryHost  # noqa: E402
 from tests.e2e.testhosts import can_run, can_run_docker, sandbox_hosts  # noqa: E402
 
@@ -70,7 +70,7 @@ def machine_cpu() -> float:
 
 def timed_envcheck(hosts, kh: str, bundle: str, parallel: int) -> tuple[float, list[float]]:
     started = time.monotonic()
-    res = envcheck_hosts(fleet(hosts, kh, bundle, parallel), PROFILES, {}, [])
+    res = fleet(hosts, kh, bundle, parallel).each_host(envcheck_job(PROFILES, {}, []))
     wall = time.monotonic() - started
     bad = [r for r in res if r.status in ("unreachable",) or r.exit_code == 1]
     if bad:

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from envcheck import output
-from envcheck.engine import run_checks
+from envcheck.jobs import envcheck_job
 from envcheck.profiles import Catalog, default_catalog
 from installer.cli.remote import with_targets
 from installer.errors import SealboxError, UsageError
@@ -43,7 +43,7 @@ def _console(stream=None) -> Console:  # type: ignore[no-untyped-def]
 
 
 def _host() -> Host:
-    """The host to check; this machine until -H/--inventory land with the SSH issue."""
+    """This machine's Host, for the inventory of one (unit tests hand in a recorded one)."""
     return LocalHost()
 
 
@@ -69,7 +69,7 @@ def _catalog(bundle: Optional[str]) -> Catalog:
     return default_catalog(bundle)
 
 
-def _profiles_per_host(inventory, names: list[str], catalog: Catalog):  # type: ignore[no-untyped-def]
+def _per_host(inventory, names: list[str], catalog: Catalog):  # type: ignore[no-untyped-def]
     """Profiles named on the command line go to every host; else each host is checked against
     the profiles of the modules the inventory places on it (none placed: the default)."""
     if names:
@@ -81,34 +81,46 @@ def _profiles_per_host(inventory, names: list[str], catalog: Catalog):  # type: 
     return pick
 
 
-def _check_hosts(
-    t, names: list[str], overrides: dict, skip: list[str], fmt: Format, catalog: Catalog
-) -> None:
-    """-H / --inventory: the same check on every host, a block per host, then the summary."""
-    from installer.cli.remote import finish, fleet
-    from installer.fleet.fleet import envcheck_hosts
-
-    f = fleet(t, None, quiet=True)
-    results = envcheck_hosts(
-        f, names, overrides, skip, _profiles_per_host(f.inventory, names, catalog), catalog
-    )
-
-    def details(r) -> None:
-        report = r.data
+def _print_report(report, verbose: bool, fmt: Format, log: Optional[str]) -> int:  # type: ignore[no-untyped-def]
+    """This machine's report, in full: the log file, the format asked for, the exit code."""
+    err = Console(file=sys.stderr, highlight=False)
+    if log:
+        with open(log, "w", encoding="utf-8") as fh:
+            json.dump(report.to_dict(raw=True), fh, indent=2)
+            fh.write("\n")
+    code = output.exit_code(report)
+    if fmt is Format.json:
+        typer.echo(output.report_json(report, raw=verbose))
+    elif fmt is Format.junit:
+        typer.echo(output.report_junit(report))
+    else:
         out = _console()
-        out.print(f"== {r.host} ==", markup=False)
         if report.failed_required() or report.failed_optional():
+            out.print(f"Failed items on {report.host} ('*' = optional):", markup=False)
             out.print(output.failures_table(report))
         for line in output.item_lines(report, ("skip",)):
             out.print(line, markup=False)
-        out.print(report.conclusion, markup=False)
+        if verbose:
+            for line in output.item_lines(report, ("pass",)):
+                out.print(line, markup=False)
+        typer.echo(report.conclusion)
+    for item in report.errors():
+        err.print(f"check {item.profile}/{item.id} could not run: {item.error}", markup=False)
+    if log:
+        err.print(f"envcheck: raw facts written to {log}", markup=False)
+    return code
 
-    for r in results:  # --json: the full reports
-        if r.status == "unreachable":
-            r.exit_code = 1  # envcheck's code for "the check itself could not run", not 3
-        if fmt is Format.json and r.data is not None:
-            r.data = r.data.to_dict(raw=False)
-    finish("envcheck", results, fmt is Format.json, details, f.log_dir)
+
+def _host_block(r) -> None:  # type: ignore[no-untyped-def]
+    """-H / --inventory: a block per host before the summary."""
+    report = r.data
+    out = _console()
+    out.print(f"== {r.host} ==", markup=False)
+    if report.failed_required() or report.failed_optional():
+        out.print(output.failures_table(report))
+    for line in output.item_lines(report, ("skip",)):
+        out.print(line, markup=False)
+    out.print(report.conclusion, markup=False)
 
 
 @app.command(help=HELP)
@@ -152,44 +164,37 @@ def check(
             raise UsageError("'list' takes no profile names")
         _list(fmt, verbose, catalog)
         return
-    from installer.cli.remote import targets
+    from installer.cli.remote import on_targets, targets
 
     t = targets()
-    if t:
-        return _check_hosts(t, names, _parse_thresholds(thresholds), list(skip), fmt, catalog)
-    err = Console(file=sys.stderr, highlight=False)
-    report = run_checks(
-        _host(),
-        names,
-        overrides=_parse_thresholds(thresholds),
-        skip=list(skip),
-        catalog=catalog,
+    overrides, skipped = _parse_thresholds(thresholds), list(skip)
+
+    def here(r) -> None:  # type: ignore[no-untyped-def]
+        raise typer.Exit(_print_report(r.data, verbose, fmt, None if no_log else log))
+
+    def work(f):  # type: ignore[no-untyped-def]
+        job = envcheck_job(
+            names, overrides, skipped, _per_host(f.inventory, names, catalog), catalog
+        )
+        results = f.each_host(job)
+        for r in results:
+            if r.status == "unreachable":
+                r.exit_code = 1  # envcheck's code for "the check itself could not run", not 3
+            if fmt is Format.json and r.data is not None and not t.here:
+                r.data = r.data.to_dict(raw=False)  # --json on hosts: the full reports
+        return results
+
+    on_targets(
+        t,
+        None,
+        work,
+        here,
+        title="envcheck",
+        as_json=fmt is Format.json,
+        details=_host_block,
+        quiet=True,
+        local_host=_host,
     )
-    if not no_log and log:
-        with open(log, "w", encoding="utf-8") as fh:
-            json.dump(report.to_dict(raw=True), fh, indent=2)
-            fh.write("\n")
-    code = output.exit_code(report)
-    if fmt is Format.json:
-        typer.echo(output.report_json(report, raw=verbose))
-    elif fmt is Format.junit:
-        typer.echo(output.report_junit(report))
-    else:
-        out = _console()
-        if report.failed_required() or report.failed_optional():
-            out.print(f"Failed items on {report.host} ('*' = optional):", markup=False)
-            out.print(output.failures_table(report))
-        for line in output.item_lines(report, ("skip",)):
-            out.print(line, markup=False)
-        if verbose:
-            for line in output.item_lines(report, ("pass",)):
-                out.print(line, markup=False)
-        typer.echo(report.conclusion)
-    for item in report.errors():
-        err.print(f"check {item.profile}/{item.id} could not run: {item.error}", markup=False)
-    if not no_log and log:
-        err.print(f"envcheck: raw facts written to {log}", markup=False)
-    raise typer.Exit(code)
 
 
 def _list(fmt: Format, verbose: bool, catalog: Catalog) -> None:

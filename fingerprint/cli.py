@@ -16,13 +16,12 @@ from rich.console import Console
 from rich.table import Table
 
 from fingerprint.archive import check_archive, pack_dir
-from fingerprint.collect import collect as collect_fp
 from fingerprint.compare import clone_flags, diff_records, pair_records
-from fingerprint.crypto import generate_keypair, seal
+from fingerprint.crypto import generate_keypair
 from fingerprint.hashing import DEFAULT_PRODUCT
+from fingerprint.jobs import collect_job
 from fingerprint.model import COMPONENT_TITLES, COMPONENTS, MachineRecord
-from fingerprint.secfile import dump_secfile
-from installer.cli.remote import targets, with_targets
+from installer.cli.remote import on_targets, targets, with_targets
 from installer.errors import SealboxError
 from installer.hosts import LocalHost
 
@@ -80,33 +79,30 @@ def collect(
 ) -> None:
     """Fingerprint this machine (run as root) and write OUTPUT/secfile_<primary IPv4>."""
     pub = _read(encrypt_to, "public key") if encrypt_to else None
-    t = targets()
-    if t:  # -H / --inventory: collected over SSH, the files land here, one per host
-        from installer.cli.remote import finish, fleet
-        from installer.fleet.fleet import fingerprint_hosts
+    job = collect_job(str(output), product=product, seal_to=pub, root=fact_root)
+    # this machine and -H / --inventory hosts alike: the files land here, one per host
+    _guard(
+        lambda: on_targets(
+            targets(),
+            None,
+            lambda f: f.each_host(job),
+            lambda r: _collected(r.data, as_json),
+            title="fingerprint collect",
+            as_json=as_json,
+            quiet=True,
+            local_host=LocalHost,
+        )
+    )
 
-        f = fleet(t, None, quiet=True)
-        results = fingerprint_hosts(f, str(output), product=product, seal_to=pub)
-        finish("fingerprint collect", results, as_json, None, f.log_dir)
 
-    def run() -> tuple:
-        fp = collect_fp(LocalHost(), root=fact_root)
-        record = fp.to_record(product=product)
-        data = dump_secfile(record)
-        if pub is not None:
-            data = seal(data, pub)
-        return record, data
-
-    record, data = _guard(run)
-    path = output / record.name
-    try:
-        LocalHost().write(str(path), data, mode=0o644)
-    except OSError as exc:
-        err.print(f"[red]error:[/] {path}: cannot write ({exc.strerror}); choose another -o folder")
-        raise typer.Exit(EXIT_FAILED) from None
+def _collected(data: dict, as_json: bool) -> None:
+    """This machine's collect: the record's table (or JSON) and a warning when not root."""
+    pub = data["encrypted"]
+    path = data["path"]
+    record = MachineRecord.from_dict(data["record"])
     not_root = record.labels.get("collected_as_root") is False
     if as_json:
-        _print_json({"path": str(path), "encrypted": pub is not None, "record": record.to_dict()})
+        _print_json(data)
     else:
         table = Table(title=f"{record.host} ({record.primary_ip or 'no IPv4'})")
         table.add_column("component")

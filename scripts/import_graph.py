@@ -36,9 +36,12 @@ LAYERS: Tuple[Tuple[str, ...], ...] = (
     ("installer.runtime",),
     ("envcheck",),
     ("installer.license",),
-    # the engine; a bundle's install gate and the vendor's bundle builder sit beside it
+    # the engine; the bundle's and the license's install gates and the vendor's bundle builder
+    # sit beside it
     ("installer.deploy", "installer.fleet", "installer.k8s")
-    + ("installer.bundle.gate", "installer.bundle.create"),
+    + ("installer.bundle.gate", "installer.bundle.create", "installer.license.gate")
+    # each tool's per-host job: the tool handed to the fleet (used by the CLIs)
+    + ("envcheck.jobs", "fingerprint.jobs"),
     ("installer.cli", "envcheck.cli", "fingerprint.cli", "installer.bundle.install_shim"),
 )
 

@@ -9,7 +9,7 @@ stream into `docker load`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Optional, Sequence
+from typing import TYPE_CHECKING, Iterable
 
 from installer.bundle.manifest import ImageEntry, Manifest
 from installer.errors import HostError
@@ -17,7 +17,7 @@ from installer.events import Event
 from installer.hosts.base import Host
 
 if TYPE_CHECKING:
-    from installer.deploy.engine import Deployment, InstallOptions
+    from installer.deploy.gateinput import GateInput
 
 # The Docker 20.10+ loader stages the whole tar under its data-root before it unpacks the
 # layers, so a load peaks at about twice the uncompressed size.
@@ -77,21 +77,20 @@ def check_disk(
     return check
 
 
-def missing_images(dep: Deployment, modules: Sequence[str]) -> list[ImageEntry]:
-    out = []
-    for name in modules:
-        spec = dep.specs.get(name)
-        entry = dep.manifest.image_for(spec.image.archive) if spec else None
-        if entry is not None and entry not in out and dep.runtime.image_id(entry.id) is None:
-            out.append(entry)
+def missing_images(inp: GateInput) -> list[ImageEntry]:
+    """The images the plan loads (it already asked Docker which are present), each once."""
+    out: list[ImageEntry] = []
+    for mp in inp.plan.modules:
+        if mp.load_image and mp.desired.image not in out:
+            out.append(mp.desired.image)
     return out
 
 
-def bundle_gate(dep: Deployment, modules: list[str], options: Optional[InstallOptions]) -> None:
+def bundle_gate(inp: GateInput) -> None:
     """Say which bundle (signed by whom; checked when it was opened), then check that
     Docker's data-root has room for the images about to be loaded."""
-    bundle = dep.bundle
-    dep.report(
+    bundle = inp.bundle
+    inp.report(
         Event(
             "done",
             "bundle",
@@ -99,10 +98,10 @@ def bundle_gate(dep: Deployment, modules: list[str], options: Optional[InstallOp
             f"({len(bundle.files)} files checked when opened)",
         )
     )
-    missing = missing_images(dep, modules)
+    missing = missing_images(inp)
     if missing:
-        disk = check_disk(dep.host, dep.runtime.facts.data_root, dep.manifest, missing)
-        dep.report(
+        disk = check_disk(inp.host, inp.docker.data_root, inp.manifest, missing)
+        inp.report(
             Event(
                 "done",
                 "bundle",

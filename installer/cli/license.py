@@ -7,7 +7,6 @@ verified bytes.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -17,13 +16,14 @@ import typer
 from installer.bundle.opened import VerifiedBundle
 from installer.cli import output
 from installer.cli.context import CTX
-from installer.cli.remote import finish, fleet, targets, with_targets
+from installer.cli.remote import on_targets, targets, with_targets
 from installer.errors import LicenseError, SealboxError, UsageError
+from installer.fleet.fleet import OnHost
 from installer.fleet.run import Outcome
-from installer.license import store
+from installer.license.onhost import license_on, summary, verify_on
 from installer.license.shipped import fileformat, keys
 from installer.license.shipped.model import day
-from installer.license.shipped.verify import Verdict, verify_bytes
+from installer.license.shipped.verify import Verdict
 
 app = typer.Typer(
     help="Licenses: vendor keys, issuing from finger.tar.gz, verifying and installing.",
@@ -70,27 +70,6 @@ def _pinned(vendor_pub: Optional[str], key_option: bool = True) -> fileformat.Ke
             f"no vendor public key: run in the bundle (its license/vendor.pub is pinned) or {fix}"
         )
     return keys.bundle_keyring(bundle)
-
-
-def _state_store():
-    from installer.deploy.state import StateStore
-    from installer.hosts.local import LocalHost
-
-    return StateStore(LocalHost(), CTX.state_dir)
-
-
-def _live():
-    from fingerprint.collect import collect
-    from installer.hosts.local import LocalHost
-
-    return collect(LocalHost())
-
-
-def _high_water() -> Optional[int]:
-    from installer.license.onhost import high_water
-
-    st = _state_store()
-    return high_water(st.host, st)
 
 
 @app.command(
@@ -194,46 +173,34 @@ def show(
         ring: Optional[fileformat.KeyRing] = _pinned(vendor_pub)
     except LicenseError:
         ring = None
-    t = targets()
-    if t:  # the license in force on each host
-        from installer.license.onhost import installed_license
+    given = (path, _guard(lambda: _read(path, "license"))) if path else None
 
-        f = fleet(t, None, quiet=True)
+    def one(on: OnHost, report) -> Outcome:  # type: ignore[no-untyped-def]
+        where, data = license_on(on.host, on.store, given, _bundle)
+        s = summary(data, where, ring)
+        return Outcome(False, f"{s['license_id']}, expires {s['expires_at']}", s)
 
-        def one(name: str, report) -> Outcome:  # type: ignore[no-untyped-def]
-            host = f.host(name)
-            host.connect()
-            where, data = installed_license(host, f.store(name))
-            summary = _summary(data, f"{name}:{where}", ring)
-            return Outcome(
-                False, f"{summary['license_id']}, expires {summary['expires_at']}", summary
-            )
-
-        def details(r) -> None:  # type: ignore[no-untyped-def]
-            _print_summary(f"{r.host}", r.data)
-
-        finish("license show", f.each(one), as_json, details, f.log_dir)
-
-    def run() -> None:
-        target, data = (path, _read(path, "license")) if path else _default_license()
-        summary = _summary(data, target, ring)
+    def here(r) -> None:  # type: ignore[no-untyped-def]
         if as_json:
-            output.print_json(summary)
+            output.print_json(r.data)
         else:
-            _print_summary(None, summary)
+            _print_summary(None, r.data)
 
-    _guard(run)
+    def details(r) -> None:  # type: ignore[no-untyped-def]
+        _print_summary(f"{r.host}", r.data)
 
-
-def _summary(data: bytes, source: str, ring: Optional[fileformat.KeyRing]) -> dict:
-    """What a license grants, with whether its signature was checked (and by which key)."""
-    if ring is not None:
-        lic = fileformat.load(data, ring, source)
-        checked = f"valid (key {fileformat.split(data, source).key_id})"
-    else:
-        lic = fileformat.peek(data, source)
-        checked = "not checked (no vendor key given)"
-    return {"file": source, "signature": checked, **lic.summary()}
+    _guard(
+        lambda: on_targets(
+            targets(),
+            None,
+            lambda f: f.each_host(one),
+            here,
+            title="license show",
+            as_json=as_json,
+            details=details,
+            quiet=True,
+        )
+    )
 
 
 def _print_summary(title: Optional[str], s: dict) -> None:
@@ -253,23 +220,6 @@ def _print_summary(title: Optional[str], s: dict) -> None:
     rows.append(("virtual machines", "allowed" if s["allow_vm"] else "refused"))
     rows.append(("signature", s["signature"]))
     output.table(title, ["field", "value"], rows)
-
-
-def _default_license() -> tuple[str, bytes]:
-    """(where, bytes): the installed license, else the bundle's (its verified bytes)."""
-    try:
-        installed = os.path.join(store.license_dir(_state_store()), store.LICENSE_FILE)
-    except LicenseError:  # no license server installed here: the bundle's license, if any
-        installed = ""
-    if installed and os.path.exists(installed):
-        return installed, _read(installed, "license")
-    bundle = _bundle()
-    data = bundle.get(keys.BUNDLE_LICENSE) if bundle else None
-    if bundle is not None and data is not None:
-        return os.path.join(bundle.root, keys.BUNDLE_LICENSE), data
-    raise UsageError(
-        "which license? none installed and none in the bundle: pass the license.cfg path"
-    )
 
 
 def _print_verdict(path: str, v: Verdict) -> None:
@@ -306,36 +256,43 @@ def verify_cmd(
     ),
     as_json: bool = typer.Option(False, "--json", help="Pure JSON on stdout."),
 ) -> None:
-    t = targets()
-    if t:  # -H / --inventory: each host's installed license (or PATH) against that host
-        from installer.fleet.fleet import license_verify_hosts
+    ring = _guard(lambda: _pinned(vendor_pub))
+    given = (path, _guard(lambda: _read(path, "license"))) if path else None
 
-        f = fleet(t, None, quiet=True)
-        ring = _guard(lambda: _pinned(vendor_pub))
-        res = license_verify_hosts(
-            f, ring, local_file=path, modules=list(module), machine=not no_machine
-        )
-        finish("license verify", res, as_json, None, f.log_dir)
-
-    def run() -> None:
-        target, data = (path, _read(path, "license")) if path else _default_license()
-        ring = _pinned(vendor_pub)
-        v = verify_bytes(
+    def one(on: OnHost, report) -> Outcome:  # type: ignore[no-untyped-def]
+        where, data = license_on(on.host, on.store, given, _bundle)
+        v = verify_on(
+            on.host,
+            on.store,
             data,
             ring,
-            source=target,
-            live=None if no_machine else _live(),
-            modules=module,
-            high_water=_high_water(),
+            source=where,
+            modules=list(module),
+            machine=not no_machine,
         )
+        return Outcome(False, v.reason(), {"file": where, "verdict": v}, 0 if v.ok else 4, not v.ok)
+
+    def here(r) -> None:  # type: ignore[no-untyped-def]
+        where, v = r.data["file"], r.data["verdict"]
         if as_json:
-            output.print_json({"file": target, **v.to_dict()})
+            output.print_json({"file": where, **v.to_dict()})
         else:
-            _print_verdict(target, v)
+            _print_verdict(where, v)
         if not v.ok:
             raise typer.Exit(LicenseError.exit_code)
 
-    _guard(run)
+    t = targets()
+
+    def work(f):  # type: ignore[no-untyped-def]
+        results = f.each_host(one)
+        for r in results if not t.here else ():  # the hosts' JSON: the verdict as data
+            if r.data is not None:
+                r.data = {"file": r.data["file"], **r.data["verdict"].to_dict()}
+        return results
+
+    _guard(
+        lambda: on_targets(t, None, work, here, title="license verify", as_json=as_json, quiet=True)
+    )
 
 
 @app.command(
@@ -352,29 +309,32 @@ def install_cmd(
 
     data = _guard(lambda: _read(path, "license"))
     ring = _guard(lambda: _pinned(None, key_option=False))  # the bundle's pinned key only
-    t = targets()
-    if t:
-        f = fleet(t, CTX.bundle_dir(), quiet=as_json)
 
-        def one(name: str, report) -> Outcome:  # type: ignore[no-untyped-def]
-            done = replace_license(f.deployment(name, report), data, ring, source=path)
-            return Outcome(True, _replaced_line(done), done.to_dict())
+    def one(dep, report) -> Outcome:  # type: ignore[no-untyped-def]
+        done = replace_license(dep, data, ring, source=path)
+        return Outcome(True, _replaced_line(done), done.to_dict())
 
-        finish("license install", f.each(one), as_json, None, f.log_dir)
-
-    def run() -> None:
-        done = replace_license(CTX.deployment(), data, ring, source=path)
+    def here(r) -> None:  # type: ignore[no-untyped-def]
         if as_json:
-            output.print_json(done.to_dict())
+            output.print_json(r.data)
             return
-        output.out.print(_replaced_line(done), markup=False)
-        if not done.restarted:
+        output.out.print(r.message, markup=False)
+        if not r.data["restarted"]:
             output.err.print(
                 "the license server is not running here; it will use the new license when started",
                 markup=False,
             )
 
-    _guard(run)
+    _guard(
+        lambda: on_targets(
+            targets(),
+            CTX.verified(),
+            lambda f: f.each_deployment(one),
+            here,
+            title="license install",
+            as_json=as_json,
+        )
+    )
 
 
 def _replaced_line(done) -> str:  # type: ignore[no-untyped-def]

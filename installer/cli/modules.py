@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, List, Optional
+from typing import Any, Callable, List, Optional
 
 import typer
 
@@ -11,9 +11,10 @@ from installer.cli.confirm import YES_OPT as CONFIRM_OPT
 from installer.cli.confirm import confirm_purge
 from installer.cli.context import CTX
 from installer.cli.prompt import interactive, prompt_variable
-from installer.cli.remote import Targets, finish, fleet, targets, with_targets
-from installer.deploy.engine import Deployment, InstallOptions, InstallResult, InstanceStatus
+from installer.cli.remote import on_targets, targets, with_targets
+from installer.deploy.engine import InstallOptions, InstanceStatus
 from installer.deploy.variables import load_answers, parse_set_options
+from installer.fleet import Fleet, HostResult
 from installer.license.probe import describe, license_state
 
 JSON_OPT = typer.Option(False, "--json", help="Print JSON on stdout (progress stays on stderr).")
@@ -46,10 +47,25 @@ def register(app: typer.Typer) -> None:
     )
 
 
-def _on_hosts(t: Targets, run, title: str, as_json: bool, details=None, quiet=False) -> None:
-    """Run ``run(fleet)`` on the targets and print the per-host summary (exits)."""
-    f = fleet(t, CTX.verified(), quiet=quiet or as_json)
-    finish(title, run(f), as_json, details, f.log_dir)
+def _on_targets(
+    work: Callable[[Fleet], list[HostResult]],
+    here: Callable[[HostResult], None],
+    title: str,
+    as_json: bool,
+    details: Optional[Callable[[HostResult], None]] = None,
+    events: bool = False,
+) -> None:
+    """This machine, -H hosts or an inventory: one path (installer.cli.remote.on_targets)."""
+    on_targets(
+        targets(),
+        CTX.verified(),
+        work,
+        here,
+        title=title,
+        as_json=as_json,
+        details=details,
+        events=events,
+    )
 
 
 def _installed_rows(r) -> None:
@@ -76,18 +92,19 @@ def _plan_details(r) -> None:
 
 def show_available(as_json: bool = JSON_OPT, bundle: Optional[str] = BUNDLE_OPT) -> None:
     _use_bundle(bundle)
-    t = targets()
-    if t:
-        return _on_hosts(t, lambda f: f.available(), "Modules per host", as_json)
-    dep = CTX.deployment()
-    rows = dep.available()
+    _on_targets(
+        lambda f: f.available(), lambda r: _available(r.data, as_json), "Modules per host", as_json
+    )
+
+
+def _available(data: dict[str, Any], as_json: bool) -> None:
     if as_json:
-        output.print_json(
-            {"bundle": dep.bundle_dir, "version": dep.manifest.version, "modules": rows}
-        )
+        output.print_json(data)
         return
+    rows = data["modules"]
+    manifest = CTX.verified().manifest
     output.table(
-        f"{dep.manifest.product} {dep.manifest.version}  ({dep.bundle_dir})",
+        f"{manifest.product} {data['version']}  ({data['bundle']})",
         ["module", "version", "description", "depends on", "installed"],
         [
             (
@@ -121,19 +138,21 @@ def show_installed(
 
         return k8s_status(namespace, kubeconfig, as_json)
     _use_bundle(bundle)
-    t = targets()
-    if t:
-        return _on_hosts(t, lambda f: f.status(), "Installed, per host", as_json, _installed_rows)
-    dep = CTX.deployment()
-    dep.require_root("li")
-    rows = dep.status()
+
+    def here(r: HostResult) -> None:
+        if as_json:
+            output.print_json(r.data)
+        else:
+            _installed_rows(r)
+
+    work = lambda f: f.status(_license_of)  # noqa: E731
+    _on_targets(work, here, "Installed, per host", as_json, _installed_rows)
+
+
+def _license_of(dep) -> Optional[tuple[dict, str]]:  # type: ignore[no-untyped-def]
+    """The license server's answer on that host, for li's license line."""
     lic = license_state(dep)
-    if as_json:
-        output.print_json(
-            {"host": dep.host.name, "instances": [vars(r) for r in rows], "license": lic}
-        )
-        return
-    _installed_table(f"Installed on {dep.host.name}", rows, lic)
+    return (lic, describe(lic)) if lic is not None else None
 
 
 def _installed_table(title: str, rows: list[InstanceStatus], lic: Optional[dict] = None) -> None:
@@ -180,37 +199,27 @@ def _options(
     )
 
 
-def _print_result(result: InstallResult, as_json: bool, dry_run: bool) -> None:
+def _print_result(data: dict[str, Any], as_json: bool) -> None:
+    """This machine's install: the host's record as JSON, or the plan / the endpoints."""
     if as_json:
-        output.print_json(
-            {
-                "dry_run": dry_run,
-                "actions": [vars(a) for a in result.plan.actions],
-                "changed": result.applied,
-                "images_loaded": result.loaded_images,
-                "endpoints": [
-                    {"module": m, "container": c, "port": p} for m, c, p in result.endpoints
-                ],
-                "seconds": round(result.seconds, 2),
-            }
-        )
+        output.print_json(data)
         return
-    if dry_run:
+    if data["dry_run"]:
         output.table(
             "Plan",
             ["action", "module", "container", "why"],
-            [(a.kind, a.module, a.container, a.reason) for a in result.plan.actions],
+            [(a["kind"], a["module"], a["container"], a["reason"]) for a in data["actions"]],
         )
         return
-    changes = len(result.plan.changes)
+    changes = len([a for a in data["actions"] if a["kind"] != "noop"])
     output.out.print(
-        f"{'Installed' if changes else 'Nothing to change'}: {len(result.plan.modules)} module(s), "
-        f"{changes} change(s), {result.loaded_images} image(s) loaded in {result.seconds:.1f}s"
+        f"{'Installed' if changes else 'Nothing to change'}: {len(data['modules'])} module(s), "
+        f"{changes} change(s), {data['images_loaded']} image(s) loaded in {data['seconds']:.1f}s"
     )
     output.table(
         "Endpoints",
         ["module", "container", "address"],
-        [(m, c, f"127.0.0.1:{p}") for m, c, p in result.endpoints],
+        [(e["module"], e["container"], e["address"]) for e in data["endpoints"]],
     )
 
 
@@ -225,17 +234,11 @@ SKIP_OPT = typer.Option(
 )
 
 
-def _install_here(
-    select: Callable[[Deployment], list[str]], opts: InstallOptions, as_json: bool
-) -> None:
-    """Install on this machine the modules `select` picks from the bundle, then print."""
-    printer = output.EventPrinter()
-    try:
-        dep = CTX.deployment(printer)
-        result = dep.install(select(dep), opts)
-    finally:
-        printer.close()
-    _print_result(result, as_json, opts.dry_run)
+def _install(work: Callable[[Fleet], list[HostResult]], dry_run: bool, as_json: bool) -> None:
+    details = _plan_details if dry_run else _install_details
+    _on_targets(
+        work, lambda r: _print_result(r.data, as_json), "Install", as_json, details, events=True
+    )
 
 
 def install(
@@ -254,11 +257,7 @@ def install(
 ) -> None:
     _use_bundle(bundle)
     opts = _options(sets, answers, yes, instances, gpus, dry_run, skip_check)
-    t = targets()
-    if t:
-        details = _plan_details if dry_run else _install_details
-        return _on_hosts(t, lambda f: f.install(opts, list(modules)), "Install", as_json, details)
-    _install_here(lambda dep: list(modules), opts, as_json)
+    _install(lambda f: f.install(opts, list(modules)), dry_run, as_json)
 
 
 def install_all(
@@ -272,12 +271,8 @@ def install_all(
 ) -> None:
     _use_bundle(bundle)
     opts = _options(sets, answers, yes, None, None, dry_run, skip_check)
-    t = targets()
-    if t:
-        # an inventory places modules per host; bare -H hosts get every module
-        details = _plan_details if dry_run else _install_details
-        return _on_hosts(t, lambda f: f.install(opts, everything=True), "Install", as_json, details)
-    _install_here(lambda dep: sorted(dep.specs), opts, as_json)
+    # an inventory places modules per host; this machine and bare -H hosts get every module
+    _install(lambda f: f.install(opts, everything=True), dry_run, as_json)
 
 
 def remove(
@@ -303,23 +298,18 @@ def remove(
 
         return k8s_delete([module], namespace, purge, kubeconfig, yes=True)
     _use_bundle(bundle)
-    t = targets()
-    if t:
-        return _on_hosts(
-            t, lambda f: f.remove(module, purge=purge, force=force), f"Remove {module}", as_json
-        )
-    printer = output.EventPrinter()
-    try:
-        removed = CTX.deployment(printer).remove(module, purge=purge, force=force)
-    finally:
-        printer.close()
-    if as_json:
-        output.print_json({"removed": removed, "purged": purge})
-    else:
-        output.out.print(
-            f"Removed {module}: {', '.join(removed) or 'no containers'}"
-            + (" (data purged)" if purge else "")
-        )
+
+    def here(r: HostResult) -> None:
+        if as_json:
+            output.print_json(r.data)
+        else:
+            output.out.print(
+                f"Removed {module}: {', '.join(r.data['removed']) or 'no containers'}"
+                + (" (data purged)" if purge else "")
+            )
+
+    work = lambda f: f.remove(module, purge=purge, force=force)  # noqa: E731
+    _on_targets(work, here, f"Remove {module}", as_json, events=True)
 
 
 def remove_all(
@@ -331,17 +321,14 @@ def remove_all(
     _use_bundle(bundle)
     if purge:
         confirm_purge("every module's data, secrets, license and state", "rmall", yes)
-    t = targets()
-    if t:
-        return _on_hosts(t, lambda f: f.remove_all(purge=purge), "Remove all", as_json)
-    printer = output.EventPrinter()
-    try:
-        removed = CTX.deployment(printer).remove_all(purge=purge)
-    finally:
-        printer.close()
-    if as_json:
-        output.print_json({"removed": removed, "purged": purge})
-    else:
-        output.out.print(
-            f"Removed {len(removed)} container(s)" + (", data and state purged" if purge else "")
-        )
+
+    def here(r: HostResult) -> None:
+        if as_json:
+            output.print_json(r.data)
+        else:
+            output.out.print(
+                f"Removed {len(r.data['removed'])} container(s)"
+                + (", data and state purged" if purge else "")
+            )
+
+    _on_targets(lambda f: f.remove_all(purge=purge), here, "Remove all", as_json, events=True)

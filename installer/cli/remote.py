@@ -1,8 +1,10 @@
 """``-H user@host[:port]`` / ``--inventory`` for every command: options, the Fleet, the summary.
 
 ``with_targets`` adds the remote options to a typer command without repeating them in every
-signature; the command then asks ``targets()`` whether to run on this machine or on hosts.
-Printing only: the work is ``installer.fleet``.
+signature. Every command has one code path: ``on_targets`` runs its work on a Fleet -- this
+machine is an inventory of one LocalHost (``@local``), like -H hosts or an inventory file -- and
+only the printing differs: this machine gets the command's own view, hosts a block each and
+the summary table. Printing only: the work is ``installer.fleet`` and the tools' jobs.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from installer.cli import output
 from installer.errors import UsageError
 from installer.events import Event
 from installer.fleet import ConnectOptions, Fleet, HostResult, exit_code
-from installer.fleet.inventory import Inventory, from_targets, load_inventory
+from installer.fleet.inventory import Inventory, from_targets, load_inventory, local_inventory
+from installer.hosts.base import Host
 
 STYLE = {
     "ok": "green",
@@ -41,22 +44,27 @@ class Targets:
     parallel: int = 8
     log_dir: Optional[str] = None
 
+    @property
+    def here(self) -> bool:
+        """No -H and no --inventory: this machine, as an inventory of one."""
+        return not (self.hosts or self.inventory)
+
     def load(self) -> Inventory:
         if self.hosts and self.inventory:
             raise UsageError("give either -H hosts or --inventory, not both")
         if self.inventory:
             return load_inventory(self.inventory)
-        return from_targets(self.hosts)
+        if self.hosts:
+            return from_targets(self.hosts)
+        return local_inventory()
 
 
 _current: Optional[Targets] = None
 
 
-def targets() -> Optional[Targets]:
-    """The remote targets of this invocation, or None to act on this machine."""
-    if _current is None or not (_current.hosts or _current.inventory):
-        return None
-    return _current
+def targets() -> Targets:
+    """The targets of this invocation: -H hosts, an inventory, or this machine."""
+    return _current if _current is not None else Targets()
 
 
 _OPTIONS: list[tuple[str, Any, Any]] = [
@@ -135,10 +143,16 @@ class HostEventPrinter:
             output.err.print(text, markup=False, highlight=False)
 
 
-def fleet(t: Targets, bundle: Union[VerifiedBundle, str, None], *, quiet: bool = False) -> Fleet:
+def fleet(
+    t: Targets,
+    bundle: Union[VerifiedBundle, str, None],
+    *,
+    quiet: bool = False,
+    on_event: Optional[Callable[[str, Event], None]] = None,
+) -> Fleet:
     from installer.cli.context import CTX
 
-    log_dir = t.log_dir or f"sealbox-logs/{time.strftime('%Y%m%d-%H%M%S')}"
+    log_dir = t.log_dir or (None if t.here else f"sealbox-logs/{time.strftime('%Y%m%d-%H%M%S')}")
     return Fleet(
         bundle,
         t.load(),
@@ -150,8 +164,52 @@ def fleet(t: Targets, bundle: Union[VerifiedBundle, str, None], *, quiet: bool =
         parallel=t.parallel,
         log_dir=log_dir,
         state_dir=CTX.state_dir,
-        on_event=HostEventPrinter(quiet),
+        on_event=on_event or HostEventPrinter(quiet),
     )
+
+
+def on_targets(
+    t: Targets,
+    bundle: Union[VerifiedBundle, str, None],
+    work: Callable[[Fleet], list[HostResult]],
+    here: Callable[[HostResult], None],
+    *,
+    title: str,
+    as_json: bool,
+    details: Optional[Callable[[HostResult], None]] = None,
+    quiet: bool = False,
+    events: bool = False,
+    local_host: Optional[Callable[[], Host]] = None,
+) -> None:
+    """A command's one code path: ``work(fleet)`` on the targets, then the printing.
+
+    This machine: ``here(result)`` prints the command's own view, and a failure is raised as
+    the error it was (one line and its exit code, as for any command); ``events`` shows the
+    engine's steps and progress there. Hosts: per-host ``details``, then the summary table
+    (or JSON) and the exit code. ``local_host`` builds this machine's Host (a test seam)."""
+    printer = output.EventPrinter() if t.here and events else None
+    on_event: Optional[Callable[[str, Event], None]] = None
+    if t.here:
+        on_event = (lambda _host, ev: printer(ev)) if printer is not None else _silent
+    f = fleet(t, bundle, quiet=quiet or as_json, on_event=on_event)
+    if t.here and local_host is not None:
+        f.given[next(iter(f.inventory.hosts))] = local_host()
+    try:
+        results = work(f)
+    finally:
+        if printer is not None:
+            printer.close()
+    if t.here:
+        (result,) = results
+        if result.error is not None:
+            raise result.error
+        here(result)
+        return
+    finish(title, results, as_json, details, f.log_dir)
+
+
+def _silent(_host: str, _event: Event) -> None:
+    return None
 
 
 def finish(

@@ -4,26 +4,38 @@ One explicit, ordered list, imported directly: a gate that cannot be imported ma
 itself fail to import (a loud error), never a silently missing check. Every `Deployment` uses
 this list unless its caller passes another one on purpose (tests of a single gate).
 
-The bundle's signature and files are checked earlier still, when the bundle is opened
-(installer.bundle.opened): nothing of a bundle is parsed before that.
+Each gate takes one value, ``GateInput`` (the plan, the values, the state, the opened bundle,
+the host, the options, the facts) and raises to stop the install. The bundle's signature and
+files are checked earlier still, when the bundle is opened (installer.bundle.opened): nothing
+of a bundle is parsed before that.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from installer.bundle.gate import bundle_gate
+from installer.deploy.gateinput import GateInput
+from installer.deploy.portclash import unique_ports_gate
+from installer.deploy.portfree import free_ports_gate
 from installer.deploy.preflight import envcheck_gate
+from installer.deploy.secretguard import secrets_gate
 from installer.license.gate import license_gate
 
-if TYPE_CHECKING:  # pragma: no cover
-    from installer.deploy.engine import Deployment, InstallOptions
-
-Gate = Callable[["Deployment", "list[str]", "InstallOptions"], None]
+Gate = Callable[[GateInput], None]
 """A pre-install check that raises to stop the install before any change."""
 
 ENGINE_GATES: tuple[Gate, ...] = (
+    unique_ports_gate,  # no port wanted twice by the plan and what is installed beside it
+    secrets_gate,  # no new generated secret over data made with the lost one
     bundle_gate,  # the opened bundle's archives are on hand, and disk for the images to load
     envcheck_gate,  # the host passes the checks of the modules about to change
     license_gate,  # a licensed module may run on this machine
+    free_ports_gate,  # the ports about to be bound are free, or ours
 )
+
+DRY_RUN_GATES: frozenset[Gate] = frozenset({unique_ports_gate, secrets_gate})
+"""The gates a --dry-run also passes: they judge the plan and the data, and write nothing
+(the license gate may put a license in place; the host checks belong to the real run)."""
+
+__all__ = ["DRY_RUN_GATES", "ENGINE_GATES", "Gate", "GateInput"]

@@ -1,6 +1,6 @@
 """Ports are unique per host: two of our services on one port is an error before any change.
 
-Checked over the plan, not the host: the host check (``Deployment.check_ports``) accepts a port
+Checked over the plan, not the host: the host check (``installer.deploy.portfree``) accepts a port
 held by one of *our* containers, so ``--set http_port=<the license port>`` would pass it and
 leave two host-network services fighting for one port. Installed modules outside this run keep
 their recorded ports.
@@ -8,12 +8,15 @@ their recorded ports.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from installer.deploy.plan import Plan
 from installer.deploy.state import State
 from installer.errors import UsageError
 from installer.spec.model import ModuleSpec
+
+if TYPE_CHECKING:  # pragma: no cover
+    from installer.deploy.gateinput import GateInput
 
 
 def _variable(spec: Optional[ModuleSpec], port_name: str) -> Optional[str]:
@@ -54,3 +57,8 @@ def check_unique_ports(plan: Plan, state: State, host: str, specs: dict[str, Mod
                 f"{_fix([first_var, var])}"
             )
         owners[port] = (who, var)
+
+
+def unique_ports_gate(inp: GateInput) -> None:
+    """The gate: no port wanted twice by the plan and the modules installed beside it."""
+    check_unique_ports(inp.plan, inp.state, inp.host.name, inp.specs)

@@ -18,35 +18,34 @@ from installer.errors import HostError
 from installer.events import Event
 
 if TYPE_CHECKING:  # pragma: no cover
-    from installer.deploy.engine import Deployment, InstallOptions
+    from installer.deploy.gateinput import GateInput
+    from installer.hosts.base import Host
 
 
-def _existing_ancestor(dep: Deployment, path: str) -> str:
-    while path not in ("", "/") and not dep.host.exists(path):
+def _existing_ancestor(host: Host, path: str) -> str:
+    while path not in ("", "/") and not host.exists(path):
         path = os.path.dirname(path)
     return path or "/"
 
 
-def envcheck_gate(dep: Deployment, names: list[str], options: InstallOptions) -> None:
-    plan = dep.pending_plan
-    assert plan is not None, "the envcheck gate runs inside Deployment.install"
-    modules = [mp for mp in plan.modules if mp.changes]
+def envcheck_gate(inp: GateInput) -> None:
+    modules = inp.changing
     catalog = envcheck.catalog_from_specs({mp.desired.spec.name: mp.desired.spec for mp in modules})
     profiles = [mp.desired.spec.name for mp in modules if mp.desired.spec.name in catalog.profiles]
     if not profiles:
         return
-    overrides = {"disk-install.path": _existing_ancestor(dep, dep.store.root)}
+    overrides = {"disk-install.path": _existing_ancestor(inp.host, inp.store.root)}
     for mp in modules:
         name = mp.desired.spec.name
         ports = sorted({p for inst in mp.desired.instances for p in inst.ports.values()})
         if ports and name in profiles:
             overrides[f"{name}/ports.ports"] = ",".join(map(str, ports))
     report = envcheck.run_checks(
-        dep.host, profiles, overrides=overrides, skip=list(options.skip_checks), catalog=catalog
+        inp.host, profiles, overrides=overrides, skip=list(inp.options.skip_checks), catalog=catalog
     )
     for item in report.items:
         if item.skipped and not item.passed:
-            dep.report(
+            inp.report(
                 Event(
                     "warn",
                     item.profile,
@@ -57,7 +56,7 @@ def envcheck_gate(dep: Deployment, names: list[str], options: InstallOptions) ->
     if failed:
         parts = [f"{i.profile}/{i.id} ({i.actual})" for i in failed]
         raise HostError(
-            f"environment check failed on {dep.host.name}: {'; '.join(parts)}. Fix it (run "
+            f"environment check failed on {inp.host.name}: {'; '.join(parts)}. Fix it (run "
             f"'envcheck {' '.join(profiles)}' for details) or skip an item with --skip-check "
             f"{failed[0].profile}/{failed[0].id}"
         )

@@ -9,12 +9,15 @@ with the two ways out.
 from __future__ import annotations
 
 import shlex
-from typing import Collection
+from typing import TYPE_CHECKING, Collection
 
 from installer.deploy.plan import Plan
 from installer.deploy.variables import Resolved
 from installer.errors import HostError
 from installer.hosts.base import Host
+
+if TYPE_CHECKING:  # pragma: no cover
+    from installer.deploy.gateinput import GateInput
 
 
 def _has_files(host: Host, path: str) -> bool:
@@ -43,3 +46,10 @@ def refuse_new_secrets_over_data(
                 f"of its data: restore {secrets_file} from a backup, or delete {spec.name}'s data "
                 f"with 'install.py rm {spec.name} --purge --yes --force' and install again"
             )
+
+
+def secrets_gate(inp: GateInput) -> None:
+    """The gate: the plan's generated secrets, against the data of the modules installed."""
+    refuse_new_secrets_over_data(
+        inp.plan, inp.resolved, inp.host, inp.store.secrets_file, set(inp.state.modules)
+    )

@@ -1,4 +1,5 @@
-"""SSH connections to inventory hosts, with the command line's options applied on top."""
+"""Hosts of an inventory: SSH connections with the command line's options applied on top, or
+this machine for the ``@local`` address (pyinfra's connectors: the fleet never asks which)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import threading
 from dataclasses import dataclass
 from typing import Optional
 
-from installer.fleet.inventory import InventoryHost
+from installer.fleet.inventory import LOCAL, InventoryHost
+from installer.hosts.base import Host
+from installer.hosts.local import LocalHost
 from installer.hosts.ssh import SSHHost
 
 _PROMPT_LOCK = threading.Lock()
@@ -31,8 +34,11 @@ def _prompt(text: str) -> str:
         return getpass.getpass(text)
 
 
-def open_host(h: InventoryHost, opts: ConnectOptions) -> SSHHost:
-    """An SSHHost for ``h`` (connects lazily; the caller closes it)."""
+def open_host(h: InventoryHost, opts: ConnectOptions) -> Host:
+    """The Host for ``h``: this machine for ``@local``, else an SSHHost (connects lazily; the
+    caller closes it with ``close_host``)."""
+    if h.address == LOCAL:
+        return LocalHost(h.name)
     spec = h.host_spec()
     if spec.key_filename is None and opts.identity:
         spec = type(spec)(**{**spec.__dict__, "key_filename": opts.identity})
@@ -47,3 +53,18 @@ def open_host(h: InventoryHost, opts: ConnectOptions) -> SSHHost:
         prompt=_prompt if sys.stdin is not None and sys.stdin.isatty() else None,
         name=h.name if h.name != str(spec) else None,
     )
+
+
+def reach(host: Host) -> Host:
+    """Connect now where the connector connects (SSH), so an unreachable host fails here,
+    before any work for it; this machine is always there."""
+    connect = getattr(host, "connect", None)
+    if callable(connect):
+        connect()
+    return host
+
+
+def close_host(host: Host) -> None:
+    close = getattr(host, "close", None)
+    if callable(close):
+        close()

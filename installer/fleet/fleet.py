@@ -1,6 +1,8 @@
-"""Every command on many hosts: one Deployment per host over SSH, state on the host itself.
+"""Every command on many hosts: one Deployment per host, state on the host itself.
 
-``Fleet`` turns an inventory (or ``-H`` targets) into jobs for ``run_jobs``. Installs follow
+``Fleet`` turns an inventory (``-i``, ``-H`` targets, or this machine as an inventory of one)
+into jobs for ``run_jobs``; it runs any ``Host`` and knows no tool: envcheck, fingerprint and
+the license hand it per-host jobs (``each_host``). Installs follow
 the cross-host order of ``installer.fleet.wiring``; a dependent host also inherits, at run
 time, the values its templates use from the provider's state (the MySQL password generated on
 the database host, the ports it really uses) -- read from the provider after it finished, so
@@ -9,7 +11,6 @@ they are the values that are actually live.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Optional, Sequence, Union, cast
 
@@ -20,9 +21,9 @@ from installer.bundle.opened import VerifiedBundle, open_bundle
 from installer.deploy.engine import Deployment, Gate, InstallOptions
 from installer.deploy.render import sandbox
 from installer.deploy.state import StateStore
-from installer.errors import LicenseError, UsageError
+from installer.errors import UsageError
 from installer.events import Event, Reporter
-from installer.fleet.connect import ConnectOptions, open_host
+from installer.fleet.connect import ConnectOptions, close_host, open_host, reach
 from installer.fleet.inventory import Inventory
 from installer.fleet.reach import (
     DependencyUnreachable,
@@ -34,7 +35,7 @@ from installer.fleet.reach import (
 )
 from installer.fleet.run import HostResult, Job, Outcome, run_jobs
 from installer.fleet.wiring import FleetPlan, HostPlan, plan_fleet
-from installer.hosts.ssh import SSHHost
+from installer.hosts.base import Host
 from installer.spec.model import ModuleSpec, Variable
 from installer.spec.order import dependency_closure
 
@@ -71,6 +72,19 @@ def planned_value(var: Variable, provider: str) -> Any:
     return None
 
 
+@dataclass(frozen=True)
+class OnHost:
+    """What a per-host job is handed: the host (reached), its name and state store."""
+
+    name: str
+    host: Host
+    store: StateStore
+    lan_address: str
+
+
+HostJob = Callable[[OnHost, Reporter], Outcome]
+
+
 @dataclass
 class Fleet:
     """`bundle`: the opened bundle (a folder is opened with the default pins, once, here on
@@ -85,9 +99,10 @@ class Fleet:
     gates: Optional[Sequence[Gate]] = None
     on_event: Optional[Callable[[str, Event], None]] = None
     on_result: Optional[Callable[[HostResult], None]] = None
+    given: dict[str, Host] = field(default_factory=dict)  # hosts the caller opened itself
 
     def __post_init__(self) -> None:
-        self._hosts: dict[str, SSHHost] = {}
+        self._hosts: dict[str, Host] = {}
         self._job_modules: dict[str, list[str]] = {}  # host -> modules this install puts there
         if isinstance(self.bundle, str):
             self.bundle = open_bundle(self.bundle)
@@ -102,14 +117,16 @@ class Fleet:
     def specs(self) -> dict[str, ModuleSpec]:
         return self.verified.specs
 
-    def host(self, name: str) -> SSHHost:
+    def host(self, name: str) -> Host:
+        if name in self.given:
+            return self.given[name]
         if name not in self._hosts:
             self._hosts[name] = open_host(self.inventory.hosts[name], self.connect)
         return self._hosts[name]
 
     def close(self) -> None:
         for h in self._hosts.values():
-            h.close()
+            close_host(h)
         self._hosts.clear()
 
     def __enter__(self) -> Fleet:
@@ -123,8 +140,7 @@ class Fleet:
         return StateStore(self.host(name), ih.state_dir or self.state_dir)
 
     def deployment(self, name: str, report: Reporter) -> Deployment:
-        host = self.host(name)
-        host.connect()  # unreachable hosts fail here, before any bundle work
+        host = reach(self.host(name))  # unreachable hosts fail here, before any bundle work
         return Deployment(
             self.verified, host, store=self.store(name), reporter=report, gates=self.gates
         )
@@ -150,6 +166,24 @@ class Fleet:
                 for name in self.inventory.hosts
             ]
         )
+
+    def on(self, name: str) -> OnHost:
+        """Host ``name`` reached, with its state store: what a per-host job works on."""
+        return OnHost(
+            name, reach(self.host(name)), self.store(name), self.inventory.hosts[name].lan_address
+        )
+
+    def each_host(self, job: HostJob) -> list[HostResult]:
+        """A tool's per-host ``job(on_host, reporter)`` on every host, in parallel, no order."""
+        return self.each(lambda name, report: job(self.on(name), report))
+
+    def each_deployment(self, job: Callable[[Deployment, Reporter], Outcome]) -> list[HostResult]:
+        """``job(deployment, reporter)`` on every host's Deployment (the bundle's, reached)."""
+        return self.each(lambda name, report: job(self.deployment(name, report), report))
+
+    @property
+    def one_host(self) -> bool:
+        return len(self.inventory.hosts) == 1
 
     # install ----------------------------------------------------------------------------
     def plan(self) -> FleetPlan:
@@ -256,9 +290,7 @@ class Fleet:
                 # the providers are healthy now (this job waited for them): can we reach them?
                 links = self._links(hp, names, {**inherited, **options.overrides})
                 if links:
-                    host = self.host(hp.host.name)
-                    host.connect()
-                    require_reachable(host, links)
+                    require_reachable(reach(self.host(hp.host.name)), links)
                     report(Event("done", "wiring", f"{len(links)} wired address(es) reachable"))
             pl = [hp.host.modules[m] for m in names if m in hp.host.modules]
             instances = next((p.instances for p in pl if p.instances is not None), None)
@@ -269,7 +301,9 @@ class Fleet:
                 elsewhere=frozenset(hp.elsewhere),
                 instances=instances if instances is not None else options.instances,
                 gpus=gpus if gpus is not None else options.gpus,
-                prompter=None,  # never prompt from parallel hosts: missing values are errors
+                # never prompt from parallel hosts (missing values are errors); one host runs
+                # in the caller's thread (installer.fleet.run) and may ask
+                prompter=options.prompter if self.one_host else None,
             )
             dep = self.deployment(hp.host.name, report)
             res = dep.install(names, opts)
@@ -281,24 +315,34 @@ class Fleet:
                 else f"plan: {len(res.plan.changes)} change(s) (dry run: nothing changed)"
             )
             data = {
+                "dry_run": options.dry_run,
                 "modules": [m.desired.spec.name for m in res.plan.modules],
                 "actions": [vars(a) for a in res.plan.actions],
                 "changed": res.applied,
                 "images_loaded": res.loaded_images,
                 "endpoints": [
-                    {"module": m, "container": c, "address": f"{hp.host.lan_address}:{p}"}
+                    {
+                        "module": m,
+                        "container": c,
+                        "port": p,
+                        "address": f"{hp.host.lan_address}:{p}",
+                    }
                     for m, c, p in res.endpoints
                 ],
                 "wired": dict(hp.wired),
                 "inherited": sorted(inherited),
+                "seconds": round(res.seconds, 2),
             }
             return Outcome(changed and not options.dry_run, msg, data)
 
         return run
 
     # read-only and remove ---------------------------------------------------------------
-    def status(self) -> list[HostResult]:
-        from installer.license.probe import describe, license_state
+    def status(
+        self, license_of: Optional[Callable[[Deployment], Optional[tuple[dict, str]]]] = None
+    ) -> list[HostResult]:
+        """``license_of(deployment)``: the license server's own answer there and its one-line
+        description, or None (the license tool hands it in; the fleet knows no tool)."""
 
         def one(name: str, report: Reporter) -> Outcome:
             dep = self.deployment(name, report)
@@ -306,9 +350,10 @@ class Fleet:
             rows = dep.status()
             bad = [r for r in rows if r.state != "running" or not str(r.health).startswith("h")]
             msg = f"{len(rows)} instance(s)" + (f", {len(bad)} not healthy" if bad else "")
-            lic = license_state(dep)
-            if lic is not None:
-                msg += f"; license {describe(lic)}"
+            found = license_of(dep) if license_of is not None else None
+            lic = found[0] if found is not None else None
+            if found is not None:
+                msg += f"; license {found[1]}"
             data = {"host": name, "instances": [vars(r) for r in rows], "license": lic}
             return Outcome(False, msg, data, failed=bool(bad))
 
@@ -316,19 +361,21 @@ class Fleet:
 
     def available(self) -> list[HostResult]:
         def one(name: str, report: Reporter) -> Outcome:
-            rows = self.deployment(name, report).available()
+            dep = self.deployment(name, report)
+            rows = dep.available()
             n = sum(1 for r in rows if r["installed"])
-            return Outcome(False, f"{len(rows)} module(s), {n} installed", rows)
+            data = {"bundle": dep.bundle_dir, "version": dep.manifest.version, "modules": rows}
+            return Outcome(False, f"{len(rows)} module(s), {n} installed", data)
 
         return self.each(one)
 
     def remove(self, module: str, *, purge: bool, force: bool) -> list[HostResult]:
-        return self._remove(lambda dep: dep.remove(module, purge=purge, force=force))
+        return self._remove(lambda dep: dep.remove(module, purge=purge, force=force), purge)
 
     def remove_all(self, *, purge: bool) -> list[HostResult]:
-        return self._remove(lambda dep: dep.remove_all(purge=purge))
+        return self._remove(lambda dep: dep.remove_all(purge=purge), purge)
 
-    def _remove(self, action: Callable[[Deployment], list[str]]) -> list[HostResult]:
+    def _remove(self, action: Callable[[Deployment], list[str]], purge: bool) -> list[HostResult]:
         """Dependents first: the reverse of the install order across hosts."""
         after: dict[str, list[str]] = {n: [] for n in self.inventory.hosts}
         if any(h.modules for h in self.inventory.hosts.values()):
@@ -339,7 +386,8 @@ class Fleet:
         def job(name: str) -> Callable[[Reporter], Outcome]:
             def run(report: Reporter) -> Outcome:
                 removed = action(self.deployment(name, report))
-                return Outcome(bool(removed), f"{len(removed)} container(s) removed", removed)
+                data = {"removed": removed, "purged": purge}
+                return Outcome(bool(removed), f"{len(removed)} container(s) removed", data)
 
             return run
 
@@ -351,118 +399,3 @@ def _refuse(message: str) -> Callable[[Reporter], Outcome]:
         raise DependencyUnreachable(message)
 
     return run
-
-
-# Read-only tools on many hosts: envcheck, fingerprint collect, license verify. They need no
-# bundle; the report objects travel back in Outcome.data for the CLI to print.
-
-
-def envcheck_hosts(
-    f: Fleet,
-    profiles: list[str],
-    overrides: dict[str, str],
-    skip: list[str],
-    profiles_for: Optional[Callable[[str], list[str]]] = None,
-    catalog: Optional[Any] = None,
-) -> list[HostResult]:
-    """``profiles_for(host)``, when given, picks each host's profiles (its modules');
-    ``catalog``: the profiles of the bundle's specs (envcheck.Catalog; default: this checkout's)."""
-    import envcheck
-    from envcheck.output import exit_code as envcheck_code
-
-    def one(name: str, report: Reporter) -> Outcome:
-        host = f.host(name)
-        host.connect()
-        names = profiles_for(name) if profiles_for is not None else profiles
-        report(Event("step", "envcheck", f"profiles: {', '.join(names) or 'default'}"))
-        rep = envcheck.run_checks(host, names, overrides=overrides, skip=skip, catalog=catalog)
-        code = envcheck_code(rep)
-        failed = rep.failed_required()
-        msg = rep.conclusion.rsplit(":", 1)[-1].strip()
-        if failed:
-            msg += ": " + ", ".join(f"{i.profile}/{i.id}" for i in failed)
-        elif rep.failed_optional():
-            msg += f" ({len(rep.failed_optional())} optional item(s) failed)"
-        return Outcome(False, msg, rep, exit_code=code, failed=code in (1, 3))
-
-    return f.each(one)
-
-
-def fingerprint_hosts(
-    f: Fleet, out_dir: str, *, product: str, seal_to: Optional[bytes] = None
-) -> list[HostResult]:
-    """Collect each host's fingerprint over SSH; the secfiles land here, one per host."""
-    from fingerprint.collect import collect
-    from fingerprint.secfile import dump_secfile
-
-    os.makedirs(out_dir, exist_ok=True)
-
-    def one(name: str, report: Reporter) -> Outcome:
-        host = f.host(name)
-        host.connect()
-        record = collect(host).to_record(product=product)
-        data = dump_secfile(record)
-        if seal_to is not None:
-            from fingerprint.crypto import seal
-
-            data = seal(data, seal_to)
-        path = os.path.join(out_dir, record.name)
-        if os.path.exists(path):  # two hosts with one primary IP: keep both files apart
-            path = os.path.join(out_dir, f"{record.name}_{name}")
-        tmp = path + ".tmp"
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-        missing = ", ".join(sorted(record.missing)) if record.missing else ""
-        msg = f"wrote {path}" + (f" (missing: {missing})" if missing else "")
-        return Outcome(True, msg, {"path": path, "record": record.to_dict()})
-
-    return f.each(one)
-
-
-def license_verify_hosts(
-    f: Fleet,
-    ring: Any,
-    *,
-    local_file: Optional[str],
-    modules: list[str],
-    machine: bool = True,
-) -> list[HostResult]:
-    """Verify a license against each host: the given file, else the host's installed one."""
-    from fingerprint.collect import collect
-    from installer.license import store as S
-    from installer.license.shipped.verify import verify_bytes
-
-    local = None
-    if local_file:
-        with open(local_file, "rb") as fh:
-            local = fh.read()
-
-    def one(name: str, report: Reporter) -> Outcome:
-        host = f.host(name)
-        host.connect()
-        st = f.store(name)
-        source = local_file or f"{name}:{S.license_dir(st)}/{S.LICENSE_FILE}"
-        try:
-            data = (
-                local if local is not None else host.read(f"{S.license_dir(st)}/{S.LICENSE_FILE}")
-            )
-        except FileNotFoundError:
-            raise LicenseError(f"no license installed on {name} ({source})") from None
-        try:
-            hwm: Optional[int] = int(host.read(f"{S.state_dir(st)}/clock.hwm").strip())
-        except (FileNotFoundError, ValueError, LicenseError):  # no server, no witness
-            hwm = None
-        v = verify_bytes(
-            data,
-            ring,
-            source=source,
-            live=collect(host) if machine else None,
-            modules=modules,
-            high_water=hwm,
-        )
-        return Outcome(
-            False, v.reason(), {"file": source, **v.to_dict()}, 0 if v.ok else 4, not v.ok
-        )
-
-    return f.each(one)

@@ -42,6 +42,10 @@ from installer.errors import SpecError, UsageError
 from installer.hosts.spec import HostSpec
 from installer.spec.schema import Field, SchemaErrors, check_map
 
+LOCAL = "@local"
+"""The address of this machine in an inventory or after -H (pyinfra's ``@local``): the same
+commands run through a LocalHost instead of SSH."""
+LOCAL_NAME = "localhost"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SECRET_KEYS = ("password", "sudo_password", "passphrase")
@@ -267,10 +271,20 @@ def load_inventory(path: str) -> Inventory:
     return parse_inventory(data, path)
 
 
+def local_inventory() -> Inventory:
+    """This machine as an inventory of one: what every command acts on without -H/-i."""
+    return from_targets([LOCAL])
+
+
 def from_targets(targets: list[str]) -> Inventory:
     """``-H user@host[:port]`` given on the command line: an inventory without placements."""
     hosts: dict[str, InventoryHost] = {}
     for t in targets:
+        if t == LOCAL:
+            if LOCAL_NAME in hosts:
+                raise UsageError(f"-H {t}: given twice")
+            hosts[LOCAL_NAME] = InventoryHost(LOCAL_NAME, LOCAL, "127.0.0.1")
+            continue
         spec = HostSpec.parse(t)
         name = str(spec)
         if name in hosts:

@@ -65,6 +65,7 @@ class HostResult:
     seconds: float = 0.0
     log: Optional[str] = None
     exit_code: int = 0
+    error: Optional[BaseException] = None  # what stopped the job (not in the JSON)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -143,13 +144,15 @@ def run_jobs(
             status = FAILED if out.failed else (CHANGED if out.changed else OK)
             res = HostResult(job.host, status, out.message, out.data, 0.0, log_path, out.exit_code)
         except UNREACHABLE_ERRORS as exc:
-            res = HostResult(job.host, UNREACHABLE, _one_line(exc), None, 0.0, log_path, 3)
+            res = HostResult(job.host, UNREACHABLE, _one_line(exc), None, 0.0, log_path, 3, exc)
         except SealboxError as exc:
-            res = HostResult(job.host, FAILED, _one_line(exc), None, 0.0, log_path, exc.exit_code)
+            res = HostResult(
+                job.host, FAILED, _one_line(exc), None, 0.0, log_path, exc.exit_code, exc
+            )
             log.line(str(exc))
         except Exception as exc:  # a bug must not take the other hosts down
             res = HostResult(
-                job.host, FAILED, f"{type(exc).__name__}: {exc}", None, 0.0, log_path, 1
+                job.host, FAILED, f"{type(exc).__name__}: {exc}", None, 0.0, log_path, 1, exc
             )
             log.line(traceback.format_exc())
         res.seconds = time.monotonic() - started
@@ -157,6 +160,11 @@ def run_jobs(
         log.close()
         return res
 
+    if len(jobs) == 1 and not jobs[0].after:
+        # One host (this machine, or one -H): run it here, in the caller's thread, so Ctrl-C
+        # and prompts reach the job as they reach any command.
+        finish(execute(jobs[0]))
+        return [results[names[0]]]
     pending = {j.host: j for j in jobs}
     running: dict[Future, str] = {}
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:

@@ -10,6 +10,7 @@ import shlex
 from dataclasses import dataclass
 from typing import (
     BinaryIO,
+    ContextManager,
     Iterable,
     Mapping,
     Optional,
@@ -18,6 +19,8 @@ from typing import (
     Union,
     runtime_checkable,
 )
+
+from installer.errors import HostError
 
 Command = Union[str, Sequence[str]]
 """A command: an argv list (quoted for us) or a string given to ``sh -c``."""
@@ -54,6 +57,13 @@ class Result:
             if lines:
                 return lines[-1]
         return f"exit code {self.rc}"
+
+
+class LockHeld(HostError):
+    """Another run holds the host's run lock."""
+
+
+LOCK_BUSY_RC = 75  # what a lock command exits with when another holder has the lock
 
 
 @runtime_checkable
@@ -102,6 +112,18 @@ class Host(Protocol):
         ...
 
     def makedirs(self, path: str, mode: int = 0o755) -> None: ...
+
+    def lock(self, path: str) -> ContextManager[None]:
+        """Hold an exclusive lock on the file ``path`` (created, with its folder) for the
+        ``with`` block; raise ``LockHeld`` at once when another holder has it. The lock goes
+        with the holder: a controller that dies or loses its connection releases it."""
+        ...
+
+    @property
+    def sees_controller_files(self) -> bool:
+        """True when this host reads the controller's files at the same paths (this machine):
+        a bundle file is used where it is, never copied to it."""
+        ...
 
     @property
     def is_local(self) -> bool: ...

@@ -9,9 +9,11 @@ import signal
 import subprocess
 import tempfile
 import threading
-from typing import BinaryIO, Iterable, Mapping, Optional, Union
+from contextlib import contextmanager
+from typing import BinaryIO, Iterable, Iterator, Mapping, Optional, Union
 
-from installer.hosts.base import Command, Result, command_text
+from installer.errors import HostError
+from installer.hosts.base import Command, LockHeld, Result, command_text
 
 F_SETPIPE_SZ = 1031  # Linux fcntl; not in the fcntl module before Python 3.10
 
@@ -44,6 +46,27 @@ class LocalHost:
     @property
     def is_local(self) -> bool:
         return True
+
+    @property
+    def sees_controller_files(self) -> bool:
+        return True
+
+    @contextmanager
+    def lock(self, path: str) -> Iterator[None]:
+        """flock(2): the kernel drops it when this process ends, however it ends."""
+        try:
+            os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
+            fh = open(path, "w")
+        except PermissionError:
+            raise HostError(f"cannot write {path} on {self.name}: run as root (sudo)") from None
+        with fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise LockHeld(
+                    f"another Sealbox run holds {path} on {self.name}; wait for it to finish"
+                ) from None
+            yield
 
     def run(
         self,

@@ -6,9 +6,10 @@ we would run) instead of side effects.
 
 from __future__ import annotations
 
-from typing import BinaryIO, Callable, Iterable, Mapping, Optional, Union
+from contextlib import contextmanager
+from typing import BinaryIO, Callable, Iterable, Iterator, Mapping, Optional, Union
 
-from installer.hosts.base import Command, Result, command_text
+from installer.hosts.base import Command, LockHeld, Result, command_text
 
 Answer = Union[Result, Callable[[str], Result]]
 
@@ -27,10 +28,29 @@ class RecordedHost:
         self.files = dict(files or {})
         self.commands: list[str] = []
         self.stdin_bytes: dict[str, int] = {}
+        self.removed: list[str] = []  # paths remove() was asked for, in order
+        self.held: set[str] = set()  # lock paths held now (by this test or a "second run")
 
     @property
     def is_local(self) -> bool:
         return False
+
+    @property
+    def sees_controller_files(self) -> bool:
+        return False
+
+    @contextmanager
+    def lock(self, path: str) -> Iterator[None]:
+        """Recorded as ``lock PATH`` / ``unlock PATH``; a path in ``held`` is refused."""
+        if path in self.held:
+            raise LockHeld(f"another Sealbox run holds {path} on {self.name}; wait for it")
+        self.commands.append(f"lock {path}")
+        self.held.add(path)
+        try:
+            yield
+        finally:
+            self.held.discard(path)
+            self.commands.append(f"unlock {path}")
 
     def _answer(self, text: str) -> Result:
         self.commands.append(text)
@@ -81,6 +101,7 @@ class RecordedHost:
             self.files[dst] = src.read()
 
     def remove(self, path: str, recursive: bool = False) -> None:
+        self.removed.append(path)
         for p in [p for p in self.files if p == path or (recursive and p.startswith(path + "/"))]:
             del self.files[p]
 

@@ -18,19 +18,21 @@ from __future__ import annotations
 
 import getpass
 import os
+import posixpath
 import re
 import shlex
 import socket
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from typing import BinaryIO, Callable, Iterable, Iterator, Mapping, Optional, Union
 
 import paramiko
 
 from installer.errors import HostError
 from installer.hosts import hostcert, knownhosts
-from installer.hosts.base import Command, Result, command_text
+from installer.hosts.base import LOCK_BUSY_RC, Command, LockHeld, Result, command_text
 from installer.hosts.spec import HostSpec
 
 # Measured in benchmarks/transfer_upload.py: AES-GCM is the cheapest cipher paramiko offers
@@ -227,6 +229,10 @@ class SSHHost:
     # -- Host protocol: properties -------------------------------------------------------
     @property
     def is_local(self) -> bool:
+        return False
+
+    @property
+    def sees_controller_files(self) -> bool:
         return False
 
     def __repr__(self) -> str:
@@ -602,6 +608,64 @@ class SSHHost:
     ) -> Result:
         rc, out, err = self._exec(cmd, chunks, timeout=timeout)
         return Result(command_text(cmd), rc, _decode(out), _decode(err))
+
+    # -- the run lock ------------------------------------------------------------------------
+    @contextmanager
+    def lock(self, path: str) -> Iterator[None]:
+        """``flock -n`` held on the host by a shell that reads this channel until it ends: the
+        lock goes when the block ends, and when this controller dies or the link drops (sshd
+        closes the session, the holder reads end-of-input and exits)."""
+        folder = posixpath.dirname(path) or "/"
+        script = (
+            f"mkdir -p -m 700 -- {_q(folder)} && exec flock -n -E {LOCK_BUSY_RC} {_q(path)} "
+            "sh -c 'echo held; exec cat >/dev/null'"
+        )
+        transport = self._transport_for_exec()  # connects and probes sudo on first use
+        mode = self.sudo_mode
+        try:
+            chan = transport.open_session(timeout=self.connect_timeout)
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            raise ConnectionLostError(f"connection to {self.name} lost: {exc or 'closed'}") from exc
+        try:
+            chan.settimeout(max(self.connect_timeout, 30.0))
+            chan.exec_command(remote_command(script, sudo=mode))
+            if mode == "password":
+                assert self._sudo_secret is not None
+                _send_all(chan, self._sudo_secret + b"\n")
+            said = b""
+            try:
+                while b"\n" not in said:
+                    data = chan.recv(64)
+                    if not data:
+                        break
+                    said += data
+            except socket.timeout:
+                raise HostError(f"cannot lock {path} on {self.name}: no answer in time") from None
+            if said.startswith(b"held"):
+                chan.settimeout(None)
+                yield
+                return
+            rc = chan.recv_exit_status()
+            err = b""
+            while chan.recv_stderr_ready():
+                err += chan.recv_stderr(4096)
+            if rc == LOCK_BUSY_RC:
+                raise LockHeld(
+                    f"another Sealbox run holds {path} on {self.name}; wait for it to finish"
+                )
+            if rc == 127:
+                raise HostError(
+                    f"cannot lock {path} on {self.name}: flock is not installed there "
+                    "(install util-linux)"
+                )
+            raise HostError(f"cannot lock {path} on {self.name}: {_last_line(err, rc)}")
+        finally:
+            try:  # end the holder's input, and wait (bounded) until it let go of the lock
+                chan.shutdown_write()
+                chan.status_event.wait(10)
+            except (OSError, EOFError, paramiko.SSHException):
+                pass
+            chan.close()
 
     # -- files -----------------------------------------------------------------------------
     def read(self, path: str) -> bytes:

@@ -9,7 +9,7 @@ last-good.
 
 from __future__ import annotations
 
-from typing import List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, List, Optional, Tuple
 
 from installer.errors import LicenseError
 from installer.events import Event
@@ -19,62 +19,66 @@ from installer.license.shipped import clock
 from installer.license.shipped import keys as K
 from installer.license.shipped.verify import Verdict, verify_bytes
 
+if TYPE_CHECKING:  # pragma: no cover
+    from installer.deploy.gateinput import GateInput
 
-def _high_water(deployment, server: S.ServerRef) -> Optional[int]:
+
+def _high_water(inp: Any, server: S.ServerRef) -> Optional[int]:
     """The server's clock witnesses as far as the gate reads them: the mark and the log."""
-    state = S.state_dir(deployment.store, server)
+    state = S.state_dir(inp.store, server)
     seen: List[Optional[int]] = []
     try:
-        seen.append(int(deployment.host.read(f"{state}/{clock.MARK_FILE}").strip()))
+        seen.append(int(inp.host.read(f"{state}/{clock.MARK_FILE}").strip()))
     except (FileNotFoundError, ValueError):
         pass
     try:
-        seen.append(clock.log_high(deployment.host.read(f"{state}/{clock.LOG_FILE}")[-65536:]))
+        seen.append(clock.log_high(inp.host.read(f"{state}/{clock.LOG_FILE}")[-65536:]))
     except FileNotFoundError:
         pass
     return max((t for t in seen if t is not None), default=None)
 
 
-def _check_pins(deployment, names, verdict: Verdict, where: str) -> None:
+def _check_pins(inp: Any, names: List[str], verdict: Verdict, where: str) -> None:
     """The license must be signed by the key the licensed images pin (recorded in the manifest
     by ``bundle create``); else the services would refuse it after a "valid" gate."""
-    pins = P.pins_of(deployment.manifest.extra)  # the verified manifest, never re-read
-    refs = set(P.licensed_refs(deployment.specs, [n for n in names if n in deployment.specs]))
+    pins = P.pins_of(inp.manifest.extra)  # the verified manifest, never re-read
+    refs = set(P.licensed_refs(inp.specs, [n for n in names if n in inp.specs]))
     wanted = {ref: ids for ref, ids in pins.items() if ref in refs}
     if verdict.key_id and wanted:
         P.check_license_key(verdict.key_id, wanted, f"the {where} license")
 
 
-def license_gate(deployment, names, options) -> None:
-    """Raise LicenseError (exit 4) when a licensed module in ``names`` may not run here."""
-    licensed = [n for n in names if getattr(deployment.specs.get(n), "licensed", False)]
-    server = S.server_of(deployment.specs)  # the spec that declares license: {role: server}
+def license_gate(inp: GateInput) -> None:
+    """Raise LicenseError (exit 4) when a licensed module of the plan may not run here."""
+    names = inp.names
+    licensed = [n for n in names if getattr(inp.specs.get(n), "licensed", False)]
+    server = S.server_of(inp.specs)  # the spec that declares license: {role: server}
     if not licensed and (server is None or server.module not in names):
         return
-    keys = K.bundle_keyring(deployment.bundle)
+    keys = K.bundle_keyring(inp.bundle)
     if server is None:
         raise LicenseError(
             f"{', '.join(licensed)} need(s) a license, but no module of the bundle declares "
             "license: {role: server}; declare the license server in its spec, or set "
             "licensed: false"
         )
-    lstore = S.LicenseStore(deployment.host, S.license_dir(deployment.store, server))
+    lstore = S.LicenseStore(inp.host, S.license_dir(inp.store, server))
     live = None
     if licensed:
         from fingerprint.collect import collect
 
-        live = collect(deployment.host)
-    hwm = _high_water(deployment, server)
+        live = collect(inp.host)
+    hwm = _high_water(inp, server)
 
     def check(data: bytes, source: str) -> Verdict:
         return verify_bytes(data, keys, source=source, live=live, modules=licensed, high_water=hwm)
 
-    bundle_path = f"{deployment.bundle.root}/{K.BUNDLE_LICENSE}"
+    bundle_path = f"{inp.bundle.root}/{K.BUNDLE_LICENSE}"
     candidates: list = []
     installed = lstore.read()
     if installed is not None:
         candidates.append(("installed", installed, check(installed, lstore.current)))
-    bundled = deployment.bundle.get(K.BUNDLE_LICENSE)
+    bundled = inp.bundle.get(K.BUNDLE_LICENSE)
     if bundled is not None and bundled != installed:
         candidates.append(("bundle", bundled, check(bundled, bundle_path)))
     if not candidates:
@@ -89,13 +93,13 @@ def license_gate(deployment, names, options) -> None:
         chosen = max(good, key=lambda c: c[2].license.issued_at if c[2].license else 0)
     if chosen is not None:
         where, data, verdict = chosen
-        _check_pins(deployment, names, verdict, where)
+        _check_pins(inp, names, verdict, where)
         if where == "bundle":
             lstore.install(data, lambda d: check(d, bundle_path), source=bundle_path)
         lic = verdict.license
         assert lic is not None
         msg = f"license {lic.license_id} ({lic.customer}): {verdict.reason()}"
-        deployment.report(Event("warn" if verdict.warnings else "step", "license", msg))
+        inp.report(Event("warn" if verdict.warnings else "step", "license", msg))
         return
     where, data, verdict = candidates[0]
     if not licensed:
@@ -103,7 +107,7 @@ def license_gate(deployment, names, options) -> None:
         # signed it) so its status page can say what is wrong, and let it deploy.
         if installed is None and verdict.license is not None:
             lstore.seed(data)
-        deployment.report(Event("warn", "license", f"license not usable: {verdict.reason()}"))
+        inp.report(Event("warn", "license", f"license not usable: {verdict.reason()}"))
         return
     source = lstore.current if where == "installed" else bundle_path
     raise LicenseError(

@@ -9,13 +9,13 @@ last-good, swap, restart that host's license server).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
-from installer.errors import LicenseError
+from installer.errors import LicenseError, UsageError
 from installer.hosts.base import Host
 from installer.license import store
 from installer.license.shipped import fileformat
-from installer.license.shipped.verify import verify_bytes
+from installer.license.shipped.verify import Verdict, verify_bytes
 
 
 @dataclass
@@ -60,13 +60,73 @@ def replace_license(dep: Any, data: bytes, ring: fileformat.KeyRing, *, source: 
     return Replaced(installed, store.restart_server(dep))
 
 
-def installed_license(host: Host, state_store: Any) -> tuple[str, bytes]:
-    """(path, bytes) of the license in force on ``host``; LicenseError when there is none."""
-    lstore = store.LicenseStore(host, store.license_dir(state_store))
-    data = lstore.read()
-    if data is None:
-        raise LicenseError(
-            f"no license installed on {host.name} ({lstore.current}): "
-            "install one with 'sealbox license install license.cfg'"
+def license_on(
+    host: Host,
+    state_store: Any,
+    given: Optional[tuple[str, bytes]],
+    bundle: Callable[[], Any] = lambda: None,
+) -> tuple[str, bytes]:
+    """(where, bytes) of the license a command reads for ``host``: the file given, else the
+    one installed there, else the bundle's (``bundle()``: the opened bundle, or None; opened
+    only when it is needed)."""
+    if given is not None:
+        return given
+    try:
+        lstore: Optional[store.LicenseStore] = store.LicenseStore(
+            host, store.license_dir(state_store)
         )
-    return lstore.current, data
+    except LicenseError:  # no license server installed here: the bundle's license, if any
+        lstore = None
+    data = None
+    if lstore is not None:
+        try:
+            data = lstore.read()
+        except PermissionError:  # not root here: the state folder is root's; the bundle's may do
+            data = None
+    if lstore is not None and data is not None:
+        return lstore.current, data
+    from installer.license.shipped.keys import BUNDLE_LICENSE
+
+    opened = bundle()
+    bundled = opened.get(BUNDLE_LICENSE) if opened is not None else None
+    if bundled is not None:
+        return f"{opened.root}/{BUNDLE_LICENSE}", bundled
+    raise UsageError(
+        f"which license? none installed on {host.name}"
+        + (f" ({lstore.current})" if lstore is not None else "")
+        + " and none in the bundle: pass the license.cfg path"
+    )
+
+
+def summary(data: bytes, source: str, ring: Optional[fileformat.KeyRing]) -> dict[str, Any]:
+    """What a license grants, with whether its signature was checked (and by which key)."""
+    if ring is not None:
+        lic = fileformat.load(data, ring, source)
+        checked = f"valid (key {fileformat.split(data, source).key_id})"
+    else:
+        lic = fileformat.peek(data, source)
+        checked = "not checked (no vendor key given)"
+    return {"file": source, "signature": checked, **lic.summary()}
+
+
+def verify_on(
+    host: Host,
+    state_store: Any,
+    data: bytes,
+    ring: fileformat.KeyRing,
+    *,
+    source: str,
+    modules: list[str],
+    machine: bool = True,
+) -> Verdict:
+    """``data`` against ``host``: its fingerprint (unless ``machine`` is False), its clock."""
+    from fingerprint.collect import collect
+
+    return verify_bytes(
+        data,
+        ring,
+        source=source,
+        live=collect(host) if machine else None,
+        modules=modules,
+        high_water=high_water(host, state_store),
+    )

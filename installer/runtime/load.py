@@ -138,7 +138,7 @@ def load_command(host: Host, path: str, tools: Optional[set[str]] = None) -> str
 def load_route(host: Host, path: str, tools: set[str]) -> str:
     """``stream`` (decompress on the controller) or ``host`` (upload, decompress there)."""
     fmt = archive_format(path)
-    if host.is_local:
+    if host.sees_controller_files:
         return "stream"  # the file is already here: no copy, python decompresses as fast
     if fmt == "tar" or any(tool in tools for tool, _ in _DECOMPRESS[fmt]):
         return "host"

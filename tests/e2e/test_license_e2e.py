@@ -271,6 +271,21 @@ def test_deploy_grant_expire_and_recover(setup: dict, tmp_path: Path) -> None:
     assert status["grants"]["face-server"]["in_use"] == 0, status
 
 
+def _gate_input(d: Deployment, names: list) -> Any:
+    """The fields of ``GateInput`` the license gate reads, for a plan of ``names``."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        names=names,
+        specs=d.specs,
+        manifest=d.manifest,
+        bundle=d.bundle,
+        store=d.store,
+        host=d.host,
+        report=d.report,
+    )
+
+
 def test_gate_refuses_a_module_the_license_does_not_grant(setup: dict) -> None:
     """Same bundle, a second licensed module the license does not name: refused, exit code 4."""
     from dataclasses import replace
@@ -281,7 +296,7 @@ def test_gate_refuses_a_module_the_license_does_not_grant(setup: dict) -> None:
     d.specs["mood-server"] = replace(d.specs["face-server"], name="mood-server")
     try:
         with pytest.raises(LicenseError, match="module mood-server not licensed") as exc:
-            license_gate(d, ["face-server", "mood-server"], None)
+            license_gate(_gate_input(d, ["face-server", "mood-server"]))
         assert exc.value.exit_code == 4
     finally:
         d.specs.pop("mood-server")

@@ -10,8 +10,11 @@ import pytest
 
 from installer.bundle.gate import bundle_gate
 from installer.deploy.engine import Deployment
-from installer.deploy.gates import ENGINE_GATES
+from installer.deploy.gates import DRY_RUN_GATES, ENGINE_GATES
+from installer.deploy.portclash import unique_ports_gate
+from installer.deploy.portfree import free_ports_gate
 from installer.deploy.preflight import envcheck_gate
+from installer.deploy.secretguard import secrets_gate
 from installer.deploy.state import StateStore
 from installer.hosts.local import LocalHost
 from installer.license.gate import license_gate
@@ -20,8 +23,20 @@ from tests.unit.source_bundle import source_bundle
 ROOT = Path(__file__).resolve().parents[3]
 
 
+ALL = (
+    unique_ports_gate,
+    secrets_gate,
+    bundle_gate,
+    envcheck_gate,
+    license_gate,
+    free_ports_gate,
+)
+
+
 def test_the_engine_gates_are_one_ordered_list():
-    assert ENGINE_GATES == (bundle_gate, envcheck_gate, license_gate)
+    """Port uniqueness, the secret guard and the port check are gates like the others."""
+    assert ENGINE_GATES == ALL
+    assert DRY_RUN_GATES == {unique_ports_gate, secrets_gate}
 
 
 def test_a_library_caller_gets_the_engine_gates_by_default(tmp_path):
@@ -38,7 +53,7 @@ def test_importing_the_cli_registers_nothing():
     from installer.cli.context import CTX
 
     assert not hasattr(CTX, "gates")
-    assert ENGINE_GATES == (bundle_gate, envcheck_gate, license_gate)
+    assert ENGINE_GATES == ALL
 
 
 POISON = "import sys; sys.modules[{mod!r}] = None; {code}"
@@ -51,6 +66,9 @@ POISON = "import sys; sys.modules[{mod!r}] = None; {code}"
         "installer.deploy.preflight",
         "installer.bundle.gate",
         "installer.deploy.gates",
+        "installer.deploy.portclash",
+        "installer.deploy.portfree",
+        "installer.deploy.secretguard",
     ],
 )
 @pytest.mark.parametrize(

@@ -34,7 +34,7 @@ def test_parse_snapshot_keeps_untagged_ids_only_as_ids():
 def test_route_by_where_the_decompressor_is():
     class Local(RecordedHost):
         @property
-        def is_local(self) -> bool:
+        def sees_controller_files(self) -> bool:
             return True
 
     remote = RecordedHost()

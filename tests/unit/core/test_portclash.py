@@ -3,40 +3,34 @@ any change, naming both and the variable to change."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from installer.deploy.desired import desired_module
-from installer.deploy.plan import Plan, module_plan
+from installer.deploy.engine import Deployment, InstallOptions
+from installer.deploy.plan import Plan
 from installer.deploy.portclash import check_unique_ports
-from installer.deploy.render import Renderer
 from installer.deploy.state import InstanceRecord, ModuleRecord, State, StateStore
 from installer.errors import UsageError
-from installer.hosts.recorded import RecordedHost
 from tests.unit.core.test_plan import MANIFEST, SPECS, VALUES
+from tests.unit.deploy.fakedocker import FakeDocker, docker_host
 from tests.unit.source_bundle import source_bundle
 
 
 def _plan(values: dict, modules=("license-server", "mysql", "face-server"), count=1) -> Plan:
-    plan = Plan()
-    defaults = {
-        v.name: v.default
-        for spec in SPECS.values()
-        for v in spec.variables
-        if v.default is not None and "{" not in str(v.default)
-    }
-    values = {**defaults, **values}
-    for name in modules:
-        d = desired_module(
-            SPECS[name],
-            SPECS,
-            values=values,
-            manifest=MANIFEST,
-            renderer=Renderer(source_bundle().templates),
-            store=StateStore(RecordedHost(), "/var/lib/sealbox"),
-            count=count if name == "face-server" else 1,
-            gpus=[],
-        )
-        plan.modules.append(module_plan(d, {}, True))
+    """The engine's own plan (Deployment.plan) on a recorded host with nothing installed;
+    modules left out are provided elsewhere."""
+    host = docker_host(FakeDocker({e.id: e.id for e in MANIFEST.images}))
+    dep = Deployment(
+        replace(source_bundle(), manifest=MANIFEST), host, store=StateStore(host, "/v"), gates=[]
+    )
+    options = InstallOptions(
+        overrides=values, instances=count, elsewhere=frozenset(set(SPECS) - set(modules))
+    )
+    plan, _ = dep.plan(["face-server"], options, State())
+    assert [m.desired.spec.name for m in plan.modules] == [
+        n for n in ("license-server", "mysql", "face-server") if n in modules
+    ]
     return plan
 
 

@@ -107,8 +107,8 @@ def test_standalone_envcheck_reads_the_bundle_specs(monkeypatch, capsys, tmp_pat
     assert "unknown profile 'face-server'" in capsys.readouterr().err
 
 
-def _gate_dep(specs, host):  # type: ignore[no-untyped-def]
-    """What the envcheck gate reads of a Deployment: the pending plan, the host, the store."""
+def _gate_input(specs, host, skip_checks=()):  # type: ignore[no-untyped-def]
+    """What the envcheck gate reads of its GateInput: the changing plans, host, store, options."""
     host.files["/opt/sealbox/state.json"] = b"{}"
     modules = [
         SimpleNamespace(
@@ -121,24 +121,24 @@ def _gate_dep(specs, host):  # type: ignore[no-untyped-def]
         for spec in specs.values()
     ]
     events: list = []
-    dep = SimpleNamespace(
-        pending_plan=SimpleNamespace(modules=modules),
+    inp = SimpleNamespace(
+        changing=modules,
         host=host,
         store=SimpleNamespace(root="/opt/sealbox"),  # where the recorded df looked
+        options=SimpleNamespace(skip_checks=tuple(skip_checks)),
         report=events.append,
     )
-    return dep, events
+    return inp, events
 
 
 def test_the_install_gate_checks_a_module_envcheck_never_named(tmp_path) -> None:
     bundle = product(tmp_path, check_profile={"items": [{"id": "memory", "min_gb": 4096}]})
     specs = load_modules(str(bundle / "modules"))
-    dep, _ = _gate_dep(specs, recorded_host("ubuntu2004-healthy"))
-    options = SimpleNamespace(skip_checks=())
+    inp, _ = _gate_input(specs, recorded_host("ubuntu2004-healthy"))
     with pytest.raises(HostError, match=r"environment check failed .*redis/memory"):
-        envcheck_gate(dep, list(specs), options)  # type: ignore[arg-type]
-    options = SimpleNamespace(skip_checks=("redis/memory",))
-    envcheck_gate(dep, list(specs), options)  # type: ignore[arg-type]
+        envcheck_gate(inp)  # type: ignore[arg-type]
+    inp, _ = _gate_input(specs, recorded_host("ubuntu2004-healthy"), ("redis/memory",))
+    envcheck_gate(inp)  # type: ignore[arg-type]
 
 
 def test_the_install_gate_keeps_extra_items_and_real_ports(monkeypatch, tmp_path) -> None:
@@ -156,8 +156,8 @@ def test_the_install_gate_keeps_extra_items_and_real_ports(monkeypatch, tmp_path
         return real(host, profiles, **kw)
 
     monkeypatch.setattr(envcheck, "run_checks", spy)
-    dep, _ = _gate_dep(specs, recorded_host("ubuntu2004-healthy"))
-    envcheck_gate(dep, list(specs), SimpleNamespace(skip_checks=()))  # type: ignore[arg-type]
+    inp, _ = _gate_input(specs, recorded_host("ubuntu2004-healthy"))
+    envcheck_gate(inp)  # type: ignore[arg-type]
     assert seen["plan"][("app", "memory")]["min_gb"] == 1  # app's `envcheck:` item, kept
     assert seen["plan"][("redis", "ports")]["ports"] == [6380]  # the port it will really use
     assert seen["plan"][("app", "ports")]["ports"] == [8081]

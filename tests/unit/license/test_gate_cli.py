@@ -1,4 +1,4 @@
-"""The install gate on a fake deployment, and the CLI's vendor/customer round trip."""
+"""The install gate on a fake gate input, and the CLI's vendor/customer round trip."""
 
 from __future__ import annotations
 
@@ -32,11 +32,14 @@ COLLECT = importlib.import_module("fingerprint.collect")  # the module, not the 
 
 @dataclass
 class FakeDeployment:
+    """The fields of ``GateInput`` the license gate reads (the plan's module names given)."""
+
     bundle: Any
     store: StateStore
     host: Any = field(default_factory=LocalHost)
     specs: Dict[str, Any] = field(default_factory=dict)
     events: List[Any] = field(default_factory=list)
+    names: List[str] = field(default_factory=list)
 
     @property
     def manifest(self) -> Any:
@@ -95,7 +98,7 @@ def deployment(tmp_path, data) -> FakeDeployment:
 def test_gate_passes_and_puts_the_bundle_license_in_place(tmp_path, live) -> None:
     data = signed(now=__import__("time").time() - 100)
     d = deployment(tmp_path, data)
-    G.license_gate(d, ["license-server", "face-server"], None)
+    G.license_gate(replace(d, names=["license-server", "face-server"]))
     installed = tmp_path / "st/data/license-server/license/license.cfg"
     assert installed.read_bytes() == data
     assert "license LIC-TEST-1 (ACME Bank): valid" in d.events[-1].message
@@ -125,7 +128,7 @@ def test_gate_refuses_with_the_reason(tmp_path, live, case: str, message: str) -
         data = data.replace(b"ACME Bank", b"ACME Bink")
     d = deployment(tmp_path, data)
     with pytest.raises(LicenseError, match="license check failed") as exc:
-        G.license_gate(d, names, None)
+        G.license_gate(replace(d, names=names))
     assert message in str(exc.value) and exc.value.exit_code == 4
     assert not (tmp_path / "st/data/license-server/license/license.cfg").exists()
 
@@ -138,19 +141,19 @@ def test_gate_refuses_a_vendor_key_added_by_hand(tmp_path, live) -> None:
     d = FakeDeployment(without_key, StateStore(LocalHost(), str(tmp_path / "st")))
     d.specs = {"face-server": SimpleNamespace(licensed=True)}
     with pytest.raises(LicenseError, match="not listed in the bundle manifest"):
-        G.license_gate(d, ["face-server"], None)
+        G.license_gate(replace(d, names=["face-server"]))
 
 
 def test_gate_lets_the_license_server_deploy_with_a_bad_license(tmp_path, live) -> None:
     d = deployment(tmp_path, expired_bytes())
-    G.license_gate(d, ["license-server"], None)
+    G.license_gate(replace(d, names=["license-server"]))
     assert d.events[-1].kind == "warn" and "expired on" in d.events[-1].message
 
 
 def test_gate_ignores_unlicensed_plans(tmp_path) -> None:
     d = FakeDeployment("/nonexistent", StateStore(LocalHost(), str(tmp_path / "st")))
     d.specs = {"mysql": SimpleNamespace(licensed=False)}
-    G.license_gate(d, ["mysql"], None)
+    G.license_gate(replace(d, names=["mysql"]))
     assert d.events == []
 
 

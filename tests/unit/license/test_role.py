@@ -4,6 +4,7 @@ never a name the engine knows: a vendor may call it anything."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import yaml
@@ -66,7 +67,7 @@ def test_the_gate_seeds_the_license_into_the_declared_server_dir(tmp_path, live)
     d = FakeDeployment(
         opened(bundle(tmp_path, data)), StateStore(LocalHost(), str(tmp_path / "st")), specs=specs
     )
-    G.license_gate(d, ["keeper"], None)  # only the server: its license is put in place
+    G.license_gate(replace(d, names=["keeper"]))  # only the server: its license is put in place
     assert (tmp_path / "st/data/keeper/lic/license.cfg").read_bytes() == data
     assert not (tmp_path / "st/data/license-server").exists()
 
@@ -113,4 +114,4 @@ def test_licensed_modules_without_a_declared_server_are_refused(tmp_path, live) 
         specs={"app": __import__("types").SimpleNamespace(licensed=True)},
     )
     with pytest.raises(LicenseError, match="app need.s. a license, but no module of the bundle"):
-        G.license_gate(d, ["app"], None)
+        G.license_gate(replace(d, names=["app"]))
