@@ -429,6 +429,7 @@ def license_verify_hosts(
     """Verify a license against each host: the given file, else the host's installed one."""
     from fingerprint.collect import collect
     from installer.license import store as S
+    from installer.license.onhost import high_water
     from installer.license.verify import verify_bytes
 
     local = None
@@ -447,10 +448,7 @@ def license_verify_hosts(
             )
         except FileNotFoundError:
             raise LicenseError(f"no license installed on {name} ({source})") from None
-        try:
-            hwm: Optional[int] = int(host.read(f"{S.state_dir(st)}/clock.hwm").strip())
-        except (FileNotFoundError, ValueError):
-            hwm = None
+        hwm = high_water(host, st)  # the one reader of the clock witnesses
         v = verify_bytes(
             data,
             ring,

@@ -9,7 +9,7 @@ last-good.
 
 from __future__ import annotations
 
-from typing import List, Optional, Tuple
+from typing import Optional, Tuple
 
 from installer.errors import LicenseError
 from installer.events import Event
@@ -21,18 +21,8 @@ from installer.license.verify import Verdict, verify_bytes
 
 
 def _high_water(deployment) -> Optional[int]:
-    """The server's clock witnesses as far as the gate reads them: the mark and the log."""
-    state = S.state_dir(deployment.store)
-    seen: List[Optional[int]] = []
-    try:
-        seen.append(int(deployment.host.read(f"{state}/{clock.MARK_FILE}").strip()))
-    except (FileNotFoundError, ValueError):
-        pass
-    try:
-        seen.append(clock.log_high(deployment.host.read(f"{state}/{clock.LOG_FILE}")[-65536:]))
-    except FileNotFoundError:
-        pass
-    return max((t for t in seen if t is not None), default=None)
+    """The server's clock witnesses, by the one reader (installer.license.clock)."""
+    return clock.high_water(deployment.host.read, S.state_dir(deployment.store))
 
 
 def _check_pins(deployment, names, verdict: Verdict, where: str) -> None:

@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 from installer.errors import LicenseError
 from installer.hosts.base import Host
-from installer.license import fileformat, store
+from installer.license import clock, fileformat, store
 from installer.license.verify import verify_bytes
 
 
@@ -34,11 +34,9 @@ class Replaced:
 
 
 def high_water(host: Host, state_store: Any) -> Optional[int]:
-    """The license server's clock high-water mark on that host (None before its first run)."""
-    try:
-        return int(host.read(f"{store.state_dir(state_store)}/clock.hwm").strip())
-    except (FileNotFoundError, ValueError):
-        return None
+    """The license server's clock witnesses on that host (None before its first run), by the
+    one reader (installer.license.clock)."""
+    return clock.high_water(host.read, store.state_dir(state_store))
 
 
 def replace_license(dep: Any, data: bytes, ring: fileformat.KeyRing, *, source: str) -> Replaced:
