@@ -17,7 +17,11 @@ Then, whatever the route and whether the load worked or not: what ``docker load`
 compared with the manifest; tags and images it brought that the manifest does not list are put
 back or removed; each of the bundle's tags names its signed image ID or nothing
 (installer.runtime.images). A failed load runs in its own process group and the whole group is
-killed (locally by LocalHost; on a remote host by the group id the command wrote down).
+killed before its input could end (locally by LocalHost, over SSH by SSHHost with the group id
+the command reported: ``run_streaming_input``), and again afterwards by the group id the command
+wrote down. Together with the tar guard (no released prefix is a complete tar for Go's reader,
+installer.archive.targuard) the attacker's images and tags never exist on the engine: the
+e2e test tests/e2e/ssh/test_load_events.py reads `docker events` on all three routes.
 
 Why keep the archive's sha256 at all, when containers run by image ID and the image ID is the
 sha256 of the image config, which lists the diff IDs that ``docker load`` checks every layer
