@@ -632,7 +632,7 @@ class SSHHost:
         if pgid is None or pgid <= 1:
             return  # it never started: there is nothing to kill, and no EOF is sent
         try:
-            self._exec(f"kill -KILL -- -{pgid}", timeout=30)
+            self._exec(f"kill -9 -{pgid}", timeout=30)  # dash: no "--" after the signal
         except HostError:
             pass  # the link is gone: the channel closes and sshd hangs the session up
 

@@ -161,7 +161,7 @@ def kill_group(host: Host, pgid_file: str) -> None:
     host.run(
         f"p=$(cat {f} 2>/dev/null); rm -f {f}; me=$(cut -d' ' -f5 /proc/$$/stat); "
         'case "$p" in ""|*[!0-9]*) ;; *) [ "$p" = "$me" ] || [ "$p" -le 1 ] || '
-        'kill -KILL -- "-$p" 2>/dev/null;; esac; true',
+        'kill -9 "-$p" 2>/dev/null;; esac; true',  # dash's kill takes no "--" after -9
         timeout=30,
     )
 

@@ -125,7 +125,8 @@ def test_the_attackers_image_is_never_loaded_or_tagged(docker_hosts, connect, tm
     since = time.time() - 0.5
     with hidden, pytest.raises((ArchiveError, SealboxError)) as err:
         load_archive(host, bad, [entry], on_step=steps.append)
-    assert steps == (["upload", "load"] if route == "remote-zstd" else ["stream"])
+    # remote with zstd: the upload's sha256 check on the host stops it before any load
+    assert steps == (["upload"] if route == "remote-zstd" else ["stream"])
     assert "sha256" in str(err.value), err.value
     time.sleep(1)  # let a load that was not stopped finish and report
     events = image_events(docker, since)
