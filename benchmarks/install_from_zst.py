@@ -36,6 +36,7 @@ import yaml
 from _common import median, print_table, sh, timed
 
 from installer import signing
+from installer.archive import streams
 from installer.archive.streams import sha256_file, stream_decompressed
 from installer.bundle.create import create_bundle, load_definition
 from installer.bundle.opened import open_bundle
@@ -169,7 +170,7 @@ def main() -> int:
         zst = os.path.join(bundle, load_manifest(bundle).images[0].file)
         sha = load_manifest(bundle).images[0].sha256
         state = os.path.join(work, "state")
-        ours, ref, pipe = [], [], []
+        ours, ref, pipe, inproc = [], [], [], []
         hashing: list[float] = []
         streaming: list[float] = []
         split: dict[str, list[float]] = {}
@@ -243,6 +244,24 @@ def main() -> int:
             ]
             assert result.loaded_images == 1
             dep.remove_all(purge=True)
+            # ours again with python's zstandard decompressing in-process (the old way)
+            sh("docker", "rmi", "-f", IMAGE)
+            settle()
+            saved = streams.zstd_tool
+            streams.zstd_tool = lambda: None  # type: ignore[assignment]
+            try:
+                dep = Deployment(
+                    open_bundle(bundle, trust=(pub,)),
+                    LocalHost(),
+                    store=StateStore(LocalHost(), state),
+                    gates=[],
+                )
+                t0 = time.perf_counter()
+                dep.install(["model-server"], InstallOptions())
+                inproc.append(time.perf_counter() - t0)
+            finally:
+                streams.zstd_tool = saved  # type: ignore[assignment]
+            dep.remove_all(purge=True)
             # the archive's sha256 alone, and the python stream alone (read, sha256, zstd,
             # tar guard; no docker): what the load step costs beside docker's own work
             settle()
@@ -270,6 +289,13 @@ def main() -> int:
                     " ".join(f"{x:.2f}" for x in pipe),
                     f"{median(pipe) / median(ref):.2f}",
                     "(no run, no sha256)",
+                ],
+                [
+                    "sealbox in, python zstandard in-process",
+                    f"{median(inproc):.2f}",
+                    " ".join(f"{x:.2f}" for x in inproc),
+                    f"{median(inproc) / median(ref):.2f}",
+                    "(the old way)",
                 ],
                 [
                     "sealbox in (from .tar.zst)",
