@@ -238,10 +238,10 @@ def main() -> int:
             loading = phases.at.get("loading image", ended)
             loaded = phases.at.get("image loaded in", ended)
             outside = [
-                ("before load" if t < loading else "after load", secs, text)
+                ("before load" if t < loading else "in load" if t < loaded else "after load",
+                 secs, text)
                 for t, secs, text in host.trace
-                if t < loading or t >= loaded
-            ]
+            ]  # fmt: skip
             assert result.loaded_images == 1
             dep.remove_all(purge=True)
             # ours again with python's zstandard decompressing in-process (the old way)
@@ -327,7 +327,7 @@ def main() -> int:
             ],
         )
         print_table(
-            "host commands of the engine outside the load (last round; the rest is python)",
+            "host commands of the engine (last round; the stream into docker load is not one)",
             ["when", "s", "command"],
             [[when, f"{secs:.3f}", text] for when, secs, text in outside],
         )
