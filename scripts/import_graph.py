@@ -55,7 +55,7 @@ LEGACY = {
     "installer.bundle.regular": "installer.archive",
     "installer.multihost": "installer.fleet",
     "installer.inventory": "installer.fleet",
-    "installer.transfer.load": "installer.runtime.load",
+    "installer.runtime.load": "installer.runtime.load",
     "installer.bundle.tarscan": "installer.archive.tarscan",
 }
 for _m in "asks client clock fileformat http keys leases model server service verify".split():

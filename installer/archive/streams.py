@@ -8,9 +8,13 @@ an image only once its tar reader has reached the end of the archive.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import lzma
 import os
+import shutil
+import threading
+from subprocess import PIPE, Popen
 from typing import TYPE_CHECKING, BinaryIO, Callable, Iterator, Optional, Protocol, cast
 
 import zstandard
@@ -23,6 +27,7 @@ if TYPE_CHECKING:
     import zlib  # imported where used (gzip only); the name is for the cast in finish()
 
 CHUNK = 1 << 20
+F_SETPIPE_SZ = 1031  # fcntl.F_SETPIPE_SZ (Linux), named here for Pythons before 3.10
 DEFAULT_ZSTD_LEVEL = 6  # measured: see installer/bundle/README.md, "Compression"
 SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.xz", ".tar.zst", ".tar.zstd")
 
@@ -113,6 +118,65 @@ class _Decompressor:
         return b""
 
 
+class _Release:
+    """What of the decompressed tar may go to the consumer now: every piece is shown to the
+    inspector and the tar guard first; the guard's limit says how much is released."""
+
+    def __init__(self, path: str, inspector: Optional[Inspector]) -> None:
+        self.path = path
+        self.inspector = inspector
+        self.guard = TarGuard()
+        self.pending = b""  # decompressed bytes not yet released
+        self.released = 0
+
+    def take(self, out: bytes) -> Iterator[bytes]:
+        if self.inspector is not None:
+            self.inspector.feed(out)
+        try:
+            self.guard.feed(out)
+        except TarShapeError as exc:
+            raise ArchiveError(f"{self.path}: not a docker save archive ({exc})") from None
+        n = self.guard.safe_limit() - self.released  # how much of pending + out may go now
+        if n <= len(self.pending):
+            if n > 0:
+                yield self.pending[:n]
+            self.pending = self.pending[max(n, 0) :] + out
+        else:
+            if self.pending:
+                yield self.pending
+            cut = n - len(self.pending)
+            yield memoryview(out)[:cut]  # type: ignore[misc]
+            self.pending = out[cut:]
+        self.released += max(n, 0)
+
+    def finish(self, tail: bytes = b"") -> Iterator[bytes]:
+        """The checks passed: the rest (and the decompressor's tail) may go."""
+        if tail:  # seen by the inspector and the guard, released with the rest
+            if self.inspector is not None:
+                self.inspector.feed(tail)
+            try:
+                self.guard.feed(tail)
+            except TarShapeError as exc:
+                raise ArchiveError(f"{self.path}: not a docker save archive ({exc})") from None
+            self.pending += tail
+        if self.inspector is not None:
+            self.inspector.finish()
+        if self.pending:
+            yield self.pending
+
+
+def _mismatch(path: str, got: str, want: str) -> ArchiveError:
+    return ArchiveError(
+        f"{path}: sha256 mismatch (got {got[:16]}..., manifest says {want[:16]}...); the file is "
+        "damaged, truncated or replaced: copy the bundle again"
+    )
+
+
+def zstd_tool() -> Optional[str]:
+    """This machine's zstd command (decompresses in its own process, beside the hash)."""
+    return shutil.which("zstd")
+
+
 def stream_decompressed(
     path: str,
     *,
@@ -127,6 +191,9 @@ def stream_decompressed(
     compressed file matches and `inspector` (e.g. the image-ID check of
     installer.archive.tarscan, which sees the same bytes) has accepted it: a consumer such as
     `docker load` that sees the stream stop early has an incomplete tar and registers nothing.
+    A .tar.zst is decompressed by this machine's `zstd` process where there is one (fed the
+    very bytes that are hashed, read once; python only hashes, guards and copies), else by
+    python's zstandard.
     """
     kind = compression_of(path)
     try:
@@ -138,77 +205,144 @@ def stream_decompressed(
         ) from None
     except NotRegular as exc:  # a FIFO swapped in after the bundle was opened: refuse, never wait
         raise ArchiveError(f"{path}: {exc}") from None
-    digest = hashlib.sha256()
-    dec = _Decompressor(kind)
-    guard = TarGuard()
-    pending = b""  # decompressed bytes not yet released
-    released = 0
-    done = 0
-    broken: Optional[str] = None
-
-    def take(out: bytes) -> None:
-        if inspector is not None:
-            inspector.feed(out)
-        try:
-            guard.feed(out)
-        except TarShapeError as exc:
-            raise ArchiveError(f"{path}: not a docker save archive ({exc})") from None
-
     try:
-        while True:
-            chunk = source.read(CHUNK)
-            if not chunk:
-                break
-            digest.update(chunk)
-            done += len(chunk)
-            if progress:
-                progress(done, total)
-            if broken is not None:
-                continue  # hash the rest: a replaced file is reported as such, not as corrupt
-            try:
-                out = dec.feed(chunk)
-            except Exception as exc:  # zstd, lzma, zlib errors: a corrupt stream
-                broken = f"corrupt archive ({exc})"
-                continue
-            if not out:
-                continue
-            take(out)
-            n = guard.safe_limit() - released  # how much of pending + out may go now
-            if n <= len(pending):
-                if n > 0:
-                    yield pending[:n]
-                pending = pending[max(n, 0) :] + out
-            else:
-                if pending:
-                    yield pending
-                cut = n - len(pending)
-                yield memoryview(out)[:cut]  # type: ignore[misc]
-                pending = out[cut:]
-            released += max(n, 0)
-        tail = b""
-        if broken is None:
-            try:
-                tail = dec.finish()
-            except EOFError as exc:
-                broken = f"truncated archive ({exc})"
-        if expected_sha256 and digest.hexdigest() != expected_sha256:
-            raise ArchiveError(
-                f"{path}: sha256 mismatch (got {digest.hexdigest()[:16]}..., manifest says "
-                f"{expected_sha256[:16]}...); the file is damaged, truncated or replaced: copy the "
-                "bundle again"
-            )
-        if broken is not None:
-            raise ArchiveError(f"{path}: {broken}; copy the bundle again")
-        if tail:
-            take(tail)
-            pending += tail
-        if inspector is not None:
-            inspector.finish()
-        if pending:
-            yield pending
+        tool = zstd_tool() if kind == "zstd" else None
+        if tool is not None:
+            yield from _via_process(
+                [tool, "-dcq", "--long=31"], path, source, total, expected_sha256, progress,
+                inspector,
+            )  # fmt: skip
+        else:
+            yield from _in_process(kind, path, source, total, expected_sha256, progress, inspector)
     finally:
         if fh is None:
             source.close()
+
+
+def _in_process(
+    kind: str,
+    path: str,
+    source: BinaryIO,
+    total: int,
+    expected_sha256: Optional[str],
+    progress: Optional[Progress],
+    inspector: Optional[Inspector],
+) -> Iterator[bytes]:
+    digest = hashlib.sha256()
+    dec = _Decompressor(kind)
+    gate = _Release(path, inspector)
+    done = 0
+    broken: Optional[str] = None
+    while True:
+        chunk = source.read(CHUNK)
+        if not chunk:
+            break
+        digest.update(chunk)
+        done += len(chunk)
+        if progress:
+            progress(done, total)
+        if broken is not None:
+            continue  # hash the rest: a replaced file is reported as such, not as corrupt
+        try:
+            out = dec.feed(chunk)
+        except Exception as exc:  # zstd, lzma, zlib errors: a corrupt stream
+            broken = f"corrupt archive ({exc})"
+            continue
+        if out:
+            yield from gate.take(out)
+    tail = b""
+    if broken is None:
+        try:
+            tail = dec.finish()
+        except EOFError as exc:
+            broken = f"truncated archive ({exc})"
+    if expected_sha256 and digest.hexdigest() != expected_sha256:
+        raise _mismatch(path, digest.hexdigest(), expected_sha256)
+    if broken is not None:
+        raise ArchiveError(f"{path}: {broken}; copy the bundle again")
+    yield from gate.finish(tail)
+
+
+def _via_process(
+    argv: list[str],
+    path: str,
+    source: BinaryIO,
+    total: int,
+    expected_sha256: Optional[str],
+    progress: Optional[Progress],
+    inspector: Optional[Inspector],
+) -> Iterator[bytes]:
+    """A feeder thread reads the file once, hashes it and writes it to the decompressor's
+    stdin; this generator reads the tar from its stdout through the guard. The hash (hashlib
+    drops the GIL) and the decompression run beside the copy into docker load."""
+    proc = Popen(argv, stdin=PIPE, stdout=PIPE, stderr=PIPE)
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    for pipe in (proc.stdin, proc.stdout):
+        try:  # 1 MiB pipes: one wake-up per chunk instead of sixteen
+            fcntl.fcntl(pipe.fileno(), F_SETPIPE_SZ, CHUNK)
+        except OSError:
+            pass
+    digest = hashlib.sha256()
+    done = [0]
+    failed: list[BaseException] = []
+    stdin = proc.stdin
+
+    def feed() -> None:
+        writing = True
+        try:
+            for chunk in iter(lambda: source.read(CHUNK), b""):
+                digest.update(chunk)
+                done[0] += len(chunk)
+                if writing:
+                    try:
+                        stdin.write(chunk)
+                    except (BrokenPipeError, ValueError):
+                        writing = False  # it stopped (corrupt data): hash the rest anyway
+        except BaseException as exc:  # noqa: BLE001 - reported by the generator
+            failed.append(exc)
+        finally:
+            try:
+                stdin.close()
+            except (BrokenPipeError, ValueError):
+                pass
+
+    errors: list[bytes] = []
+    drain = threading.Thread(target=lambda: errors.append(proc.stderr.read()), daemon=True)  # type: ignore[union-attr]
+    feeder = threading.Thread(target=feed, daemon=True)
+    drain.start()
+    feeder.start()
+    gate = _Release(path, inspector)
+    out_fd = proc.stdout.fileno()
+    try:
+        while True:
+            out = os.read(out_fd, CHUNK)
+            if not out:
+                break
+            if progress:
+                progress(done[0], total)
+            yield from gate.take(out)
+        feeder.join()
+        rc = proc.wait()
+        drain.join()
+        if failed:
+            raise failed[0]
+        if progress:
+            progress(done[0], total)
+        if expected_sha256 and digest.hexdigest() != expected_sha256:
+            raise _mismatch(path, digest.hexdigest(), expected_sha256)
+        if rc != 0:
+            said = b"".join(errors).decode("utf-8", "replace").strip().splitlines()
+            raise ArchiveError(
+                f"{path}: corrupt or truncated archive ({said[-1] if said else f'exit {rc}'}); "
+                "copy the bundle again"
+            )
+        yield from gate.finish()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        feeder.join(10)
 
 
 def sha256_file(path: str) -> str:

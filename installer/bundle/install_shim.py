@@ -486,29 +486,36 @@ def bootstrap(argv: List[str]) -> Tuple[str, str]:
     return os.path.join(venv, "bin", "python"), bundle
 
 
-def _ours() -> bool:
-    """This interpreter already has Sealbox installed (not from the bundle): run that one."""
+def other_sealbox() -> Optional[str]:
+    """Where this interpreter would import another Sealbox from (found, never imported: its
+    ``installer/__init__.py`` is not run), or None."""
     try:
-        import typer  # noqa: F401
+        import importlib.util
 
-        import installer
-    except ImportError:
-        return False
-    return getattr(installer, "__sealbox__", False)
+        found = importlib.util.find_spec("installer")
+    except (ImportError, ValueError):
+        return None
+    if found is None:
+        return None
+    return os.path.dirname(found.origin) if found.origin else str(found.submodule_search_locations)
 
 
 def main(argv: List[str]) -> None:
-    if _ours():
-        os.environ.setdefault("SEALBOX_SCRIPT_DIR", HERE)
-        from installer.cli.app import main as cli
-
-        cli(prog_name="install.py")
-        return
+    """Always the bundle's own Sealbox: the carried wheels, verified, in the venv named by
+    their hashes. There is no fast path for a Sealbox the interpreter already has: its code,
+    pins and checks are not the bundle's, and no check of its files could make this
+    interpreter trustworthy (a .pth file or sitecustomize in it ran before this line)."""
     try:
         python, bundle = bootstrap(argv)
     except (Refused, Stop) as exc:
         sys.stderr.write("error: %s\n" % exc)
         sys.exit(exc.code)
+    other = other_sealbox()
+    if other is not None and not other.startswith(os.path.dirname(os.path.dirname(python))):
+        sys.stderr.write(
+            "note: not using the Sealbox importable here (%s); install.py runs the bundle's own, "
+            "from its verified wheels (%s)\n" % (other, os.path.dirname(os.path.dirname(python)))
+        )
     os.environ["SEALBOX_SCRIPT_DIR"] = bundle
     os.execv(python, [python, "-I", "-c", RUN] + argv)
 

@@ -43,6 +43,9 @@ WINDOW_SIZE = 16 * 1024 * 1024  # what we advertise: big outputs (docker save, c
 CHUNK = 1024 * 1024
 RC_TIMEOUT = 124
 FEED_ERROR_WAIT = 30.0  # seconds a command may take to exit after its input failed
+PGID_WAIT = 10.0  # seconds a streaming command may take to report its process group
+_PGID_MARK = "sealbox-pgid"
+_PGID_LINE = re.compile(rb"(?m)^sealbox-pgid (\d+)\n")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MISSING = 66  # rc our read() script uses for "no such file"
 
@@ -486,8 +489,12 @@ class SSHHost:
         text: str,
         chunks: Optional[Iterable[bytes]],
         timeout: Optional[float],
+        kill: Optional[Callable[[list[bytes]], None]] = None,
     ) -> tuple[int, bytes, bytes]:
-        """Run ``text`` on a new channel; rc -1 means the connection dropped without an exit."""
+        """Run ``text`` on a new channel; rc -1 means the connection dropped without an exit.
+
+        ``kill(stderr so far)``: called when the producer of ``chunks`` fails, before anything
+        else; the command's input is then never ended (no EOF reaches it), only killed."""
         try:
             chan = self._transport_for_exec().open_session(timeout=self.connect_timeout)
         except (paramiko.SSHException, OSError, EOFError) as exc:
@@ -533,6 +540,8 @@ class SSHHost:
                     # that withholds its end (a guarded tar) leaves the command an incomplete
                     # input, and the caller must know it is gone before it cleans up after it.
                     feed_error = exc
+                    if kill is not None:
+                        kill(err)
                     if isinstance(exc, KeyboardInterrupt):
                         chan.close()
                     elif timer is None or timeout is None or timeout > FEED_ERROR_WAIT:
@@ -540,7 +549,7 @@ class SSHHost:
                             timer.cancel()
                         timer = threading.Timer(FEED_ERROR_WAIT, expire)
                         timer.start()
-            if not chan.closed:
+            if not chan.closed and (feed_error is None or kill is None):
                 try:
                     chan.shutdown_write()
                 except (OSError, EOFError):
@@ -574,6 +583,7 @@ class SSHHost:
         *,
         timeout: Optional[float] = None,
         env: Optional[Mapping[str, str]] = None,
+        kill: Optional[Callable[[list[bytes]], None]] = None,
     ) -> tuple[int, bytes, bytes]:
         mode = self.sudo_mode
         text = remote_command(cmd, env=env, sudo=mode)
@@ -581,7 +591,7 @@ class SSHHost:
             assert self._sudo_secret is not None
             head = [self._sudo_secret + b"\n"]
             chunks = _chain(head, chunks if chunks is not None else ())
-        rc, out, err = self._exec_raw(text, chunks, timeout)
+        rc, out, err = self._exec_raw(text, chunks, timeout, kill)
         if rc == -1:
             raise ConnectionLostError(
                 f"connection to {self.name} lost while running: {_short(command_text(cmd))}"
@@ -606,8 +616,31 @@ class SSHHost:
         *,
         timeout: Optional[float] = None,
     ) -> Result:
-        rc, out, err = self._exec(cmd, chunks, timeout=timeout)
-        return Result(command_text(cmd), rc, _decode(out), _decode(err))
+        """As LocalHost's: when the producer fails (a checksum that does not match, Ctrl-C),
+        the command's whole process group is killed before its input could end, so a
+        consumer such as ``docker load`` never sees EOF after a withheld (incomplete) input.
+        The command first writes its process group id on stderr (taken out of the result);
+        the kill runs on a second channel, with the same sudo as the command."""
+        wrapped = (
+            f"printf '%s %s\\n' {_PGID_MARK} \"$(cut -d' ' -f5 /proc/$$/stat)\" >&2; "
+            + command_text(cmd)
+        )
+        rc, out, err = self._exec(wrapped, chunks, timeout=timeout, kill=self._kill_group)
+        return Result(command_text(cmd), rc, _decode(out), _decode(_strip_pgid(err)))
+
+    def _kill_group(self, err: list[bytes]) -> None:
+        """Kill the process group the command reported (waits briefly for the report)."""
+        deadline = time.monotonic() + PGID_WAIT
+        pgid = _pgid_of(b"".join(err))
+        while pgid is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+            pgid = _pgid_of(b"".join(err))
+        if pgid is None or pgid <= 1:
+            return  # it never started: there is nothing to kill, and no EOF is sent
+        try:
+            self._exec(f"kill -9 -{pgid}", timeout=30)  # dash: no "--" after the signal
+        except HostError:
+            pass  # the link is gone: the channel closes and sshd hangs the session up
 
     # -- the run lock ------------------------------------------------------------------------
     @contextmanager
@@ -719,6 +752,15 @@ def _send_all(chan: paramiko.Channel, data: bytes) -> None:
         if sent == 0:
             raise OSError("channel closed")
         view = view[sent:]
+
+
+def _pgid_of(err: bytes) -> Optional[int]:
+    m = _PGID_LINE.search(err)
+    return int(m.group(1)) if m else None
+
+
+def _strip_pgid(err: bytes) -> bytes:
+    return _PGID_LINE.sub(b"", err, count=1)
 
 
 def _chain(head: list[bytes], rest: Iterable[bytes]) -> Iterator[bytes]:

@@ -24,18 +24,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def _high_water(inp: Any, server: S.ServerRef) -> Optional[int]:
-    """The server's clock witnesses as far as the gate reads them: the mark and the log."""
-    state = S.state_dir(inp.store, server)
-    seen: List[Optional[int]] = []
-    try:
-        seen.append(int(inp.host.read(f"{state}/{clock.MARK_FILE}").strip()))
-    except (FileNotFoundError, ValueError):
-        pass
-    try:
-        seen.append(clock.log_high(inp.host.read(f"{state}/{clock.LOG_FILE}")[-65536:]))
-    except FileNotFoundError:
-        pass
-    return max((t for t in seen if t is not None), default=None)
+    """The server's clock witnesses, by the one reader (installer.license.shipped.clock)."""
+    return clock.high_water(inp.host.read, S.state_dir(inp.store, server))
 
 
 def _check_pins(inp: Any, names: List[str], verdict: Verdict, where: str) -> None:

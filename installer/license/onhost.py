@@ -14,7 +14,7 @@ from typing import Any, Callable, Optional
 from installer.errors import LicenseError, UsageError
 from installer.hosts.base import Host
 from installer.license import store
-from installer.license.shipped import fileformat
+from installer.license.shipped import clock, fileformat
 from installer.license.shipped.verify import Verdict, verify_bytes
 
 
@@ -35,11 +35,13 @@ class Replaced:
 
 
 def high_water(host: Host, state_store: Any) -> Optional[int]:
-    """The license server's clock high-water mark on that host (None before its first run)."""
+    """The license server's clock witnesses on that host (None before its first run or with no
+    server installed), by the one reader (installer.license.shipped.clock)."""
     try:
-        return int(host.read(f"{store.state_dir(state_store)}/clock.hwm").strip())
-    except (FileNotFoundError, ValueError, LicenseError):  # LicenseError: no server installed
+        state = store.state_dir(state_store)
+    except LicenseError:  # no license server installed on that host
         return None
+    return clock.high_water(host.read, state)
 
 
 def replace_license(dep: Any, data: bytes, ring: fileformat.KeyRing, *, source: str) -> Replaced:

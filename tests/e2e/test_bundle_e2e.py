@@ -280,16 +280,18 @@ def test_carried_sealbox_runs_offline_in_a_fresh_venv(built, tmp_path):
         env=offline,
     )
     assert res.returncode == 0, res.stderr
-    # the vendor key is pinned inside the carried wheel: no --trust needed
+    # the vendor key is pinned inside the carried wheel: no --trust needed. A Sealbox already
+    # importable by the interpreter is not used (issue 18): install.py runs its own venv.
     res = subprocess.run(
         [str(venv / "bin" / "python"), str(bundle / "install.py"), "bundle", "verify", "--json"],
         capture_output=True,
         text=True,
-        env=offline,
+        env={**offline, "SEALBOX_HOME": str(tmp_path / "home-from-venv")},
         cwd=str(tmp_path),
     )
     assert res.returncode == 0, res.stderr
     assert '"ok": true' in res.stdout
+    assert "note: not using the Sealbox importable here" in res.stderr, res.stderr
     # install.py on a bare python3 bootstraps its own venv from wheels/, offline
     env = {**offline, "SEALBOX_HOME": str(tmp_path / "home")}
     res = subprocess.run(

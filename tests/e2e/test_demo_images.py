@@ -229,6 +229,7 @@ class Stack:
             f"LICENSE_CHECK_INTERVAL={INTERVAL}",
             "-e",
             "LICENSE_OFFLINE_GRACE=0",
+            *HOST_VIEW,  # as modules/face-server.yaml mounts it: the client checks the machine
             IMG_FACE,
         )
 
@@ -441,8 +442,15 @@ from installer.license.issue import issue
 from installer.license.shipped.model import ModuleGrant
 from fingerprint.collect import collect
 from installer.hosts.local import LocalHost
-key = signing.generate()  # the fake's own key: it grants everything
-faked = issue([collect(LocalHost()).to_record()], customer="fake", days=30,
+from dataclasses import replace
+record = collect(LocalHost()).to_record()
+if len(sys.argv) > 4:  # the vendor's key and a genuine license for ANOTHER machine (issue 18)
+    key = signing.load_private(sys.argv[4])
+    record = replace(record, labels={**record.labels, "hostname": "elsewhere"},
+        components={k: tuple("0" * 63 + "1" for _ in v) for k, v in record.components.items()})
+else:
+    key = signing.generate()  # the fake's own key: it grants everything
+faked = issue([record], customer="fake", days=30,
     modules={"face-server": ModuleGrant(99)}, allow_vm=True)
 lic = fileformat.render(faked, key).decode()
 seat_key = sys.argv[3].encode()  # even knowing this installation's seat key
@@ -478,17 +486,25 @@ srv.serve_forever()
 """
 
 
-def test_a_fake_license_server_leaves_the_stand_in_unlicensed(stack: Stack) -> None:
+@pytest.mark.parametrize(
+    "vendor_license", [False, True], ids=["own-key", "vendor-license-for-another-machine"]
+)
+def test_a_fake_license_server_leaves_the_stand_in_unlicensed(
+    stack: Stack, vendor_license: bool
+) -> None:
     """Issue 12, item 1: a stdlib server with a fresh key that grants everything (old TOFU
     protocol and the new one, MACed with this installation's seat key, with a license signed by
-    its own key) pointed to by LICENSE_SERVER_PORT: the real stand-in image stays unlicensed."""
+    its own key) pointed to by LICENSE_SERVER_PORT: the real stand-in image stays unlicensed.
+    Issue 18, item 1: the same minimal server (no machine check, no seat count) with the seat
+    key and a GENUINE vendor-signed license for another machine: still unlicensed, because the
+    stand-in judges the machine itself through the read-only host view its spec mounts."""
     fake_port, face_port = LIC_PORT + 100, FACE_PORT + 100
-    proc = subprocess.Popen(
-        [sys.executable, "-c", FAKE, str(REPO), str(fake_port), stack.seat_key],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    name = f"{PREFIX}face-fake"
+    argv = [sys.executable, "-c", FAKE, str(REPO), str(fake_port), stack.seat_key]
+    if vendor_license:
+        demo_vendor_key()  # the key pinned in the images
+        argv.append(str(DEMO_VENDOR_KEY))
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    name = f"{PREFIX}face-fake-{int(vendor_license)}"
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
         conf = (stack.sconf / "service.conf").read_text()
@@ -501,13 +517,17 @@ def test_a_fake_license_server_leaves_the_stand_in_unlicensed(stack: Stack) -> N
             f"{stack.root / 'sconf-fake'}:/app/sconf:ro",
             "-e",
             f"LICENSE_CHECK_INTERVAL={INTERVAL}",
+            *HOST_VIEW,
             IMG_FACE,
         )
         assert wait_until(lambda: port_open(face_port), timeout=30), stack.logs(name)
         time.sleep(2 * INTERVAL + 1)  # several license checks against the fake
         code, health = http("GET", face_port, "/health")
         assert code == 503 and health["licensed"] is False, health
-        assert "not a vendor key pinned in this service" in health["reason"], health
+        if vendor_license:
+            assert "is not for this machine" in health["reason"], health
+        else:
+            assert "not a vendor key pinned in this service" in health["reason"], health
         assert "license: granted" not in stack.logs(name)
     finally:
         proc.terminate()

@@ -13,6 +13,17 @@ license's signature against the pinned keys, its dates against its own clock, th
 this module, and that the seat number and GPUs fit the licensed counts. A server that holds no
 vendor-signed license for the module can never make the service licensed.
 
+The machine, too (issue 18): the seat key is readable by the customer (root), so a server that
+skips the machine check could otherwise hand out any vendor license bought for another
+machine. The client judges the license against the machine it runs on itself, with the same
+code as the install gate and the license server: ``installer.license.shipped.verify.evaluate`` over
+``fingerprint.collect`` reading the host through the same read-only views the license server
+gets (``/host``: machine-id, /sys, udev, the mount table, cpuinfo; modules/face-server.yaml).
+We chose the service's own reading over a "machine proof" in the grant: any proof the server
+makes is made by whoever runs the server, so only facts the service reads itself bind the
+grant to a machine. The check is on by default (``HostMachine``), fails closed (no license
+package in the image, no facts: unlicensed) and is redone every ``machine_interval`` seconds.
+
 Seats are bound to instances: the installer generates one seat key per installation (0600 in
 the service's config and the license server's); the secret of instance I of module M is
 HMAC(seat key, M/I) and never crosses the wire. Each request carries an HMAC proof made with
@@ -43,6 +54,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 GRANT_FORMAT = "sealbox-grant"
 GRANT_VERSION = 2
 PINNED_DIR = "/app/pinned"
+FACT_ROOT = "/host"  # the read-only host view, as the license server's --fact-root
+MACHINE_PROBLEMS = ("machine", "vm")  # installer.license.shipped.verify's MACHINE and VM codes
 DAY = 86400
 _BEGIN, _END = b"-----BEGIN SEALBOX LICENSE-----", b"-----END SEALBOX LICENSE-----"
 _FILE = re.compile(
@@ -128,6 +141,7 @@ class VendorLicense:
         if not isinstance(doc, dict) or doc.get("format") != "sealbox-license":
             raise GrantError("the signed payload is not a Sealbox license")
         self.sha256 = hashlib.sha256(data).hexdigest()
+        self.data = data
         self.key_id = kid
         self.license_id = str(doc.get("license_id"))
         self.not_before = _epoch(doc.get("not_before"), "not_before")
@@ -151,6 +165,61 @@ class VendorLicense:
         gpus, gpu_limit = grant.get("gpus"), limit.get("gpus")
         if not isinstance(gpus, int) or (gpu_limit is not None and gpus > gpu_limit):
             raise GrantError(f"{gpus!r} GPUs asked, the license allows {gpu_limit}")
+
+
+MachineCheck = Callable[[bytes], Optional[str]]
+"""license.cfg bytes -> None when the license is for the machine this service runs on, else
+the reason in words."""
+
+
+class HostMachine:
+    """This machine judged by the license package shipped in the image (the license server's own
+    code: ``installer.license.shipped.verify`` and ``fingerprint.collect``), so the service, the
+    install gate and the license server share one set of facts and one match rule.
+
+    ``facts`` and ``keys`` are injectable for tests; by default the host is read under
+    ``fact_root`` and the license re-verified with the keys pinned in ``pinned``."""
+
+    def __init__(
+        self,
+        fact_root: str = FACT_ROOT,
+        pinned: str = PINNED_DIR,
+        *,
+        facts: Optional[Callable[[], Any]] = None,
+        keys: Any = None,
+    ) -> None:
+        self.fact_root, self.pinned = fact_root, pinned
+        self.facts, self.keys = facts, keys
+
+    def __call__(self, license_bytes: bytes) -> Optional[str]:
+        try:  # the in-image license package (staged next to this file by the image build)
+            from installer.license.shipped import verify as V
+            from installer.license.shipped.keys import keyring_from_dir
+        except ImportError as exc:
+            return (
+                f"cannot check the machine ({exc}): the image lacks the Sealbox license "
+                "package; rebuild it with the license package staged"
+            )
+        try:
+            live = self.facts() if self.facts is not None else self._read()
+        except Exception as exc:  # noqa: BLE001 - any failure to read the machine fails closed
+            return f"cannot read this machine under {self.fact_root}: {exc}"
+        keys = self.keys if self.keys is not None else keyring_from_dir(self.pinned)
+        v = V.verify_bytes(license_bytes, keys, live=live)
+        bad = [p.message for p in v.problems if p.code in MACHINE_PROBLEMS]
+        if v.license is None:
+            bad = [v.reason()]
+        return "; ".join(bad) if bad else None
+
+    def _read(self) -> Any:
+        from fingerprint.collect import collect
+        from installer.hosts.local import LocalHost
+
+        if not os.path.isdir(self.fact_root):
+            raise GrantError(
+                f"no read-only host view at {self.fact_root} (the module spec mounts it)"
+            )
+        return collect(LocalHost(), root=self.fact_root)
 
 
 def verify_grant(
@@ -194,6 +263,8 @@ class LicenseClient:
         offline_grace: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
+        machine_check: Optional[MachineCheck] = None,
+        machine_interval: float = 60.0,
     ) -> None:
         self.host, self.port = host, port
         self.module, self.instance, self.gpus = module, str(instance), gpus
@@ -206,6 +277,10 @@ class LicenseClient:
         self.license: Optional[VendorLicense] = None
         self.grant: Optional[Dict[str, Any]] = None
         self.lease_until = 0.0  # monotonic
+        # None means the default: this machine, read by the license package (never "no check").
+        self.machine_check: MachineCheck = machine_check or HostMachine()
+        self.machine_interval = machine_interval
+        self._machine_ok: Tuple[str, float] = ("", 0.0)  # (license sha256, next re-check)
         self._conn: Optional[http.client.HTTPConnection] = None
 
     def __repr__(self) -> str:  # the secret stays out of logs and tracebacks
@@ -261,7 +336,20 @@ class LicenseClient:
         if lic.license_id != grant.get("license_id"):
             raise GrantError("grant's license id differs from the signed license")
         lic.check(grant, self.wall())
+        self._check_machine(lic)
         return lic
+
+    def _check_machine(self, lic: VendorLicense) -> None:
+        """The license must name the machine this service runs on (cached per license for
+        ``machine_interval`` seconds: reading the machine runs a shell script)."""
+        sha, until = self._machine_ok
+        if sha == lic.sha256 and self.clock() < until:
+            return
+        problem = self.machine_check(lic.data)
+        if problem is not None:
+            self._machine_ok = ("", 0.0)
+            raise GrantError(f"license {lic.license_id} is not for this machine: {problem}")
+        self._machine_ok = (lic.sha256, self.clock() + self.machine_interval)
 
     # API --------------------------------------------------------------------------------
     def check(self) -> Tuple[bool, str]:

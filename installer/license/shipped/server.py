@@ -80,11 +80,13 @@ class FileLog:
     """Log lines to stderr (docker logs) and to ``license_service.log`` in the state dir
     (the field guide's log file), rotated at 5 MB."""
 
-    def __init__(self, path: Optional[str]) -> None:
+    def __init__(self, path: Optional[str], wall: Callable[[], float] = time.time) -> None:
         self.path = path
+        self.wall = wall  # the service's clock: the lines are clock witnesses
 
     def __call__(self, level: str, message: str) -> None:
-        line = time.strftime("%Y-%m-%dT%H:%M:%SZ ", time.gmtime()) + f"{level} {message}\n"
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ ", time.gmtime(self.wall()))
+        line = stamp + f"{level} {message}\n"
         sys.stderr.write(line)
         sys.stderr.flush()
         if not self.path:

@@ -92,7 +92,9 @@ class LicenseService:
         self.seat_key = seat_key
         self.read_witnesses = witnesses or (lambda: read_witnesses(state_dir, license_dir))
         self.witnesses = self.read_witnesses()  # before this start writes anything
-        self.hwm = HighWater(os.path.join(state_dir, MARK_FILE))
+        # the heartbeat: a log line each time the mark is written, so the log witness is never
+        # older than the mark (an edited, older mark is then caught by the log)
+        self.hwm = HighWater(os.path.join(state_dir, MARK_FILE), on_write=self._heartbeat)
         self.hwm.load()
         self.license: Optional[License] = None
         self.license_bytes: Optional[bytes] = None
@@ -103,6 +105,9 @@ class LicenseService:
         self.live: Optional[Fingerprint] = None
         self.verdict = V.Verdict(None, int(wall()), [V.Problem("starting", "not loaded yet")])
         self._stat: Optional[Tuple[int, int, int]] = None
+
+    def _heartbeat(self, value: int) -> None:
+        self.log("INFO", f"clock mark {V.iso(value)}")
 
     # loading ---------------------------------------------------------------------------
     @property

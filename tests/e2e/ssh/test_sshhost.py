@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import subprocess
+import time
 
 import paramiko
 import pytest
@@ -211,3 +212,36 @@ def test_openssh_client_agrees_on_the_sandbox(ssh_hosts) -> None:
         timeout=30,
     )
     assert res.returncode == 0 and res.stdout == "unix:///var/run/docker.sock\n"
+
+
+class Refused(Exception):
+    pass
+
+
+@pytest.mark.parametrize("user", ["root", "secure"])
+def test_a_failed_producer_kills_the_remote_command_before_its_input_ends(
+    ssh_hosts, connect, user
+) -> None:
+    """Issue 18, item 2: over SSH a failed stream used to END the command's input (EOF), so a
+    `docker load` holding a withheld tar went on and registered it. Now the remote process
+    group is killed and no EOF is ever sent: a command that acts on EOF never acts."""
+    h = ssh_hosts[0]
+    secret = h.users[user].password if user != "root" else None
+    host = connect(h, user, prompt=lambda _text: secret)  # secure: sudo with a password
+    mark = f"/var/lib/sealbox/eof-{os.getpid()}-{user}"
+    host.remove(mark)
+
+    def chunks():
+        yield b"x" * 100_000
+        time.sleep(0.5)  # the command is reading by now
+        raise Refused("sha256 mismatch")
+
+    # like docker load: does its work once its input ends
+    t0 = time.monotonic()
+    with pytest.raises(Refused):
+        host.run_streaming_input(f"cat > /dev/null; touch {mark}", chunks())
+    assert time.monotonic() - t0 < 10  # killed, not waited out
+    time.sleep(1)
+    assert host.run(["test", "-e", mark]).rc == 1, "the command saw EOF and went on"
+    res = host.run_streaming_input("cat; echo done >&2", iter([b"a", b"b"]))
+    assert res.ok and res.stdout == "ab" and res.stderr == "done\n", res

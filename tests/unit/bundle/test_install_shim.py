@@ -266,3 +266,30 @@ def test_signature_checks_match_the_installed_tool(tmp_path):
         shim.check_signature(data, sig, {})
     with pytest.raises(shim.Refused, match="unreadable signature"):
         shim.check_signature(data, b"{", {key.id: raw})
+
+
+@needs_bare
+@pytest.mark.parametrize("other", ["older", "modified"])
+def test_an_interpreter_with_another_sealbox_runs_the_carried_one(tmp_path, vendor, other):
+    """Issue 18, item 3: a Sealbox already importable by the interpreter (an older version,
+    or the same version modified) used to run instead of the carried wheels, skipping the
+    shim's signature and wheel checks. Now install.py runs the bundle's own Sealbox."""
+    key, pins = vendor
+    bundle = make_shim_bundle(tmp_path, key)
+    site = tmp_path / "other-site"
+    (site / "installer" / "cli").mkdir(parents=True)
+    version = "0.0.9" if other == "older" else "0.1.0"
+    (site / "installer" / "__init__.py").write_text(
+        f"__sealbox__ = True\n__version__ = {version!r}\n"
+    )
+    (site / "installer" / "cli" / "__init__.py").write_text("")
+    (site / "installer" / "cli" / "app.py").write_text(
+        "def main(prog_name=None):\n    print('OTHER SEALBOX RAN')\n"
+    )
+    (site / "typer.py").write_text("")  # what the old check looked for beside it
+    res = run_shim(bundle, tmp_path, "se", pins=pins, env={"PYTHONPATH": str(site)})
+    assert res.returncode == 0, res.stderr
+    assert "OTHER SEALBOX RAN" not in res.stdout
+    assert f"STAND-IN SEALBOX genuine {bundle} ['se']" in res.stdout, res.stdout
+    notes = [ln for ln in res.stderr.splitlines() if ln.startswith("note: not using")]
+    assert len(notes) == 1 and str(site / "installer") in notes[0], res.stderr

@@ -168,6 +168,8 @@ def lic_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lice
     monkeypatch.setattr(license_client, "WALL", lambda: NOW)
     monkeypatch.setattr(license_client, "CONF", str(tmp_path / "service.conf"))
     monkeypatch.setattr(license_client, "OFFLINE_GRACE", 0.0)
+    here = license_client.HostMachine(facts=machine, keys=RING)  # the licensed machine
+    monkeypatch.setattr(license_client, "MACHINE", here)
     monkeypatch.setattr(license_client, "_clients", {})
     run = LicenseServer(svc)
     svc.set_facts(machine())

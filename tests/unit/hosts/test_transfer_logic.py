@@ -177,3 +177,27 @@ def test_host_hash_uses_openssl_else_sha256sum(tmp_path, archive, monkeypatch, f
     res = upload(LocalHost(), str(src), str(dst))
     assert dst.read_bytes() == data and res.sha256 == sha and not res.skipped
     assert upload(LocalHost(), str(src), str(dst)).skipped  # the skip check hashes dst the same way
+
+
+def test_kill_group_kills_a_process_group_under_dash(tmp_path):
+    """The group kill runs under /bin/sh, which is dash on Debian hosts: dash's kill takes no
+    "--" after the signal ("Illegal number: -"), so the old `kill -KILL -- -PGID` never killed
+    anything there (issue 18, item 2)."""
+    import time
+
+    from installer.runtime.load import kill_group
+
+    proc = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        pgid_file = tmp_path / "load.pgid"
+        pgid_file.write_text(f"{os.getpgid(proc.pid)}\n")
+        kill_group(LocalHost(), str(pgid_file))
+        deadline = time.monotonic() + 5
+        while proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proc.returncode == -9, "the process group is still running"
+        assert not pgid_file.exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -10,7 +10,7 @@ import pytest
 
 from installer.errors import LicenseError
 from installer.hosts.local import LocalHost
-from installer.license.shipped.client import LicenseClient
+from installer.license.shipped.client import HostMachine, LicenseClient
 from installer.license.shipped.clock import Witnesses
 from installer.license.shipped.http import Limits
 from installer.license.shipped.server import serve
@@ -18,7 +18,7 @@ from installer.license.shipped.service import LicenseService
 from installer.license.shipped.verify import verify_bytes
 from installer.license.store import LicenseStore
 
-from .helpers import KEY, NOW, OTHER_KEY, RING, expired_bytes, machine, signed
+from .helpers import KEY, NOW, OTHER_KEY, RAW, RING, expired_bytes, machine, signed
 
 SEAT_KEY = b"s" * 48
 VENDOR = {KEY.public.id: KEY.public.key}
@@ -76,9 +76,13 @@ def server(tmp_path) -> Iterator[Running]:
         run.stop()
 
 
+HERE = HostMachine(facts=machine, keys=RING)  # the machine the licenses below are issued for
+
+
 def client(port: int, instance: str = "0", **kw) -> LicenseClient:
     kw.setdefault("seat_key", SEAT_KEY)
     kw.setdefault("vendor_keys", VENDOR)
+    kw.setdefault("machine_check", HERE)
     return LicenseClient("127.0.0.1", port, "face-server", instance, wall=lambda: NOW, **kw)
 
 
@@ -134,6 +138,41 @@ def test_a_server_without_this_installations_seat_key_never_licenses(tmp_path) -
         assert not ok and "seat proof invalid" in why
     finally:
         other.stop()
+
+
+def test_a_server_that_skips_the_machine_check_never_licenses_another_machine(tmp_path) -> None:
+    """Issue 18: the seat key (root reads it) and a genuine vendor license for ANOTHER machine,
+    served by a server that does not judge the machine (facts=None): the client judges it."""
+    (tmp_path / "lic").mkdir()
+    (tmp_path / "lic" / "license.cfg").write_bytes(signed(now=NOW - 1000))
+    svc = LicenseService(
+        license_dir=str(tmp_path / "lic"),
+        state_dir=str(tmp_path / "state"),
+        keys=RING,
+        facts=None,  # no machine check on the server side
+        wall=lambda: NOW,
+        seat_key=SEAT_KEY,
+        lease_ttl=5,
+        witnesses=lambda: Witnesses(),
+    )
+    run = Running(svc)
+    try:
+        elsewhere = HostMachine(facts=lambda: machine(changed=tuple(RAW)), keys=RING)
+        ok, why = client(run.port, machine_check=elsewhere).check()
+        assert not ok and "is not for this machine" in why, why
+        assert "bad grant" in why
+        ok, why = client(run.port, "1").check()  # the same server, on the licensed machine
+        assert ok, why
+    finally:
+        run.stop()
+
+
+def test_the_machine_check_fails_closed(tmp_path, server: Running) -> None:
+    """No host view (the spec's read-only mounts missing): unlicensed, with the reason."""
+    blind = HostMachine(fact_root=str(tmp_path / "no-host-view"), keys=RING)
+    ok, why = client(server.port, machine_check=blind).check()
+    assert not ok and "no read-only host view" in why, why
+    assert client(server.port, "1").check()[0]
 
 
 def test_second_process_with_the_same_instance_is_refused(server: Running) -> None:

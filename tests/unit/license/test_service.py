@@ -358,3 +358,53 @@ def test_log_witness_catches_a_rollback_behind_an_old_mark(env) -> None:
 def test_clock_before_the_license_was_issued_is_a_rollback(env) -> None:
     svc, _ = make(env, wall=Clock(NOW - 3 * DAY))
     assert not svc.verdict.ok and "license issued_at" in svc.verdict.reason()
+
+
+def test_an_edited_older_mark_is_caught_by_the_heartbeat(env) -> None:
+    """Issue 18: the mark rewritten with an OLDER value (not deleted) while the log was quiet
+    (a serving server wrote only its start line) used to be accepted. Each write of the mark
+    now logs a heartbeat line, so the log witness is as new as the mark."""
+    from installer.license.shipped.server import FileLog
+
+    lic_dir, state = env
+    wall = Clock(NOW)
+
+    def start() -> LicenseService:
+        svc = LicenseService(
+            license_dir=str(lic_dir),
+            state_dir=str(state),
+            keys=RING,
+            facts=machine,
+            wall=wall,
+            seat_key=SEAT_KEY,
+            log=FileLog(str(state / "license_service.log"), wall),
+        )
+        svc.reload()
+        svc.set_facts(svc.collect_facts())
+        return svc
+
+    state.mkdir()
+    svc = start()  # logs its start line at NOW
+    assert svc.verdict.ok
+    for day_ in range(1, 3):  # serving quietly for two days, the mark moving
+        wall.t = NOW + day_ * DAY
+        svc.check()
+    assert int((state / "clock.hwm").read_text()) == NOW + 2 * DAY
+    log = (state / "license_service.log").read_text()
+    assert f"{iso(NOW + 2 * DAY)} INFO clock mark {iso(NOW + 2 * DAY)}" in log
+    # the attack: the clock set back a day, the mark EDITED to an older time, a restart
+    wall.t = NOW + DAY
+    (state / "clock.hwm").write_text(f"{NOW + 3600}\n")
+    again = start()
+    reason = again.verdict.reason()
+    assert not again.verdict.ok and "clock was set back" in reason, reason
+    assert "(server log;" in reason
+    assert grant(again, "0").status == 403
+    # the controllers read the same witnesses through the one reader
+    from installer.license.shipped.clock import high_water
+
+    def read(path: str) -> bytes:
+        with open(path, "rb") as fh:
+            return fh.read()
+
+    assert high_water(read, str(state)) == NOW + 2 * DAY

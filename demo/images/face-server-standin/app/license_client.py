@@ -4,7 +4,9 @@
 (``installer.license.shipped.client``, staged with the in-image license package): the first call
 asks for a grant for this module and instance, later calls renew it. Each grant must chain to the
 vendor key pinned in this image (/app/pinned): the license it names is verified here (signature,
-dates, module, seat count), and the grant is MACed with this instance's secret, derived from the
+dates, module, seat count, and that it names THIS machine: the client reads the host through
+the read-only view under /host with the license server's own code, staged into /app), and the
+grant is MACed with this instance's secret, derived from the
 installation's seat key in service.conf (LICENSE_SEAT_KEY, 0600, never logged). If the server
 blips, the service keeps running until its lease ends plus a short offline grace; a refusal
 (expired license, other machine, seats used up) stops it at the next check.
@@ -19,13 +21,19 @@ from typing import Dict, Optional, Tuple
 
 import service_conf
 
-from installer.license.shipped.client import PINNED_DIR, LicenseClient, load_vendor_keys
+from installer.license.shipped.client import (
+    PINNED_DIR,
+    HostMachine,
+    LicenseClient,
+    load_vendor_keys,
+)
 
 MODULE = "face-server"
 CONF = os.environ.get("SEALBOX_SERVICE_CONF", "/app/sconf/service.conf")
 OFFLINE_GRACE = float(os.environ.get("LICENSE_OFFLINE_GRACE", "30"))
 PINNED = PINNED_DIR  # baked into the image; no option or variable points elsewhere
 WALL = time.time
+MACHINE = HostMachine()  # the host under /host, judged by the staged license package
 
 _clients: Dict[Tuple[str, int], LicenseClient] = {}
 _lock = threading.Lock()
@@ -61,6 +69,7 @@ def license_ok(host: str, port: int, timeout: float = 3.0) -> Tuple[bool, str]:
                 gpus=gpus,
                 timeout=timeout,
                 offline_grace=OFFLINE_GRACE,
+                machine_check=MACHINE,
             )
             _clients[(host, port)] = client
         return client.check()
