@@ -124,8 +124,8 @@ def show_installed(
     t = targets()
     if t:
         return _on_hosts(t, lambda f: f.status(), "Installed, per host", as_json, _installed_rows)
+    CTX.require_root("li")
     dep = CTX.deployment()
-    dep.require_root("li")
     rows = dep.status()
     lic = license_state(dep)
     if as_json:
@@ -226,9 +226,11 @@ SKIP_OPT = typer.Option(
 
 
 def _install_here(
-    select: Callable[[Deployment], list[str]], opts: InstallOptions, as_json: bool
+    select: Callable[[Deployment], list[str]], opts: InstallOptions, as_json: bool, what: str
 ) -> None:
     """Install on this machine the modules `select` picks from the bundle, then print."""
+    if not opts.dry_run:
+        CTX.require_root(what)
     printer = output.EventPrinter()
     try:
         dep = CTX.deployment(printer)
@@ -258,7 +260,7 @@ def install(
     if t:
         details = _plan_details if dry_run else _install_details
         return _on_hosts(t, lambda f: f.install(opts, list(modules)), "Install", as_json, details)
-    _install_here(lambda dep: list(modules), opts, as_json)
+    _install_here(lambda dep: list(modules), opts, as_json, "in")
 
 
 def install_all(
@@ -277,7 +279,7 @@ def install_all(
         # an inventory places modules per host; bare -H hosts get every module
         details = _plan_details if dry_run else _install_details
         return _on_hosts(t, lambda f: f.install(opts, everything=True), "Install", as_json, details)
-    _install_here(lambda dep: sorted(dep.specs), opts, as_json)
+    _install_here(lambda dep: sorted(dep.specs), opts, as_json, "inall")
 
 
 def remove(
@@ -308,6 +310,7 @@ def remove(
         return _on_hosts(
             t, lambda f: f.remove(module, purge=purge, force=force), f"Remove {module}", as_json
         )
+    CTX.require_root("rm")
     printer = output.EventPrinter()
     try:
         removed = CTX.deployment(printer).remove(module, purge=purge, force=force)
@@ -334,6 +337,7 @@ def remove_all(
     t = targets()
     if t:
         return _on_hosts(t, lambda f: f.remove_all(purge=purge), "Remove all", as_json)
+    CTX.require_root("rmall")
     printer = output.EventPrinter()
     try:
         removed = CTX.deployment(printer).remove_all(purge=purge)
