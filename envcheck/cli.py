@@ -26,6 +26,7 @@ HELP = (
 )
 
 app = typer.Typer(add_completion=False, help=HELP)
+DEFAULT_LOG = "~/.sealbox/envcheck.log"
 
 
 class Format(str, Enum):
@@ -110,7 +111,10 @@ def check(
     verbose: bool = typer.Option(False, "-v", "--verbose", help="Also list passed items."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, json or junit."),
     log: str = typer.Option(
-        "envcheck.log", "--log", help="Where to write the raw facts for support."
+        DEFAULT_LOG,
+        "--log",
+        help="Where to write the raw facts for support (not the current folder: it may be "
+        "the bundle's, which carries only what its manifest lists).",
     ),
     no_log: bool = typer.Option(False, "--no-log", help="Write no log file."),
     thresholds: List[str] = typer.Option(
@@ -144,6 +148,9 @@ def check(
         skip=list(skip),
     )
     if not no_log and log:
+        if log == DEFAULT_LOG:
+            os.makedirs(os.path.dirname(os.path.expanduser(log)), exist_ok=True)
+        log = os.path.expanduser(log)
         with open(log, "w", encoding="utf-8") as fh:
             json.dump(report.to_dict(raw=True), fh, indent=2)
             fh.write("\n")

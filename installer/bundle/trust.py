@@ -68,6 +68,15 @@ def sign_manifest(bundle_dir: str, key: signing.PrivateKey) -> Signature:
     return sig
 
 
+SCRIPT_DIR_ENV = "SEALBOX_SCRIPT_DIR"  # set by install.py (a checkout's or a bundle's)
+
+
+def command(args: str) -> str:
+    """A Sealbox command as the user can type it where they are: a controller that has only
+    the bundle has its install.py, not the `sealbox` entry point."""
+    return f"python3 install.py {args}" if os.environ.get(SCRIPT_DIR_ENV) else f"sealbox {args}"
+
+
 class TrustUnreadable(HostError):
     """A pin exists but this user cannot read it (exit 3): skipping it would turn into a
     misleading "not trusted here" once the bundle is checked."""
@@ -169,7 +178,7 @@ def check_signature_bytes(
         raise BundleRefused(
             f"{SIGNATURE}: signed by key {sig.key_id}, which is not trusted here; get the "
             f"vendor's public key through a separate channel, compare its id, and pass "
-            f"--trust vendor.pub (or pin it: sealbox bundle trust vendor.pub)"
+            f"--trust vendor.pub (or pin it: {command('bundle trust vendor.pub')})"
         )
     try:
         key.verify(sig.signature, manifest_data)
