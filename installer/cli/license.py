@@ -7,6 +7,7 @@ verified bytes.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -178,6 +179,30 @@ def issue_cmd(
     _guard(run)
 
 
+def _license_server_hosts(f) -> None:  # type: ignore[no-untyped-def]
+    """An inventory that places modules: act only where it places the license server. The
+    services on the other hosts use that server's license; a copy written next to them would
+    be a second license in play (what `license show` and the install gate then read)."""
+    inv = f.inventory
+    placements = inv.placements()
+    if not placements:
+        return  # -H hosts, or an inventory of bare hosts: the hosts the user named
+    servers = placements.get(store.SERVER_MODULE, [])
+    if not servers:
+        raise UsageError(
+            f"{inv.source}: no host runs {store.SERVER_MODULE}; place it on a host "
+            f"(modules: [{store.SERVER_MODULE}]) or name the host with -H"
+        )
+    others = [n for n in inv.hosts if n not in servers]
+    if others:
+        output.err.print(
+            f"license: acting on {', '.join(servers)} (where the inventory places "
+            f"{store.SERVER_MODULE}); {', '.join(others)} use(s) that server's license",
+            markup=False,
+        )
+    f.inventory = dataclasses.replace(inv, hosts={n: inv.hosts[n] for n in servers})
+
+
 @app.command(
     "show",
     help="Print what a license grants (signature checked when a key is known): a license.cfg, "
@@ -198,6 +223,7 @@ def show(
         from installer.license.onhost import installed_license
 
         f = fleet(t, None, quiet=True)
+        _guard(lambda: _license_server_hosts(f))
 
         def one(name: str, report) -> Outcome:  # type: ignore[no-untyped-def]
             host = f.host(name)
@@ -307,6 +333,8 @@ def verify_cmd(
         from installer.fleet.fleet import license_verify_hosts
 
         f = fleet(t, None, quiet=True)
+        if path is None:  # each host's installed license: only the license servers have one
+            _guard(lambda: _license_server_hosts(f))
         ring = _guard(lambda: _pinned(vendor_pub))
         res = license_verify_hosts(
             f, ring, local_file=path, modules=list(module), machine=not no_machine
@@ -351,6 +379,7 @@ def install_cmd(
     t = targets()
     if t:
         f = fleet(t, CTX.bundle_dir(), quiet=as_json)
+        _guard(lambda: _license_server_hosts(f))
 
         def one(name: str, report) -> Outcome:  # type: ignore[no-untyped-def]
             done = replace_license(f.deployment(name, report), data, ring, source=path)

@@ -267,6 +267,7 @@ class Fleet:
                 options,
                 overrides=overrides,
                 elsewhere=frozenset(hp.elsewhere),
+                served_license=self._served_license(hp),
                 instances=instances if instances is not None else options.instances,
                 gpus=gpus if gpus is not None else options.gpus,
                 prompter=None,  # never prompt from parallel hosts: missing values are errors
@@ -295,6 +296,18 @@ class Fleet:
             return Outcome(changed and not options.dry_run, msg, data)
 
         return run
+
+    def _served_license(self, hp: HostPlan) -> Optional[tuple[str, bytes]]:
+        """The license file the license server placed on another host reads (its host's
+        state), for this host's license gate; None when it is here or has none yet."""
+        from installer.license import store as S
+
+        where = self.inventory.placements().get(S.SERVER_MODULE, [])
+        if S.SERVER_MODULE not in hp.elsewhere or len(where) != 1:
+            return None
+        lstore = S.LicenseStore(self.host(where[0]), S.license_dir(self.store(where[0])))
+        data = lstore.read()
+        return (f"{where[0]}:{lstore.current}", data) if data is not None else None
 
     # read-only and remove ---------------------------------------------------------------
     def status(self) -> list[HostResult]:

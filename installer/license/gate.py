@@ -63,6 +63,8 @@ def license_gate(deployment, names, options) -> None:
         return verify_bytes(data, keys, source=source, live=live, modules=licensed, high_water=hwm)
 
     bundle_path = f"{deployment.bundle.root}/{K.BUNDLE_LICENSE}"
+    if S.SERVER_MODULE in getattr(options, "elsewhere", ()):
+        return _served_elsewhere(deployment, names, options, licensed, bundle_path, check)
     candidates: list = []
     installed = lstore.read()
     if installed is not None:
@@ -103,3 +105,33 @@ def license_gate(deployment, names, options) -> None:
         f"license check failed for {', '.join(licensed)}: {verdict.reason()} ({source}); "
         "fix: 'sealbox license verify' for details, 'sealbox license install FILE' for a new one"
     )
+
+
+def _served_elsewhere(deployment, names, options, licensed, bundle_path, check) -> None:
+    """The license server runs on another host: the services here use the license it serves,
+    so that one is judged against this machine, and no copy is written here (a local file
+    would be a second license in play, read by ``license show`` and the next gate)."""
+    served = getattr(options, "served_license", None)
+    if served is not None:
+        source, data = served
+    else:  # the server has none yet (it gets the bundle's when it is installed)
+        data = deployment.bundle.get(K.BUNDLE_LICENSE)
+        source = bundle_path
+        if data is None:
+            raise LicenseError(
+                f"no license: the license server on another host has none and the bundle "
+                f"carries no {K.BUNDLE_LICENSE}; ask the vendor for license.cfg and install it "
+                "where the license server runs ('license install license.cfg -i INVENTORY')"
+            )
+    verdict = check(data, source)
+    if not verdict.ok:
+        raise LicenseError(
+            f"license check failed for {', '.join(licensed)}: {verdict.reason()} ({source}); "
+            "fix: a license for this machine, installed where the license server runs "
+            "('license install FILE -i INVENTORY')"
+        )
+    _check_pins(deployment, names, verdict, "served")
+    lic = verdict.license
+    assert lic is not None
+    msg = f"license {lic.license_id} ({lic.customer}) served from {source}: {verdict.reason()}"
+    deployment.report(Event("warn" if verdict.warnings else "step", "license", msg))
