@@ -13,8 +13,10 @@ import typer
 from rich.console import Console
 
 from envcheck import output
+from envcheck.checks import with_install_path
 from envcheck.engine import run_checks
 from installer.cli.remote import with_targets
+from installer.deploy.state import state_root
 from installer.errors import SealboxError, UsageError
 from installer.hosts.base import Host
 from installer.hosts.local import LocalHost
@@ -144,7 +146,7 @@ def check(
     report = run_checks(
         _host(),
         names,
-        overrides=_parse_thresholds(thresholds),
+        overrides=with_install_path(_parse_thresholds(thresholds), state_root()),
         skip=list(skip),
     )
     if not no_log and log:

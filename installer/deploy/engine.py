@@ -24,6 +24,7 @@ from installer.deploy.gates import ENGINE_GATES, Gate
 from installer.deploy.plan import CREATE, RECREATE, START, Plan, module_plan
 from installer.deploy.portclash import check_unique_ports
 from installer.deploy.ports import Listener, descends_from, listeners
+from installer.deploy.preflight import envcheck_gate
 from installer.deploy.render import Renderer
 from installer.deploy.secretguard import refuse_new_secrets_over_data
 from installer.deploy.state import InstanceRecord, ModuleRecord, State, StateStore
@@ -367,18 +368,7 @@ class Deployment:
             if options.dry_run:
                 return result
             self.pending_plan = plan  # gates that need more than the module names read it
-            # Checks skipped by name at an earlier install of these modules stay skipped (they
-            # are in the state, and the gate prints each one again), so a re-run need not
-            # repeat every --skip-check.
-            remembered = [
-                item
-                for mp in plan.modules
-                if mp.desired.spec.name in state.modules
-                for item in state.modules[mp.desired.spec.name].skipped_checks
-            ]
-            if remembered:
-                merged = sorted(set(options.skip_checks) | set(remembered))
-                options = dataclasses.replace(options, skip_checks=merged)
+            options = _with_remembered_skips(plan, state, options)
             for gate in self.gates:
                 gate(self, [m.desired.spec.name for m in plan.modules], options)
             self.check_ports(plan)
@@ -417,6 +407,22 @@ class Deployment:
                         result.endpoints.append((spec.name, inst.container, port))
             result.seconds = time.monotonic() - started
             return result
+
+    def check_environment(self, names: list[str], options: InstallOptions) -> None:
+        """The envcheck gate alone, changing nothing: a fleet runs it on every host before the
+        first change, so one run shows every host's failures (a dependent host used to be
+        skipped unchecked when its provider's host failed). A no-op when this deployment's
+        gates leave the envcheck gate out."""
+        if envcheck_gate not in self.gates:
+            return
+        self.check_names(names)
+        _ = self.runtime.facts
+        with self.locked():
+            state = self.store.load()
+            plan, _resolved = self.plan(names, options, state)
+            self.pending_plan = plan
+            options = _with_remembered_skips(plan, state, options)
+            envcheck_gate(self, [m.desired.spec.name for m in plan.modules], options)
 
     def _record(self, state: State, desired: DesiredModule, options: InstallOptions) -> None:
         spec = desired.spec
@@ -524,6 +530,22 @@ class Deployment:
             except OSError:
                 pass
         return removed
+
+
+def _with_remembered_skips(plan: Plan, state: State, options: InstallOptions) -> InstallOptions:
+    """Checks skipped by name at an earlier install of these modules stay skipped (they are in
+    the state, and the gate prints each one again), so a re-run need not repeat every
+    --skip-check."""
+    remembered = [
+        item
+        for mp in plan.modules
+        if mp.desired.spec.name in state.modules
+        for item in state.modules[mp.desired.spec.name].skipped_checks
+    ]
+    if not remembered:
+        return options
+    merged = sorted(set(options.skip_checks) | set(remembered))
+    return dataclasses.replace(options, skip_checks=merged)
 
 
 def _port_variable(spec: ModuleSpec, port_name: str) -> str:

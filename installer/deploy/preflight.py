@@ -19,6 +19,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from installer.deploy.engine import Deployment, InstallOptions
 
 
+class EnvironmentCheckFailed(HostError):
+    """A required envcheck item failed (exit 3); a fleet checks every host before any change."""
+
+
 def _existing_ancestor(dep: Deployment, path: str) -> str:
     while path not in ("", "/") and not dep.host.exists(path):
         path = os.path.dirname(path)
@@ -58,7 +62,7 @@ def envcheck_gate(dep: Deployment, names: list[str], options: InstallOptions) ->
     failed = report.failed_required()
     if failed:
         parts = [f"{i.profile}/{i.id} ({i.actual})" for i in failed]
-        raise HostError(
+        raise EnvironmentCheckFailed(
             f"environment check failed on {dep.host.name}: {'; '.join(parts)}. Fix it (run "
             f"'envcheck {' '.join(profiles)}' for details) or skip an item with --skip-check "
             f"{failed[0].profile}/{failed[0].id}"

@@ -214,11 +214,37 @@ class Fleet:
                 names = list(hp.modules)
             self._job_modules[name] = names
             jobs.append(Job(name, self._install_job(hp, names, options), list(hp.after)))
-        blocked = {} if options.dry_run else self._unreachable_now(fplan, jobs, options)
+        if not options.dry_run:
+            env_failed = self._environments(fplan, options)
+            if env_failed is not None:
+                return env_failed
+        took: dict[str, float] = {}
+        blocked = {} if options.dry_run else self._unreachable_now(fplan, jobs, options, took)
         for job in jobs:
             if job.host in blocked:
                 job.run = _refuse(blocked[job.host])
-        return self._run(jobs)
+        results = self._run(jobs)
+        for r in results:  # a refused host shows the time its reachability probe took
+            if r.host in blocked:
+                r.seconds += took.get(r.host, 0.0)
+        return results
+
+    def _environments(
+        self, fplan: FleetPlan, options: InstallOptions
+    ) -> Optional[list[HostResult]]:
+        """Every host's envcheck before the first change (installer.fleet.precheck)."""
+        from installer.fleet.precheck import check_environments
+
+        return check_environments(
+            fplan,
+            self._job_modules,
+            options,
+            self.deployment,
+            lambda name: self.inherited(fplan.hosts[name], dry_run=True),
+            parallel=self.parallel,
+            log_dir=self.log_dir,
+            on_event=self.on_event,
+        )
 
     def _links(self, hp: HostPlan, names: list[str], known: dict[str, Any]) -> list[Link]:
         """Cross-host wired addresses, with the values the engine will use on that host."""
@@ -226,7 +252,11 @@ class Fleet:
         return links_of(hp, names, self.specs, self.inventory.placements(), values)
 
     def _unreachable_now(
-        self, fplan: FleetPlan, jobs: list[Job], options: InstallOptions
+        self,
+        fplan: FleetPlan,
+        jobs: list[Job],
+        options: InstallOptions,
+        took: Optional[dict[str, float]] = None,
     ) -> dict[str, str]:
         """Before any change: hosts that cannot reach a provider that is serving already."""
 
@@ -235,7 +265,9 @@ class Fleet:
             known = {**self.inherited(hp), **options.overrides}
             return self._links(hp, self._job_modules[name], known)
 
-        return blocked_hosts([j.host for j in jobs], links_for, self.host, self.parallel)
+        return blocked_hosts(
+            [j.host for j in jobs], links_for, self.host, self.parallel, timings=took
+        )
 
     def _install_job(
         self, hp: HostPlan, names: list[str], options: InstallOptions
@@ -379,6 +411,7 @@ def envcheck_hosts(
 ) -> list[HostResult]:
     """``profiles_for(host)``, when given, picks each host's profiles (its modules')."""
     import envcheck
+    from envcheck.checks import with_install_path
     from envcheck.output import exit_code as envcheck_code
 
     def one(name: str, report: Reporter) -> Outcome:
@@ -386,7 +419,9 @@ def envcheck_hosts(
         host.connect()
         names = profiles_for(name) if profiles_for is not None else profiles
         report(Event("step", "envcheck", f"profiles: {', '.join(names) or 'default'}"))
-        rep = envcheck.run_checks(host, names, overrides=overrides, skip=skip)
+        rep = envcheck.run_checks(
+            host, names, overrides=with_install_path(overrides, f.store(name).root), skip=skip
+        )
         code = envcheck_code(rep)
         failed = rep.failed_required()
         msg = rep.conclusion.rsplit(":", 1)[-1].strip()
@@ -426,7 +461,8 @@ def fingerprint_hosts(
         os.replace(tmp, path)
         missing = ", ".join(sorted(record.missing)) if record.missing else ""
         msg = f"wrote {path}" + (f" (missing: {missing})" if missing else "")
-        return Outcome(True, msg, {"path": path, "record": record.to_dict()})
+        # the host was only read (the file is written here, on the controller): "ok"
+        return Outcome(False, msg, {"path": path, "record": record.to_dict()})
 
     return f.each(one)
 
