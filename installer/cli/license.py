@@ -66,7 +66,7 @@ def _pinned(vendor_pub: Optional[str], key_option: bool = True) -> fileformat.Ke
     bundle = _bundle()
     if bundle is None:
         fix = "pass --vendor-pub FILE" if key_option else "pass --bundle DIR before 'license'"
-        raise LicenseError(
+        raise UsageError(  # bad usage (exit 2), not "the license does not allow it" (4)
             f"no vendor public key: run in the bundle (its license/vendor.pub is pinned) or {fix}"
         )
     return keys.bundle_keyring(bundle)
@@ -216,7 +216,7 @@ def show(
 ) -> None:
     try:
         ring: Optional[fileformat.KeyRing] = _pinned(vendor_pub)
-    except LicenseError:
+    except (LicenseError, UsageError):
         ring = None
     t = targets()
     if t:  # the license in force on each host

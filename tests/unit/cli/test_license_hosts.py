@@ -40,3 +40,23 @@ def test_named_hosts_are_all_acted_on() -> None:
     f = SimpleNamespace(inventory=from_targets(["root@10.0.0.1", "root@10.0.0.2"]))
     _license_server_hosts(f)
     assert len(f.inventory.hosts) == 2
+
+
+def test_verify_outside_a_bundle_without_a_key_is_bad_usage(tmp_path, monkeypatch) -> None:
+    """Issue 19, item 6: it exited 4 ("the license does not allow it") for bad usage."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    (tmp_path / "license.cfg").write_text("not a license\n")
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("SEALBOX_")}
+    res = subprocess.run(
+        [sys.executable, str(root / "install.py"), "license", "verify", "license.cfg"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert res.returncode == 2, res.stderr
+    assert "--vendor-pub" in res.stderr
