@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import List, Optional, Tuple
 
+from installer.bundle.trust import command
 from installer.errors import LicenseError
 from installer.events import Event
 from installer.license import clock
@@ -76,7 +77,7 @@ def license_gate(deployment, names, options) -> None:
         raise LicenseError(
             f"no license: neither {K.BUNDLE_LICENSE} in the bundle nor one installed at "
             f"{lstore.current}; ask the vendor for license.cfg and run "
-            "'sealbox license install license.cfg'"
+            f"'{command('license install license.cfg')}'"
         )
     good = [c for c in candidates if c[2].ok]
     chosen: Optional[Tuple[str, bytes, Verdict]] = None
@@ -103,7 +104,8 @@ def license_gate(deployment, names, options) -> None:
     source = lstore.current if where == "installed" else bundle_path
     raise LicenseError(
         f"license check failed for {', '.join(licensed)}: {verdict.reason()} ({source}); "
-        "fix: 'sealbox license verify' for details, 'sealbox license install FILE' for a new one"
+        f"fix: '{command('license verify')}' for details, "
+        f"'{command('license install FILE')}' for a new one"
     )
 
 
@@ -121,14 +123,14 @@ def _served_elsewhere(deployment, names, options, licensed, bundle_path, check) 
             raise LicenseError(
                 f"no license: the license server on another host has none and the bundle "
                 f"carries no {K.BUNDLE_LICENSE}; ask the vendor for license.cfg and install it "
-                "where the license server runs ('license install license.cfg -i INVENTORY')"
+                f"where the license server runs ('{command('license install license.cfg -i INV')}')"
             )
     verdict = check(data, source)
     if not verdict.ok:
         raise LicenseError(
             f"license check failed for {', '.join(licensed)}: {verdict.reason()} ({source}); "
             "fix: a license for this machine, installed where the license server runs "
-            "('license install FILE -i INVENTORY')"
+            f"('{command('license install FILE -i INV')}')"
         )
     _check_pins(deployment, names, verdict, "served")
     lic = verdict.license

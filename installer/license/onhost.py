@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from installer.bundle.trust import command
 from installer.errors import LicenseError
 from installer.hosts.base import Host
 from installer.license import fileformat, store
@@ -66,6 +67,6 @@ def installed_license(host: Host, state_store: Any) -> tuple[str, bytes]:
     if data is None:
         raise LicenseError(
             f"no license installed on {host.name} ({lstore.current}): "
-            "install one with 'sealbox license install license.cfg'"
+            f"install one with '{command('license install license.cfg')}'"
         )
     return lstore.current, data
