@@ -15,6 +15,7 @@ from rich.console import Console
 from envcheck import output
 from envcheck.checks import with_install_path
 from envcheck.engine import run_checks
+from installer.cli.output import NO_WRAP
 from installer.cli.remote import with_targets
 from installer.deploy.state import state_root
 from installer.errors import SealboxError, UsageError
@@ -38,9 +39,13 @@ class Format(str, Enum):
 
 
 def _console(stream=None) -> Console:  # type: ignore[no-untyped-def]
-    """Rich console; wide when piped so log files keep whole cells."""
+    """Rich console; when piped, ``COLUMNS`` wide or not wrapped at all, so log files keep
+    whole cells and each item on one line (as installer.cli.output does)."""
     stream = stream or sys.stdout
-    width = None if stream.isatty() else int(os.environ.get("COLUMNS", "160"))
+    columns = os.environ.get("COLUMNS", "")
+    width = None
+    if not stream.isatty():
+        width = int(columns) if columns.isdigit() and int(columns) > 0 else NO_WRAP
     return Console(file=stream, width=width, highlight=False, soft_wrap=False)
 
 
@@ -142,7 +147,7 @@ def check(
     t = targets()
     if t:
         return _check_hosts(t, names, _parse_thresholds(thresholds), list(skip), fmt)
-    err = Console(file=sys.stderr, highlight=False)
+    err = Console(file=sys.stderr, highlight=False, soft_wrap=True)
     report = run_checks(
         _host(),
         names,
