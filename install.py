@@ -11,11 +11,17 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+def _in_venv(venv: str) -> bool:
+    """Is this interpreter the venv's? A venv's python is a symlink to the very interpreter that
+    made it (``/usr/bin/python3``), so the executable's real path cannot tell; ``sys.prefix``
+    is the venv's folder only when Python started from the venv."""
+    return os.path.realpath(sys.prefix) == os.path.realpath(venv)
+
+
 def _reexec_in_venv() -> None:
-    venv_python = os.path.join(HERE, ".venv", "bin", "python")
-    if os.path.exists(venv_python) and os.path.realpath(sys.executable) != os.path.realpath(
-        venv_python
-    ):
+    venv = os.path.join(HERE, ".venv")
+    venv_python = os.path.join(venv, "bin", "python")
+    if os.path.exists(venv_python) and not _in_venv(venv):
         os.execv(venv_python, [venv_python, os.path.abspath(__file__), *sys.argv[1:]])
     sys.stderr.write(
         "error: Sealbox's Python packages are not installed: run 'bash scripts/setup.sh' "

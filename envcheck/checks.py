@@ -216,6 +216,14 @@ def check_disk_install(p: Params, f: Facts) -> Outcome:
     return _check_df(f[f"df:{p['path']}"], p["min_gb"], "the install dir")
 
 
+def with_install_path(overrides: dict[str, str], root: str) -> dict[str, str]:
+    """``disk-install`` measured where the install writes (its state root, as the install
+    gate measures it), unless the user points it elsewhere."""
+    if any(k == "disk-install.path" or k.endswith("/disk-install.path") for k in overrides):
+        return overrides
+    return {"disk-install.path": root, **overrides}
+
+
 @_kind(
     "disk-docker",
     "free disk on Docker's data-root (images and containers)",

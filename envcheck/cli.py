@@ -15,6 +15,7 @@ from rich.console import Console
 from envcheck import output
 from envcheck.jobs import envcheck_job
 from envcheck.profiles import Catalog, default_catalog
+from installer.cli.output import NO_WRAP
 from installer.cli.remote import with_targets
 from installer.errors import SealboxError, UsageError
 from installer.hosts.base import Host
@@ -27,6 +28,7 @@ HELP = (
 )
 
 app = typer.Typer(add_completion=False, help=HELP)
+DEFAULT_LOG = "~/.sealbox/envcheck.log"
 
 
 class Format(str, Enum):
@@ -36,9 +38,13 @@ class Format(str, Enum):
 
 
 def _console(stream=None) -> Console:  # type: ignore[no-untyped-def]
-    """Rich console; wide when piped so log files keep whole cells."""
+    """Rich console; when piped, ``COLUMNS`` wide or not wrapped at all, so log files keep
+    whole cells and each item on one line (as installer.cli.output does)."""
     stream = stream or sys.stdout
-    width = None if stream.isatty() else int(os.environ.get("COLUMNS", "160"))
+    columns = os.environ.get("COLUMNS", "")
+    width = None
+    if not stream.isatty():
+        width = int(columns) if columns.isdigit() and int(columns) > 0 else NO_WRAP
     return Console(file=stream, width=width, highlight=False, soft_wrap=False)
 
 
@@ -83,8 +89,11 @@ def _per_host(inventory, names: list[str], catalog: Catalog):  # type: ignore[no
 
 def _print_report(report, verbose: bool, fmt: Format, log: Optional[str]) -> int:  # type: ignore[no-untyped-def]
     """This machine's report, in full: the log file, the format asked for, the exit code."""
-    err = Console(file=sys.stderr, highlight=False)
+    err = Console(file=sys.stderr, highlight=False, soft_wrap=True)
     if log:
+        if log == DEFAULT_LOG:
+            os.makedirs(os.path.dirname(os.path.expanduser(log)), exist_ok=True)
+        log = os.path.expanduser(log)
         with open(log, "w", encoding="utf-8") as fh:
             json.dump(report.to_dict(raw=True), fh, indent=2)
             fh.write("\n")
@@ -142,7 +151,10 @@ def check(
     verbose: bool = typer.Option(False, "-v", "--verbose", help="Also list passed items."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, json or junit."),
     log: str = typer.Option(
-        "envcheck.log", "--log", help="Where to write the raw facts for support."
+        DEFAULT_LOG,
+        "--log",
+        help="Where to write the raw facts for support (not the current folder: it may be "
+        "the bundle's, which carries only what its manifest lists).",
     ),
     no_log: bool = typer.Option(False, "--no-log", help="Write no log file."),
     thresholds: List[str] = typer.Option(
@@ -167,7 +179,8 @@ def check(
     from installer.cli.remote import on_targets, targets
 
     t = targets()
-    overrides, skipped = _parse_thresholds(thresholds), list(skip)
+    overrides = _parse_thresholds(thresholds)
+    skipped = list(skip)
 
     def here(r) -> None:  # type: ignore[no-untyped-def]
         raise typer.Exit(_print_report(r.data, verbose, fmt, None if no_log else log))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
+from envcheck.checks import with_install_path
 from envcheck.engine import run_checks
 from envcheck.output import exit_code
 from envcheck.profiles import Catalog
@@ -29,7 +30,13 @@ def envcheck_job(
     def run(on: OnHost, report: Reporter) -> Outcome:
         names = profiles_for(on.name) if profiles_for is not None else profiles
         report(Event("step", "envcheck", f"profiles: {', '.join(names) or 'default'}"))
-        rep = run_checks(on.host, names, overrides=overrides, skip=skip, catalog=catalog)
+        rep = run_checks(
+            on.host,
+            names,
+            overrides=with_install_path(overrides, on.store.root),
+            skip=skip,
+            catalog=catalog,
+        )
         code = exit_code(rep)
         failed = rep.failed_required()
         msg = rep.conclusion.rsplit(":", 1)[-1].strip()

@@ -49,8 +49,9 @@ def collect_job(
             ) from None
         missing = ", ".join(sorted(record.missing)) if record.missing else ""
         msg = f"wrote {path}" + (f" (missing: {missing})" if missing else "")
+        # the host was only read (the file is written here, on the controller): "ok"
         return Outcome(
-            True,
+            False,
             msg,
             {"path": path, "encrypted": seal_to is not None, "record": record.to_dict()},
         )

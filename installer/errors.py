@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
+SCRIPT_DIR_ENV = "SEALBOX_SCRIPT_DIR"  # set by install.py (a checkout's or a bundle's)
+
+
+def command(args: str) -> str:
+    """A Sealbox command as the user can type it where they are, for the fix a message names:
+    a controller that has only the bundle has its install.py, not the `sealbox` entry point."""
+    return f"python3 install.py {args}" if os.environ.get(SCRIPT_DIR_ENV) else f"sealbox {args}"
+
 
 class SealboxError(Exception):
     """A failure the user can act on; the message names the thing and the fix."""

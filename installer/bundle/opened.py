@@ -23,7 +23,7 @@ from installer import signing
 from installer.archive.regular import NotRegular, kind_of, lstat_regular, read_regular
 from installer.bundle.manifest import MANIFEST, SIGNATURE, ImageEntry, Manifest, parse_manifest
 from installer.bundle.trust import BundleRefused, check_signature_bytes, trusted_keys
-from installer.errors import SealboxError
+from installer.errors import SealboxError, command
 from installer.spec.load import load_modules_from_bytes
 from installer.spec.model import ModuleSpec
 
@@ -67,7 +67,8 @@ class VerifyReport:
                 f" (and {len(self.problems) - 1} more problem(s))" if len(self.problems) > 1 else ""
             )
             raise BundleRefused(
-                f"bundle {self.bundle} refused: {first}{more}; run 'sealbox bundle verify' for all"
+                f"bundle {self.bundle} refused: {first}{more}; run "
+                f"'{command('bundle verify')}' for all"
             )
 
 
@@ -230,7 +231,11 @@ def scan_bundle(
         elif rel.endswith(".tmp") and rel[:-4] in TOP_LEVEL:
             report.add(rel, "leftover of an interrupted write; not listed in the manifest")
         else:
-            report.add(rel, "not listed in the manifest; a bundle carries only what it lists")
+            report.add(
+                rel,
+                "not listed in the manifest; a bundle carries only what it lists: move it out "
+                "of the bundle folder",
+            )
     if report.problems:
         return None
     return VerifiedBundle(report.bundle, manifest, mdata, report.key_id, MappingProxyType(files))

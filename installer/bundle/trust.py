@@ -7,7 +7,6 @@ is pinned outside the bundle: a bundle can carry any key, so a key it carries pr
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from typing import Iterable, Optional
 
 from installer import signing
 from installer.bundle.manifest import MANIFEST, SIGNATURE
-from installer.errors import SealboxError, UsageError
+from installer.errors import HostError, SealboxError, UsageError, command
 
 SIG_FORMAT = 1
 ALGORITHM = "ed25519"
@@ -69,30 +68,61 @@ def sign_manifest(bundle_dir: str, key: signing.PrivateKey) -> Signature:
     return sig
 
 
-def _pub_files(path: str) -> list[str]:
+class TrustUnreadable(HostError):
+    """A pin exists but this user cannot read it (exit 3): skipping it would turn into a
+    misleading "not trusted here" once the bundle is checked."""
+
+
+def _unreadable(label: str, path: str) -> TrustUnreadable:
+    who = "root" if os.geteuid() == 0 else "this user"
+    return TrustUnreadable(
+        f"{label} {path}: cannot be read by {who} (permission denied); run the command as "
+        f"root (sudo), which installing needs anyway, or make the key readable"
+    )
+
+
+def _pub_files(path: str, label: str) -> list[str]:
     if os.path.isdir(path):
-        return sorted(glob.glob(os.path.join(path, "*.pub")))
+        try:
+            names = os.listdir(path)
+        except PermissionError:
+            raise _unreadable(label, path) from None
+        return sorted(
+            os.path.join(path, n) for n in names if n.endswith(".pub") and not n.startswith(".")
+        )
     return [path]
 
 
 def trust_sources(explicit: Iterable[str] = ()) -> list[str]:
     """Pins made outside any bundle: --trust, $SEALBOX_TRUST, the host's pin folder."""
-    sources = list(explicit)
+    return [s for s, _ in _labelled_sources(list(explicit))]
+
+
+def _labelled_sources(explicit: list[str]) -> list[tuple[str, str]]:
+    """(path, how the user named it), so an error names the option, variable or folder."""
+    sources = [(p, "--trust") for p in explicit]
     env = os.environ.get(TRUST_ENV, "")
-    sources += [p for p in env.split(os.pathsep) if p]
-    sources.append(os.environ.get(TRUST_DIR_ENV) or HOST_TRUST_DIR)
+    sources += [(p, f"${TRUST_ENV} entry") for p in env.split(os.pathsep) if p]
+    sources.append((os.environ.get(TRUST_DIR_ENV) or HOST_TRUST_DIR, "trust pin folder"))
     return sources
 
 
-def _load(sources: list[str], explicit: list[str]) -> dict[str, signing.PublicKey]:
+def _load(sources: list[tuple[str, str]], explicit: list[str]) -> dict[str, signing.PublicKey]:
     keys: dict[str, signing.PublicKey] = {}
-    for source in sources:
-        if not os.path.exists(source):
+    for source, label in sources:
+        try:
+            os.stat(source)
+        except PermissionError:
+            raise _unreadable(label, source) from None
+        except OSError:
             if source in explicit:
-                raise UsageError(f"--trust {source}: no such file")
+                raise UsageError(f"--trust {source}: no such file") from None
             continue
-        for path in _pub_files(source):
-            key = signing.load_public(path)
+        for path in _pub_files(source, label):
+            try:
+                key = signing.load_public(path)
+            except PermissionError:
+                raise _unreadable(label, path) from None
             keys.setdefault(key.id, key)
     return keys
 
@@ -102,8 +132,8 @@ def trusted_keys(explicit: Iterable[str] = ()) -> dict[str, signing.PublicKey]:
     Without any, the keys built into this Sealbox package (the vendor's, pinned when the
     carried wheel was built) are used."""
     explicit = list(explicit)
-    keys = _load(trust_sources(explicit), explicit)
-    return keys or _load([PACKAGE_TRUST_DIR], [])
+    keys = _load(_labelled_sources(explicit), explicit)
+    return keys or _load([(PACKAGE_TRUST_DIR, "built-in trust folder")], [])
 
 
 def check_signature(
@@ -139,7 +169,7 @@ def check_signature_bytes(
         raise BundleRefused(
             f"{SIGNATURE}: signed by key {sig.key_id}, which is not trusted here; get the "
             f"vendor's public key through a separate channel, compare its id, and pass "
-            f"--trust vendor.pub (or pin it: sealbox bundle trust vendor.pub)"
+            f"--trust vendor.pub (or pin it: {command('bundle trust vendor.pub')})"
         )
     try:
         key.verify(sig.signature, manifest_data)

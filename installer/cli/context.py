@@ -14,9 +14,9 @@ from installer.bundle.manifest import locate_bundle
 from installer.bundle.opened import VerifiedBundle, open_bundle
 from installer.deploy.engine import Deployment
 from installer.deploy.state import StateStore
+from installer.errors import SCRIPT_DIR_ENV, HostError
+from installer.facts.host import is_root
 from installer.hosts.local import LocalHost
-
-SCRIPT_DIR_ENV = "SEALBOX_SCRIPT_DIR"  # set by install.py: the folder it was run from
 
 
 @dataclass
@@ -35,6 +35,16 @@ class CliContext:
         if self._opened is None or self._opened.root != where:
             self._opened = open_bundle(where)
         return self._opened
+
+    def require_root(self, what: str) -> None:
+        """Before the bundle is opened: a user who is not root hears that first (exit 3), not
+        that the bundle is "not trusted" because the root-only pins could not be read."""
+        host = LocalHost()
+        if not is_root(host):
+            raise HostError(
+                f"'{what}' needs root on {host.name} (it runs Docker and writes "
+                f"{StateStore(host, self.state_dir).root}): run it with sudo"
+            )
 
     def deployment(self, reporter=None) -> Deployment:
         host = LocalHost()

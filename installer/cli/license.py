@@ -7,6 +7,7 @@ verified bytes.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -20,6 +21,7 @@ from installer.cli.remote import on_targets, targets, with_targets
 from installer.errors import LicenseError, SealboxError, UsageError
 from installer.fleet.fleet import OnHost
 from installer.fleet.run import Outcome
+from installer.license import store
 from installer.license.onhost import license_on, summary, verify_on
 from installer.license.shipped import fileformat, keys
 from installer.license.shipped.model import day
@@ -66,7 +68,7 @@ def _pinned(vendor_pub: Optional[str], key_option: bool = True) -> fileformat.Ke
     bundle = _bundle()
     if bundle is None:
         fix = "pass --vendor-pub FILE" if key_option else "pass --bundle DIR before 'license'"
-        raise LicenseError(
+        raise UsageError(  # bad usage (exit 2), not "the license does not allow it" (4)
             f"no vendor public key: run in the bundle (its license/vendor.pub is pinned) or {fix}"
         )
     return keys.bundle_keyring(bundle)
@@ -158,6 +160,48 @@ def issue_cmd(
     _guard(run)
 
 
+def _license_server_hosts(f) -> None:  # type: ignore[no-untyped-def]
+    """An inventory that places modules: act only where it places the license server (the
+    module whose spec declares ``license: {role: server}``). The services on the other hosts
+    use that server's license; a copy written next to them would be a second license in play
+    (what `license show` and the install gate then read)."""
+    inv = f.inventory
+    placements = inv.placements()
+    if not placements:
+        return  # this machine, -H hosts, or an inventory of bare hosts: the hosts named
+    bundle = f.bundle if hasattr(f.bundle, "specs") else _bundle()  # opened, or a folder
+    server = store.server_of(bundle.specs) if bundle is not None else None
+    if server is None:
+        raise UsageError(
+            f"{inv.source}: which module is the license server? run this in the bundle (its "
+            "module specs say) or name the host with -H"
+        )
+    servers = placements.get(server.module, [])
+    if not servers:
+        raise UsageError(
+            f"{inv.source}: no host runs {server.module}; place it on a host "
+            f"(modules: [{server.module}]) or name the host with -H"
+        )
+    others = [n for n in inv.hosts if n not in servers]
+    if others:
+        output.err.print(
+            f"license: acting on {', '.join(servers)} (where the inventory places "
+            f"{server.module}); {', '.join(others)} use(s) that server's license",
+            markup=False,
+        )
+    f.inventory = dataclasses.replace(inv, hosts={n: inv.hosts[n] for n in servers})
+
+
+def _on_license_servers(job):  # type: ignore[no-untyped-def]
+    """``work(fleet)`` that runs ``job`` only where the inventory places the license server."""
+
+    def work(f):  # type: ignore[no-untyped-def]
+        _license_server_hosts(f)
+        return job(f)
+
+    return work
+
+
 @app.command(
     "show",
     help="Print what a license grants (signature checked when a key is known): a license.cfg, "
@@ -171,7 +215,7 @@ def show(
 ) -> None:
     try:
         ring: Optional[fileformat.KeyRing] = _pinned(vendor_pub)
-    except LicenseError:
+    except (LicenseError, UsageError):
         ring = None
     given = (path, _guard(lambda: _read(path, "license"))) if path else None
 
@@ -193,7 +237,7 @@ def show(
         lambda: on_targets(
             targets(),
             None,
-            lambda f: f.each_host(one),
+            _on_license_servers(lambda f: f.each_host(one)),
             here,
             title="license show",
             as_json=as_json,
@@ -284,6 +328,8 @@ def verify_cmd(
     t = targets()
 
     def work(f):  # type: ignore[no-untyped-def]
+        if path is None:  # each host's installed license: only the license servers have one
+            _license_server_hosts(f)
         results = f.each_host(one)
         for r in results if not t.here else ():  # the hosts' JSON: the verdict as data
             if r.data is not None:
@@ -329,7 +375,7 @@ def install_cmd(
         lambda: on_targets(
             targets(),
             CTX.verified(),
-            lambda f: f.each_deployment(one),
+            _on_license_servers(lambda f: f.each_deployment(one)),
             here,
             title="license install",
             as_json=as_json,

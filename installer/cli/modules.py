@@ -54,10 +54,16 @@ def _on_targets(
     as_json: bool,
     details: Optional[Callable[[HostResult], None]] = None,
     events: bool = False,
+    needs_root: Optional[str] = None,
 ) -> None:
-    """This machine, -H hosts or an inventory: one path (installer.cli.remote.on_targets)."""
+    """This machine, -H hosts or an inventory: one path (installer.cli.remote.on_targets).
+    ``needs_root``: the command's name when it needs root on this machine, said before the
+    bundle is opened (its root-only pins would otherwise read as "not trusted")."""
+    t = targets()
+    if t.here and needs_root:
+        CTX.require_root(needs_root)
     on_targets(
-        targets(),
+        t,
         CTX.verified(),
         work,
         here,
@@ -146,7 +152,7 @@ def show_installed(
             _installed_rows(r)
 
     work = lambda f: f.status(_license_of)  # noqa: E731
-    _on_targets(work, here, "Installed, per host", as_json, _installed_rows)
+    _on_targets(work, here, "Installed, per host", as_json, _installed_rows, needs_root="li")
 
 
 def _license_of(dep) -> Optional[tuple[dict, str]]:  # type: ignore[no-untyped-def]
@@ -234,10 +240,18 @@ SKIP_OPT = typer.Option(
 )
 
 
-def _install(work: Callable[[Fleet], list[HostResult]], dry_run: bool, as_json: bool) -> None:
+def _install(
+    work: Callable[[Fleet], list[HostResult]], dry_run: bool, as_json: bool, what: str
+) -> None:
     details = _plan_details if dry_run else _install_details
     _on_targets(
-        work, lambda r: _print_result(r.data, as_json), "Install", as_json, details, events=True
+        work,
+        lambda r: _print_result(r.data, as_json),
+        "Install",
+        as_json,
+        details,
+        events=True,
+        needs_root=None if dry_run else what,
     )
 
 
@@ -257,7 +271,7 @@ def install(
 ) -> None:
     _use_bundle(bundle)
     opts = _options(sets, answers, yes, instances, gpus, dry_run, skip_check)
-    _install(lambda f: f.install(opts, list(modules)), dry_run, as_json)
+    _install(lambda f: f.install(opts, list(modules)), dry_run, as_json, "in")
 
 
 def install_all(
@@ -272,7 +286,7 @@ def install_all(
     _use_bundle(bundle)
     opts = _options(sets, answers, yes, None, None, dry_run, skip_check)
     # an inventory places modules per host; this machine and bare -H hosts get every module
-    _install(lambda f: f.install(opts, everything=True), dry_run, as_json)
+    _install(lambda f: f.install(opts, everything=True), dry_run, as_json, "inall")
 
 
 def remove(
@@ -309,7 +323,7 @@ def remove(
             )
 
     work = lambda f: f.remove(module, purge=purge, force=force)  # noqa: E731
-    _on_targets(work, here, f"Remove {module}", as_json, events=True)
+    _on_targets(work, here, f"Remove {module}", as_json, events=True, needs_root="rm")
 
 
 def remove_all(
@@ -331,4 +345,11 @@ def remove_all(
                 + (", data and state purged" if purge else "")
             )
 
-    _on_targets(lambda f: f.remove_all(purge=purge), here, "Remove all", as_json, events=True)
+    _on_targets(
+        lambda f: f.remove_all(purge=purge),
+        here,
+        "Remove all",
+        as_json,
+        events=True,
+        needs_root="rmall",
+    )

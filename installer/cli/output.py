@@ -6,6 +6,7 @@ Tables and JSON go to stdout; progress and step lines go to stderr, so `--json |
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any, Iterable, Optional, Sequence
 
@@ -24,11 +25,18 @@ from rich.table import Table
 
 from installer.events import Event
 
+NO_WRAP = 100_000
+
 
 def _console(stderr: bool) -> Console:
-    """A pipe gets wide tables (160 columns) instead of rich's 80-column fallback."""
+    """Without a terminal (a pipe, a log file), width from ``COLUMNS`` or none at all: rich's
+    80-column fallback would fold each one-line message and table row over several lines,
+    exactly in the logged runs where they are read later."""
     probe = Console(stderr=stderr)
-    width = None if probe.is_terminal else 160
+    width: Optional[int] = None
+    if not probe.is_terminal:
+        columns = os.environ.get("COLUMNS", "")
+        width = int(columns) if columns.isdigit() and int(columns) > 0 else NO_WRAP
     return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
 
 

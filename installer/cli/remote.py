@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, List, Optional, Union
@@ -99,7 +100,7 @@ _OPTIONS: list[tuple[str, Any, Any]] = [
     (
         "log_dir",
         Optional[str],
-        typer.Option(None, "--log-dir", help="Per-host logs (default ./sealbox-logs/<time>)."),
+        typer.Option(None, "--log-dir", help="Per-host logs (default ~/.sealbox/logs/<time>)."),
     ),
 ]
 
@@ -143,6 +144,19 @@ class HostEventPrinter:
             output.err.print(text, markup=False, highlight=False)
 
 
+LOG_HOME = "~/.sealbox/logs"
+
+
+def default_log_dir() -> str:
+    """Run logs go under the controller user's home, never into the current folder: the README
+    has the user run install.py inside the bundle folder, and a bundle carries only the files
+    its signed manifest lists, so a log folder left there made the next run refuse the bundle.
+    (The bundle reader stays strict rather than ignoring a log folder: nothing unverified may
+    sit in a bundle, and a bundle may be on read-only media.) Home, not /var/log: controller
+    commands need not run as root."""
+    return os.path.join(os.path.expanduser(LOG_HOME), time.strftime("%Y%m%d-%H%M%S"))
+
+
 def fleet(
     t: Targets,
     bundle: Union[VerifiedBundle, str, None],
@@ -152,7 +166,7 @@ def fleet(
 ) -> Fleet:
     from installer.cli.context import CTX
 
-    log_dir = t.log_dir or (None if t.here else f"sealbox-logs/{time.strftime('%Y%m%d-%H%M%S')}")
+    log_dir = t.log_dir or (None if t.here else default_log_dir())
     return Fleet(
         bundle,
         t.load(),

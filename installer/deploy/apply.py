@@ -94,7 +94,7 @@ class Applier:
     def _fail_with_logs(self, name: str, exc: RuntimeFailure) -> RuntimeFailure:
         """One line: the failure, and the file that keeps the container's whole log."""
         path = keep_logs(self.host, name, self.log_dir) if self.log_dir else None
-        where = f"; its log is kept in {path}" if path else ""
+        where = f"; its log is kept on {self.host.name} in {path}" if path else ""
         return RuntimeFailure(f"{exc}{where}")
 
     def _run_new(self, spec: ModuleSpec, inst: DesiredInstance) -> None:

@@ -182,6 +182,23 @@ class Deployment:
             result.seconds = time.monotonic() - started
             return result
 
+    def check_environment(self, names: list[str], options: InstallOptions) -> None:
+        """The envcheck gate alone, changing nothing: a fleet runs it on every host before the
+        first change, so one run shows every host's failures (a dependent host used to be
+        skipped unchecked when its provider's host failed). A no-op when this deployment's
+        gates leave the envcheck gate out."""
+        from installer.deploy.preflight import envcheck_gate
+
+        if envcheck_gate not in self.gates:
+            return
+        self.check_names(names)
+        _ = self.runtime.facts
+        with self.locked():
+            state = self.store.load()
+            facts = self.read_facts()
+            planned = self.planner.plan(names, options, state, facts)
+            envcheck_gate(self.gate_input(planned, state, options, facts))
+
     # remove -----------------------------------------------------------------------------
     def remove(self, name: str, *, purge: bool = False, force: bool = False) -> list[str]:
         self.check_names([name])

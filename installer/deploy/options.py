@@ -25,6 +25,9 @@ class InstallOptions:
     # Dependencies another host provides (multi-host): not installed here; their address
     # variables are set in ``overrides`` (see installer.fleet.wiring).
     elsewhere: frozenset[str] = frozenset()
+    # The license the license server on another host serves (where it is read from, its
+    # bytes): the license gate judges this one there, and writes no second copy here.
+    served_license: Optional[tuple[str, bytes]] = None
 
 
 @dataclass

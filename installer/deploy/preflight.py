@@ -22,6 +22,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from installer.hosts.base import Host
 
 
+class EnvironmentCheckFailed(HostError):
+    """A required envcheck item failed (exit 3); a fleet checks every host before any change."""
+
+
 def _existing_ancestor(host: Host, path: str) -> str:
     while path not in ("", "/") and not host.exists(path):
         path = os.path.dirname(path)
@@ -55,7 +59,7 @@ def envcheck_gate(inp: GateInput) -> None:
     failed = report.failed_required()
     if failed:
         parts = [f"{i.profile}/{i.id} ({i.actual})" for i in failed]
-        raise HostError(
+        raise EnvironmentCheckFailed(
             f"environment check failed on {inp.host.name}: {'; '.join(parts)}. Fix it (run "
             f"'envcheck {' '.join(profiles)}' for details) or skip an item with --skip-check "
             f"{failed[0].profile}/{failed[0].id}"

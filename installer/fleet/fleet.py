@@ -248,11 +248,37 @@ class Fleet:
                 names = list(hp.modules)
             self._job_modules[name] = names
             jobs.append(Job(name, self._install_job(hp, names, options), list(hp.after)))
-        blocked = {} if options.dry_run else self._unreachable_now(fplan, jobs, options)
+        if not options.dry_run:
+            env_failed = self._environments(fplan, options)
+            if env_failed is not None:
+                return env_failed
+        took: dict[str, float] = {}
+        blocked = {} if options.dry_run else self._unreachable_now(fplan, jobs, options, took)
         for job in jobs:
             if job.host in blocked:
                 job.run = _refuse(blocked[job.host])
-        return self._run(jobs)
+        results = self._run(jobs)
+        for r in results:  # a refused host shows the time its reachability probe took
+            if r.host in blocked:
+                r.seconds += took.get(r.host, 0.0)
+        return results
+
+    def _environments(
+        self, fplan: FleetPlan, options: InstallOptions
+    ) -> Optional[list[HostResult]]:
+        """Every host's envcheck before the first change (installer.fleet.precheck)."""
+        from installer.fleet.precheck import check_environments
+
+        return check_environments(
+            fplan,
+            self._job_modules,
+            options,
+            self.deployment,
+            lambda name: self.inherited(fplan.hosts[name], dry_run=True),
+            parallel=self.parallel,
+            log_dir=self.log_dir,
+            on_event=self.on_event,
+        )
 
     def _links(self, hp: HostPlan, names: list[str], known: dict[str, Any]) -> list[Link]:
         """Cross-host wired addresses, with the values the engine will use on that host."""
@@ -260,7 +286,11 @@ class Fleet:
         return links_of(hp, names, self.specs, self.inventory.placements(), values)
 
     def _unreachable_now(
-        self, fplan: FleetPlan, jobs: list[Job], options: InstallOptions
+        self,
+        fplan: FleetPlan,
+        jobs: list[Job],
+        options: InstallOptions,
+        took: Optional[dict[str, float]] = None,
     ) -> dict[str, str]:
         """Before any change: hosts that cannot reach a provider that is serving already."""
 
@@ -269,7 +299,9 @@ class Fleet:
             known = {**self.inherited(hp), **options.overrides}
             return self._links(hp, self._job_modules[name], known)
 
-        return blocked_hosts([j.host for j in jobs], links_for, self.host, self.parallel)
+        return blocked_hosts(
+            [j.host for j in jobs], links_for, self.host, self.parallel, timings=took
+        )
 
     def _install_job(
         self, hp: HostPlan, names: list[str], options: InstallOptions
@@ -299,6 +331,7 @@ class Fleet:
                 options,
                 overrides=overrides,
                 elsewhere=frozenset(hp.elsewhere),
+                served_license=self._served_license(hp),
                 instances=instances if instances is not None else options.instances,
                 gpus=gpus if gpus is not None else options.gpus,
                 # never prompt from parallel hosts (missing values are errors); one host runs
@@ -336,6 +369,21 @@ class Fleet:
             return Outcome(changed and not options.dry_run, msg, data)
 
         return run
+
+    def _served_license(self, hp: HostPlan) -> Optional[tuple[str, bytes]]:
+        """The license file the license server placed on another host reads (its host's
+        state), for this host's license gate; None when it is here or has none yet."""
+        from installer.license import store as S
+
+        server = S.server_of(self.specs)
+        if server is None or server.module not in hp.elsewhere:
+            return None
+        where = self.inventory.placements().get(server.module, [])
+        if len(where) != 1:
+            return None
+        lstore = S.LicenseStore(self.host(where[0]), S.license_dir(self.store(where[0]), server))
+        data = lstore.read()
+        return (f"{where[0]}:{lstore.current}", data) if data is not None else None
 
     # read-only and remove ---------------------------------------------------------------
     def status(

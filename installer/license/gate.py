@@ -9,9 +9,9 @@ last-good.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple
 
-from installer.errors import LicenseError
+from installer.errors import LicenseError, command
 from installer.events import Event
 from installer.license import pins as P
 from installer.license import store as S
@@ -64,6 +64,8 @@ def license_gate(inp: GateInput) -> None:
         return verify_bytes(data, keys, source=source, live=live, modules=licensed, high_water=hwm)
 
     bundle_path = f"{inp.bundle.root}/{K.BUNDLE_LICENSE}"
+    if server.module in inp.options.elsewhere:
+        return _served_elsewhere(inp, names, licensed, bundle_path, check)
     candidates: list = []
     installed = lstore.read()
     if installed is not None:
@@ -75,7 +77,7 @@ def license_gate(inp: GateInput) -> None:
         raise LicenseError(
             f"no license: neither {K.BUNDLE_LICENSE} in the bundle nor one installed at "
             f"{lstore.current}; ask the vendor for license.cfg and run "
-            "'sealbox license install license.cfg'"
+            f"'{command('license install license.cfg')}'"
         )
     good = [c for c in candidates if c[2].ok]
     chosen: Optional[Tuple[str, bytes, Verdict]] = None
@@ -102,5 +104,43 @@ def license_gate(inp: GateInput) -> None:
     source = lstore.current if where == "installed" else bundle_path
     raise LicenseError(
         f"license check failed for {', '.join(licensed)}: {verdict.reason()} ({source}); "
-        "fix: 'sealbox license verify' for details, 'sealbox license install FILE' for a new one"
+        f"fix: '{command('license verify')}' for details, "
+        f"'{command('license install FILE')}' for a new one"
     )
+
+
+def _served_elsewhere(
+    inp: GateInput,
+    names: List[str],
+    licensed: List[str],
+    bundle_path: str,
+    check: Callable[[bytes, str], Verdict],
+) -> None:
+    """The license server runs on another host: the services here use the license it serves,
+    so that one is judged against this machine, and no copy is written here (a local file
+    would be a second license in play, read by ``license show`` and the next gate)."""
+    served = inp.options.served_license
+    if served is not None:
+        source, data = served
+    else:  # the server has none yet (it gets the bundle's when it is installed)
+        bundled = inp.bundle.get(K.BUNDLE_LICENSE)
+        source = bundle_path
+        if bundled is None:
+            raise LicenseError(
+                f"no license: the license server on another host has none and the bundle "
+                f"carries no {K.BUNDLE_LICENSE}; ask the vendor for license.cfg and install it "
+                f"where the license server runs ('{command('license install license.cfg -i INV')}')"
+            )
+        data = bundled
+    verdict = check(data, source)
+    if not verdict.ok:
+        raise LicenseError(
+            f"license check failed for {', '.join(licensed)}: {verdict.reason()} ({source}); "
+            "fix: a license for this machine, installed where the license server runs "
+            f"('{command('license install FILE -i INV')}')"
+        )
+    _check_pins(inp, names, verdict, "served")
+    lic = verdict.license
+    assert lic is not None
+    msg = f"license {lic.license_id} ({lic.customer}) served from {source}: {verdict.reason()}"
+    inp.report(Event("warn" if verdict.warnings else "step", "license", msg))

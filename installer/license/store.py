@@ -108,9 +108,11 @@ class LicenseStore:
         swap atomically. Raises LicenseError and changes nothing when ``data`` is not good."""
         verdict = verify(data)
         if not verdict.ok:
+            reason = verdict.reason()
+            if reason.startswith(f"{source}: "):  # signature problems name the file already
+                reason = reason[len(source) + 2 :]
             raise LicenseError(
-                f"{source}: {verdict.reason()}; nothing changed, the installed license stays "
-                "in force"
+                f"{source}: {reason}; nothing changed, the installed license stays in force"
             )
         self.host.makedirs(self.directory, 0o755)
         old = self.read()

@@ -122,7 +122,11 @@ class DockerRuntime:
         if not res.ok and "No such container" not in res.stderr:
             raise RuntimeFailure(f"docker stop {name} failed: {res.first_error_line()}")
 
-    def remove(self, name: str) -> None:
+    def remove(self, name: str, stop_timeout: int = 10) -> None:
+        """Stop (SIGTERM, then SIGKILL after ``stop_timeout`` s), then remove: ``rm -f`` alone
+        kills at once, so a service's exit handler -- the one that gives its license seat back --
+        never runs, and the next install waits for the seat's lease to expire."""
+        self.host.run(["docker", "stop", "-t", str(stop_timeout), name], timeout=stop_timeout + 60)
         res = self.host.run(["docker", "rm", "-f", "-v", name], timeout=120)
         if not res.ok and "No such container" not in res.stderr:
             raise RuntimeFailure(f"docker rm {name} failed: {res.first_error_line()}")

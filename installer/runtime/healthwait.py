@@ -42,23 +42,40 @@ class Problem:
 
 
 class SameReason:
-    """Decides when a problem is the outcome: fatal at once, else unchanged for ``hold`` s."""
+    """Decides when a problem is the outcome: fatal at once, else unchanged for ``hold`` s.
+
+    The hold is counted from the start of the check that first saw the reason, so the time
+    the checks themselves take (a connect to a dropping firewall waits 3 s) is part of it:
+    the wait ends ``hold`` s after the reason appeared, not ``hold`` s plus the probes."""
 
     def __init__(self, hold: float) -> None:
         self.hold = hold
         self.text: Optional[str] = None
         self.since = 0.0
 
-    def settled(self, now: float, problem: Optional[Problem]) -> bool:
+    def settled(
+        self, now: float, problem: Optional[Problem], first_seen: Optional[float] = None
+    ) -> bool:
         if problem is None or problem.patient:
             self.text = None
             return False
         if problem.fatal:
             return True
         if problem.text != self.text:
-            self.text, self.since = problem.text, now
+            self.text = problem.text
+            self.since = now if first_seen is None else first_seen
             return False
         return now - self.since >= self.hold
+
+    def expired(self, now: float) -> bool:
+        """The reason seen last has been held for ``hold`` s by now."""
+        return self.text is not None and now - self.since >= self.hold
+
+    def pause(self, now: float, interval: float) -> float:
+        """Sleep until the next check, but not past the moment the hold runs out."""
+        if self.text is None:
+            return interval
+        return max(0.0, min(interval, self.since + self.hold - now))
 
 
 def exited_message(container: str, cont: Container, last_line: str) -> str:
@@ -156,7 +173,15 @@ class HealthWait:
         tracker = SameReason(self.check.same_reason_for)
         seen = "no answer yet"
         noted: Optional[str] = None
+        last: Optional[Problem] = None
+        took = 0.0  # how long the last round of checks took
         while True:
+            started = self.clock()
+            if last is not None and tracker.expired(started + took):
+                # the hold runs out before another round of checks could finish: the last
+                # round saw the reason, so end when the hold does
+                self.sleep(tracker.pause(started, took))
+                raise HealthFailed(f"{last.text}; {last.fix}")
             cont = self.inspect(self.container)
             if cont is None:
                 raise HealthFailed(
@@ -177,15 +202,16 @@ class HealthWait:
                 noted = problem.text
                 hold = "until the timeout" if problem.patient else f"{tracker.hold:g}s"
                 self.note(f"{problem.text} (waiting {hold} for a change)")
-            if tracker.settled(self.clock(), problem):
+            if tracker.settled(self.clock(), problem, first_seen=started):
                 assert problem is not None
                 raise HealthFailed(f"{problem.text}; {problem.fix}")
+            last, took = problem, self.clock() - started
             if self.clock() > deadline:
                 raise HealthFailed(
                     f"{self.container} not healthy after {self.check.timeout:.0f}s ({seen}) and "
                     "it gave no reason; read its log, then run the install again"
                 )
-            self.sleep(self.check.interval)
+            self.sleep(tracker.pause(self.clock(), self.check.interval))
 
 
 KEPT_LOG_LINES = 20000

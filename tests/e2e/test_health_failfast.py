@@ -22,7 +22,7 @@ from tests.e2e.conftest import copy_bundle, port_sets, resign, run_cli
 pytestmark = pytest.mark.e2e
 
 LIMIT = 30.0
-LOG_RE = re.compile(r"its log is kept in (\S+\.log)$")
+LOG_RE = re.compile(r"its log is kept on \S+ in (\S+\.log)$")
 
 
 @pytest.fixture(scope="module")

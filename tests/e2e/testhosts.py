@@ -9,6 +9,16 @@ Each sandbox host is:
   ``/etc/sudoers.d`` are bind mounts of per-host directories -- one host's state can never satisfy
   another's, and the machine's real users, sudoers and Docker engine are not touched (the main
   engine's socket and the system containerd are hidden by the private ``/run``);
+* its own machine identity where the facts read it (``fingerprint.collect``, the license
+  server's host view): ``/etc/machine-id`` (and ``/var/lib/dbus/machine-id``) bind-mounted from
+  a per-host file, a distinct root-disk serial in the host's own udev database
+  (``/run/udev/data/b<maj:min>``, under its private ``/run``), one "physical" NIC -- the netns
+  end of its veth, with a distinct MAC -- in a per-host ``/sys/class/net`` bind mount, and its
+  own hostname (a UTS namespace, bound like the mount namespace); so ``fingerprint check`` and
+  ``license issue`` see two sandbox hosts as two machines, as they would two servers;
+* reachable from the root namespace and, when a run has several hosts, from each other: one
+  FORWARD ACCEPT rule scoped to this run's veths (``-i sbh<run>+ -o sbh<run>+``; Docker sets the
+  chain's policy to DROP), removed at teardown;
 * its own sshd (own config and ed25519 host key, port 22 inside the netns) with users ``root``
   (key only), ``deploy`` (NOPASSWD sudo), ``secure`` (sudo asks for its password) and ``nosudo``
   (no sudo rights); all accept the run's client key, ``secure`` also its password;
@@ -66,7 +76,8 @@ class SandboxUser:
 
 @dataclass
 class SandboxHost:
-    """One test host; ``address``:``port`` is reachable from the root namespace."""
+    """One test host; ``address``:``port`` is reachable from the root namespace and from the
+    other hosts of the same ``sandbox_hosts`` call."""
 
     name: str
     index: int
@@ -76,10 +87,14 @@ class SandboxHost:
     veth: str
     hostdir: str
     mntns_file: str
+    utsns_file: str
     client_key: str
     wrong_key: str
     users: dict[str, SandboxUser]
     docker: bool
+    machine_id: str = ""
+    disk_serial: str = ""
+    mac: str = ""
     port: int = 22
     sshd: Optional[subprocess.Popen] = None
     dockerd: Optional[subprocess.Popen] = None
@@ -105,7 +120,13 @@ class SandboxHost:
     ) -> subprocess.CompletedProcess:
         """Run a command inside the host's namespaces, as root, without SSH."""
         return subprocess.run(
-            ["nsenter", f"--mount={self.mntns_file}", f"--net=/run/netns/{self.netns}", "--"]
+            [
+                "nsenter",
+                f"--mount={self.mntns_file}",
+                f"--uts={self.utsns_file}",
+                f"--net=/run/netns/{self.netns}",
+                "--",
+            ]
             + list(argv),
             input=input,
             capture_output=True,
@@ -251,8 +272,57 @@ mount --bind "$H/var-lib-sealbox" /var/lib/sealbox
 for f in passwd shadow group gshadow; do mount --bind "$H/etc/$f" "/etc/$f"; done
 mount --bind "$H/etc/sudoers.d" /etc/sudoers.d
 if [ -d "$H/docker-data" ]; then mount --bind "$H/docker-data" /var/lib/docker; fi
+for f in /etc/machine-id /var/lib/dbus/machine-id; do
+  if [ -f "$f" ]; then mount --bind "$H/machine-id" "$f"; fi
+done
+mkdir -p /run/udev
+mount --bind "$H/udev" /run/udev
+mount --bind "$H/sys-class-net" /sys/class/net
+hostname "$2"
 ip link set lo up
 """
+
+
+def _block_devices() -> list[tuple[str, str]]:
+    """(name, maj:min) of this machine's disks, as the fingerprint walks them."""
+    out = []
+    for name in sorted(os.listdir("/sys/block")):
+        if name.startswith(("loop", "ram", "zram", "fd", "sr", "nbd")):
+            continue
+        try:
+            with open(f"/sys/block/{name}/dev") as fh:
+                out.append((name, fh.read().strip()))
+        except OSError:
+            continue
+    return out
+
+
+def _identity(hostdir: str, peer: str) -> tuple[str, str, str]:
+    """Per-host machine-id, root-disk serial (udev database) and NIC (sysfs view): the files
+    SETUP_SCRIPT binds over the machine's own inside the host's mount namespace."""
+    machine_id = f"{random.getrandbits(128):032x}"
+    _write(os.path.join(hostdir, "machine-id"), machine_id + "\n", 0o444)
+    serial = f"SBX{random.getrandbits(48):012X}"
+    data = os.path.join(hostdir, "udev", "data")
+    os.makedirs(data)
+    for disk, dev in _block_devices():
+        _write(
+            os.path.join(data, f"b{dev}"),
+            f"E:ID_SERIAL={serial}-{disk}\nE:ID_SERIAL_SHORT={serial}\n",
+        )
+    mac = "02:" + ":".join(f"{random.randrange(256):02x}" for _ in range(5))
+    nic = os.path.join(hostdir, "sys-class-net", peer)
+    os.makedirs(os.path.join(nic, "device"))
+    for fname, value in (
+        ("address", mac),
+        ("type", "1"),
+        ("addr_assign_type", "0"),
+        ("operstate", "up"),
+        ("carrier", "1"),
+        ("speed", "1000"),
+    ):
+        _write(os.path.join(nic, fname), value + "\n")
+    return machine_id, serial, mac
 
 
 class _Run:
@@ -264,6 +334,8 @@ class _Run:
         self.hosts: list[SandboxHost] = []
         self.created_sealbox_dir = False
         self.pending_ns: list[tuple[str, str, str]] = []  # (netns, veth, mntns_file)
+        self.forward_rule: Optional[list[str]] = None
+        self.pending_uts: list[str] = []
 
     # -- build ----------------------------------------------------------------------------
     def build(self, n: int, docker: bool) -> list[SandboxHost]:
@@ -284,6 +356,10 @@ class _Run:
         nets = _free_subnets(n)
         for i in range(n):
             self.hosts.append(self._build_host(i, nets[i], client_key, wrong_key, client_pub))
+        if n > 1:  # hosts reach each other through the root namespace
+            veths = f"sbh{self.token}+"
+            self.forward_rule = ["FORWARD", "-i", veths, "-o", veths, "-j", "ACCEPT"]
+            _sh(["iptables", "-I", *self.forward_rule[:1], "1", *self.forward_rule[1:]])
         for h in self.hosts:
             self._start_sshd(h)
             if docker:
@@ -308,7 +384,9 @@ class _Run:
         veth, peer = f"sbh{self.token}{i}", f"sbn{self.token}{i}"
         hostdir = os.path.join(self.base, f"host{i}")
         mntns_file = os.path.join(NS_DIR, f"{self.token}-{i}.mnt")
+        utsns_file = os.path.join(NS_DIR, f"{self.token}-{i}.uts")
         self.pending_ns.append((netns, veth, mntns_file))
+        self.pending_uts.append(utsns_file)
         root_addr, addr = str(net[1]), str(net[2])
 
         for sub in ("ssh", "keys", "home", "var-lib-sealbox", "etc/sudoers.d"):
@@ -329,12 +407,14 @@ class _Run:
         host_pub = _keygen(os.path.join(hostdir, "ssh", "ssh_host_ed25519_key"), name)
         host_pub = " ".join(host_pub.split()[:2])
         _write(os.path.join(hostdir, "ssh", "sshd_config"), SSHD_CONFIG.format(hostdir=hostdir))
+        machine_id, serial, mac = _identity(hostdir, peer)
         if self._docker_wanted:
             os.makedirs(os.path.join(hostdir, "docker-data"), mode=0o710)
             _write(os.path.join(hostdir, "daemon.json"), "{}\n")
 
         _sh(["ip", "netns", "add", netns])
         _sh(["ip", "link", "add", veth, "type", "veth", "peer", "name", peer])
+        _sh(["ip", "link", "set", peer, "address", mac])
         _sh(["ip", "link", "set", peer, "netns", netns])
         _sh(["ip", "addr", "add", f"{root_addr}/30", "dev", veth])
         _sh(["ip", "link", "set", veth, "up"])
@@ -342,10 +422,12 @@ class _Run:
         _sh(["ip", "-n", netns, "link", "set", peer, "up"])
         _sh(["ip", "-n", netns, "route", "add", "default", "via", root_addr])
         open(mntns_file, "w").close()
+        open(utsns_file, "w").close()
         _sh(
             [
                 "unshare",
                 f"--mount={mntns_file}",
+                f"--uts={utsns_file}",
                 "--propagation",
                 "private",
                 "--",
@@ -357,6 +439,7 @@ class _Run:
                 SETUP_SCRIPT,
                 "setup",
                 hostdir,
+                name,
             ]
         )
         return SandboxHost(
@@ -368,10 +451,14 @@ class _Run:
             veth=veth,
             hostdir=hostdir,
             mntns_file=mntns_file,
+            utsns_file=utsns_file,
             client_key=client_key,
             wrong_key=wrong_key,
             users=users,
             docker=self._docker_wanted,
+            machine_id=machine_id,
+            disk_serial=serial,
+            mac=mac,
             _host_pub=host_pub,
         )
 
@@ -402,7 +489,13 @@ class _Run:
         _write(os.path.join(etc, "sudoers.d", "sealbox-test"), rules, 0o440)
 
     def _nsenter(self, h: SandboxHost) -> list[str]:
-        return ["nsenter", f"--mount={h.mntns_file}", f"--net=/run/netns/{h.netns}", "--"]
+        return [
+            "nsenter",
+            f"--mount={h.mntns_file}",
+            f"--uts={h.utsns_file}",
+            f"--net=/run/netns/{h.netns}",
+            "--",
+        ]
 
     def _start_sshd(self, h: SandboxHost) -> None:
         log = open(os.path.join(h.hostdir, "sshd.log"), "ab")
@@ -476,6 +569,13 @@ class _Run:
                     os.unlink(mntns_file)
             _sh(["ip", "netns", "del", netns], check=False)
             _sh(["ip", "link", "del", veth], check=False)
+        for uts in self.pending_uts:
+            if os.path.exists(uts):
+                _sh(["umount", uts], check=False)
+                with contextlib.suppress(OSError):
+                    os.unlink(uts)
+        if self.forward_rule is not None:
+            _sh(["iptables", "-D", *self.forward_rule], check=False)
         for h in self.hosts:
             for fh in h._extra:
                 with contextlib.suppress(Exception):

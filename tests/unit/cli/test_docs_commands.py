@@ -99,8 +99,10 @@ SUGGESTIONS = sorted(
 
 def test_error_messages_suggest_commands() -> None:
     found = {cmd for _, cmd in SUGGESTIONS}
-    assert "sealbox bundle verify" in found
-    assert any(c.startswith("sealbox license install") for c in found)
+    # hints that name a command the user runs on the customer side are built with
+    # installer.errors.command() (issue 19, item 1): tested below
+    assert any(c.startswith("sealbox bundle ") for c in found)
+    assert any(c.startswith(("install.py ", "python3 install.py ")) for c in found)
 
 
 @pytest.mark.parametrize("where,command", SUGGESTIONS, ids=lambda v: str(v))
@@ -246,3 +248,21 @@ def test_readme_scripts_run_from_a_root_shell_without_sudo() -> None:
         for n, text in enumerate(path.read_text().splitlines(), 1):
             code = text.split("#", 1)[0]
             assert not call.search(code), f"{path.name}:{n} calls sudo: {text.strip()}"
+
+
+@pytest.mark.parametrize("script_dir", [None, "/media/usb/bundle"])
+def test_hint_names_the_command_the_user_has(monkeypatch, script_dir) -> None:
+    """Issue 19, item 1: a controller that has only the bundle has `python3 install.py`, not
+    `sealbox`; the refusal's hint names the one that exists there, and it parses."""
+    from installer.errors import SCRIPT_DIR_ENV, command
+
+    if script_dir is None:
+        monkeypatch.delenv(SCRIPT_DIR_ENV, raising=False)
+    else:
+        monkeypatch.setenv(SCRIPT_DIR_ENV, script_dir)
+    hint = command("bundle verify")
+    parse(command("license install license.cfg"))
+    assert hint == (
+        "sealbox bundle verify" if script_dir is None else "python3 install.py bundle verify"
+    )
+    parse(hint)

@@ -136,3 +136,16 @@ def test_create_checks_the_container_runs_the_signed_id():
     assert "sealbox-x-0" in str(err.value) and "sha256:eeee" in str(err.value)
     assert "vendor/x:1" in str(err.value)
     assert "docker rm -f -v c0ffee" in host.commands  # refused containers do not stay
+
+
+def test_remove_stops_first_so_the_exit_handler_runs():
+    """Issue 19, item 3: `docker rm -f` alone kills at once; the service's SIGTERM handler,
+    which gives its license seat back, must run before the container goes."""
+    from installer.runtime.docker import DockerRuntime
+
+    host = RecordedHost({"docker stop": "", "docker rm -f -v": ""})
+    DockerRuntime(host).remove("sealbox-face-server-0")
+    assert host.commands == [
+        "docker stop -t 10 sealbox-face-server-0",
+        "docker rm -f -v sealbox-face-server-0",
+    ]

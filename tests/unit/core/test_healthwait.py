@@ -325,6 +325,30 @@ def test_unreachable_dependency_names_host_address_port_and_fix():
     assert "open TCP port 5535 from hostb to 10.1.2.3" in msg
 
 
+def test_probe_time_counts_toward_the_hold():
+    """Issue 19, item 5: a dropped connect takes 3 s per check; the hold (10 s) ends 10 s
+    after the reason was first seen, not 10 s plus every probe (it used to take 13-18 s)."""
+    ep = Endpoint("mysql_host", "10.1.2.3", "mysql_port", 5535, "mysql", None)
+    clock_box: list[Clock] = []
+
+    def dropped(text: str) -> Result:
+        clock_box[0].now += 3.0  # the connect's own timeout
+        return Result(text, 124, "", "")
+
+    host = RecordedHost(
+        {
+            HTTP + "'exec 3<>/dev/tcp/10.1.2.3/5535'": dropped,
+            HTTP: 'HTTP/1.1 503 X\r\n\r\n{"reason": "mysql: timeout"}',
+        },
+        name="hostb",
+    )
+    hw, clock = waiter(host, [], eps=[ep])
+    clock_box.append(clock)
+    with pytest.raises(HealthFailed, match="cannot reach mysql"):
+        hw.run()
+    assert 10 <= clock.now <= 10.5, clock.now
+
+
 def test_dependency_not_serving_is_named():
     ep = Endpoint("license_server_host", "127.0.0.1", "license_port", 8887, "license-server", "/")
     host = RecordedHost(

@@ -101,15 +101,17 @@ def test_recreate_rolls_back_a_new_container_that_fails(engine) -> None:
     old_id = docker.containers[MYSQL]["Id"]
     host.commands.clear()
     docker.exits_on_start.add(MYSQL)  # the new container (same name) exits at once
-    with pytest.raises(RuntimeFailure, match=f"{MYSQL}.*kept in {ROOT}/logs/"):
+    with pytest.raises(RuntimeFailure, match=f"{MYSQL}.*kept on box in {ROOT}/logs/"):
         make().install(["mysql"], InstallOptions(overrides={"mysql_port": 5536}))
     assert _changes(host) == [
-        f"rm {OLD}",  # a leftover of an interrupted run, if any
+        f"stop {OLD}",  # a leftover of an interrupted run, if any: stopped (its seat freed)
+        f"rm {OLD}",
         f"stop {MYSQL}",
         f"rename {MYSQL} {OLD}",
         f"create {MYSQL}",
         f"start {MYSQL}",
-        f"rm {MYSQL}",  # the failed new one goes
+        f"stop {MYSQL}",  # the failed new one goes, stopped first (issue 19, item 3)
+        f"rm {MYSQL}",
         f"rename {OLD} {MYSQL}",  # the old one comes back
         f"start {MYSQL}",
     ]
@@ -124,7 +126,12 @@ def test_recreate_replaces_the_container_when_the_config_changes(engine) -> None
     host.commands.clear()
     res = make().install(["mysql"], InstallOptions(overrides={"mysql_port": 5536}))
     assert [a.kind for a in res.plan.actions] == [RECREATE]
-    assert _changes(host)[-3:] == [f"create {MYSQL}", f"start {MYSQL}", f"rm {OLD}"]
+    assert _changes(host)[-4:] == [
+        f"create {MYSQL}",
+        f"start {MYSQL}",
+        f"stop {OLD}",
+        f"rm {OLD}",
+    ]
     assert _state(host)["modules"]["mysql"]["instances"][0]["ports"] == {"mysql": 5536}
 
 
@@ -134,7 +141,13 @@ def test_remove_keeps_data_and_values(engine) -> None:
     host.files[f"{ROOT}/data/mysql/db/ibdata1"] = b"rows"
     host.commands.clear()
     assert make().remove("mysql") == [MYSQL]
-    assert _changes(host) == [f"stop {MYSQL}", f"rm {MYSQL}", f"rm {OLD}"]
+    assert _changes(host) == [
+        f"stop {MYSQL}",
+        f"stop {MYSQL}",  # the runtime stops before every removal (a seat is given back)
+        f"rm {MYSQL}",
+        f"stop {OLD}",
+        f"rm {OLD}",
+    ]
     assert docker.containers == {}
     assert host.removed == [f"{ROOT}/config/{MYSQL}"]
     assert f"{ROOT}/data/mysql/db/ibdata1" in host.files

@@ -16,6 +16,9 @@ from .conftest import recorded_host
 
 def run(monkeypatch, capsys, host: str, *args: str, **swap: Any) -> tuple[int, str, str]:
     monkeypatch.setattr(cli, "_host", lambda: recorded_host(host, **swap))
+    # the fixtures were recorded with the install dir at /opt/sealbox; envcheck now measures
+    # the state root, as the install gate does (issue 19, item 8)
+    monkeypatch.setenv("SEALBOX_STATE_DIR", "/opt/sealbox")
     code = cli.main(list(args))
     out, err = capsys.readouterr()
     return code, out, err
@@ -168,3 +171,21 @@ def test_list_profiles(monkeypatch, capsys) -> None:
     assert data["license-server"]["aliases"] == ["offline-security-server"]
     gpu = next(i for i in data["face-server"]["items"] if i["id"] == "gpu")
     assert gpu["requirement"] == ">= 1 GPU(s), >= 6 GB each, not virtual (vGPU)"
+
+
+def test_disk_install_is_measured_where_the_install_writes(monkeypatch, capsys) -> None:
+    """Issue 19, item 8: standalone envcheck measured /opt/sealbox while the install gate
+    measures the state root (/var/lib/sealbox); both now measure the state root."""
+    from envcheck.checks import with_install_path
+
+    monkeypatch.setattr(cli, "_host", lambda: recorded_host("ubuntu2004-healthy"))
+    monkeypatch.setenv("SEALBOX_STATE_DIR", "/srv/sealbox-state")
+    code = cli.main(["face-server", "--no-log", "--format", "json"])
+    out = json.loads(capsys.readouterr().out)
+    disk = next(i for i in out["items"] if i["id"] == "disk-install")
+    assert "/srv/sealbox-state" in disk["requirement"], disk
+    assert code in (0, 1, 3, 4)
+    assert with_install_path({"disk-install.path": "/data"}, "/x") == {"disk-install.path": "/data"}
+    assert with_install_path({"mysql/disk-install.path": "/d"}, "/x") == {
+        "mysql/disk-install.path": "/d"
+    }

@@ -110,3 +110,55 @@ def test_preflight_blocks_only_when_the_provider_serves():
         assert set(got) == want
         if want:
             assert got["gpu1"].startswith("gpu1 (10.0.0.3) cannot reach mysql on db at 10.0.0.2")
+
+
+def test_a_blocked_host_shows_the_time_its_probe_took(monkeypatch):
+    """Issue 19, item 8: a host refused by the reachability pre-check showed 'time 0.0s'
+    although its 3 s probe ran."""
+    import time
+
+    from installer.deploy.engine import InstallOptions
+    from installer.fleet.fleet import Fleet
+    from installer.fleet.reach import blocked_hosts
+    from tests.unit.source_bundle import source_bundle
+
+    inv, fp = plan()
+    hp = fp.hosts["gpu1"]
+    values = {**port_defaults(SPECS), **hp.overrides}
+    links = links_of(hp, ["face-server"], SPECS, inv.placements(), values)
+
+    def slow_drop(text: str) -> Result:
+        time.sleep(0.3)
+        return Result(text, 124, "", "")
+
+    gpu1 = RecordedHost(
+        {
+            "timeout 3 bash -c 'exec 3<>/dev/tcp/10.0.0.1/8887'": "",
+            "timeout 3 bash -c 'exec 3<>/dev/tcp/10.0.0.2/6000'": slow_drop,
+        },
+        name="gpu1",
+    )
+    db = RecordedHost({"timeout 3 bash -c 'exec 3<>/dev/tcp/10.0.0.2/6000'": ""})
+    hosts = {"gpu1": gpu1, "db": db, "lic": RecordedHost({})}
+    took: dict[str, float] = {}
+    got = blocked_hosts(
+        ["lic", "db", "gpu1"],
+        lambda n: links if n == "gpu1" else [],
+        hosts.__getitem__,
+        timings=took,
+    )
+    assert set(got) == {"gpu1"} and took["gpu1"] >= 0.3
+
+    def fake_unreachable(self, fplan, jobs, options, took=None):
+        took["gpu1"] = 3.2
+        return {"gpu1": got["gpu1"]}
+
+    from installer.fleet.run import Outcome
+
+    monkeypatch.setattr(Fleet, "_unreachable_now", fake_unreachable)
+    monkeypatch.setattr(Fleet, "_environments", lambda self, fplan, options: None)
+    monkeypatch.setattr(
+        Fleet, "_install_job", lambda self, hp, names, options: lambda report: Outcome()
+    )
+    results = {r.host: r for r in Fleet(source_bundle(), inv).install(InstallOptions())}
+    assert results["gpu1"].status == "failed" and results["gpu1"].seconds >= 3.2

@@ -234,3 +234,17 @@ def test_install_keeps_last_good_and_refuses_bad(tmp_path) -> None:
         assert st.read() == second and st.read(st.last_good) == first
     names: List[str] = sorted(p.name for p in (tmp_path / "lic").iterdir())
     assert names == ["license.cfg", "license.cfg.last-good"]
+
+
+def test_wrong_key_message_names_the_file_once(tmp_path) -> None:
+    """Issue 19, item 8: '<path>: <path>: signed with vendor key ...' said the path twice."""
+    st = LicenseStore(LocalHost(), str(tmp_path / "lic"))
+    path = "/tmp/other-vendor/license.cfg"
+    with pytest.raises(LicenseError, match="signed with vendor key") as exc:
+        st.install(
+            signed(key=OTHER_KEY),
+            lambda d: verify_bytes(d, RING, source=path, now=NOW, live=machine()),
+            source=path,
+        )
+    assert str(exc.value).count(path) == 1, str(exc.value)
+    assert str(exc.value).startswith(f"{path}: signed with vendor key {OTHER_KEY.id}")

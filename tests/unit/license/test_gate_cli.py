@@ -18,6 +18,7 @@ from fingerprint.archive import pack_files
 from fingerprint.secfile import dump_secfile
 from installer.bundle.opened import VerifiedBundle, open_bundle
 from installer.bundle.trust import BundleRefused
+from installer.deploy.options import InstallOptions
 from installer.deploy.state import StateStore
 from installer.errors import LicenseError
 from installer.hosts.local import LocalHost
@@ -40,6 +41,7 @@ class FakeDeployment:
     specs: Dict[str, Any] = field(default_factory=dict)
     events: List[Any] = field(default_factory=list)
     names: List[str] = field(default_factory=list)
+    options: Any = field(default_factory=InstallOptions)
 
     @property
     def manifest(self) -> Any:
@@ -189,3 +191,35 @@ def test_cli_keygen_issue_show_verify(tmp_path, monkeypatch) -> None:
     )
     assert res.exit_code == 4 and "module x-server not licensed" in res.output
     assert "BEGIN PRIVATE KEY" not in res.output
+
+
+def _elsewhere(served):  # type: ignore[no-untyped-def]
+    return SimpleNamespace(elsewhere=frozenset({"license-server"}), served_license=served)
+
+
+def test_gate_judges_the_license_served_on_another_host(tmp_path, live) -> None:
+    """Issue 19, item 2: with the license server on host "lic", the gate on "gpu" judges the
+    license that server serves, and writes no second copy on "gpu" (it used to install the
+    bundle's there and then pick the newest valid file it found)."""
+    import time
+
+    bundled = signed(now=time.time() - 100)
+    d = deployment(tmp_path, bundled)
+    local = tmp_path / "st/data/license-server/license/license.cfg"
+    with pytest.raises(LicenseError, match="expired on ") as exc:
+        G.license_gate(
+            replace(
+                d,
+                names=["face-server"],
+                options=_elsewhere(("lic:/srv/license.cfg", expired_bytes())),
+            )
+        )
+    assert "lic:/srv/license.cfg" in str(exc.value) and "license install" in str(exc.value)
+    assert not local.exists(), "the gate wrote a license on a host that runs no license server"
+
+    served = signed(now=time.time() - 50, license_id="LIC-SERVED")
+    G.license_gate(
+        replace(d, names=["face-server"], options=_elsewhere(("lic:/srv/license.cfg", served)))
+    )
+    assert "LIC-SERVED" in d.events[-1].message and "lic:/srv/license.cfg" in d.events[-1].message
+    assert not local.exists()
