@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Optional
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -17,11 +18,14 @@ PROFILES = ["license-server", "mysql", "face-server"]
 NEVER_SKIPPED = {"ports", "docker-installed", "docker-running"}
 
 
-def failing_items(state_root: str = "/var/lib") -> list[str]:
+def failing_items(state_root: str = "/var/lib", profiles: Optional[list[str]] = None) -> list[str]:
+    """The failing required items of `profiles` (default: the demo's three)."""
     import envcheck
     from installer.hosts.local import LocalHost
 
-    report = envcheck.run_checks(LocalHost(), PROFILES, overrides={"disk-install.path": state_root})
+    report = envcheck.run_checks(
+        LocalHost(), profiles or PROFILES, overrides={"disk-install.path": state_root}
+    )
     return [f"{i.profile}/{i.id}" for i in report.failed_required() if i.id not in NEVER_SKIPPED]
 
 
