@@ -1,8 +1,9 @@
 """Cross-host wiring and host order, computed from the inventory and the bundle's module specs.
 
 Wiring: a module whose dependency runs on *another* host gets that host's address in the
-dependency's address variable (``license_server_host``, ``mysql_host``) and the provider's
-port variables (``license_port``, ``mysql_port``) when the provider sets them -- unless the
+dependency's address variables (derived from the dependents' ``wired_to`` by
+``installer.spec.address``, the answer Kubernetes uses too) and the provider's port variables
+when the provider's host sets them -- unless the
 variable is set explicitly (inventory ``vars`` or the host's own ``vars``). A dependency on the
 same host needs no wiring (127.0.0.1 under host networking, the module's default).
 
@@ -18,15 +19,9 @@ from typing import Any, Mapping, Optional
 
 from installer.errors import SpecError
 from installer.fleet.inventory import Inventory, InventoryHost
+from installer.spec.address import address_variables
 from installer.spec.model import ModuleSpec
 from installer.spec.order import dependency_closure
-
-# Which variable of a dependent carries the address of the host running a module. Variables
-# are one namespace across modules, so the face-server's `mysql_host` is this name everywhere.
-ADDRESS_VARIABLE: dict[str, str] = {
-    "license-server": "license_server_host",
-    "mysql": "mysql_host",
-}
 
 
 @dataclass
@@ -97,6 +92,7 @@ def plan_fleet(
         raise SpecError("\n".join(problems))
 
     plans: dict[str, HostPlan] = {}
+    addresses = address_variables(specs)
     for h in inv.hosts.values():
         names = list(h.modules)
         explicit = {**inv.vars, **h.vars}
@@ -106,10 +102,10 @@ def plan_fleet(
         elsewhere: set[str] = set()
         for dep in sorted(needed):
             provider = _provider(inv, dep, h, placements)
-            var = ADDRESS_VARIABLE.get(dep)
+            address_vars = addresses.get(dep, ())
             if provider is None:
                 where = placements.get(dep, [])
-                if var and var in explicit:
+                if address_vars and all(v in explicit for v in address_vars):
                     elsewhere.add(dep)  # an external service the user points at himself
                     continue
                 what = (
@@ -117,7 +113,11 @@ def plan_fleet(
                     if where
                     else f"no host in the inventory runs {dep}"
                 )
-                fix = f"set {var} in hosts.{h.name}.vars" if var else f"add {dep} to a host"
+                fix = (
+                    f"set {' and '.join(address_vars)} in hosts.{h.name}.vars"
+                    if address_vars
+                    else f"add {dep} to a host"
+                )
                 problems.append(
                     f"{src}: hosts.{h.name}.modules: {', '.join(names)} need(s) {dep}, but "
                     f"{what}; {fix}"
@@ -129,9 +129,10 @@ def plan_fleet(
             if provider not in hp.after:
                 hp.after.append(provider)
             p = inv.hosts[provider]
-            if var and var not in explicit:
-                wired[var] = p.lan_address
-                hp.wired[var] = f"{p.lan_address} ({dep} on {provider})"
+            for var in address_vars:
+                if var not in explicit:
+                    wired[var] = p.lan_address
+                    hp.wired[var] = f"{p.lan_address} ({dep} on {provider})"
             for port in specs[dep].ports:
                 if port.variable and port.variable not in explicit:
                     value = p.vars.get(port.variable, inv.vars.get(port.variable))

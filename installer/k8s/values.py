@@ -1,4 +1,4 @@
-"""Module variables for a cluster: Service names for `<module>_host`, no host facts."""
+"""Module variables for a cluster: Service names for address variables, no host facts."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional
 from installer.deploy.render import Renderer
 from installer.deploy.variables import Resolved, resolve
 from installer.errors import UsageError
+from installer.spec.address import cluster_addresses
 from installer.spec.model import ModuleSpec
 
 if TYPE_CHECKING:
@@ -33,16 +34,9 @@ class _NoFacts:
 
 
 def cluster_defaults(specs: Mapping[str, ModuleSpec], namespace: str) -> dict[str, str]:
-    """`<module>_host` variables point at that module's Service (same namespace)."""
-    out = {}
-    for spec in specs.values():
-        for var in spec.variables:
-            target = (
-                var.name[: -len("_host")].replace("_", "-") if var.name.endswith("_host") else ""
-            )
-            if var.type == "host" and target in specs:
-                out[var.name] = target
-    return out
+    """Address variables (derived from `wired_to`) point at the provider's Service (same
+    namespace): the one answer `installer.spec.address` gives every deployment path."""
+    return cluster_addresses(specs)
 
 
 def resolve_for_cluster(

@@ -3,141 +3,21 @@
 from __future__ import annotations
 
 import os
-import re
+from dataclasses import replace
 from typing import Any, Mapping
 
 import yaml
 
 from installer.errors import SpecError
 from installer.spec.model import (
-    GPU_NEEDS,
-    HEALTH_TYPES,
-    NETWORK_MODES,
-    RESTART_POLICIES,
-    VARIABLE_TYPES,
-    ConfigFile,
-    DataDir,
+    Accelerator,
     HealthCheck,
-    ImageRef,
     ModuleSpec,
-    Mount,
-    Port,
     Variable,
-    WiredTo,
+    check_module_doc,
+    gpu_of,
 )
-from installer.spec.schema import Field, SchemaErrors, check_map
-
-NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
-VAR_RE = re.compile(r"^[a-z][a-z0-9_]{0,60}$")
-
-PORT_SCHEMA = {
-    "name": Field("str", required=True),
-    "port": Field("int", required=True, minimum=1, maximum=65535),
-    "variable": Field("str"),
-    "container_port": Field("int", minimum=1, maximum=65535),
-    "per_instance": Field("bool"),
-    "protocol": Field("str", choices=("tcp", "udp")),
-}
-VARIABLE_SCHEMA = {
-    "type": Field("str", choices=VARIABLE_TYPES),
-    "default": Field(("str", "int", "bool")),
-    "prompt": Field("str"),
-    "secret": Field("bool"),
-    "generate": Field("int", minimum=0, maximum=128),
-    "choices": Field("list", items=Field("str")),
-    "pattern": Field("str"),
-    "description": Field("str"),
-}
-MODULE_SCHEMA = {
-    "name": Field("str", required=True),
-    "version": Field(("str", "int", "number"), required=True),
-    "description": Field("str", required=True),
-    "image": Field(
-        "map",
-        required=True,
-        values=None,
-    ),
-    "depends_on": Field("list", items=Field("str")),
-    "network": Field("str", choices=NETWORK_MODES),
-    "gpu": Field("str", choices=GPU_NEEDS),
-    "instances": Field("int", minimum=1, maximum=64),
-    "max_instances": Field("int", minimum=1, maximum=64),
-    "restart": Field("str", choices=RESTART_POLICIES),
-    "ports": Field("list", items=PORT_SCHEMA),
-    "data": Field(
-        "list",
-        items={
-            "name": Field("str", required=True),
-            "container": Field("str", required=True),
-            "per_instance": Field("bool"),
-        },
-    ),
-    "mounts": Field(
-        "list",
-        items={
-            "host": Field("str", required=True),
-            "container": Field("str", required=True),
-            "read_only": Field("bool"),
-        },
-    ),
-    "configs": Field(
-        "list",
-        items={
-            "template": Field("str", required=True),
-            "mount": Field("str", required=True),
-            "secret": Field("bool"),
-        },
-    ),
-    "environment": Field("map", values=Field(("str", "int", "bool"))),
-    "command": Field("list", items=Field(("str", "int"))),
-    "variables": Field("map", values=Field("map", items=VARIABLE_SCHEMA)),
-    "health": Field("map"),
-    "envcheck": Field("list", items=Field("map")),
-    "licensed": Field("bool"),
-    "wired_to": Field(
-        "list", items={"host": Field("str", required=True), "port": Field("str", required=True)}
-    ),
-    # cluster mode: {requests: {cpu, memory}, limits: {cpu, memory}} (Kubernetes quantities)
-    "resources": Field("map", values=Field("map", values=Field(("str", "int")))),
-}
-IMAGE_SCHEMA = {"ref": Field("str", required=True), "archive": Field("str", required=True)}
-HEALTH_SCHEMA = {
-    "type": Field("str", required=True, choices=HEALTH_TYPES),
-    "port": Field("str"),
-    "path": Field("str"),
-    "command": Field("list", items=Field("str")),
-    "timeout": Field("number", minimum=1, maximum=3600),
-    "interval": Field("number", minimum=0.1, maximum=60),
-    "same_reason_for": Field("number", minimum=1, maximum=3600),
-}
-
-
-def _semantic_checks(doc: dict[str, Any], errors: SchemaErrors, expected_name: str) -> None:
-    """Cross-field rules the plain schema cannot express."""
-    name = doc.get("name")
-    if isinstance(name, str):
-        if not NAME_RE.match(name):
-            errors.add("name", f"must be lower-case letters, digits and '-', got {name!r}")
-        elif expected_name and name != expected_name:
-            errors.add("name", f"is {name!r} but the file is named {expected_name}.yaml")
-    port_names = [p.get("name") for p in doc.get("ports") or [] if isinstance(p, dict)]
-    for i, pname in enumerate(port_names):
-        if pname in port_names[:i]:
-            errors.add(f"ports[{i}].name", f"duplicate port name {pname!r}")
-    health = doc.get("health")
-    if isinstance(health, dict):
-        check_map(health, HEALTH_SCHEMA, "health", errors)
-        htype = health.get("type")
-        if htype in ("tcp", "http") and health.get("port") not in port_names:
-            errors.add("health.port", f"must name one of the module's ports {port_names}")
-        if htype == "command" and not health.get("command"):
-            errors.add("health.command", "is required for a command health check")
-    image = doc.get("image")
-    if isinstance(image, dict):
-        check_map(image, IMAGE_SCHEMA, "image", errors)
-    for vname in (doc.get("variables") or {}) if isinstance(doc.get("variables"), dict) else {}:
-        if isinstance(vname, str) and not VAR_RE.match(vname):
-            errors.add(f"variables.{vname}", "names are lower-case letters, digits and '_'")
+from installer.spec.schema import SchemaErrors, build
 
 
 def parse_module(doc: Any, source: str, expected_name: str = "") -> ModuleSpec:
@@ -145,87 +25,40 @@ def parse_module(doc: Any, source: str, expected_name: str = "") -> ModuleSpec:
     errors = SchemaErrors(source)
     if not isinstance(doc, dict):
         raise SpecError(f"{source}: expected a mapping at the top level, got {type(doc).__name__}")
-    check_map(doc, MODULE_SCHEMA, "", errors)
-    _semantic_checks(doc, errors, expected_name)
+    check_module_doc(doc, errors, expected_name)
     if errors.errors:
         raise SpecError("; ".join(errors.errors))
+    spec: ModuleSpec = build(ModuleSpec, doc, source=source)
+    return replace(spec, **_derived(spec, doc))
 
-    variables: dict[str, Variable] = {}
-    for vname, v in (doc.get("variables") or {}).items():
-        variables[vname] = Variable(
-            name=vname,
-            type=v.get("type", "str"),
-            default=v.get("default"),
-            prompt=v.get("prompt"),
-            secret=bool(v.get("secret", False)),
-            generate=int(v.get("generate", 0)),
-            choices=tuple(v.get("choices") or ()),
-            pattern=v.get("pattern"),
-            description=v.get("description", ""),
-        )
-    ports = []
-    for p in doc.get("ports") or []:
-        port = Port(
-            name=p["name"],
-            port=p["port"],
-            variable=p.get("variable"),
-            container_port=p.get("container_port"),
-            per_instance=p.get("per_instance", True),
-            protocol=p.get("protocol", "tcp"),
-        )
-        ports.append(port)
-        if port.variable and port.variable not in variables:
-            variables[port.variable] = Variable(
-                name=port.variable, type="port", default=port.port, description=f"{port.name} port"
+
+def _derived(spec: ModuleSpec, doc: dict[str, Any]) -> dict[str, Any]:
+    """Defaults that depend on other fields: port variables, the health port, gpu/accelerator,
+    the license server's own `licensed`."""
+    out: dict[str, Any] = {}
+    declared = {v.name for v in spec.variables}
+    port_vars: dict[str, Variable] = {}
+    for p in spec.ports:
+        if p.variable and p.variable not in declared and p.variable not in port_vars:
+            port_vars[p.variable] = Variable(
+                name=p.variable, type="port", default=p.port, description=f"{p.name} port"
             )
-    h = doc.get("health") or {"type": "tcp", "port": ports[0].name if ports else None}
-    health = HealthCheck(
-        type=h.get("type", "tcp"),
-        port=h.get("port"),
-        path=h.get("path", "/"),
-        command=tuple(h.get("command") or ()),
-        timeout=float(h.get("timeout", 120)),
-        interval=float(h.get("interval", 1)),
-        same_reason_for=float(h.get("same_reason_for", 10)),
-    )
-    img = doc["image"]
-    return ModuleSpec(
-        name=doc["name"],
-        version=str(doc["version"]),
-        description=doc["description"].strip(),
-        image=ImageRef(ref=img["ref"], archive=img["archive"]),
-        source=source,
-        depends_on=tuple(doc.get("depends_on") or ()),
-        network=doc.get("network", "host"),
-        gpu=doc.get("gpu", "none"),
-        instances=doc.get("instances", 1),
-        max_instances=doc.get("max_instances", 16),
-        restart=doc.get("restart", "unless-stopped"),
-        ports=tuple(ports),
-        data=tuple(
-            DataDir(d["name"], d["container"], d.get("per_instance", False))
-            for d in doc.get("data") or []
-        ),
-        mounts=tuple(
-            Mount(m["host"], m["container"], m.get("read_only", True))
-            for m in doc.get("mounts") or []
-        ),
-        configs=tuple(
-            ConfigFile(c["template"], c["mount"], c.get("secret", False))
-            for c in doc.get("configs") or []
-        ),
-        environment={k: str(v) for k, v in (doc.get("environment") or {}).items()},
-        command=tuple(str(c) for c in doc.get("command") or ()),
-        variables=tuple(variables.values()),
-        health=health,
-        envcheck=tuple(doc.get("envcheck") or ()),
-        licensed=doc.get("licensed", True),
-        wired_to=tuple(WiredTo(w["host"], w["port"]) for w in doc.get("wired_to") or []),
-        resources={
-            str(k): {str(n): str(q) for n, q in (v or {}).items()}
-            for k, v in (doc.get("resources") or {}).items()
-        },
-    )
+    if port_vars:
+        out["variables"] = spec.variables + tuple(port_vars.values())
+    if doc.get("health") is None:
+        out["health"] = HealthCheck(type="tcp", port=spec.ports[0].name if spec.ports else None)
+    if doc.get("accelerator") is None:
+        gpu = spec.gpu
+        out["accelerator"] = Accelerator(
+            kind="none" if gpu == "none" else "nvidia",
+            count=0 if gpu == "none" else 1,
+            required=gpu == "required",
+        )
+    elif doc.get("gpu") is None:
+        out["gpu"] = gpu_of(doc["accelerator"])
+    if spec.license is not None and "licensed" not in doc:
+        out["licensed"] = False
+    return out
 
 
 def parse_module_bytes(data: bytes, source: str, expected_name: str = "") -> ModuleSpec:
@@ -294,7 +127,20 @@ def check_bundle_rules(specs: dict[str, ModuleSpec]) -> None:
                     f"{owners[var.name]}; variables are shared across modules, declare it once"
                 )
             owners[var.name] = spec.source
+    servers = [s.source for s in specs.values() if s.is_license_server]
+    if len(servers) > 1:
+        raise SpecError(
+            f"{servers[1]}: license.role: {servers[0]} is already the license server; "
+            "a bundle has one"
+        )
     for spec in specs.values():
+        b = spec.backup
+        for key, name in (("user", b.user), ("password", b.password), ("database", b.database)):
+            if name is not None and name not in owners:
+                raise SpecError(
+                    f"{spec.source}: backup.{key}: unknown variable {name!r}; name a variable "
+                    "of this module or of a module it depends on"
+                )
         for i, w in enumerate(spec.wired_to):
             for key, name in (("host", w.host_var), ("port", w.port_var)):
                 if name not in owners:

@@ -6,8 +6,9 @@ engineer must see which line of which file to fix, not a Python traceback.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Optional, Union
+from dataclasses import MISSING, dataclass, field, fields, replace
+from dataclasses import field as dc_field
+from typing import Any, Callable, Mapping, Optional, Union
 
 
 @dataclass
@@ -17,6 +18,7 @@ class Field:
     choices: tuple[Any, ...] = ()
     items: Optional[Union[Field, dict[str, Field]]] = None  # list items: a field or a map schema
     values: Optional[Field] = None  # map values (free keys)
+    fields: Optional[dict[str, Field]] = None  # a map with its own schema (known keys)
     minimum: Optional[float] = None
     maximum: Optional[float] = None
 
@@ -85,6 +87,8 @@ def check_field(value: Any, spec: Field, path: str, errors: SchemaErrors) -> Non
                 check_map(item, spec.items, _join(path, i), errors)
             else:
                 check_field(item, spec.items, _join(path, i), errors)
+    if isinstance(value, dict) and spec.fields is not None:
+        check_map(value, spec.fields, path, errors)
     if isinstance(value, dict) and spec.values is not None:
         for key, item in value.items():
             if not isinstance(key, str):
@@ -110,3 +114,113 @@ def check_map(value: Any, schema: dict[str, Field], path: str, errors: SchemaErr
                 errors.add(_join(path, key), "is required")
             continue
         check_field(value[key], spec, _join(path, key), errors)
+
+
+# --- The schema as data: dataclass fields carry their YAML key, kind, limits and default ------
+
+_SPEC = "sealbox.spec"
+
+
+@dataclass(frozen=True)
+class Meta:
+    """How one dataclass field is read from YAML (see `spec_field`)."""
+
+    check: Field
+    key: Optional[str] = None  # YAML key when it differs from the attribute name
+    of: Optional[type] = None  # a nested dataclass: the map itself, or each list item/map value
+    keyed: Optional[str] = None  # map of `of`: the attribute that receives the map key
+    convert: Optional[Callable[[Any], Any]] = None  # plain values: YAML value -> attribute
+
+
+def spec_field(
+    kind: Union[str, tuple[str, ...]],
+    *,
+    default: Any = MISSING,
+    default_factory: Any = MISSING,
+    key: Optional[str] = None,
+    required: bool = False,
+    choices: tuple[Any, ...] = (),
+    minimum: Optional[float] = None,
+    maximum: Optional[float] = None,
+    items: Optional[Field] = None,
+    values: Optional[Field] = None,
+    of: Optional[type] = None,
+    keyed: Optional[str] = None,
+    convert: Optional[Callable[[Any], Any]] = None,
+) -> Any:
+    """A dataclass field that states its own schema: the one place a spec field is declared."""
+    meta = Meta(
+        Field(
+            kind,
+            required=required,
+            choices=choices,
+            items=items,
+            values=values,
+            minimum=minimum,
+            maximum=maximum,
+        ),
+        key,
+        of,
+        keyed,
+        convert,
+    )
+    extra: dict[str, Any] = {"metadata": {_SPEC: meta}}
+    if default is not MISSING:
+        extra["default"] = default
+    if default_factory is not MISSING:
+        extra["default_factory"] = default_factory
+    return dc_field(**extra)
+
+
+def _meta(f: Any) -> Optional[Meta]:
+    return f.metadata.get(_SPEC)
+
+
+def schema_of(cls: type) -> dict[str, Field]:
+    """The checker's schema of a spec dataclass, derived from its fields (in their order)."""
+    out: dict[str, Field] = {}
+    for f in fields(cls):
+        meta = _meta(f)
+        if meta is None:
+            continue
+        fld = meta.check
+        if meta.of is not None:
+            nested = schema_of(meta.of)
+            if fld.kind == "list":
+                fld = replace(fld, items=nested)
+            elif meta.keyed:
+                fld = replace(fld, values=Field("map", items=nested))
+            else:
+                fld = replace(fld, fields=nested)
+        out[meta.key or f.name] = fld
+    return out
+
+
+def build(cls: type, doc: Mapping[str, Any], **given: Any) -> Any:
+    """An instance of spec dataclass `cls` from a document `schema_of(cls)` accepted.
+
+    Absent (or null) keys take the dataclass default; `given` sets attributes not read from
+    the document (the map key of a keyed map, the file a spec came from)."""
+    kwargs = dict(given)
+    for f in fields(cls):
+        meta = _meta(f)
+        if meta is None or f.name in kwargs:
+            continue
+        raw = doc.get(meta.key or f.name)
+        if raw is None:
+            continue
+        if meta.of is not None and meta.check.kind == "list":
+            kwargs[f.name] = tuple(build(meta.of, item) for item in raw)
+        elif meta.of is not None and meta.keyed:
+            kwargs[f.name] = tuple(
+                build(meta.of, v or {}, **{meta.keyed: k}) for k, v in raw.items()
+            )
+        elif meta.of is not None:
+            kwargs[f.name] = build(meta.of, raw)
+        elif meta.convert is not None:
+            kwargs[f.name] = meta.convert(raw)
+        elif isinstance(raw, list):
+            kwargs[f.name] = tuple(raw)
+        else:
+            kwargs[f.name] = raw
+    return cls(**kwargs)
