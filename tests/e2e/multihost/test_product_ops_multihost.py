@@ -18,8 +18,10 @@ import pytest
 import yaml
 
 from tests.e2e.multihost.conftest import _forward, licensed_copy, run_cli, ssh
-from tests.e2e.product_ops import check_backends
-from tests.e2e.product_ops import ops_bundle  # noqa: F401 - fixture
+from tests.e2e.product_ops import (
+    check_backends,
+    ops_bundle,  # noqa: F401 - fixture
+)
 from tests.e2e.testhosts import SandboxHost, can_run_docker, sandbox_hosts
 
 pytestmark = pytest.mark.e2e
