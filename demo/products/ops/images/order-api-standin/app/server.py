@@ -178,9 +178,9 @@ def make_handler(conf: confmod.Conf, backends: Backends, ready: Readiness) -> ty
                 order = self._backend("postgres", backends.get_order, oid)
                 count = self._backend("redis", backends.count_and_cache, order)
                 self._send(201, {"id": oid, "count": count})
-            elif _ORDER.match(path) and method == "GET":
+            elif (m := _ORDER.match(path)) and method == "GET":
                 self._require_ready()
-                order = self._backend("postgres", backends.get_order, int(_ORDER.match(path)[1]))
+                order = self._backend("postgres", backends.get_order, int(m[1]))
                 if order is None:
                     raise ApiError(404, "no such order")
                 self._send(200, order)
