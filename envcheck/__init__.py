@@ -2,7 +2,7 @@
 
 Public API (used by ``install.py in MODULE`` and the ``envcheck`` CLI)::
 
-    report = envcheck.run_checks(host, ["face-server"],
+    report = envcheck.run_checks(host, ["MODULE"],
                                  overrides={"memory.min_gb": "16"},
                                  skip=["time-sync"],
                                  extra_items=[{"id": "memory", "min_gb": 64}])
@@ -12,8 +12,10 @@ Public API (used by ``install.py in MODULE`` and the ``envcheck`` CLI)::
     report.to_dict()          # JSON-ready, with the raw facts (command, rc, stdout, stderr)
     report.facts              # {fact key: FactResult(value, error, raw Result)}
 
-Profiles: ``default``, ``license-server`` (alias ``offline-security-server``), ``mysql``,
-``face-server`` (see ``envcheck.profiles``). Several may be named; items are checked per profile.
+Profiles: the generic ``default``, plus one per module spec that declares a ``check_profile`` or
+``envcheck`` items (the demo's are in ``modules/*.yaml``; ``envcheck list`` shows them). Several may be named; items are checked per profile. ``catalog``: the
+profiles of a bundle's specs (``catalog_from_specs(specs)``); default: the specs of the bundle
+install.py ran from, else of this checkout (``default_catalog``).
 
 ``overrides``: ``{"ITEM.THRESHOLD": "value"}`` applies to that item in every named profile,
 ``{"PROFILE/ITEM.THRESHOLD": "value"}`` to one profile; mapping thresholds take a sub-key
@@ -29,7 +31,7 @@ coerced to the default's type. Examples: ``memory.min_gb=16``,
     {"id": "memory", "min_gb": 64}                 # tighten an item of the first profile
     {"id": "ports", "ports": [8300, 8301]}         # replace a threshold (lists are replaced)
     {"id": "os", "min": {"centos": "7.6"}}         # mapping thresholds merge
-    {"id": "gpu", "profile": "face-server", "required": False, "min_count": 2}
+    {"id": "gpu", "profile": "MODULE", "required": False, "min_count": 2}
 
 ``id`` must be a known item (``envcheck.checks.KINDS``); ``profile`` (default: the first named
 profile) must be among the named ones; ``required`` defaults to the profile's value (True for a
@@ -42,17 +44,19 @@ unreadable (host unreachable) -> ``envcheck.gather.GatherError`` (exit 1).
 from envcheck.checks import KINDS
 from envcheck.engine import CONCLUSION, Item, Report, build_plan, resolve_profiles, run_checks
 from envcheck.gather import GatherError
-from envcheck.profiles import ALIASES, PROFILES
+from envcheck.profiles import PROFILES, Catalog, catalog_from_specs, default_catalog
 
 __all__ = [
-    "ALIASES",
     "CONCLUSION",
+    "Catalog",
     "GatherError",
     "Item",
     "KINDS",
     "PROFILES",
     "Report",
     "build_plan",
+    "catalog_from_specs",
+    "default_catalog",
     "resolve_profiles",
     "run_checks",
 ]

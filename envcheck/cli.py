@@ -14,6 +14,7 @@ from rich.console import Console
 
 from envcheck import output
 from envcheck.engine import run_checks
+from envcheck.profiles import Catalog, default_catalog
 from installer.cli.remote import with_targets
 from installer.errors import SealboxError, UsageError
 from installer.hosts.base import Host
@@ -58,27 +59,39 @@ def _parse_thresholds(values: List[str]) -> dict[str, str]:
     return out
 
 
-def _profiles_per_host(inventory, names: list[str]):  # type: ignore[no-untyped-def]
+def _catalog(bundle: Optional[str]) -> Catalog:
+    """The profiles of the module specs: --bundle, else the sealbox root --bundle, else the
+    bundle install.py ran from, else this checkout (envcheck.profiles.default_catalog)."""
+    if bundle is None:
+        from installer.cli.context import CTX
+
+        bundle = CTX.bundle
+    return default_catalog(bundle)
+
+
+def _profiles_per_host(inventory, names: list[str], catalog: Catalog):  # type: ignore[no-untyped-def]
     """Profiles named on the command line go to every host; else each host is checked against
     the profiles of the modules the inventory places on it (none placed: the default)."""
-    from envcheck import PROFILES
-
     if names:
         return None
 
     def pick(host: str) -> list[str]:
-        return [m for m in inventory.hosts[host].modules if m in PROFILES]
+        return [m for m in inventory.hosts[host].modules if m in catalog.profiles]
 
     return pick
 
 
-def _check_hosts(t, names: list[str], overrides: dict, skip: list[str], fmt: Format) -> None:
+def _check_hosts(
+    t, names: list[str], overrides: dict, skip: list[str], fmt: Format, catalog: Catalog
+) -> None:
     """-H / --inventory: the same check on every host, a block per host, then the summary."""
     from installer.cli.remote import finish, fleet
     from installer.fleet.fleet import envcheck_hosts
 
     f = fleet(t, None, quiet=True)
-    results = envcheck_hosts(f, names, overrides, skip, _profiles_per_host(f.inventory, names))
+    results = envcheck_hosts(
+        f, names, overrides, skip, _profiles_per_host(f.inventory, names, catalog), catalog
+    )
 
     def details(r) -> None:
         report = r.data
@@ -104,8 +117,15 @@ def check(
     profiles: List[str] = typer.Argument(
         None,
         metavar="[PROFILE ...] | list",
-        help="Profiles to check (default, license-server, mysql, face-server); none = default. "
-        "'list' shows the profiles.",
+        help="Profiles to check: default, or a module of the bundle whose spec declares one; "
+        "none = default. 'list' shows the profiles.",
+    ),
+    bundle: Optional[str] = typer.Option(
+        None,
+        "--bundle",
+        "-b",
+        help="Bundle (or checkout) whose modules/*.yaml give the profiles (default: the bundle "
+        "install.py ran from, else this checkout).",
     ),
     verbose: bool = typer.Option(False, "-v", "--verbose", help="Also list passed items."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, json or junit."),
@@ -126,22 +146,24 @@ def check(
     ),
 ) -> None:
     names = list(profiles or [])
+    catalog = _catalog(bundle)
     if names[:1] == ["list"]:
         if len(names) > 1:
             raise UsageError("'list' takes no profile names")
-        _list(fmt, verbose)
+        _list(fmt, verbose, catalog)
         return
     from installer.cli.remote import targets
 
     t = targets()
     if t:
-        return _check_hosts(t, names, _parse_thresholds(thresholds), list(skip), fmt)
+        return _check_hosts(t, names, _parse_thresholds(thresholds), list(skip), fmt, catalog)
     err = Console(file=sys.stderr, highlight=False)
     report = run_checks(
         _host(),
         names,
         overrides=_parse_thresholds(thresholds),
         skip=list(skip),
+        catalog=catalog,
     )
     if not no_log and log:
         with open(log, "w", encoding="utf-8") as fh:
@@ -170,13 +192,13 @@ def check(
     raise typer.Exit(code)
 
 
-def _list(fmt: Format, verbose: bool) -> None:
+def _list(fmt: Format, verbose: bool, catalog: Catalog) -> None:
     if fmt is Format.table:
         out = _console()
         out.print("envcheck profiles ('*' = optional item; -v for thresholds):", markup=False)
-        out.print(output.profiles_table(verbose))
+        out.print(output.profiles_table(verbose, catalog))
     else:
-        typer.echo(json.dumps(output.profiles_data(), indent=2))
+        typer.echo(json.dumps(output.profiles_data(catalog), indent=2))
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -10,7 +10,7 @@ from typing import Any, Mapping, Optional, Sequence
 from envcheck.checks import KINDS, ItemSpec, Outcome
 from envcheck.facts import FactResult, fact
 from envcheck.gather import gather
-from envcheck.profiles import ALIASES, MERGE_DICTS, PROFILES
+from envcheck.profiles import MERGE_DICTS, Catalog, default_catalog
 from installer.errors import UsageError
 from installer.hosts.base import Host
 
@@ -114,13 +114,17 @@ class Report:
         return out
 
 
-def resolve_profiles(names: Sequence[str]) -> list[str]:
-    """Canonical profile names (aliases resolved, duplicates dropped); none means default."""
+def resolve_profiles(names: Sequence[str], catalog: Optional[Catalog] = None) -> list[str]:
+    """Canonical profile names (aliases resolved, duplicates dropped); none means default.
+
+    ``catalog``: the profiles of a bundle's specs (``envcheck.profiles.catalog_from_specs``);
+    default: this checkout's or the bundle's ``modules/`` (``default_catalog``)."""
+    cat = catalog or default_catalog()
     out: list[str] = []
     for name in names or ["default"]:
-        canonical = ALIASES.get(name, name)
-        if canonical not in PROFILES:
-            known = ", ".join(list(PROFILES) + list(ALIASES))
+        canonical = cat.canonical(name)
+        if canonical not in cat.profiles:
+            known = ", ".join(cat.known())
             raise UsageError(f"unknown profile {name!r}; known profiles: {known}")
         if canonical not in out:
             out.append(canonical)
@@ -180,24 +184,27 @@ def build_plan(
     profiles: Sequence[str],
     overrides: Optional[Mapping[str, str]] = None,
     extra_items: Optional[Sequence[Mapping[str, Any]]] = None,
+    catalog: Optional[Catalog] = None,
 ) -> list[tuple[str, ItemSpec]]:
     """(profile, item spec) pairs with module additions and overrides applied. Pure data."""
-    names = resolve_profiles(profiles)
+    cat = catalog or default_catalog()
+    names = resolve_profiles(profiles, cat)
     plan: list[tuple[str, ItemSpec]] = []
+    own: list[Mapping[str, Any]] = []  # each profile's own extra items (a spec's `envcheck:`)
     for name in names:
-        for entry in PROFILES[name]["items"]:
+        for entry in cat.profiles[name]["items"]:
+            _known_item(str(entry.get("id", "")), f"profile {name}")
             spec = ItemSpec(entry["id"], bool(entry.get("required", True)))
             for k, v in entry.items():
                 if k not in ("id", "required"):
                     _set_param(spec, k, v, f"profile {name}")
             plan.append((name, spec))
-    for extra in extra_items or []:
+        own += [{**e, "profile": name} for e in cat.profiles[name].get("extra", ())]
+    for extra in [*own, *(extra_items or [])]:
         where = f"extra item {dict(extra)!r}"
         item_id = str(extra.get("id", ""))
         _known_item(item_id, where)
-        target = ALIASES.get(
-            str(extra.get("profile", names[0])), str(extra.get("profile", names[0]))
-        )
+        target = cat.canonical(str(extra.get("profile", names[0])))
         if target not in names:
             raise UsageError(f"{where}: profile {target!r} is not among {', '.join(names)}")
         found = next((s for p, s in plan if p == target and s.id == item_id), None)
@@ -217,10 +224,10 @@ def build_plan(
         if not param:
             raise UsageError(f"override {key}: write ITEM.THRESHOLD=VALUE, e.g. memory.min_gb=16")
         if scope:
-            resolve_profiles([scope])
+            resolve_profiles([scope], cat)
         _set_param(ItemSpec(item_id), param, value, f"override {key}")  # validate even if unused
         for prof, spec in plan:
-            if spec.id == item_id and (not scope or ALIASES.get(scope, scope) == prof):
+            if spec.id == item_id and (not scope or cat.canonical(scope) == prof):
                 _set_param(spec, param, value, f"override {key}")
     return plan
 
@@ -233,12 +240,14 @@ def run_checks(
     skip: Optional[list[str]] = None,
     extra_items: Optional[list[dict]] = None,
     mode: str = "auto",
+    catalog: Optional[Catalog] = None,
 ) -> Report:
     """Check ``host`` against ``profiles``; see the package docstring for every argument."""
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     t0 = time.monotonic()
-    names = resolve_profiles(profiles)
-    plan = build_plan(names, overrides, extra_items)
+    cat = catalog or default_catalog()
+    names = resolve_profiles(profiles, cat)
+    plan = build_plan(names, overrides, extra_items, cat)
     skips = set(skip or [])
     for s in skips:
         _known_item(s.rpartition("/")[2], f"--skip-check {s}")

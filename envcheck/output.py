@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-from typing import Any
+from typing import Any, Optional
 
 from rich.table import Table
 
 from envcheck.checks import KINDS, ItemSpec
 from envcheck.engine import Report, build_plan
-from envcheck.profiles import ALIASES, PROFILES
+from envcheck.profiles import Catalog, default_catalog
 
 EXIT_PASS = 0
 EXIT_ERROR = 1
@@ -88,14 +88,15 @@ def report_junit(report: Report) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode")
 
 
-def profiles_data() -> list[dict[str, Any]]:
+def profiles_data(catalog: Optional[Catalog] = None) -> list[dict[str, Any]]:
     """What each profile checks, with the default thresholds worded as requirements."""
+    cat = catalog or default_catalog()
     out = []
-    for name, prof in PROFILES.items():
+    for name, prof in cat.profiles.items():
         items = []
-        for _, spec in build_plan([name]):
+        for _, spec in build_plan([name], catalog=cat):
             items.append(_item_row(spec))
-        aliases = [a for a, target in ALIASES.items() if target == name]
+        aliases = [a for a, target in cat.aliases.items() if target == name]
         out.append({"profile": name, "aliases": aliases, "about": prof["about"], "items": items})
     return out
 
@@ -110,11 +111,11 @@ def _item_row(spec: ItemSpec) -> dict[str, Any]:
     }
 
 
-def profiles_table(verbose: bool = False) -> Table:
+def profiles_table(verbose: bool = False, catalog: Optional[Catalog] = None) -> Table:
     table = Table()
     table.add_column("Profile", no_wrap=True)
     table.add_column("Checks", overflow="fold")
-    for p in profiles_data():
+    for p in profiles_data(catalog):
         name = p["profile"] + "".join(f"\n(alias {a})" for a in p["aliases"])
         if verbose:
             checks = "\n".join(

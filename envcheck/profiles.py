@@ -1,14 +1,23 @@
-"""Profiles as data: which items each module needs, with its thresholds.
+"""Profiles as data: which items a host needs, with their thresholds.
 
-Sources: the field guide's "Host requirements" (face service, license server) and the issue's
-item list. An entry is ``{"id": kind, "required": bool, **thresholds}``; thresholds not given
-use the kind's defaults (checks.py). ``*`` in the table marks ``required: False`` items.
-Ports: license server 8887, face service 8300, MySQL ("databus") 5535.
+envcheck itself knows only the generic ``default`` profile. A module's profile comes from its
+spec (``check_profile``: about, aliases, items; ``envcheck``: extra or tightened items), so a
+vendor's new module brings its own checks (installer/spec/README.md). An entry is
+``{"id": kind, "required": bool, **thresholds}``; thresholds not given use the kind's defaults
+(checks.py). ``*`` in the table marks ``required: False`` items.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import os
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional
+
+from installer.errors import SpecError, UsageError
+from installer.spec.load import load_modules
+from installer.spec.model import ModuleSpec
+from installer.spec.order import install_order
 
 BASE: list[dict[str, Any]] = [
     {"id": "os"},
@@ -41,71 +50,94 @@ PROFILES: dict[str, dict[str, Any]] = {
             {"id": "time-sync", "required": False},
         ],
     },
-    "license-server": {
-        "about": "license server (port 8887): physical machine, Docker, LAN",
-        "items": BASE
-        + [
-            {"id": "cpu-cores", "min": 2},
-            {"id": "memory", "min_gb": 2},
-            {"id": "disk-install", "min_gb": 10},
-        ]
-        + DOCKER
-        + [
-            {"id": "physical", "allow_virtual": False},
-            {"id": "network"},
-            {"id": "ports", "ports": [8887]},
-            {"id": "firewall", "required": False},
-            {"id": "time-sync", "required": False},
-        ],
-    },
-    "mysql": {
-        "about": "MySQL / databus (port 5535): Docker, memory, disk",
-        "items": BASE
-        + [
-            {"id": "cpu-cores", "min": 2},
-            {"id": "memory", "min_gb": 4},
-            {"id": "disk-install", "min_gb": 20},
-            {"id": "disk-docker", "min_gb": 30},
-        ]
-        + DOCKER
-        + [
-            {"id": "network"},
-            {"id": "ports", "ports": [5535]},
-            {"id": "time-sync", "required": False},
-        ],
-    },
-    "face-server": {
-        "about": "face recognition service (port 8300): GPU >= 6 GB, 32 GB RAM, 100 GB disk",
-        "items": [
-            {"id": "os", "min": {"centos": "7.2", "rhel": "7.2"}},
-            {"id": "arch"},
-            {"id": "kernel"},
-            {"id": "glibc"},
-            {"id": "gcc", "required": False},
-            {"id": "cpu-cores", "min": 4},
-            {"id": "memory", "min_gb": 32},
-            {"id": "disk-install", "min_gb": 100},
-            {"id": "disk-docker", "min_gb": 30},
-        ]
-        + DOCKER
-        + [
-            {"id": "firewall", "required": False},
-            {"id": "nvidia-driver"},
-            {"id": "nvidia-driver-recommended", "required": False},
-            {"id": "gpu", "min_count": 1, "min_memory_gb": 6},
-            {"id": "nouveau"},
-            {"id": "kernel-headers", "required": False},
-            {"id": "nvidia-runtime"},
-            {"id": "network"},
-            {"id": "ports", "ports": [8300]},
-            {"id": "time-sync", "required": False},
-        ],
-    },
 }
-
-ALIASES = {"offline-security-server": "license-server"}
-"""The reference tool's name for the license server profile."""
+"""Generic profiles only. A module's profile is in its spec (``check_profile``, ``envcheck``);
+``Catalog`` joins the two."""
 
 MERGE_DICTS = {"min"}
 """Dict thresholds that merge into the kind's default (face-server tightens CentOS to 7.2
 without dropping Ubuntu), instead of replacing it."""
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The profiles one run can name: the generic ones plus those of a bundle's module specs.
+
+    A profile is ``{"about": str, "items": [...], "extra": [...]}``; ``extra`` (the spec's
+    ``envcheck:`` items) is applied on top of ``items`` like the caller's extra items."""
+
+    profiles: dict[str, dict[str, Any]] = field(default_factory=lambda: dict(PROFILES))
+    aliases: dict[str, str] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)  # profile -> spec file
+
+    def canonical(self, name: str) -> str:
+        return self.aliases.get(name, name)
+
+    def known(self) -> list[str]:
+        return list(self.profiles) + list(self.aliases)
+
+
+def catalog_from_specs(specs: Mapping[str, ModuleSpec]) -> Catalog:
+    """Generic profiles plus one per module that declares a ``check_profile`` or ``envcheck``
+    items (a module with neither is not checked); item ids and thresholds are validated here,
+    with the spec file in the error."""
+    cat = Catalog()
+    for name, spec in specs.items():
+        prof = spec.check_profile
+        if prof is None and not spec.envcheck:
+            continue
+        if name in cat.profiles or name in cat.aliases:
+            raise SpecError(f"{spec.source}: name: {name!r} is also an envcheck profile name")
+        if prof is not None:
+            items = [dict(i) for i in prof.items]
+        else:  # the generic profile, and the module's own ports must be free
+            items = list(PROFILES["default"]["items"])
+            if spec.ports:
+                items.append({"id": "ports", "ports": [p.port for p in spec.ports]})
+        cat.profiles[name] = {
+            "about": prof.about if prof and prof.about else spec.description,
+            "items": items,
+            "extra": [dict(i) for i in spec.envcheck],
+        }
+        cat.sources[name] = spec.source
+        for alias in prof.aliases if prof else ():
+            if alias in cat.profiles or alias in cat.aliases:
+                raise SpecError(
+                    f"{spec.source}: check_profile.aliases: {alias!r} is already a profile name"
+                )
+            cat.aliases[alias] = name
+    from envcheck.engine import build_plan  # the engine sits above this data module
+
+    for name, source in cat.sources.items():
+        try:
+            build_plan([name], catalog=cat)
+        except UsageError as exc:
+            raise SpecError(f"{source}: check_profile: {exc}") from None
+    return cat
+
+
+def spec_dirs(bundle: Optional[str] = None) -> list[str]:
+    """Where the module specs are when no bundle is opened: ``bundle``, else the folder
+    install.py ran from ($SEALBOX_SCRIPT_DIR), else this checkout."""
+    checkout = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    roots = [bundle] if bundle else [os.environ.get("SEALBOX_SCRIPT_DIR") or "", checkout]
+    return [os.path.join(r, "modules") for r in roots if r]
+
+
+@functools.lru_cache(maxsize=8)
+def _catalog_of(modules_dir: str) -> Catalog:
+    specs = load_modules(modules_dir)
+    return catalog_from_specs({n: specs[n] for n in install_order(specs, list(specs))})
+
+
+def default_catalog(bundle: Optional[str] = None) -> Catalog:
+    """The catalog of the bundle's (or this checkout's) specs; generic profiles only when
+    there are none. The specs are read as files: envcheck changes nothing, and the install
+    gate uses the verified bundle's specs instead."""
+    dirs = spec_dirs(bundle)
+    for d in dirs:
+        if os.path.isdir(d):
+            return _catalog_of(os.path.abspath(d))
+    if bundle:
+        raise UsageError(f"{bundle}: no modules/ folder; pass the bundle directory")
+    return Catalog()

@@ -1,7 +1,9 @@
 """The envcheck gate: before `in` changes anything, the modules' host checks must pass.
 
-Each module with changes is checked against the envcheck profile of the same name, with the
-ports it will really use and the disk it will really write to. A failed required item stops
+Each module with changes is checked against its own envcheck profile (its spec's
+``check_profile`` and ``envcheck`` items, `envcheck.catalog_from_specs`), with the ports it will
+really use and the disk it will really write to. A module's profile comes from the bundle's
+specs, never from a list of names envcheck knows, so a vendor's new module gets its checks. A failed required item stops
 the install unless skipped by name (`--skip-check face-server/gpu`); skips are recorded in the
 state by the engine and reported as warnings.
 """
@@ -29,22 +31,18 @@ def envcheck_gate(dep: Deployment, names: list[str], options: InstallOptions) ->
     plan = dep.pending_plan
     assert plan is not None, "the envcheck gate runs inside Deployment.install"
     modules = [mp for mp in plan.modules if mp.changes]
-    profiles = [mp.desired.spec.name for mp in modules if mp.desired.spec.name in envcheck.PROFILES]
+    catalog = envcheck.catalog_from_specs({mp.desired.spec.name: mp.desired.spec for mp in modules})
+    profiles = [mp.desired.spec.name for mp in modules if mp.desired.spec.name in catalog.profiles]
     if not profiles:
         return
     overrides = {"disk-install.path": _existing_ancestor(dep, dep.store.root)}
-    extra: list[dict] = []
     for mp in modules:
         name = mp.desired.spec.name
-        if name not in profiles:
-            continue
         ports = sorted({p for inst in mp.desired.instances for p in inst.ports.values()})
-        if ports:
+        if ports and name in profiles:
             overrides[f"{name}/ports.ports"] = ",".join(map(str, ports))
-        for extra_item in mp.desired.spec.envcheck:
-            extra.append({"profile": name, **extra_item})
     report = envcheck.run_checks(
-        dep.host, profiles, overrides=overrides, skip=list(options.skip_checks), extra_items=extra
+        dep.host, profiles, overrides=overrides, skip=list(options.skip_checks), catalog=catalog
     )
     for item in report.items:
         if item.skipped and not item.passed:

@@ -363,8 +363,10 @@ def envcheck_hosts(
     overrides: dict[str, str],
     skip: list[str],
     profiles_for: Optional[Callable[[str], list[str]]] = None,
+    catalog: Optional[Any] = None,
 ) -> list[HostResult]:
-    """``profiles_for(host)``, when given, picks each host's profiles (its modules')."""
+    """``profiles_for(host)``, when given, picks each host's profiles (its modules');
+    ``catalog``: the profiles of the bundle's specs (envcheck.Catalog; default: this checkout's)."""
     import envcheck
     from envcheck.output import exit_code as envcheck_code
 
@@ -373,7 +375,7 @@ def envcheck_hosts(
         host.connect()
         names = profiles_for(name) if profiles_for is not None else profiles
         report(Event("step", "envcheck", f"profiles: {', '.join(names) or 'default'}"))
-        rep = envcheck.run_checks(host, names, overrides=overrides, skip=skip)
+        rep = envcheck.run_checks(host, names, overrides=overrides, skip=skip, catalog=catalog)
         code = envcheck_code(rep)
         failed = rep.failed_required()
         msg = rep.conclusion.rsplit(":", 1)[-1].strip()
