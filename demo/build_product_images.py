@@ -9,7 +9,8 @@ Progress goes to stderr; the last thing on stdout is one JSON object {image refe
 
 images.yaml:
     reuse: [license-server]            # demo images shipped as they are (demo/images/<name>)
-    rootfs: {tag: ..., packages: [...], empty: [dirs the packages initialise]}
+    rootfs: {tag: ..., packages: [...], empty: [dirs the packages initialise],
+             remove: [files no module uses]}
     images: [{tag: ..., dir: <name under the product's images/>}, ...]
 Every stage is skipped when an image carrying the same build key exists (as in the demo).
 """
@@ -48,6 +49,7 @@ class Product:
         self.rootfs_tag = str(rootfs["tag"])
         self.packages = [str(p) for p in rootfs["packages"]]
         self.empty = [str(p) for p in rootfs.get("empty") or []]
+        self.remove = [str(p) for p in rootfs.get("remove") or []]
         known = {d.build_dir: d for d in B.DERIVED}
         unknown = [r for r in doc.get("reuse") or [] if r not in known]
         if unknown:
@@ -63,11 +65,14 @@ def build_product_rootfs(base: Path, target: Path, sources: List[B.AptSource], p
     """The base rootfs plus all of the product's packages, installed in one apt-get."""
     B.build_packages_rootfs(base, target, sources, p.packages, p.name)
     B.empty_dirs(target, p.empty)
+    for rel in p.remove:  # files no module uses (images.yaml says why), globs allowed
+        for path in target.glob(rel):
+            B.remove_tree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
 
 
 def product_key(bkey: str, p: Product) -> str:
     """Changes with the base, the package list, the emptied dirs and the stage's code."""
-    parts = [bkey, ",".join(p.packages), ",".join(p.empty)]
+    parts = [bkey, ",".join(p.packages), ",".join(p.empty), ",".join(p.remove)]
     parts.append(B._src(build_product_rootfs, B.build_packages_rootfs, B.empty_dirs))
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
