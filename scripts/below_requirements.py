@@ -18,22 +18,31 @@ PROFILES = ["license-server", "mysql", "face-server"]
 NEVER_SKIPPED = {"ports", "docker-installed", "docker-running"}
 
 
-def failing_items(state_root: str = "/var/lib", profiles: Optional[list[str]] = None) -> list[str]:
-    """The failing required items of `profiles` (default: the demo's three)."""
+def failing_items(
+    state_root: str = "/var/lib", profiles: Optional[list[str]] = None, bundle: str = ""
+) -> list[str]:
+    """The failing required items of `profiles` (default: the demo's three; with `bundle`, a
+    bundle or product folder, every module profile its specs declare)."""
     import envcheck
     from installer.hosts.local import LocalHost
 
+    catalog = envcheck.default_catalog(bundle) if bundle else None
+    if profiles is None and catalog is not None:
+        profiles = [p for p in catalog.sources]  # the profiles that come from module specs
     report = envcheck.run_checks(
-        LocalHost(), profiles or PROFILES, overrides={"disk-install.path": state_root}
+        LocalHost(),
+        profiles or PROFILES,
+        overrides={"disk-install.path": state_root},
+        catalog=catalog,
     )
     return [f"{i.profile}/{i.id}" for i in report.failed_required() if i.id not in NEVER_SKIPPED]
 
 
 def main() -> int:
-    # --profiles a,b: the profiles a bundle's modules are checked against (default: the demo's)
+    # --bundle DIR: the profiles of that bundle's (or product folder's) module specs
     args = sys.argv[1:]
-    profiles = args[1].split(",") if len(args) == 2 and args[0] == "--profiles" else None
-    items = failing_items(profiles=profiles)
+    bundle = args[1] if len(args) == 2 and args[0] == "--bundle" else ""
+    items = failing_items(bundle=bundle)
     if items:
         print(
             "note: this machine is below the production requirements for: "

@@ -19,6 +19,7 @@ import yaml
 
 from tests.e2e.multihost.conftest import _forward, licensed_copy, run_cli, ssh
 from tests.e2e.product_ops import (
+    OPS_DIR,
     check_backends,
     ops_bundle,  # noqa: F401 - fixture
 )
@@ -74,11 +75,15 @@ def _host_skips(hosts: list[SandboxHost], known_hosts: str) -> list[str]:
     running envcheck on them over SSH; ports and Docker are never skipped."""
     import envcheck
 
+    catalog = envcheck.default_catalog(str(OPS_DIR))  # the profiles of the product's specs
     items: set[str] = set()
     for h in hosts:
         with ssh(h, known_hosts) as host:
             report = envcheck.run_checks(
-                host, ["license-server"], overrides={"disk-install.path": "/var/lib"}
+                host,
+                list(catalog.sources),
+                overrides={"disk-install.path": "/var/lib"},
+                catalog=catalog,
             )
         items |= {
             f"{i.profile}/{i.id}" for i in report.failed_required() if i.id not in NEVER_SKIPPED
