@@ -12,6 +12,7 @@ import pytest
 from installer.fleet.inventory import parse_inventory
 from installer.fleet.wiring import plan_fleet
 from installer.k8s.render import K8sOptions, render_bundle
+from installer.k8s.validate import validate_objects
 from installer.spec.address import address_variables
 from installer.spec.load import load_modules
 from installer.spec.order import install_order
@@ -113,6 +114,7 @@ def test_cluster_render_of_all_eight(tmp_path, monkeypatch):
         "order-api": "Deployment",
         "gateway": "Deployment",
     }
+    validate_objects(rendered.objects)  # the schemas and rules `k8s apply` checks first
     objs = {(o["kind"], o["metadata"]["name"]): o for o in rendered.objects}
     conf = base64.b64decode(objs[("Secret", "order-api-secret")]["data"]["order-api.conf"]).decode()
     for line in ("POSTGRES_HOST=postgres", "REDIS_HOST=redis", "ETCD_HOST=etcd",
