@@ -94,3 +94,34 @@ def test_ops_data_kept_across_rm_and_reinstall(deployed, ops_bundle):  # noqa: F
                     state_dir=state, timeout=600)  # fmt: skip
     assert again.rc == 0, again.stderr
     assert psql(docker_exec(_container(state, "postgres")), "SELECT count(*) FROM orders") == count
+
+
+def test_ops_check_profile_from_the_spec_gates_the_install(ops_bundle, tmp_path):  # noqa: F811
+    """A module's own check items come from its spec and stop `in` before anything runs (on
+    main, a module that envcheck did not know by name had its items silently dropped)."""
+    import yaml
+
+    from tests.e2e.conftest import copy_bundle, resign
+
+    bundle = copy_bundle(ops_bundle, tmp_path / "bundle")
+    spec_path = bundle / "modules" / "redis.yaml"
+    doc = yaml.safe_load(spec_path.read_text())
+    doc["check_profile"]["items"].append({"id": "memory", "min_gb": 100000})
+    spec_path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    resign(bundle)
+    state = tmp_path / "state"
+    res = run_cli("in", "redis", "--yes", bundle=bundle, state_dir=state)
+    assert res.rc == 3, res.stderr
+    assert "redis/memory" in res.stderr, res.stderr
+    assert "--skip-check redis/memory" in res.stderr, res.stderr
+    assert not _deployed_containers(state), "a container was created although the check failed"
+
+
+def _deployed_containers(state) -> list[str]:
+    from installer.deploy.state import StateStore
+    from installer.hosts.local import LocalHost
+
+    dep = StateStore(LocalHost(), str(state)).deployment_id
+    out = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=io.sealbox.deployment={dep}"],
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    return out.split()
