@@ -55,7 +55,7 @@ PROFILES: dict[str, dict[str, Any]] = {
 ``Catalog`` joins the two."""
 
 MERGE_DICTS = {"min"}
-"""Dict thresholds that merge into the kind's default (face-server tightens CentOS to 7.2
+"""Dict thresholds that merge into the kind's default (a profile that tightens CentOS to 7.2
 without dropping Ubuntu), instead of replacing it."""
 
 

@@ -256,8 +256,11 @@ def _print_summary(title: Optional[str], s: dict) -> None:
 
 def _default_license() -> tuple[str, bytes]:
     """(where, bytes): the installed license, else the bundle's (its verified bytes)."""
-    installed = os.path.join(store.license_dir(_state_store()), store.LICENSE_FILE)
-    if os.path.exists(installed):
+    try:
+        installed = os.path.join(store.license_dir(_state_store()), store.LICENSE_FILE)
+    except LicenseError:  # no license server installed here: the bundle's license, if any
+        installed = ""
+    if installed and os.path.exists(installed):
         return installed, _read(installed, "license")
     bundle = _bundle()
     data = bundle.get(keys.BUNDLE_LICENSE) if bundle else None
@@ -366,7 +369,7 @@ def install_cmd(
         output.out.print(_replaced_line(done), markup=False)
         if not done.restarted:
             output.err.print(
-                "license-server is not running here; it will use the new license when started",
+                "the license server is not running here; it will use the new license when started",
                 markup=False,
             )
 

@@ -443,6 +443,7 @@ class Deployment:
             installed_at=previous.installed_at if previous else now,
             updated_at=now,
             skipped_checks=skipped,
+            license=dataclasses.asdict(spec.license) if spec.license else None,
         )
         self.store.record_event(state, "install", spec.name, f"bundle {self.manifest.version}")
 

@@ -3,9 +3,9 @@
 Each module with changes is checked against its own envcheck profile (its spec's
 ``check_profile`` and ``envcheck`` items, `envcheck.catalog_from_specs`), with the ports it will
 really use and the disk it will really write to. A module's profile comes from the bundle's
-specs, never from a list of names envcheck knows, so a vendor's new module gets its checks. A failed required item stops
-the install unless skipped by name (`--skip-check face-server/gpu`); skips are recorded in the
-state by the engine and reported as warnings.
+specs, never from a list of names envcheck knows, so a vendor's new module gets its checks.
+A failed required item stops the install unless skipped by name (`--skip-check MODULE/gpu`);
+skips are recorded in the state by the engine and reported as warnings.
 """
 
 from __future__ import annotations

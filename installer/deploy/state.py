@@ -47,6 +47,9 @@ class ModuleRecord:
     installed_at: float = 0.0
     updated_at: float = 0.0
     skipped_checks: list[str] = field(default_factory=list)
+    # the spec's `license:` role ({role, license_data, state_data}), so that commands run
+    # without the bundle (`license install`, `li` over SSH) find the license server's data
+    license: Optional[dict[str, str]] = None
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModuleRecord:

@@ -28,8 +28,6 @@ from installer.spec.order import install_order
 
 # The license is bound to one machine (its NICs, machine-id): the license server runs there
 # with host networking, pinned by node name, and its license comes from a Secret.
-LICENSE_MODULE = "license-server"
-LICENSE_DATA = "license"
 LICENSE_FILE = "license.cfg"
 HOSTPATH_ROOT = "/var/lib/sealbox/k8s"
 SERVICE_TYPES = ("NodePort", "ClusterIP")
@@ -196,7 +194,7 @@ class _ModuleRenderer:
         labels = self.labels(spec)
         gpus = self.gpus(spec)
         inst = self.instance(spec, gpus)
-        pinned = spec.name == LICENSE_MODULE
+        pinned = spec.is_license_server
         stateful = bool(spec.data) and not pinned
         public_files: dict[str, str] = {}
         secret_files: dict[str, str] = {}
@@ -249,7 +247,7 @@ class _ModuleRenderer:
         claims: list[dict[str, Any]] = []
         for d in spec.data:
             vol = f"data-{d.name}"
-            if pinned and d.name == LICENSE_DATA:
+            if pinned and spec.license is not None and d.name == spec.license.license_data:
                 license_text = self.license_text()
                 secret_objs.append(
                     O.secret(f"{spec.name}-license", ns, labels, {LICENSE_FILE: license_text})

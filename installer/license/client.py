@@ -2,7 +2,7 @@
 
 Self-contained (stdlib + cryptography) so a vendor image can copy this one file. Usage::
 
-    client = LicenseClient("127.0.0.1", 8887, "face-server", instance="0",
+    client = LicenseClient("127.0.0.1", 8887, "my-service", instance="0",
                            seat_key=b"...", vendor_keys=load_vendor_keys("/app/pinned"))
     ok, reason = client.check()   # call every few seconds; grants or renews as needed
 

@@ -20,9 +20,9 @@ from installer.license import store as S
 from installer.license.verify import Verdict, verify_bytes
 
 
-def _high_water(deployment) -> Optional[int]:
+def _high_water(deployment, server: S.ServerRef) -> Optional[int]:
     """The server's clock witnesses as far as the gate reads them: the mark and the log."""
-    state = S.state_dir(deployment.store)
+    state = S.state_dir(deployment.store, server)
     seen: List[Optional[int]] = []
     try:
         seen.append(int(deployment.host.read(f"{state}/{clock.MARK_FILE}").strip()))
@@ -48,16 +48,23 @@ def _check_pins(deployment, names, verdict: Verdict, where: str) -> None:
 def license_gate(deployment, names, options) -> None:
     """Raise LicenseError (exit 4) when a licensed module in ``names`` may not run here."""
     licensed = [n for n in names if getattr(deployment.specs.get(n), "licensed", False)]
-    if not licensed and S.SERVER_MODULE not in names:
+    server = S.server_of(deployment.specs)  # the spec that declares license: {role: server}
+    if not licensed and (server is None or server.module not in names):
         return
     keys = K.bundle_keyring(deployment.bundle)
-    lstore = S.LicenseStore(deployment.host, S.license_dir(deployment.store))
+    if server is None:
+        raise LicenseError(
+            f"{', '.join(licensed)} need(s) a license, but no module of the bundle declares "
+            "license: {role: server}; declare the license server in its spec, or set "
+            "licensed: false"
+        )
+    lstore = S.LicenseStore(deployment.host, S.license_dir(deployment.store, server))
     live = None
     if licensed:
         from fingerprint.collect import collect
 
         live = collect(deployment.host)
-    hwm = _high_water(deployment)
+    hwm = _high_water(deployment, server)
 
     def check(data: bytes, source: str) -> Verdict:
         return verify_bytes(data, keys, source=source, live=live, modules=licensed, high_water=hwm)

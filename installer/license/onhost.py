@@ -37,7 +37,7 @@ def high_water(host: Host, state_store: Any) -> Optional[int]:
     """The license server's clock high-water mark on that host (None before its first run)."""
     try:
         return int(host.read(f"{store.state_dir(state_store)}/clock.hwm").strip())
-    except (FileNotFoundError, ValueError):
+    except (FileNotFoundError, ValueError, LicenseError):  # LicenseError: no server installed
         return None
 
 
@@ -50,7 +50,7 @@ def replace_license(dep: Any, data: bytes, ring: fileformat.KeyRing, *, source: 
     host = dep.host
     live = collect(host)
     hwm = high_water(host, dep.store)
-    lstore = store.LicenseStore(host, store.license_dir(dep.store))
+    lstore = store.LicenseStore(host, store.license_dir(dep.store, store.server_of(dep.specs)))
     installed = lstore.install(
         data,
         lambda d: verify_bytes(d, ring, source=source, live=live, high_water=hwm),

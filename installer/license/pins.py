@@ -20,7 +20,6 @@ from installer.errors import LicenseError
 from installer.license.keys import IMAGE_PINNED_DIR, public_keys_from_pem
 
 MANIFEST_KEY = "license_pins"
-SERVER_MODULE = "license-server"
 
 
 def image_pins(ref: str) -> List[str]:
@@ -53,7 +52,8 @@ def licensed_refs(specs: Mapping[str, object], modules: Iterable[str]) -> List[s
     for name in modules:
         spec = specs[name]
         ref = getattr(getattr(spec, "image", None), "ref", None)
-        if ref and (name == SERVER_MODULE or getattr(spec, "licensed", False)):
+        server = getattr(getattr(spec, "license", None), "role", None) == "server"
+        if ref and (server or getattr(spec, "licensed", False)):
             refs.append(str(ref))
     return refs
 

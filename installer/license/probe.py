@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any, Optional
 
-from installer.license.store import SERVER_MODULE
+from installer.license.store import server_of
 
 # The image runs Debian's python3 (it *is* the Python license server).
 _ASK = (
@@ -38,12 +38,15 @@ def _summary(status: dict[str, Any]) -> dict[str, Any]:
 def license_state(dep: Any) -> Optional[dict[str, Any]]:
     """None when no license server of this deployment runs on ``dep.host``; else its state, or
     ``{"serving": False, "reason": ...}`` when it does not answer. ``dep``: a Deployment."""
-    running = [c for c in dep.runtime.ours() if c.module == SERVER_MODULE and c.running]
+    server = server_of(dep.specs)  # the spec that declares license: {role: server}
+    if server is None:
+        return None
+    running = [c for c in dep.runtime.ours() if c.module == server.module and c.running]
     if not running:
         return None
     cont = running[0]
-    spec = dep.specs.get(SERVER_MODULE)
-    rec = dep.store.load().modules.get(SERVER_MODULE)
+    spec = dep.specs.get(server.module)
+    rec = dep.store.load().modules.get(server.module)
     port = None
     if rec is not None and rec.instances:
         port = next(iter(rec.instances[0].ports.values()), None)

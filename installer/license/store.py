@@ -8,15 +8,12 @@ the file) never sees half a file, and a bad file never replaces a good one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, List, Optional
+from typing import Any, Callable, List, Mapping, Optional
 
 from installer.errors import LicenseError
 from installer.hosts.base import Host
 from installer.license.verify import MALFORMED, SIGNATURE, UNKNOWN_KEY, Verdict
 
-SERVER_MODULE = "license-server"
-LICENSE_DATA = "license"  # data dir names in modules/license-server.yaml
-STATE_DATA = "state"
 LICENSE_FILE = "license.cfg"
 LAST_GOOD_FILE = "license.cfg.last-good"
 CONTAINER_LICENSE_DIR = "/etc/sealbox/license"
@@ -25,13 +22,63 @@ CONTAINER_STATE_DIR = "/var/lib/sealbox-license"
 Verifier = Callable[[bytes], Verdict]
 
 
-def license_dir(store) -> str:  # store: installer.deploy.state.StateStore
-    """Host path of the license directory mounted into the license-server container."""
-    return store.data_dir(SERVER_MODULE, LICENSE_DATA)
+@dataclass(frozen=True)
+class ServerRef:
+    """Which module is the license server and which of its data dirs hold what: its spec's
+    `license: {role: server, license_data, state_data}` (installer/spec/README.md)."""
+
+    module: str
+    license_data: str = "license"
+    state_data: str = "state"
 
 
-def state_dir(store) -> str:
-    return store.data_dir(SERVER_MODULE, STATE_DATA)
+def server_of(specs: Mapping[str, Any]) -> Optional[ServerRef]:
+    """The license server the bundle's specs declare (None: the bundle has none)."""
+    for name, spec in specs.items():
+        role = getattr(spec, "license", None)
+        if role is not None and getattr(role, "role", None) == "server":
+            return ServerRef(name, role.license_data, role.state_data)
+    return None
+
+
+def server_recorded(store) -> Optional[ServerRef]:  # store: installer.deploy.state.StateStore
+    """The license server this host's state recorded at install (commands without a bundle)."""
+    modules = store.load().modules
+    for rec in modules.values():
+        role = rec.license or {}
+        if role.get("role") == "server":
+            return ServerRef(
+                rec.name, role.get("license_data", "license"), role.get("state_data", "state")
+            )
+    # a state written before the role was recorded: the module holding a license in the
+    # role's default data dir (re-recorded by the next `in`)
+    for name in modules:
+        ref = ServerRef(name)
+        if store.host.exists(f"{store.data_dir(name, ref.license_data)}/{LICENSE_FILE}"):
+            return ref
+    return None
+
+
+def _server(store, server: Optional[ServerRef]) -> ServerRef:
+    ref = server or server_recorded(store)
+    if ref is None:
+        raise LicenseError(
+            f"no license server is installed under {store.root} (no installed module's spec "
+            "declares license: {role: server}); install the bundle first"
+        )
+    return ref
+
+
+def license_dir(store, server: Optional[ServerRef] = None) -> str:
+    """Host path of the license directory mounted into the license-server container.
+    ``server``: from the bundle's specs (`server_of`); default: what the state recorded."""
+    ref = _server(store, server)
+    return store.data_dir(ref.module, ref.license_data)
+
+
+def state_dir(store, server: Optional[ServerRef] = None) -> str:
+    ref = _server(store, server)
+    return store.data_dir(ref.module, ref.state_data)
 
 
 @dataclass
@@ -93,9 +140,12 @@ def _signature_good(v: Verdict) -> bool:
 
 def restart_server(deployment) -> List[str]:
     """Restart the running license-server container(s) of this deployment; names restarted."""
-    names = []
+    names: List[str] = []
+    ref = server_of(deployment.specs)
+    if ref is None:
+        return names
     for cont in deployment.runtime.ours():
-        if cont.module == SERVER_MODULE and cont.running:
+        if cont.module == ref.module and cont.running:
             res = deployment.host.run(["docker", "restart", "-t", "5", cont.name], timeout=120)
             if not res.ok:
                 raise LicenseError(

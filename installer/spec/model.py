@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 from installer.spec.schema import Field, SchemaErrors, check_map, schema_of, spec_field
 
@@ -224,6 +224,11 @@ class ModuleSpec:
 
 
 MODULE_SCHEMA = schema_of(ModuleSpec)
+
+
+def license_server(specs: Mapping[str, ModuleSpec]) -> Optional[ModuleSpec]:
+    """The module whose spec declares `license: {role: server}` (one per bundle), if any."""
+    return next((s for s in specs.values() if s.is_license_server), None)
 
 
 def gpu_of(acc: dict[str, Any]) -> str:

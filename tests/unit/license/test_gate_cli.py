@@ -23,6 +23,7 @@ from installer.errors import LicenseError
 from installer.hosts.local import LocalHost
 from installer.license import gate as G
 from installer.license.keys import BUNDLE_LICENSE, BUNDLE_PUBKEY
+from installer.spec.model import LicenseRole
 
 from .helpers import KEY, expired_bytes, machine, signed
 
@@ -82,7 +83,7 @@ def live(monkeypatch):
 
 def deployment(tmp_path, data) -> FakeDeployment:
     specs = {
-        "license-server": SimpleNamespace(licensed=False),
+        "license-server": SimpleNamespace(licensed=False, license=LicenseRole()),  # role: server
         "face-server": SimpleNamespace(licensed=True),
         "body-server": SimpleNamespace(licensed=True),
     }

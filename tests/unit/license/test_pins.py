@@ -35,7 +35,7 @@ def test_manifest_record_and_licensed_refs() -> None:
     from types import SimpleNamespace as NS
 
     specs = {
-        "license-server": NS(image=NS(ref="lic:1"), licensed=False),
+        "license-server": NS(image=NS(ref="lic:1"), licensed=False, license=NS(role="server")),
         "face-server": NS(image=NS(ref="face:1"), licensed=True),
         "mysql": NS(image=NS(ref="db:1"), licensed=False),
     }
