@@ -125,3 +125,18 @@ def test_cluster_render_of_all_eight(tmp_path, monkeypatch):
     assert "proxy_pass http://prometheus:9090/;" in nginx
     prom = objs[("ConfigMap", "prometheus-config")]["data"]["prometheus.yml"]
     assert '"node-exporter:9100"' in prom and '"order-api:8400"' in prom
+
+
+def test_helm_chart_of_all_eight(tmp_path, monkeypatch):
+    """`k8s chart` renders with a marker replica count of 13 (installer/k8s/chart.py) and refuses
+    a module whose max_instances is lower: the specs of the scalable modules allow 16."""
+    from installer.k8s.chart import write_chart
+
+    monkeypatch.setenv("SEALBOX_ALLOW_UNSIGNED", "1")
+    bundle = make_bundle(tmp_path / "ops", source=OPS)
+    out = tmp_path / "chart"
+    write_chart(str(bundle), [], K8sOptions(license_node="node-a"), str(out))
+    text = "".join(p.read_text() for p in (out / "templates").glob("*.yaml"))
+    assert "replicas: {{ .Values.instances }}" in text
+    for module in DEPENDS:
+        assert f"name: {module}\n" in text, module
