@@ -308,6 +308,26 @@ def build_base_rootfs(target: Path, sources: List[AptSource], debs: Path) -> Non
         in_chroot(target, "apt-get", *APT_OPTS, "install", *BASE_PACKAGES)
 
 
+def build_packages_rootfs(
+    base: Path, target: Path, sources: List[AptSource], packages: List[str], what: str
+) -> None:
+    """A copy of the base rootfs with `packages` installed by apt-get in a chroot (one stage,
+    shared by every image built FROM it: the packages are downloaded and unpacked once)."""
+    log(f"copying base rootfs for {what}")
+    run(["cp", "-a", "--one-file-system", str(base), str(target)], capture_output=True)
+    log(f"chroot apt-get install {' '.join(packages)}")
+    with chroot_env(target, sources):
+        in_chroot(target, "apt-get", "-q", "update")
+        in_chroot(target, "apt-get", *APT_OPTS, "install", *packages)
+
+
+def empty_dirs(root: Path, rels: List[str]) -> None:
+    """Data the packages initialised in the image; a module's data dir is always a mount."""
+    for rel in rels:
+        for p in (root / rel).glob("*"):
+            remove_tree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+
+
 def build_mariadb_rootfs(base: Path, target: Path, sources: List[AptSource]) -> None:
     """A copy of the base rootfs with mariadb-server installed by apt-get in a chroot."""
     log("copying base rootfs for mariadb")
@@ -518,6 +538,20 @@ def prune_cache(rootfs_root: Path, keep: List[Path]) -> None:
             remove_tree(p)
 
 
+def lock_cache(cache: Path) -> None:
+    """Engine tests and these tests may both call a build: one build at a time per cache."""
+    lock = open(cache / ".lock", "w")  # noqa: SIM115 - held until the process exits
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        log(f"waiting for another build holding {cache / '.lock'}")
+        fcntl.flock(lock, fcntl.LOCK_EX)
+    _HELD.append(lock)
+
+
+_HELD: List[object] = []
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Build (or reuse) every demo image and print {reference: image ID} as JSON."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -532,13 +566,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     cache = Path(os.environ.get("SEALBOX_IMAGE_CACHE", "/var/cache/sealbox-demo")).resolve()
     rootfs_root = cache / "rootfs"
     rootfs_root.mkdir(parents=True, exist_ok=True)
-    # Engine tests and these tests may both call the script: one build at a time per cache.
-    lock = open(cache / ".lock", "w")  # noqa: SIM115 - held until the process exits
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        log(f"waiting for another build holding {cache / '.lock'}")
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    lock_cache(cache)
     try:
         arch = dpkg_arch()
         bkey = base_key(arch)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Optional
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -17,16 +18,31 @@ PROFILES = ["license-server", "mysql", "face-server"]
 NEVER_SKIPPED = {"ports", "docker-installed", "docker-running"}
 
 
-def failing_items(state_root: str = "/var/lib") -> list[str]:
+def failing_items(
+    state_root: str = "/var/lib", profiles: Optional[list[str]] = None, bundle: str = ""
+) -> list[str]:
+    """The failing required items of `profiles` (default: the demo's three; with `bundle`, a
+    bundle or product folder, every module profile its specs declare)."""
     import envcheck
     from installer.hosts.local import LocalHost
 
-    report = envcheck.run_checks(LocalHost(), PROFILES, overrides={"disk-install.path": state_root})
+    catalog = envcheck.default_catalog(bundle) if bundle else None
+    if profiles is None and catalog is not None:
+        profiles = [p for p in catalog.sources]  # the profiles that come from module specs
+    report = envcheck.run_checks(
+        LocalHost(),
+        profiles or PROFILES,
+        overrides={"disk-install.path": state_root},
+        catalog=catalog,
+    )
     return [f"{i.profile}/{i.id}" for i in report.failed_required() if i.id not in NEVER_SKIPPED]
 
 
 def main() -> int:
-    items = failing_items()
+    # --bundle DIR: the profiles of that bundle's (or product folder's) module specs
+    args = sys.argv[1:]
+    bundle = args[1] if len(args) == 2 and args[0] == "--bundle" else ""
+    items = failing_items(bundle=bundle)
     if items:
         print(
             "note: this machine is below the production requirements for: "

@@ -8,7 +8,12 @@
    0600, never committed). Installs trust it through SEALBOX_TRUST=build/demo-vendor/vendor.pub.
 
 Usage: python scripts/build_demo_bundle.py [-o build/demo-bundle] [--skip-images] [--carry]
+                                          [--product NAME]
 Second runs are fast: images are cached by build key, the archive kept while image IDs match.
+
+--product NAME builds a second demo product from demo/products/NAME/ instead (its bundle.yaml,
+modules/, templates/, images.yaml; images by demo/build_product_images.py) into
+build/NAME-bundle, licensed for this machine for every licensed module of its specs.
 """
 
 from __future__ import annotations
@@ -24,10 +29,12 @@ sys.path.insert(0, ROOT)
 
 from installer import signing  # noqa: E402
 from installer.bundle.create import create_bundle, load_definition  # noqa: E402
+from installer.spec.load import load_modules  # noqa: E402
 
 DEMO_KEY = os.path.join(ROOT, "build", "demo-vendor", "vendor.key")
 DEMO_PUB = os.path.join(ROOT, "build", "demo-vendor", "vendor.pub")
 LICENSE_DIR = os.path.join(ROOT, "build", "demo-license")
+PRODUCTS = os.path.join(ROOT, "demo", "products")
 
 
 def step(argv: list[str], what: str) -> None:
@@ -37,37 +44,53 @@ def step(argv: list[str], what: str) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("-o", "--out", default=os.path.join(ROOT, "build", "demo-bundle"))
+    parser.add_argument("-o", "--out", help="default: build/demo-bundle (build/NAME-bundle)")
     parser.add_argument("--skip-images", action="store_true", help="do not (re)build images")
     parser.add_argument(
         "--carry", action="store_true", help="also carry Sealbox + wheels (pip download)"
     )
+    parser.add_argument("--product", help="a product folder under demo/products/, e.g. ops")
     args = parser.parse_args()
     started = time.monotonic()
+    if args.product:
+        folder = os.path.join(PRODUCTS, args.product)
+        if not os.path.isfile(os.path.join(folder, "bundle.yaml")):
+            known = sorted(os.listdir(PRODUCTS)) if os.path.isdir(PRODUCTS) else []
+            raise SystemExit(
+                f"error: --product {args.product}: no {folder}/bundle.yaml; known: {known}"
+            )
+        build = [os.path.join(ROOT, "demo", "build_product_images.py"), folder]
+        definition = load_definition(os.path.join(folder, "bundle.yaml"))
+        license_dir = os.path.join(ROOT, "build", f"{args.product}-license")
+        out = args.out or os.path.join(ROOT, "build", f"{args.product}-bundle")
+    else:
+        build = [os.path.join(ROOT, "demo", "build_images.py")]
+        definition = load_definition(os.path.join(ROOT, "demo", "bundle.yaml"))
+        license_dir, out = LICENSE_DIR, args.out or os.path.join(ROOT, "build", "demo-bundle")
     if not args.skip_images:
-        step(
-            [sys.executable, os.path.join(ROOT, "demo", "build_images.py")],
-            "building the demo images",
-        )
+        step([sys.executable, *build], "building the images")
+    # the license grants every licensed module of the bundle (4 instances each)
+    specs = load_modules(os.path.join(definition.source_dir, "modules"))
+    grants = ",".join(f"{m}=4" for m in definition.modules if specs[m].licensed)
     step(
-        [sys.executable, os.path.join(ROOT, "scripts", "demo_license.py"), "--out", LICENSE_DIR],
+        [sys.executable, os.path.join(ROOT, "scripts", "demo_license.py"), "--out", license_dir,
+         "--modules", grants, "--product", definition.product],
         "issuing the demo license",
-    )
-    definition = load_definition(os.path.join(ROOT, "demo", "bundle.yaml"))
+    )  # fmt: skip
     manifest = create_bundle(
         definition,
-        args.out,
+        out,
         key=signing.load_private(DEMO_KEY),
         carry=args.carry,
-        license_dir=LICENSE_DIR,
+        license_dir=license_dir,
         progress=lambda m: print(f"[bundle] {m}", file=sys.stderr),
     )
     print(
-        f"[bundle] {manifest.product} {manifest.version} in {args.out}: {len(manifest.images)} images, "
+        f"[bundle] {manifest.product} {manifest.version} in {out}: {len(manifest.images)} images, "
         f"signed by {DEMO_PUB}, {time.monotonic() - started:.1f}s",
         file=sys.stderr,
     )
-    print(args.out)
+    print(out)
     return 0
 
 

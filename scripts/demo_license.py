@@ -2,7 +2,7 @@
 """Issue a demo license for THIS machine into a folder that becomes the bundle's license/.
 
 Usage: python scripts/demo_license.py [--out build/demo-license] [--days 90]
-                                      [--modules face-server=4] [--no-vm]
+                                      [--modules face-server=4] [--product NAME] [--no-vm]
 
 1. the demo vendor key build/demo-vendor/vendor.key (0600, gitignored; created on first use,
    the same one demo/images/license-server/stage.py pins into the license-server image);
@@ -63,6 +63,7 @@ def main() -> int:
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "demo-license"))
     ap.add_argument("--days", type=int, default=90)
     ap.add_argument("--modules", default="face-server=4")
+    ap.add_argument("--product", default="sealbox-demo", help="product name in the license")
     ap.add_argument("--no-vm", action="store_true", help="refuse VMs even if this is one")
     args = ap.parse_args()
     key = demo_key()
@@ -86,7 +87,7 @@ def main() -> int:
         modules=parse_modules([args.modules]),
         days=args.days,
         customer="Sealbox demo",
-        product="sealbox-demo",
+        product=args.product,
         allow_vm=allow_vm,
     )
     os.makedirs(args.out, exist_ok=True)

@@ -71,8 +71,11 @@ def ssh(h: SandboxHost, known_hosts: str):
     )
 
 
-@pytest.fixture(scope="package")
-def licensed_bundle(demo_bundle, three_hosts, known_hosts, tmp_path_factory) -> Path:
+def licensed_copy(
+    src: Path, hosts: list[SandboxHost], known_hosts: str, dest: Path, modules: dict[str, int]
+) -> Path:
+    """A copy of bundle `src` at `dest` with a license for the real fingerprints of `hosts`
+    (collected over SSH) granting `modules` (name -> instances), listed in its manifest."""
     from fingerprint.collect import collect
     from installer import signing
     from installer.bundle.manifest import load_manifest, write_manifest
@@ -88,14 +91,14 @@ def licensed_bundle(demo_bundle, three_hosts, known_hosts, tmp_path_factory) -> 
         capture_output=True,
     ).stdout
     assert pinned == key.public.pem(), f"{LICENSE_IMAGE} does not pin {DEMO_KEY}.pub"
-    bundle = copy_bundle(demo_bundle, tmp_path_factory.mktemp("mh") / "bundle")
+    bundle = copy_bundle(src, dest)
     records = []
-    for h in three_hosts:
+    for h in hosts:
         with ssh(h, known_hosts) as host:
             records.append(collect(host).to_record(name=f"secfile_{h.address}"))
     lic = issue(
         records,
-        modules={"face-server": ModuleGrant(4)},
+        modules={name: ModuleGrant(n) for name, n in modules.items()},
         days=30,
         customer="multihost e2e",
         allow_vm=True,  # CI machines are VMs / containers
@@ -114,6 +117,12 @@ def licensed_bundle(demo_bundle, three_hosts, known_hosts, tmp_path_factory) -> 
     if sig.exists():
         sig.unlink()  # the manifest changed: this copy is a development bundle
     return bundle
+
+
+@pytest.fixture(scope="package")
+def licensed_bundle(demo_bundle, three_hosts, known_hosts, tmp_path_factory) -> Path:
+    dest = tmp_path_factory.mktemp("mh") / "bundle"
+    return licensed_copy(demo_bundle, three_hosts, known_hosts, dest, {"face-server": 4})
 
 
 @pytest.fixture(scope="package")

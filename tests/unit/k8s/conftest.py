@@ -23,12 +23,13 @@ FIXED_SECRETS = {
 }
 
 
-def make_bundle(dest: Path, edit=None) -> Path:
-    """Copy modules/ and templates/; `edit(name, doc)` may change a module spec first."""
-    shutil.copytree(ROOT / "templates", dest / "templates")
+def make_bundle(dest: Path, edit=None, source: Path = ROOT) -> Path:
+    """Copy modules/ and templates/ of `source` (the repository's, or a product folder such as
+    demo/products/ops); `edit(name, doc)` may change a module spec first."""
+    shutil.copytree(source / "templates", dest / "templates")
     (dest / "modules").mkdir(parents=True)
     images = []
-    for i, path in enumerate(sorted((ROOT / "modules").glob("*.yaml"))):
+    for i, path in enumerate(sorted((source / "modules").glob("*.yaml"))):
         doc = yaml.safe_load(path.read_text())
         if edit is not None:
             edit(doc["name"], doc)
