@@ -11,8 +11,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from envcheck.facts import FactResult
-from envcheck.parse import devicemapper_base_size_gb, version_at_least
+from installer.facts.fact import FactResult
+from installer.facts.net import carries_lan
+from installer.facts.parse import version_at_least
+from installer.facts.ports import judge_port, listeners, readable
+from installer.facts.runtime import devicemapper_base_size_gb
+from installer.facts.snapshot import VIRT_FACTS, virt_of
 
 Facts = Mapping[str, FactResult]
 Params = Mapping[str, Any]
@@ -541,34 +545,29 @@ def check_nvidia_runtime(p: Params, f: Facts) -> Outcome:
 
 # --- machine, network, ports, time ----------------------------------------------------------
 
-VM_VENDORS = re.compile(
-    r"QEMU|VMware|VirtualBox|innotek|Xen|Bochs|Parallels|KVM|Amazon EC2|Google|OpenStack|"
-    r"Alibaba Cloud|Nutanix|Virtual Machine|BHYVE|Hyper-V",
-    re.I,
-)
-
 
 def virtual_evidence(f: Facts) -> list[str]:
     """Every sign that this is a VM or a container, in words (empty = looks physical)."""
-    ev = []
-    for key, what in (("virt_vm", "VM"), ("virt_container", "container")):
-        r = f[key]
-        if r.ok and r.value != "none":
-            ev.append(f"systemd-detect-virt: {what} {r.value}")
-    if "hypervisor" in (f["cpu_flags"].value or []):
-        ev.append("CPU flag 'hypervisor'")
-    for name, value in sorted((f["dmi"].value or {}).items()):
-        if VM_VENDORS.search(value):
-            ev.append(f"DMI {name}={value}")
-    for marker in f["container_markers"].value or []:
-        ev.append(f"{marker} present")
-    return ev
+    virt = virt_of({k: f[k] for k in VIRT_FACTS if k in f})
+    words = {
+        "detect-virt": lambda d, what: f"systemd-detect-virt: {what} {d}",
+        "cpu-flag": lambda d, what: f"CPU flag '{d}'",
+        "dmi": lambda d, what: f"DMI {d}",
+        "marker": lambda d, what: f"{d} present",
+        "systemd": lambda d, what: f"/run/systemd/container: {d}",
+        "cgroup": lambda d, what: f"/proc/1/cgroup: {d}",
+    }
+    order = ("detect-virt", "cpu-flag", "dmi", "marker", "systemd", "cgroup")
+    ev = [(src, d, "VM") for src, d in virt.vm_evidence]
+    ev += [(src, d, "container") for src, d in virt.container_evidence]
+    ev.sort(key=lambda e: (order.index(e[0]), e[2] != "VM"))
+    return [words[src](d, what) for src, d, what in ev]
 
 
 @_kind(
     "physical",
     "physical machine (the license is bound to hardware)",
-    ["virt_vm", "virt_container", "cpu_flags", "dmi", "container_markers"],
+    list(VIRT_FACTS),
     lambda p: (
         "any machine (license allows VMs)" if p["allow_virtual"] else "physical, not a VM/container"
     ),
@@ -587,11 +586,6 @@ def check_physical(p: Params, f: Facts) -> Outcome:
     return _fail(shown)
 
 
-VIRTUAL_IFACE = re.compile(
-    r"^(lo|docker\d*|br-[0-9a-f]+|veth|virbr|cni|flannel|cali|vxlan|tun|tap|wg|ifb|kube|podman)"
-)
-
-
 @_kind(
     "network",
     "an IPv4 address on a wired LAN interface (else 'machine auth check failure')",
@@ -607,48 +601,14 @@ def check_network(p: Params, f: Facts) -> Outcome:
     other: list[str] = []
     for addr in a.value:
         iface = addr["iface"].split("@")[0]
-        info = (n.value or {}).get(iface, {})
+        ifaces = n.value or {}
         label = f"{iface} {addr['address']}"
-        if VIRTUAL_IFACE.match(iface) or addr["scope"] == "host":
+        if addr["scope"] == "host" or not carries_lan(iface, ifaces):
             continue
-        (other if info.get("wireless") else wired).append(label)
+        (other if iface in ifaces and ifaces[iface].wireless else wired).append(label)
     if wired:
         return Outcome(True, ", ".join(wired))
     return _fail("no wired IPv4" + (f" (wireless only: {', '.join(other)})" if other else ""))
-
-
-def _port_holder(port: int, f: Facts) -> tuple[bool, str]:
-    """(free for us, words): a port held by one of our managed containers counts as free."""
-    src = f["ss"] if f["ss"].ok else f["netstat"]
-    containers = f["containers"].value if f["containers"].ok else []
-    ours = {c["id"]: c for c in containers if c["managed"]}
-    publishers = [c for c in containers if port in c["ports"]]
-    holders = [lst for lst in src.value if lst["port"] == port]
-    cgroups = f["listener_cgroups"].value or {}
-    if not holders:
-        theirs = [c for c in publishers if not c["managed"]]
-        if theirs:
-            return False, f"{port} published by container {theirs[0]['name']}"
-        return True, f"{port} free"
-    procs = [pr for h in holders for pr in h["processes"]]
-    if not procs:
-        return False, f"{port} held by a process we cannot see (run as root to name it)"
-    strangers = []
-    for pr in procs:
-        cid = cgroups.get(pr["pid"], "")
-        if cid in ours:
-            continue
-        if pr["name"] == "docker-proxy" and publishers and all(c["managed"] for c in publishers):
-            continue
-        owner = next((c["name"] for c in publishers if pr["name"] == "docker-proxy"), "")
-        strangers.append(f"{pr['name']} (pid {pr['pid']}{', container ' + owner if owner else ''})")
-    if strangers:
-        return False, f"{port} held by {', '.join(sorted(set(strangers)))}"
-    names = sorted(
-        {c["name"] for c in publishers if c["managed"]}
-        | {ours[cgroups[pr["pid"]]]["name"] for pr in procs if cgroups.get(pr["pid"]) in ours}
-    )
-    return True, f"{port} held by our container {', '.join(names)} (re-install)"
 
 
 @_kind(
@@ -660,12 +620,14 @@ def _port_holder(port: int, f: Facts) -> tuple[bool, str]:
     ports=[],
 )
 def check_ports(p: Params, f: Facts) -> Outcome:
-    if not f["ss"].ok and not f["netstat"].ok:
+    if not readable(f["ss"], f["netstat"]):
         return _fail(f"cannot list listening ports: {f['ss'].error}; {f['netstat'].error}")
-    results = [_port_holder(int(port), f) for port in p["ports"]]
-    return Outcome(
-        all(ok for ok, _ in results), "; ".join(text for _, text in results) or "no ports"
-    )
+    socks = listeners(f["ss"], f["netstat"])
+    containers = f["containers"].value if f["containers"].ok else []
+    ours = [c["id"] for c in containers if c["managed"]]
+    cgroups = f["listener_cgroups"].value or {}
+    results = [judge_port(int(port), socks, cgroups, containers, ours) for port in p["ports"]]
+    return Outcome(all(v.free for v in results), "; ".join(v.words for v in results) or "no ports")
 
 
 @_kind(

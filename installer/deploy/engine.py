@@ -20,10 +20,9 @@ from installer.bundle.manifest import Manifest
 from installer.bundle.opened import VerifiedBundle, as_verified
 from installer.deploy.apply import Applier
 from installer.deploy.desired import DesiredModule, desired_module
-from installer.deploy.gates import ENGINE_GATES, Gate
+from installer.deploy.gates import ENGINE_GATES, GATE_FACTS, Gate
 from installer.deploy.plan import CREATE, RECREATE, START, Plan, module_plan
 from installer.deploy.portclash import check_unique_ports
-from installer.deploy.ports import Listener, descends_from, listeners
 from installer.deploy.render import Renderer
 from installer.deploy.secretguard import refuse_new_secrets_over_data
 from installer.deploy.state import InstanceRecord, ModuleRecord, State, StateStore
@@ -31,7 +30,14 @@ from installer.deploy.variables import Prompter, Resolved, resolve
 from installer.deploy.whatchanged import explain_recreates
 from installer.errors import HostError, UsageError
 from installer.events import Event, Reporter, make
-from installer.facts.host import LazyFacts, gpu_indexes, is_root
+from installer.facts.ports import judge_port, published_ports
+from installer.facts.snapshot import (
+    DOCKER_FACTS,
+    ENGINE_FACTS,
+    ROOT_FACTS,
+    HostFacts,
+    TemplateFacts,
+)
 from installer.hosts.base import Host
 from installer.runtime.container import Container
 from installer.runtime.docker import DockerRuntime
@@ -101,8 +107,12 @@ class Deployment:
         self.manifest: Manifest = self.bundle.manifest
         self.specs: dict[str, ModuleSpec] = self.bundle.specs
         self.renderer = Renderer(self.bundle.templates)
+        self.facts = HostFacts(host)  # this run's snapshot of the host: one round trip
         self.runtime = DockerRuntime(
-            host, self.store.deployment_id, staging_dir=f"{self.store.root}/images"
+            host,
+            self.store.deployment_id,
+            staging_dir=f"{self.store.root}/images",
+            facts=lambda: self.facts.docker,
         )
         self.pending_plan: Optional[Plan] = None
 
@@ -114,8 +124,25 @@ class Deployment:
                 f"unknown module {', '.join(unknown)}; the bundle has: {', '.join(sorted(self.specs))}"
             )
 
+    def facts_needed(self, names: list[str], options: InstallOptions) -> list[str]:
+        """Every fact an install of ``names`` reads: the engine's and each gate's, so one
+        round trip serves them all."""
+        keys = list(ENGINE_FACTS)
+        if not options.dry_run:
+            order = [
+                n
+                for n in install_order(self.specs, names)
+                if n in names or n not in options.elsewhere
+            ]
+            for gate in self.gates:
+                needs = GATE_FACTS.get(gate)
+                if needs is not None:
+                    keys += needs(self, order)
+        return keys
+
     def require_root(self, what: str) -> None:
-        if not is_root(self.host):
+        self.facts.gather(ROOT_FACTS + DOCKER_FACTS)  # one round trip for both
+        if not self.facts.is_root:
             raise HostError(
                 f"'{what}' needs root on {self.host.name} (it runs Docker and writes "
                 f"{self.store.root}): run it with sudo"
@@ -240,7 +267,7 @@ class Deployment:
 
     # install ----------------------------------------------------------------------------
     def _resolve(self, order: list[str], state: State, options: InstallOptions) -> Resolved:
-        facts = LazyFacts(self.host)
+        facts = TemplateFacts(self.facts)
         wanted = [self.specs[n] for n in order]
         return resolve(
             wanted,
@@ -269,7 +296,7 @@ class Deployment:
         elif previous is not None and previous.gpus:
             gpus = previous.gpus
         else:
-            gpus = gpu_indexes(self.host)
+            gpus = self.facts.gpu_indexes
         if gpus and len(gpus) < count and explicit is not None:
             raise UsageError(
                 f"--gpus {','.join(explicit)} gives {len(explicit)} GPU(s) for {count} instances of "
@@ -327,17 +354,22 @@ class Deployment:
         starting = {a.container for a in plan.changes if a.kind in (CREATE, RECREATE, START)}
         if not starting:
             return
-        ours = [c.pid for c in self.runtime.ours() if c.running]
-        held: dict[int, Listener] = {}
-        for listener in listeners(self.host):
-            held.setdefault(listener.port, listener)
+        ours = [
+            {"id": c.id, "name": c.name, "ports": published_ports(c.raw), "managed": True}
+            for c in self.runtime.ours()
+            if c.running
+        ]
+        ids = [str(c["id"]) for c in ours]
+        socks = self.facts.listeners
+        cgroups = self.facts.listener_containers
         for mp in plan.modules:
             for inst in mp.desired.instances:
                 if inst.container not in starting:
                     continue
                 for pname, port in inst.ports.items():
-                    lst = held.get(port)
-                    if lst is None or descends_from(lst.pid, ours, self.host):
+                    verdict = judge_port(port, socks, cgroups, ours, ids)
+                    lst = verdict.holder
+                    if verdict.free or lst is None:
                         continue
                     who = f"{lst.process} (pid {lst.pid})" if lst.pid else "another process"
                     raise HostError(
@@ -350,6 +382,7 @@ class Deployment:
         options = options or InstallOptions()
         started = time.monotonic()
         self.check_names(names)
+        self.facts.gather(self.facts_needed(names, options))
         if not options.dry_run:
             self.require_root("in")
         _ = self.runtime.facts  # Docker missing or down: stop here with the fix

@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 from installer.bundle.gate import bundle_gate
-from installer.deploy.preflight import envcheck_gate
-from installer.license.gate import license_gate
+from installer.deploy.preflight import envcheck_facts, envcheck_gate
+from installer.license.gate import license_facts, license_gate
 
 if TYPE_CHECKING:  # pragma: no cover
     from installer.deploy.engine import Deployment, InstallOptions
@@ -27,3 +27,10 @@ ENGINE_GATES: tuple[Gate, ...] = (
     envcheck_gate,  # the host passes the checks of the modules about to change
     license_gate,  # a licensed module may run on this machine
 )
+
+GATE_FACTS: dict[Gate, Callable[[Deployment, list[str]], list[str]]] = {
+    envcheck_gate: envcheck_facts,
+    license_gate: license_facts,
+}
+"""The host facts a gate reads (from the engine's snapshot), so one round trip serves the
+engine and every gate (issue 17: facts gathered once per host and run)."""

@@ -45,6 +45,14 @@ def _check_pins(deployment, names, verdict: Verdict, where: str) -> None:
         P.check_license_key(verdict.key_id, wanted, f"the {where} license")
 
 
+def license_facts(deployment, names) -> list[str]:
+    """The facts the gate reads: a licensed module's machine check needs the fingerprint's."""
+    from fingerprint.collect import FACTS
+
+    licensed = [n for n in names if getattr(deployment.specs.get(n), "licensed", False)]
+    return list(FACTS) if licensed else []
+
+
 def license_gate(deployment, names, options) -> None:
     """Raise LicenseError (exit 4) when a licensed module in ``names`` may not run here."""
     licensed = [n for n in names if getattr(deployment.specs.get(n), "licensed", False)]
@@ -54,9 +62,9 @@ def license_gate(deployment, names, options) -> None:
     lstore = S.LicenseStore(deployment.host, S.license_dir(deployment.store))
     live = None
     if licensed:
-        from fingerprint.collect import collect
+        from fingerprint.collect import from_facts
 
-        live = collect(deployment.host)
+        live = from_facts(deployment.facts)  # the run's snapshot: no gathering of its own
     hwm = _high_water(deployment)
 
     def check(data: bytes, source: str) -> Verdict:

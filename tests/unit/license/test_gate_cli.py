@@ -36,6 +36,7 @@ class FakeDeployment:
     host: Any = field(default_factory=LocalHost)
     specs: Dict[str, Any] = field(default_factory=dict)
     events: List[Any] = field(default_factory=list)
+    facts: Any = None  # the run's snapshot; the gate hands it to fingerprint.collect.from_facts
 
     @property
     def manifest(self) -> Any:
@@ -77,6 +78,7 @@ def opened(path: str) -> VerifiedBundle:
 def live(monkeypatch):
     box = {"fp": machine()}
     monkeypatch.setattr(COLLECT, "collect", lambda host: box["fp"])
+    monkeypatch.setattr(COLLECT, "from_facts", lambda facts: box["fp"])
     return box
 
 
