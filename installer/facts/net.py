@@ -33,7 +33,9 @@ VIRTUAL_NAMES = re.compile(
 )
 # Aggregates that may carry the LAN address but are not a NIC themselves (names only).
 AGGREGATE_NAMES = re.compile(r"^(bond\d+|team\d+|br\d+|.+\.\d+)$")
-UPPER_KINDS = ("bridge", "bond", "team", "vlan", "macvlan")
+OVERLAY_KINDS = ("tun", "vxlan", "geneve", "wireguard", "macvtap", "ipvlan", "gre", "ipip", "sit")
+"""Devices stacked on a NIC that carry someone else's traffic (tunnels, a VM's tap), not the
+host's LAN address; bridges, bonds, teams, VLANs and macvlans over a physical NIC do."""
 
 
 @dataclass(frozen=True)
@@ -68,13 +70,15 @@ class Iface:
 
 
 def carries_lan(name: str, ifaces: Mapping[str, Iface], _depth: int = 0) -> bool:
-    """May ``name`` carry the LAN address? Physical, or stacked on a physical NIC."""
+    """May ``name`` carry the LAN address? Physical, or stacked on a physical NIC (its
+    ``lower_*`` / ``brif`` / bonding slaves lead to one): a bond of two NICs, br0 over eno1,
+    eth0.100 -- but not docker0, virbr0 or cni0, whose ports are veth and tap devices."""
     iface = ifaces.get(name.split("@")[0]) or Iface(name.split("@")[0])
     if iface.physical:
         return True
     if not iface.seen or (iface.legacy and not iface.device):
         return bool(AGGREGATE_NAMES.match(iface.name)) and not VIRTUAL_NAMES.match(iface.name)
-    if _depth > 4 or iface.kind not in UPPER_KINDS:
+    if _depth > 4 or iface.kind in OVERLAY_KINDS:
         return False
     return any(carries_lan(low, ifaces, _depth + 1) for low in iface.lower)
 
