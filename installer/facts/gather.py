@@ -41,6 +41,26 @@ AFTER = {"df_docker": "docker_info"}
 """Facts that read an earlier fact's output inside the script (so its command runs once)."""
 
 _SIMPLE = re.compile(r"^[A-Za-z0-9_./'{}:=, -]+$")
+_PROGRAM = re.compile(r"^([A-Za-z][A-Za-z0-9_.-]*)(?:\s|$)")
+_SHELL_WORDS = {"command", "for", "while", "if", "case", "test", "echo", "printf", "read"}
+
+
+def _program(fact: Fact) -> str:
+    """The program a command fact runs first ('' for shell code): a missing one is answered
+    with rc 127 by the script itself, without forking a shell to find out."""
+    m = _PROGRAM.match(fact.command or "")
+    return m.group(1) if m and m.group(1) not in _SHELL_WORDS else ""
+
+
+def _if_installed(i: int, fact: Fact, line: str) -> str:
+    prog = _program(fact)
+    if not prog or fact.builtin or fact.path is not None:
+        return line
+    return (
+        f"if command -v {prog} >/dev/null 2>&1; then {line}; else "
+        f'm "{i} out"; m "{i} err"; echo "sh: 1: {prog}: not found"; m "{i} rc 127"; fi'
+    )
+
 
 _PRELUDE = r"""LC_ALL=C; export LC_ALL
 PATH=$PATH:/usr/sbin:/sbin:/usr/local/sbin:/usr/local/bin; export PATH
@@ -96,11 +116,20 @@ def build_script(facts: Sequence[Fact], nonce: str, root: str = "") -> str:
     if background:
         lines.append("SBX_D=$(mktemp -d 2>/dev/null) || SBX_D=")
         for i in background:
-            lines.append(
+            run = (
                 f'if [ -n "$SBX_D" ]; then ( {_daemon_cmd(facts[i])} >"$SBX_D/{i}.o" '
                 f'2>"$SBX_D/{i}.e" </dev/null; echo $? >"$SBX_D/{i}.r" ) & '
                 f"else {_foreground(i, facts[i], _daemon_cmd(facts[i]))}; fi"
             )
+            prog = _program(facts[i])
+            if prog:  # a missing daemon tool: its rc file is written without a fork
+                run = (
+                    f"if command -v {prog} >/dev/null 2>&1; then {run}; "
+                    f'elif [ -n "$SBX_D" ]; then echo "sh: 1: {prog}: not found" '
+                    f'>"$SBX_D/{i}.e"; : >"$SBX_D/{i}.o"; echo 127 >"$SBX_D/{i}.r"; '
+                    f"else {_if_installed(i, facts[i], ':')}; fi"
+                )
+            lines.append(run)
     order = sorted(
         (i for i, f in enumerate(facts) if i not in background and f.key not in AFTER),
         key=lambda i: facts[i].key not in CAPTURED,
@@ -126,7 +155,7 @@ def build_script(facts: Sequence[Fact], nonce: str, root: str = "") -> str:
                 f'm "{i} err"; m "{i} rc $SBX_R"'
             )
         else:
-            lines.append(_foreground(i, f))
+            lines.append(_if_installed(i, f, _foreground(i, f)))
     if background:
         lines.append('wait; if [ -n "$SBX_D" ]; then')
         for i in background:
@@ -146,7 +175,8 @@ def build_script(facts: Sequence[Fact], nonce: str, root: str = "") -> str:
                 'SBX_DOCKER_ROOT=${SBX_J#*\\"DockerRootDir\\":\\"}; '
                 'SBX_DOCKER_ROOT=${SBX_DOCKER_ROOT%%\\"*};; esac; fi'
             )
-        lines.append(_foreground(index[key], facts[index[key]], _daemon_cmd(facts[index[key]])))
+        k = index[key]
+        lines.append(_if_installed(k, facts[k], _foreground(k, facts[k], _daemon_cmd(facts[k]))))
     if background:
         lines.append('[ -n "$SBX_D" ] && rm -rf "$SBX_D"')
     lines.append(f"m 'end {len(facts)}'")
