@@ -25,9 +25,12 @@ FILES = [
     "installer/hosts/__init__.py",
     "installer/hosts/base.py",
     "installer/hosts/local.py",
+    "installer/runtime/__init__.py",
+    "installer/runtime/labels.py",
     "installer/signing/__init__.py",
 ]
-PACKAGES = {"installer/license": {"gate.py"}, "fingerprint": {"cli.py"}}
+PACKAGES = {"installer/license": {"gate.py"}, "fingerprint": {"cli.py"}, "installer/facts": set()}
+"""fingerprint reads the machine through installer.facts (the one home for host facts)."""
 
 
 def demo_vendor_pub() -> Path:
