@@ -173,7 +173,7 @@ def build_script(facts: Sequence[Fact], nonce: str, root: str = "") -> str:
                 f'SBX_DOCKER_ROOT=; if [ -n "$SBX_D" ] && [ -s "$SBX_D/{j}.o" ]; then '
                 f'IFS= read -r SBX_J <"$SBX_D/{j}.o"; case $SBX_J in *\'"DockerRootDir":"\'*) '
                 'SBX_DOCKER_ROOT=${SBX_J#*\\"DockerRootDir\\":\\"}; '
-                'SBX_DOCKER_ROOT=${SBX_DOCKER_ROOT%%\\"*};; esac; fi'
+                'SBX_DOCKER_ROOT=${SBX_DOCKER_ROOT%%\\"*};; esac; fi; export SBX_DOCKER_ROOT'
             )
         k = index[key]
         lines.append(_if_installed(k, facts[k], _foreground(k, facts[k], _daemon_cmd(facts[k]))))
