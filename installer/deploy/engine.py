@@ -141,7 +141,7 @@ class Deployment:
         return keys
 
     def require_root(self, what: str) -> None:
-        self.facts.gather(ROOT_FACTS + DOCKER_FACTS)  # one round trip for both
+        self.facts.gather(ROOT_FACTS)  # a no-op when the run gathered its facts already
         if not self.facts.is_root:
             raise HostError(
                 f"'{what}' needs root on {self.host.name} (it runs Docker and writes "
@@ -482,6 +482,7 @@ class Deployment:
     # remove -----------------------------------------------------------------------------
     def remove(self, name: str, *, purge: bool = False, force: bool = False) -> list[str]:
         self.check_names([name])
+        self.facts.gather(ROOT_FACTS + DOCKER_FACTS)  # one round trip for both
         self.require_root("rm")
         _ = self.runtime.facts
         with self.locked():
@@ -524,6 +525,7 @@ class Deployment:
         return removed
 
     def remove_all(self, *, purge: bool = False) -> list[str]:
+        self.facts.gather(ROOT_FACTS + DOCKER_FACTS)  # one round trip for both
         self.require_root("rmall")
         _ = self.runtime.facts
         removed: list[str] = []
