@@ -382,6 +382,7 @@ class Deployment:
         options = options or InstallOptions()
         started = time.monotonic()
         self.check_names(names)
+        self.facts = HostFacts(self.host)  # one snapshot per run, never one from a past run
         self.facts.gather(self.facts_needed(names, options))
         if not options.dry_run:
             self.require_root("in")
@@ -482,6 +483,7 @@ class Deployment:
     # remove -----------------------------------------------------------------------------
     def remove(self, name: str, *, purge: bool = False, force: bool = False) -> list[str]:
         self.check_names([name])
+        self.facts = HostFacts(self.host)
         self.facts.gather(ROOT_FACTS + DOCKER_FACTS)  # one round trip for both
         self.require_root("rm")
         _ = self.runtime.facts
@@ -525,6 +527,7 @@ class Deployment:
         return removed
 
     def remove_all(self, *, purge: bool = False) -> list[str]:
+        self.facts = HostFacts(self.host)
         self.facts.gather(ROOT_FACTS + DOCKER_FACTS)  # one round trip for both
         self.require_root("rmall")
         _ = self.runtime.facts
