@@ -20,7 +20,7 @@ from installer.bundle.manifest import Manifest
 from installer.bundle.opened import VerifiedBundle, as_verified
 from installer.deploy.apply import Applier
 from installer.deploy.desired import DesiredModule, desired_module
-from installer.deploy.gates import ENGINE_GATES, GATE_FACTS, Gate
+from installer.deploy.gates import ENGINE_GATES, Gate, gate_facts
 from installer.deploy.plan import CREATE, RECREATE, START, Plan, module_plan
 from installer.deploy.portclash import check_unique_ports
 from installer.deploy.render import Renderer
@@ -30,7 +30,6 @@ from installer.deploy.variables import Prompter, Resolved, resolve
 from installer.deploy.whatchanged import explain_recreates
 from installer.errors import HostError, UsageError
 from installer.events import Event, Reporter, make
-from installer.facts.ports import judge_port, published_ports
 from installer.facts.snapshot import (
     DOCKER_FACTS,
     ENGINE_FACTS,
@@ -123,22 +122,6 @@ class Deployment:
             raise UsageError(
                 f"unknown module {', '.join(unknown)}; the bundle has: {', '.join(sorted(self.specs))}"
             )
-
-    def facts_needed(self, names: list[str], options: InstallOptions) -> list[str]:
-        """Every fact an install of ``names`` reads: the engine's and each gate's, so one
-        round trip serves them all."""
-        keys = list(ENGINE_FACTS)
-        if not options.dry_run:
-            order = [
-                n
-                for n in install_order(self.specs, names)
-                if n in names or n not in options.elsewhere
-            ]
-            for gate in self.gates:
-                needs = GATE_FACTS.get(gate)
-                if needs is not None:
-                    keys += needs(self, order)
-        return keys
 
     def require_root(self, what: str) -> None:
         self.facts.gather(ROOT_FACTS)  # a no-op when the run gathered its facts already
@@ -354,22 +337,14 @@ class Deployment:
         starting = {a.container for a in plan.changes if a.kind in (CREATE, RECREATE, START)}
         if not starting:
             return
-        ours = [
-            {"id": c.id, "name": c.name, "ports": published_ports(c.raw), "managed": True}
-            for c in self.runtime.ours()
-            if c.running
-        ]
-        ids = [str(c["id"]) for c in ours]
-        socks = self.facts.listeners
-        cgroups = self.facts.listener_containers
+        ours = [c for c in self.runtime.ours() if c.running]
         for mp in plan.modules:
             for inst in mp.desired.instances:
                 if inst.container not in starting:
                     continue
                 for pname, port in inst.ports.items():
-                    verdict = judge_port(port, socks, cgroups, ours, ids)
-                    lst = verdict.holder
-                    if verdict.free or lst is None:
+                    lst = self.facts.port_blocker(port, ours)  # the one ownership rule
+                    if lst is None:
                         continue
                     who = f"{lst.process} (pid {lst.pid})" if lst.pid else "another process"
                     raise HostError(
@@ -382,8 +357,9 @@ class Deployment:
         options = options or InstallOptions()
         started = time.monotonic()
         self.check_names(names)
-        self.facts = HostFacts(self.host)  # one snapshot per run, never one from a past run
-        self.facts.gather(self.facts_needed(names, options))
+        self.facts = HostFacts(self.host)  # one snapshot per run, read by the gates too
+        gated = [] if options.dry_run else gate_facts(self.gates, self, names)
+        self.facts.gather(ENGINE_FACTS + tuple(gated))
         if not options.dry_run:
             self.require_root("in")
         _ = self.runtime.facts  # Docker missing or down: stop here with the fix
@@ -483,8 +459,8 @@ class Deployment:
     # remove -----------------------------------------------------------------------------
     def remove(self, name: str, *, purge: bool = False, force: bool = False) -> list[str]:
         self.check_names([name])
-        self.facts = HostFacts(self.host)
-        self.facts.gather(ROOT_FACTS + DOCKER_FACTS)  # one round trip for both
+        self.facts = HostFacts(self.host)  # one snapshot per run: root and Docker, one trip
+        self.facts.gather(ROOT_FACTS + DOCKER_FACTS)
         self.require_root("rm")
         _ = self.runtime.facts
         with self.locked():
@@ -527,8 +503,8 @@ class Deployment:
         return removed
 
     def remove_all(self, *, purge: bool = False) -> list[str]:
-        self.facts = HostFacts(self.host)
-        self.facts.gather(ROOT_FACTS + DOCKER_FACTS)  # one round trip for both
+        self.facts = HostFacts(self.host)  # one snapshot per run: root and Docker, one trip
+        self.facts.gather(ROOT_FACTS + DOCKER_FACTS)
         self.require_root("rmall")
         _ = self.runtime.facts
         removed: list[str] = []

@@ -10,7 +10,7 @@ The bundle's signature and files are checked earlier still, when the bundle is o
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from installer.bundle.gate import bundle_gate
 from installer.deploy.preflight import envcheck_facts, envcheck_gate
@@ -34,3 +34,11 @@ GATE_FACTS: dict[Gate, Callable[[Deployment, list[str]], list[str]]] = {
 }
 """The host facts a gate reads (from the engine's snapshot), so one round trip serves the
 engine and every gate (issue 17: facts gathered once per host and run)."""
+
+
+def gate_facts(gates: Sequence[Gate], dep: Deployment, names: list[str]) -> list[str]:
+    """The facts ``gates`` will read for an install of ``names`` (and their dependencies)."""
+    from installer.spec.order import install_order
+
+    order = install_order(dep.specs, names)
+    return [key for gate in gates if gate in GATE_FACTS for key in GATE_FACTS[gate](dep, order)]

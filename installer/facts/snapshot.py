@@ -10,7 +10,7 @@ one.
 
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from typing import Any, Iterable, Optional, Sequence
 
 from installer.errors import HostError
 from installer.facts import net
@@ -18,7 +18,7 @@ from installer.facts.catalog import fact
 from installer.facts.fact import FactResult
 from installer.facts.gather import gather
 from installer.facts.machine import Virt, virtualization
-from installer.facts.ports import Listener, listeners
+from installer.facts.ports import Listener, judge_port, listeners, published_ports
 from installer.facts.runtime import DockerFacts, docker_facts
 from installer.hosts.base import Host
 
@@ -105,6 +105,18 @@ class HostFacts:
     @property
     def listener_containers(self) -> dict[int, str]:
         return self["listener_cgroups"].value or {}
+
+    def port_blocker(self, port: int, ours: Sequence[Any]) -> Optional[Listener]:
+        """Who keeps ``port`` from us (None: free, or held by one of ``ours``: running
+        containers with ``id``, ``name``, ``raw`` inspect data) -- the one ownership rule."""
+        conts = [
+            {"id": c.id, "name": c.name, "ports": published_ports(c.raw), "managed": True}
+            for c in ours
+        ]
+        verdict = judge_port(
+            port, self.listeners, self.listener_containers, conts, [c["id"] for c in conts]
+        )
+        return None if verdict.free else verdict.holder
 
     @property
     def virt(self) -> Virt:
