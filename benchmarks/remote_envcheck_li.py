@@ -64,7 +64,8 @@ def fleet(hosts, kh: str, bundle: str, parallel: int) -> Fleet:
         inventory(hosts),
         connect=ConnectOptions(known_hosts=kh),
         parallel=parallel,
-        state_dir="/var/lib/sealbox-bench",
+        # the default state dir: each sandbox host has its own /var/lib/sealbox (a shared
+        # directory would mix the hosts' generated secrets)
     )
 
 
@@ -289,6 +290,7 @@ def main() -> int:
             ("fingerprint collect", op_fingerprint),
         ):
             m = measure(op, one, kh, bundle, 1, args.repeat)
+            print(f"{label}: {m}", file=sys.stderr, flush=True)
             one_rows.append(
                 (
                     label + ("" if args.no_docker else ", dockerd"),
