@@ -156,6 +156,7 @@ def op_inall(hosts, kh: str, bundle: str, parallel: int) -> None:
                     "nouveau",
                     "kernel-headers",
                     "gcc",
+                    "network",
                 ]
             ),
             everything=True,

@@ -94,8 +94,21 @@ class HostFacts:
 
     @property
     def lan_ip(self) -> Optional[str]:
+        """The address others reach this host on: a LAN-capable interface's (the default
+        route's first), else the default route's own (a container or sandbox has a veth)."""
         found = self.lan_addresses()
-        return found[0][1] if found else None
+        if found:
+            return found[0][1]
+        got = self.gather(LAN_FACTS)
+        dev = got["ip_route"].value
+        return next(
+            (
+                a["address"].split("/")[0]
+                for a in got["ip_addr"].value or []
+                if dev and a["iface"].split("@")[0] == dev
+            ),
+            None,
+        )
 
     @property
     def listeners(self) -> list[Listener]:

@@ -133,3 +133,23 @@ def test_older_recordings_still_parse() -> None:
     assert ifaces["eth0"].physical and not ifaces["docker0"].physical
     assert ifaces["wlp2s0"].wireless
     assert carries_lan("bond0", ifaces) and not carries_lan("docker0", ifaces)
+
+
+def test_default_lan_address_on_a_veth_only_host_is_the_default_routes() -> None:
+    """A sandbox or container host has only a veth: no NIC carries its LAN address, but the
+    default route says how others reach it (the engine's `facts.lan_ip` default)."""
+    from installer.facts.catalog import fact
+    from installer.facts.snapshot import HostFacts
+    from installer.hosts.recorded import RecordedHost
+
+    host = RecordedHost(
+        {
+            fact("ip_addr").shell: "1: lo    inet 127.0.0.1/8 scope host lo\n"
+            "2: sbn1a2b0@if5    inet 198.18.0.2/30 scope global sbn1a2b0\n",
+            fact("ip_route").shell: "default via 198.18.0.1 dev sbn1a2b0\n",
+            fact("net_ifaces").shell: "@if lo\ntype=772\n@if sbn1a2b0\ntype=1\n",
+        }
+    )
+    facts = HostFacts(host)
+    assert facts.lan_addresses() == []
+    assert facts.lan_ip == "198.18.0.2"
