@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 from installer.errors import HostError
 from installer.facts.fact import Unavailable
-from installer.hosts.base import Host, Result
+from installer.hosts.base import Result
 
 VERSION_FORMAT = "{{json .}}"
 
@@ -119,13 +119,6 @@ def docker_facts(version: Result, info: Result, host_name: str) -> DockerFacts:
             f"'systemctl start docker' (or 'dockerd &' where there is no systemd)"
         )
     return build_facts(version.stdout, info.stdout if info.ok else "")
-
-
-def read_docker_facts(host: Host) -> DockerFacts:
-    """Docker facts of ``host`` on their own (one round trip); a run uses its HostFacts."""
-    from installer.facts.snapshot import HostFacts
-
-    return HostFacts(host).docker
 
 
 def gpu_run_args(facts: DockerFacts, gpu: Optional[str]) -> list[str]:

@@ -137,6 +137,11 @@ class HostFacts:
         return virt_of(got)
 
 
+def read_docker_facts(host: Host) -> DockerFacts:
+    """Docker facts of ``host`` on their own (one round trip); a run reads its HostFacts."""
+    return HostFacts(host).docker
+
+
 def virt_of(got: dict[str, FactResult]) -> Virt:
     """The one VM/container verdict from the gathered facts."""
 

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Callable, Optional, Sequence
 from installer.archive.streams import Progress
 from installer.bundle.manifest import ImageEntry
 from installer.errors import RuntimeFailure
-from installer.facts.runtime import DockerFacts, read_docker_facts
+from installer.facts.runtime import DockerFacts
+from installer.facts.snapshot import read_docker_facts
 from installer.hosts.base import Host
 from installer.runtime import labels as L
 from installer.runtime.container import Container

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from installer.errors import HostError
-from installer.facts.runtime import build_facts, gpu_run_args, parse_version, read_docker_facts
+from installer.facts.runtime import build_facts, gpu_run_args, parse_version
+from installer.facts.snapshot import read_docker_facts
 from installer.hosts.base import Result
 from installer.hosts.recorded import RecordedHost
 from installer.runtime.runspec import RunSpec
