@@ -161,7 +161,7 @@ def build_script(facts: Sequence[Fact], nonce: str, root: str = "") -> str:
         for i in background:
             lines.append(
                 f'm "{i} out"; rf "$SBX_D/{i}.o" out 0; m "{i} err"; rf "$SBX_D/{i}.e" err 0; '
-                f'SBX_R=255; read -r SBX_R <"$SBX_D/{i}.r"; m "{i} rc $SBX_R"'
+                f'SBX_R=255; read -r SBX_R 2>/dev/null <"$SBX_D/{i}.r"; m "{i} rc $SBX_R"'
             )
         lines.append("fi")
     for key, needs in AFTER.items():
