@@ -182,7 +182,8 @@ def licensed_copy(bundle: str, hosts, kh: str, key_file: str, dst: str) -> str:
 
     key = signing.load_private(key_file)
     out = copy_bundle(Path(bundle), Path(dst))
-    f = fleet(hosts, kh, open_bundle(bundle), 1)
+    pub = os.path.join(bundle, "vendor.pub")
+    f = fleet(hosts, kh, open_bundle(bundle, trust=[pub] if os.path.exists(pub) else []), 1)
     records = [collect(f.host(h.name)).to_record(name=f"secfile_{h.address}") for h in hosts]
     f.close()
     lic = issue(
@@ -303,6 +304,7 @@ def main() -> int:
                 )
             )
         par = measure(op_envcheck, hosts, kh, bundle, len(hosts), args.repeat)
+        print(f"{args.hosts} hosts in parallel, envcheck: {par}", file=sys.stderr, flush=True)
     if args.docker_hosts:
         with (
             sandbox_hosts(args.docker_hosts, docker=True) as dh,
