@@ -38,13 +38,16 @@ profile) must be among the named ones; ``required`` defaults to the profile's va
 new item); every other key is a threshold of that item, unknown ones are a ``UsageError``.
 
 Errors: bad profile/override/extra item -> ``installer.errors.UsageError`` (exit 2); facts
-unreadable (host unreachable) -> ``envcheck.gather.GatherError`` (exit 1).
+unreadable (host unreachable) -> ``installer.facts.gather.GatherError`` (exit 1).
+
+Facts: declared and parsed in ``installer.facts`` (one table, one round trip per host and run);
+``run_checks(..., facts=HostFacts)`` reads a snapshot the caller already gathered.
 """
 
 from envcheck.checks import KINDS
 from envcheck.engine import CONCLUSION, Item, Report, build_plan, resolve_profiles, run_checks
-from envcheck.gather import GatherError
 from envcheck.profiles import PROFILES, Catalog, catalog_from_specs, default_catalog
+from installer.facts.gather import GatherError
 
 __all__ = [
     "CONCLUSION",

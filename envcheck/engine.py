@@ -8,10 +8,10 @@ from datetime import datetime, timezone
 from typing import Any, Mapping, Optional, Sequence
 
 from envcheck.checks import KINDS, ItemSpec, Outcome
-from envcheck.facts import FactResult, fact
-from envcheck.gather import gather
 from envcheck.profiles import MERGE_DICTS, Catalog, default_catalog
 from installer.errors import UsageError
+from installer.facts.fact import FactResult
+from installer.facts.snapshot import HostFacts
 from installer.hosts.base import Host
 
 CONCLUSION = "The conclusion of environment checking is: {}"
@@ -232,6 +232,11 @@ def build_plan(
     return plan
 
 
+def needed_facts(plan: Sequence[tuple[str, ItemSpec]]) -> list[str]:
+    """The fact keys a plan's checks read (what a run asks its snapshot to gather)."""
+    return sorted({key for _, spec in plan for key in spec.kind.facts(spec.merged())})
+
+
 def run_checks(
     host: Host,
     profiles: list[str],
@@ -241,8 +246,12 @@ def run_checks(
     extra_items: Optional[list[dict]] = None,
     mode: str = "auto",
     catalog: Optional[Catalog] = None,
+    facts: Optional[HostFacts] = None,
 ) -> Report:
-    """Check ``host`` against ``profiles``; see the package docstring for every argument."""
+    """Check ``host`` against ``profiles``; see the package docstring for every argument.
+
+    ``facts``: the run's snapshot of ``host`` (the install gate passes the engine's); the
+    checks read it, and only keys it does not hold yet are gathered (one round trip)."""
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     t0 = time.monotonic()
     cat = catalog or default_catalog()
@@ -251,15 +260,15 @@ def run_checks(
     skips = set(skip or [])
     for s in skips:
         _known_item(s.rpartition("/")[2], f"--skip-check {s}")
-    needed = {key for _, spec in plan for key in spec.kind.facts(spec.merged())}
-    facts = gather(host, [fact(k) for k in sorted(needed)], mode=mode)
+    snapshot = facts if facts is not None else HostFacts(host, mode=mode)
+    facts_read = snapshot.gather(needed_facts(plan))
     items = []
     for prof, spec in plan:
         params = spec.merged()
         kind = spec.kind
         error = None
         try:
-            outcome = kind.evaluate(params, facts)
+            outcome = kind.evaluate(params, facts_read)
         except Exception as exc:  # a check bug must not pass silently: fail the item, say why
             error = f"{type(exc).__name__}: {exc}"
             outcome = Outcome(False, f"check error: {error}")
@@ -281,7 +290,7 @@ def run_checks(
         host=host.name,
         profiles=names,
         items=items,
-        facts=facts,
+        facts=facts_read,
         started=started,
         elapsed_s=time.monotonic() - t0,
         overrides=dict(overrides or {}),

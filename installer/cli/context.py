@@ -15,7 +15,7 @@ from installer.bundle.opened import VerifiedBundle, open_bundle
 from installer.deploy.engine import Deployment
 from installer.deploy.state import StateStore
 from installer.errors import SCRIPT_DIR_ENV, HostError
-from installer.facts.host import is_root
+from installer.facts.snapshot import HostFacts
 from installer.hosts.local import LocalHost
 
 
@@ -40,7 +40,7 @@ class CliContext:
         """Before the bundle is opened: a user who is not root hears that first (exit 3), not
         that the bundle is "not trusted" because the root-only pins could not be read."""
         host = LocalHost()
-        if not is_root(host):
+        if not HostFacts(host).is_root:
             raise HostError(
                 f"'{what}' needs root on {host.name} (it runs Docker and writes "
                 f"{StateStore(host, self.state_dir).root}): run it with sudo"

@@ -11,11 +11,11 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
+from installer import constants as labels
 from installer.bundle.manifest import ImageEntry, Manifest
 from installer.deploy.render import Renderer
 from installer.deploy.state import StateStore
 from installer.errors import UsageError
-from installer.runtime import labels
 from installer.runtime.runspec import PortBinding, RunSpec, VolumeBinding
 from installer.spec.model import ModuleSpec
 

@@ -17,7 +17,7 @@ from installer.bundle.manifest import Manifest
 from installer.bundle.opened import VerifiedBundle, as_verified
 from installer.deploy import views
 from installer.deploy.apply import Applier
-from installer.deploy.gates import DRY_RUN_GATES, ENGINE_GATES, Gate, GateInput
+from installer.deploy.gates import DRY_RUN_GATES, ENGINE_GATES, Gate, GateInput, gate_facts
 from installer.deploy.install import apply_plan
 from installer.deploy.options import InstallOptions, InstallResult, InstanceStatus
 from installer.deploy.plan import Plan
@@ -28,7 +28,7 @@ from installer.deploy.state import State, StateStore
 from installer.deploy.variables import Resolved
 from installer.errors import HostError, UsageError
 from installer.events import Reporter, make
-from installer.facts.host import LazyFacts, is_root
+from installer.facts.snapshot import DOCKER_FACTS, ENGINE_FACTS, PORT_FACTS, ROOT_FACTS, HostFacts
 from installer.hosts.base import Host
 from installer.runtime.docker import DockerRuntime
 from installer.spec.model import ModuleSpec
@@ -37,6 +37,8 @@ from installer.spec.order import dependents
 __all__ = ["Deployment", "Gate", "InstallOptions", "InstallResult", "InstanceStatus"]
 
 LOCK_FILE = ".lock"
+PLAN_FACTS = tuple(k for k in ENGINE_FACTS if k not in PORT_FACTS)
+"""What the planner reads (root, Docker, LAN address, GPUs); the port gate declares the rest."""
 
 
 class Deployment:
@@ -61,8 +63,12 @@ class Deployment:
         self.manifest: Manifest = self.bundle.manifest
         self.specs: dict[str, ModuleSpec] = self.bundle.specs
         self.renderer = Renderer(self.bundle.templates)
+        self.facts = HostFacts(host)  # this run's snapshot of the host: one round trip
         self.runtime = DockerRuntime(
-            host, self.store.deployment_id, staging_dir=f"{self.store.root}/images"
+            host,
+            self.store.deployment_id,
+            staging_dir=f"{self.store.root}/images",
+            facts=lambda: self.facts.docker,
         )
         self.planner = Planner(
             self.specs,
@@ -80,7 +86,8 @@ class Deployment:
         check_names(self.specs, names)
 
     def require_root(self, what: str) -> None:
-        if not is_root(self.host):
+        self.facts.gather(ROOT_FACTS)  # a no-op when the run gathered its facts already
+        if not self.facts.is_root:
             raise HostError(
                 f"'{what}' needs root on {self.host.name} (it runs Docker and writes "
                 f"{self.store.root}): run it with sudo"
@@ -92,10 +99,19 @@ class Deployment:
         with self.host.lock(f"{self.store.root}/{LOCK_FILE}"):
             yield
 
-    def read_facts(self) -> Any:
-        """The one place the engine reads the host's facts for a run (Jinja defaults such as
-        ``facts.lan_ip``; read only when used). Handed to the planner and every gate."""
-        return LazyFacts(self.host)
+    def read_facts(self, names: list[str], *, for_gates: bool = True) -> HostFacts:
+        """The one place the engine reads the host's facts for a run: a fresh snapshot,
+        gathered in one round trip with what every gate declares it reads (GATE_FACTS), then
+        handed to the planner and every gate (none gathers on its own)."""
+        self.facts = HostFacts(self.host)
+        gated = gate_facts(self.gates, self.specs, self.store.root, names) if for_gates else []
+        self.facts.gather(PLAN_FACTS + tuple(gated))
+        return self.facts
+
+    def _root_and_docker(self) -> None:
+        """rm/rmall read no more than these: root and Docker, one round trip."""
+        self.facts = HostFacts(self.host)
+        self.facts.gather(ROOT_FACTS + DOCKER_FACTS)
 
     # read-only views --------------------------------------------------------------------
     def available(self) -> list[dict[str, Any]]:
@@ -110,11 +126,11 @@ class Deployment:
     def plan(
         self, names: list[str], options: InstallOptions, state: State
     ) -> tuple[Plan, Resolved]:
-        planned = self.planner.plan(names, options, state, self.read_facts())
+        planned = self.planner.plan(names, options, state, self.facts)
         return planned.plan, planned.resolved
 
     def gate_input(
-        self, planned: Planned, state: State, options: InstallOptions, facts: Any
+        self, planned: Planned, state: State, options: InstallOptions, facts: HostFacts
     ) -> GateInput:
         # Checks skipped by name at an earlier install of these modules stay skipped (they
         # are in the state, and the gate prints each one again), so a re-run need not
@@ -146,12 +162,12 @@ class Deployment:
         options = options or InstallOptions()
         started = time.monotonic()
         self.check_names(names)
+        facts = self.read_facts(names, for_gates=not options.dry_run)
         if not options.dry_run:
             self.require_root("in")
         _ = self.runtime.facts  # Docker missing or down: stop here with the fix
         with self.locked():
             state = self.store.load()
-            facts = self.read_facts()
             planned = self.planner.plan(names, options, state, facts)
             inp = self.gate_input(planned, state, options, facts)
             for gate in self.gates:
@@ -192,16 +208,17 @@ class Deployment:
         if envcheck_gate not in self.gates:
             return
         self.check_names(names)
+        facts = self.read_facts(names)
         _ = self.runtime.facts
         with self.locked():
             state = self.store.load()
-            facts = self.read_facts()
             planned = self.planner.plan(names, options, state, facts)
             envcheck_gate(self.gate_input(planned, state, options, facts))
 
     # remove -----------------------------------------------------------------------------
     def remove(self, name: str, *, purge: bool = False, force: bool = False) -> list[str]:
         self.check_names([name])
+        self._root_and_docker()
         self.require_root("rm")
         _ = self.runtime.facts
         with self.locked():
@@ -217,6 +234,7 @@ class Deployment:
             return removed
 
     def remove_all(self, *, purge: bool = False) -> list[str]:
+        self._root_and_docker()
         self.require_root("rmall")
         _ = self.runtime.facts
         with self.locked():

@@ -12,15 +12,18 @@ of a bundle is parsed before that.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Mapping, Sequence
 
 from installer.bundle.gate import bundle_gate
 from installer.deploy.gateinput import GateInput
 from installer.deploy.portclash import unique_ports_gate
 from installer.deploy.portfree import free_ports_gate
-from installer.deploy.preflight import envcheck_gate
+from installer.deploy.preflight import envcheck_facts, envcheck_gate
 from installer.deploy.secretguard import secrets_gate
-from installer.license.gate import license_gate
+from installer.facts.snapshot import PORT_FACTS
+from installer.license.gate import license_facts, license_gate
+from installer.spec.model import ModuleSpec
+from installer.spec.order import install_order
 
 Gate = Callable[[GateInput], None]
 """A pre-install check that raises to stop the install before any change."""
@@ -38,4 +41,26 @@ DRY_RUN_GATES: frozenset[Gate] = frozenset({unique_ports_gate, secrets_gate})
 """The gates a --dry-run also passes: they judge the plan and the data, and write nothing
 (the license gate may put a license in place; the host checks belong to the real run)."""
 
-__all__ = ["DRY_RUN_GATES", "ENGINE_GATES", "Gate", "GateInput"]
+GateFacts = Callable[[Mapping[str, ModuleSpec], str, list[str]], list[str]]
+"""(specs, state root, module names) -> the host facts a gate may read for that install."""
+
+GATE_FACTS: dict[Gate, GateFacts] = {
+    envcheck_gate: envcheck_facts,
+    license_gate: license_facts,
+    free_ports_gate: lambda _specs, _root, _names: list(PORT_FACTS),  # listeners and owners
+}
+"""The host facts a gate reads (from the engine's snapshot), so one round trip serves the
+engine and every gate (issue 17: facts gathered once per host and run)."""
+
+
+def gate_facts(
+    gates: Sequence[Gate], specs: Mapping[str, ModuleSpec], root: str, names: list[str]
+) -> list[str]:
+    """The facts ``gates`` will read for an install of ``names`` (and their dependencies)."""
+    order = install_order(dict(specs), names)
+    return [
+        key for gate in gates if gate in GATE_FACTS for key in GATE_FACTS[gate](specs, root, order)
+    ]
+
+
+__all__ = ["DRY_RUN_GATES", "ENGINE_GATES", "GATE_FACTS", "Gate", "GateInput", "gate_facts"]

@@ -7,7 +7,7 @@ The result is one value the gates and the applier are handed (compose's converge
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Optional
 
 from installer.bundle.manifest import Manifest
 from installer.deploy.desired import desired_module
@@ -19,7 +19,7 @@ from installer.deploy.variables import Resolved, resolve
 from installer.deploy.whatchanged import explain_recreates
 from installer.errors import HostError, UsageError
 from installer.events import Reporter
-from installer.facts.host import gpu_indexes
+from installer.facts.snapshot import HostFacts, TemplateFacts
 from installer.hosts.base import Host
 from installer.runtime.container import Container
 from installer.runtime.docker import DockerRuntime
@@ -52,6 +52,7 @@ def by_module(containers: tuple[Container, ...]) -> dict[str, dict[str, Containe
 
 def gpus_for(
     host: Host,
+    facts: HostFacts,
     spec: ModuleSpec,
     count: int,
     explicit: Optional[list[str]],
@@ -67,7 +68,7 @@ def gpus_for(
     elif previous is not None and previous.gpus:
         gpus = previous.gpus
     else:
-        gpus = gpu_indexes(host)
+        gpus = facts.gpu_indexes
     if gpus and len(gpus) < count and explicit is not None:
         raise UsageError(
             f"--gpus {','.join(explicit)} gives {len(explicit)} GPU(s) for {count} instances of "
@@ -92,7 +93,7 @@ class Planner:
     report: Reporter
 
     def _resolve(
-        self, order: list[str], state: State, options: InstallOptions, facts: Any
+        self, order: list[str], state: State, options: InstallOptions, facts: HostFacts
     ) -> Resolved:
         wanted = [self.specs[n] for n in order]
         return resolve(
@@ -100,7 +101,7 @@ class Planner:
             overrides=options.overrides,
             answers=options.answers,
             remembered=state.remembered(),
-            default_context=lambda spec: {"network": spec.network, "facts": facts},
+            default_context=lambda spec: {"network": spec.network, "facts": TemplateFacts(facts)},
             render_default=self.renderer.render_string,
             prompter=options.prompter,
             others=[s for n, s in self.specs.items() if n not in order],
@@ -119,7 +120,9 @@ class Planner:
             raise UsageError(f"--instances {count}: {name} allows 1 to {spec.max_instances}")
         return count
 
-    def plan(self, names: list[str], options: InstallOptions, state: State, facts: Any) -> Planned:
+    def plan(
+        self, names: list[str], options: InstallOptions, state: State, facts: HostFacts
+    ) -> Planned:
         check_names(self.specs, names)
         order = [
             n for n in install_order(self.specs, names) if n in names or n not in options.elsewhere
@@ -132,7 +135,7 @@ class Planner:
             spec = self.specs[name]
             count = self._count(name, names, options, state)
             explicit = options.gpus if name in names else None
-            gpus = gpus_for(self.host, spec, count, explicit, state.modules.get(name))
+            gpus = gpus_for(self.host, facts, spec, count, explicit, state.modules.get(name))
             desired = desired_module(
                 spec,
                 self.specs,

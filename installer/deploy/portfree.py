@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from installer.deploy.plan import CREATE, RECREATE, START
-from installer.deploy.ports import Listener, descends_from, listeners
 from installer.errors import HostError
+from installer.facts.snapshot import HostFacts
 from installer.spec.model import ModuleSpec
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -28,17 +28,15 @@ def free_ports_gate(inp: GateInput) -> None:
     starting = {a.container for a in inp.plan.changes if a.kind in (CREATE, RECREATE, START)}
     if not starting:
         return
-    ours = [c.pid for c in inp.containers if c.running]
-    held: dict[int, Listener] = {}
-    for listener in listeners(inp.host):
-        held.setdefault(listener.port, listener)
+    ours = [c for c in inp.containers if c.running]
+    facts = inp.facts if inp.facts is not None else HostFacts(inp.host)
     for mp in inp.plan.modules:
         for inst in mp.desired.instances:
             if inst.container not in starting:
                 continue
             for pname, port in inst.ports.items():
-                lst = held.get(port)
-                if lst is None or descends_from(lst.pid, ours, inp.host):
+                lst = facts.port_blocker(port, ours)  # the one ownership rule
+                if lst is None:
                     continue
                 who = f"{lst.process} (pid {lst.pid})" if lst.pid else "another process"
                 raise HostError(

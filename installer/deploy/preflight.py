@@ -10,42 +10,57 @@ skips are recorded in the state by the engine and reported as warnings.
 
 from __future__ import annotations
 
-import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping
 
 import envcheck
+from envcheck.engine import build_plan, needed_facts
 from installer.errors import HostError
 from installer.events import Event
+from installer.spec.model import ModuleSpec
 
 if TYPE_CHECKING:  # pragma: no cover
     from installer.deploy.gateinput import GateInput
-    from installer.hosts.base import Host
 
 
 class EnvironmentCheckFailed(HostError):
     """A required envcheck item failed (exit 3); a fleet checks every host before any change."""
 
 
-def _existing_ancestor(host: Host, path: str) -> str:
-    while path not in ("", "/") and not host.exists(path):
-        path = os.path.dirname(path)
-    return path or "/"
+def _profiles(specs: Mapping[str, ModuleSpec]) -> tuple[envcheck.Catalog, list[str]]:
+    """The check catalog of these modules' specs and the ones that have a profile."""
+    catalog = envcheck.catalog_from_specs(dict(specs))
+    return catalog, [name for name in specs if name in catalog.profiles]
+
+
+def envcheck_facts(specs: Mapping[str, ModuleSpec], root: str, names: list[str]) -> list[str]:
+    """The facts the gate may read for ``names`` (a superset: before the plan, every module
+    that could change), so the engine gathers them in its one round trip."""
+    catalog, profiles = _profiles({n: specs[n] for n in names if n in specs})
+    if not profiles:
+        return []
+    plan = build_plan(profiles, {"disk-install.path": root}, catalog=catalog)
+    return needed_facts(plan)
 
 
 def envcheck_gate(inp: GateInput) -> None:
     modules = inp.changing
-    catalog = envcheck.catalog_from_specs({mp.desired.spec.name: mp.desired.spec for mp in modules})
-    profiles = [mp.desired.spec.name for mp in modules if mp.desired.spec.name in catalog.profiles]
+    catalog, profiles = _profiles({mp.desired.spec.name: mp.desired.spec for mp in modules})
     if not profiles:
         return
-    overrides = {"disk-install.path": _existing_ancestor(inp.host, inp.store.root)}
+    # The disk fact walks up to the nearest existing parent itself: no round trip here.
+    overrides = {"disk-install.path": inp.store.root}
     for mp in modules:
         name = mp.desired.spec.name
         ports = sorted({p for inst in mp.desired.instances for p in inst.ports.values()})
         if ports and name in profiles:
             overrides[f"{name}/ports.ports"] = ",".join(map(str, ports))
     report = envcheck.run_checks(
-        inp.host, profiles, overrides=overrides, skip=list(inp.options.skip_checks), catalog=catalog
+        inp.host,
+        profiles,
+        overrides=overrides,
+        skip=list(inp.options.skip_checks),
+        catalog=catalog,
+        facts=inp.facts,
     )
     for item in report.items:
         if item.skipped and not item.passed:

@@ -1,4 +1,6 @@
-"""Docker facts: `docker version` / `docker info` read through a Host and parsed into values.
+"""Docker facts: `docker version` / `docker info` / `docker ps`, each read once per run (in the
+host's one fact round trip) and parsed here for every consumer: the engine's DockerFacts and
+envcheck's views are two shapes of the same two outputs.
 
 Parsers are pure functions so unit tests feed them recorded outputs from Docker 17.12 onwards.
 """
@@ -11,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from installer.errors import HostError
-from installer.hosts.base import Host
+from installer.facts.fact import Unavailable
+from installer.hosts.base import Result
 
 VERSION_FORMAT = "{{json .}}"
 
@@ -49,17 +52,25 @@ class DockerFacts:
         return "nvidia" in self.runtimes
 
 
-def parse_docker_version(text: str) -> tuple[str, str, str]:
-    """Client version, server version ('' when the daemon is down), API version."""
-    doc: dict[str, Any] = {}
-    for line in text.splitlines():  # a down daemon can leave a JSON line plus an error line
-        line = line.strip()
-        if line.startswith("{"):
+def _first_json(text: str) -> dict[str, Any]:
+    """The JSON object a docker command printed; a down daemon can add error lines after it."""
+    text = text.strip()
+    start = text.find("{")
+    if start < 0:
+        return {}
+    for candidate in (text[start:], *(ln.strip() for ln in text[start:].splitlines())):
+        if candidate.startswith("{"):
             try:
-                doc = json.loads(line)
-                break
+                doc = json.loads(candidate)
             except json.JSONDecodeError:
                 continue
+            return doc if isinstance(doc, dict) else {}
+    return {}
+
+
+def parse_docker_version(text: str) -> tuple[str, str, str]:
+    """Client version, server version ('' when the daemon is down), API version."""
+    doc = _first_json(text)
     client = (doc.get("Client") or {}).get("Version", "")
     server = doc.get("Server") or {}
     return (
@@ -70,14 +81,7 @@ def parse_docker_version(text: str) -> tuple[str, str, str]:
 
 
 def parse_docker_info(text: str) -> dict[str, Any]:
-    text = text.strip()
-    start = text.find("{")
-    if start < 0:
-        return {}
-    try:
-        return json.loads(text[start:])
-    except json.JSONDecodeError:
-        return {}
+    return _first_json(text)
 
 
 def build_facts(version_out: str, info_out: str) -> DockerFacts:
@@ -96,27 +100,25 @@ def build_facts(version_out: str, info_out: str) -> DockerFacts:
     )
 
 
-def read_docker_facts(host: Host) -> DockerFacts:
-    """Raises HostError with the fix when Docker is missing or its daemon is not reachable."""
-    ver = host.run(["docker", "version", "--format", VERSION_FORMAT], timeout=30)
-    if ver.not_found:
+def docker_facts(version: Result, info: Result, host_name: str) -> DockerFacts:
+    """The engine's view; raises HostError with the fix when Docker is missing or down."""
+    if version.not_found:
         raise HostError(
-            f"Docker is not installed on {host.name}: install it (Debian/Ubuntu: "
+            f"Docker is not installed on {host_name}: install it (Debian/Ubuntu: "
             f"apt-get install docker.io; CentOS/RHEL: docker-ce) and start the daemon"
         )
-    client, server, _ = parse_docker_version(ver.stdout)
-    if not ver.ok or not server:
-        detail = ver.first_error_line()
+    client, server, _ = parse_docker_version(version.stdout)
+    if not version.ok or not server:
+        detail = version.first_error_line()
         if "permission denied" in detail.lower():
             raise HostError(
-                f"cannot use Docker on {host.name} ({detail}): run as root or a user in the docker group"
+                f"cannot use Docker on {host_name} ({detail}): run as root or a user in the docker group"
             )
         raise HostError(
-            f"Docker daemon is not running on {host.name} ({detail}): start it with "
+            f"Docker daemon is not running on {host_name} ({detail}): start it with "
             f"'systemctl start docker' (or 'dockerd &' where there is no systemd)"
         )
-    info = host.run(["docker", "info", "--format", VERSION_FORMAT], timeout=30)
-    return build_facts(ver.stdout, info.stdout if info.ok else "")
+    return build_facts(version.stdout, info.stdout if info.ok else "")
 
 
 def gpu_run_args(facts: DockerFacts, gpu: Optional[str]) -> list[str]:
@@ -136,3 +138,87 @@ def gpu_run_args(facts: DockerFacts, gpu: Optional[str]) -> list[str]:
         f"nor the nvidia runtime: install nvidia-docker2 (or upgrade Docker and install "
         f"nvidia-container-toolkit)"
     )
+
+
+# --- envcheck's views -----------------------------------------------------------------------
+
+
+def docker_version(r: Result) -> dict[str, Any]:
+    """`docker version --format '{{json .}}'`: client always, server when the daemon answers."""
+    if r.not_found:
+        raise Unavailable("docker: command not found (not installed)")
+    if not _first_json(r.stdout):
+        raise Unavailable(r.first_error_line())
+    client, server, _ = parse_docker_version(r.stdout)
+    return {
+        "client": client,
+        "server": server,
+        "server_error": "" if r.ok else r.first_error_line(),
+    }
+
+
+def docker_info(r: Result) -> dict[str, Any]:
+    """`docker info --format '{{json .}}'`; a down daemon still prints JSON (empty) but rc 1."""
+    if r.not_found:
+        raise Unavailable("docker: command not found (not installed)")
+    if not r.ok:
+        raise Unavailable(r.first_error_line())
+    data = parse_docker_info(r.stdout)
+    if not data:
+        raise Unavailable(f"docker info printed no JSON: {r.first_error_line()}")
+    if not data.get("ServerVersion"):
+        errors = data.get("ServerErrors")
+        raise Unavailable("; ".join(errors) if errors else r.first_error_line())
+    return data
+
+
+def docker_ps(r: Result) -> list[dict[str, Any]]:
+    """`docker ps --no-trunc --format 'ID\\tNames\\tPorts\\tLabel managed'` -> containers."""
+    if r.not_found:
+        raise Unavailable("docker: command not found (not installed)")
+    if not r.ok:
+        raise Unavailable(r.first_error_line())
+    text = r.stdout
+    out = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        fields += [""] * (4 - len(fields))
+        out.append(
+            {
+                "id": fields[0].strip(),
+                "name": fields[1].strip(),
+                "ports": published_ports(fields[2]),
+                "managed": fields[3].strip().lower() == "true",
+            }
+        )
+    return out
+
+
+def published_ports(text: str) -> list[int]:
+    """'0.0.0.0:8300->8300/tcp, :::8000-8001->8000-8001/tcp, 3306/tcp' -> [8300, 8000, 8001]."""
+    ports: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if "->" not in part:
+            continue  # exposed but not published
+        host_side = part.split("->")[0]
+        spec = host_side.rsplit(":", 1)[-1]
+        lo, _, hi = spec.partition("-")
+        if lo.isdigit():
+            for p in range(int(lo), int(hi or lo) + 1):
+                if p not in ports:
+                    ports.append(p)
+    return ports
+
+
+def devicemapper_base_size_gb(info: dict[str, Any]) -> Optional[float]:
+    """'Base Device Size' from DriverStatus ('10.74GB', '32.21 GB') in GB, if present."""
+    for pair in info.get("DriverStatus") or []:
+        if len(pair) == 2 and pair[0] == "Base Device Size":
+            m = re.match(r"\s*([\d.]+)\s*([kMGT]?B)", pair[1])
+            if m:
+                scale = {"B": 1e-9, "kB": 1e-6, "MB": 1e-3, "GB": 1.0, "TB": 1e3}[m.group(2)]
+                return float(m.group(1)) * scale
+    return None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from installer.runtime import labels as L
+from installer import constants as L
 
 MANAGED = L.MANAGED
 MODULE = L.MODULE

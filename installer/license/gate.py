@@ -9,7 +9,7 @@ last-good.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, List, Mapping, Optional, Tuple
 
 from installer.errors import LicenseError, command
 from installer.events import Event
@@ -38,6 +38,14 @@ def _check_pins(inp: Any, names: List[str], verdict: Verdict, where: str) -> Non
         P.check_license_key(verdict.key_id, wanted, f"the {where} license")
 
 
+def license_facts(specs: Mapping[str, Any], _root: str, names: List[str]) -> List[str]:
+    """The facts the gate reads: a licensed module's machine check needs the fingerprint's."""
+    from fingerprint.collect import FACTS
+
+    licensed = [n for n in names if getattr(specs.get(n), "licensed", False)]
+    return list(FACTS) if licensed else []
+
+
 def license_gate(inp: GateInput) -> None:
     """Raise LicenseError (exit 4) when a licensed module of the plan may not run here."""
     names = inp.names
@@ -55,9 +63,11 @@ def license_gate(inp: GateInput) -> None:
     lstore = S.LicenseStore(inp.host, S.license_dir(inp.store, server))
     live = None
     if licensed:
-        from fingerprint.collect import collect
+        from fingerprint.collect import from_facts
+        from installer.facts.snapshot import HostFacts
 
-        live = collect(inp.host)
+        # the run's snapshot: no gathering of its own (a caller without one reads the host)
+        live = from_facts(inp.facts if inp.facts is not None else HostFacts(inp.host))
     hwm = _high_water(inp, server)
 
     def check(data: bytes, source: str) -> Verdict:

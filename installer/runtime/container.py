@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from installer.runtime import labels
+from installer import constants as labels
 
 
 @dataclass(frozen=True)

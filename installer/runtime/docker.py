@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
+from installer import constants as L
 from installer.archive.streams import Progress
 from installer.bundle.manifest import ImageEntry
 from installer.errors import RuntimeFailure
-from installer.facts.runtime import DockerFacts, read_docker_facts
+from installer.facts.runtime import DockerFacts
+from installer.facts.snapshot import read_docker_facts
 from installer.hosts.base import Host
-from installer.runtime import labels as L
 from installer.runtime.container import Container
 from installer.runtime.runspec import RunSpec
 
@@ -24,16 +25,19 @@ class DockerRuntime:
         host: Host,
         deployment: str = L.DEFAULT_DEPLOYMENT,
         staging_dir: str = "/var/lib/sealbox/images",
+        facts: Optional[Callable[[], DockerFacts]] = None,
     ) -> None:
         self.host = host
         self.deployment = deployment
         self.staging_dir = staging_dir  # remote hosts: where archives are uploaded before load
         self._facts: Optional[DockerFacts] = None
+        self._facts_source = facts  # the run's snapshot, so docker version/info are read once
 
     @property
     def facts(self) -> DockerFacts:
         if self._facts is None:
-            self._facts = read_docker_facts(self.host)
+            source = self._facts_source
+            self._facts = source() if source is not None else read_docker_facts(self.host)
         return self._facts
 
     # images -----------------------------------------------------------------------------

@@ -13,8 +13,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Optional
 
+from installer import constants as L
 from installer.facts.runtime import DockerFacts, gpu_run_args
-from installer.runtime import labels as L
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,8 @@ import psutil
 import pytest
 
 from envcheck import run_checks
+from installer.constants import MANAGED
 from installer.hosts.local import LocalHost
-from installer.runtime.labels import MANAGED
 
 pytestmark = pytest.mark.e2e
 
@@ -111,6 +111,17 @@ def test_machine_size_items_match_python_view(face) -> None:  # type: ignore[no-
     assert it["kernel"].actual == os.uname().release
 
 
+def on_a_nic(name: str, depth: int = 0) -> bool:
+    """The kernel's word (issue 17: one NIC rule): a NIC has a `device` link; a bond, bridge or
+    VLAN counts when one of its lower devices is a NIC (docker0, veth, tunnels do not)."""
+    base = Path(f"/sys/class/net/{name}")
+    if (base / "device").exists():
+        return True
+    lower = [p.name[len("lower_") :] for p in base.glob("lower_*")]
+    lower += [p.name for p in base.glob("brif/*")]
+    return depth < 4 and any(on_a_nic(n, depth + 1) for n in lower)
+
+
 def test_selinux_nouveau_network_match(face) -> None:  # type: ignore[no-untyped-def]
     _, it = face
     if not Path("/sys/fs/selinux").exists() and not shutil.which("getenforce"):
@@ -125,7 +136,7 @@ def test_selinux_nouveau_network_match(face) -> None:  # type: ignore[no-untyped
         for name, addrs in psutil.net_if_addrs().items()
         for a in addrs
         if a.family == socket.AF_INET
-        and not name.startswith(("lo", "docker", "br-", "veth"))
+        and on_a_nic(name)
         and not Path(f"/sys/class/net/{name}/wireless").exists()
     ]
     assert it["network"].passed is bool(wired)

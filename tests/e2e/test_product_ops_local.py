@@ -48,9 +48,9 @@ def deployed(ops_bundle, tmp_path_factory):  # noqa: F811
 
 
 def _container(state, module: str) -> str:
+    from installer.constants import container_name
     from installer.deploy.state import StateStore
     from installer.hosts.local import LocalHost
-    from installer.runtime.labels import container_name
 
     return container_name(module, 0, StateStore(LocalHost(), str(state)).deployment_id)
 

@@ -40,7 +40,7 @@ def code_files() -> List[str]:
     files += [_module_file(m) for m in shipped.OUTSIDE_MODULES]
     excluded = {_module_file(m) for m in shipped.OUTSIDE_EXCLUDED}
     for pkg in shipped.OUTSIDE_PACKAGES:
-        for path in sorted((ROOT / pkg).rglob("*.py")):
+        for path in sorted((ROOT / pkg.replace(".", "/")).rglob("*.py")):
             rel = path.relative_to(ROOT).as_posix()
             if rel not in excluded:
                 files.append(rel)

@@ -14,7 +14,8 @@ package imports only itself, the standard library, ``cryptography`` and the modu
 """
 
 # Modules outside this package that it needs (the whole of ``fingerprint`` but its CLI: the
-# server collects the machine's fingerprint with ``fingerprint.collect`` on a LocalHost).
+# server collects the machine's fingerprint with ``fingerprint.collect`` on a LocalHost, which
+# reads the machine through ``installer.facts``, the one home for host facts).
 OUTSIDE_MODULES = (
     "installer",
     "installer.errors",
@@ -23,7 +24,8 @@ OUTSIDE_MODULES = (
     "installer.hosts.base",
     "installer.hosts.local",
     "installer.license",
+    "installer.constants",
 )
-OUTSIDE_PACKAGES = ("fingerprint",)
+OUTSIDE_PACKAGES = ("fingerprint", "installer.facts")
 OUTSIDE_EXCLUDED = ("fingerprint.cli",)
 THIRD_PARTY = ("cryptography",)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from installer.errors import HostError
-from installer.facts.host import parse_nvidia_smi_list
-from installer.facts.runtime import build_facts, gpu_run_args, parse_version, read_docker_facts
+from installer.facts.runtime import build_facts, gpu_run_args, parse_version
+from installer.facts.snapshot import read_docker_facts
 from installer.hosts.base import Result
 from installer.hosts.recorded import RecordedHost
 from installer.runtime.runspec import RunSpec
@@ -100,9 +100,22 @@ def test_daemon_down_and_not_installed_messages_say_the_fix():
         read_docker_facts(missing)
 
 
-def test_nvidia_smi_list():
-    assert parse_nvidia_smi_list((FIX / "nvidia-smi-L.txt").read_text()) == ["0", "1"]
-    assert parse_nvidia_smi_list("") == []
+def test_gpu_indexes_come_from_the_one_nvidia_smi_query():
+    """The engine's GPU indexes, envcheck's GPU items and fingerprint's GPU UUIDs read one
+    `nvidia-smi --query-gpu=...` (nvidia-smi once); `nvidia-smi -L` is no longer run."""
+    from installer.facts.catalog import NVIDIA_QUERY
+    from installer.facts.snapshot import HostFacts
+
+    lines = (FIX / "nvidia-smi-L.txt").read_text().splitlines()
+    rows = [ln.split(": ", 1)[1].rsplit(" (UUID: ", 1) for ln in lines if ln.startswith("GPU ")]
+    csv = "index, name, memory.total [MiB], driver_version, pci.bus_id, uuid\n" + "".join(
+        f"{i}, {name}, [N/A], [N/A], [N/A], {uuid.rstrip(')')}\n"
+        for i, (name, uuid) in enumerate(rows)
+    )
+    host = RecordedHost({NVIDIA_QUERY: csv})
+    assert HostFacts(host).gpu_indexes == ["0", "1"]
+    assert not any("nvidia-smi -L" in c for c in host.commands)
+    assert HostFacts(RecordedHost({})).gpu_indexes == []
 
 
 def _created(image_seen: str) -> tuple[RecordedHost, RunSpec]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from installer import constants as L
 from installer.bundle.manifest import ImageEntry, Manifest
 from installer.deploy.desired import desired_module
 from installer.deploy.plan import (
@@ -19,7 +20,6 @@ from installer.deploy.plan import (
 from installer.deploy.render import Renderer
 from installer.deploy.state import StateStore
 from installer.hosts.recorded import RecordedHost
-from installer.runtime import labels as L
 from installer.runtime.container import Container
 from installer.spec import load_modules
 from tests.unit.source_bundle import source_bundle

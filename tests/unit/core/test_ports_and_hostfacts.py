@@ -1,9 +1,11 @@
-"""Parsers for `ss -ltnp` and `ip -4 -o addr` output."""
+"""Parsers for `ss -ltnp` and `ip -4 -o addr` output, through the one facts home."""
 
 from __future__ import annotations
 
-from installer.deploy.ports import parse_ss
-from installer.facts.host import parse_ipv4_addrs
+from installer.facts.fact import Fact
+from installer.facts.net import ip_addresses, lan_addresses, ss_listeners
+from installer.facts.ports import listeners
+from installer.hosts.base import Result
 
 SS = """LISTEN 0      4096         0.0.0.0:8887      0.0.0.0:*    users:(("python3",pid=2211,fd=3))
 LISTEN 0      80         127.0.0.1:5535      0.0.0.0:*    users:(("mariadbd",pid=1999,fd=20))
@@ -20,7 +22,8 @@ IP_ADDR = """1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever p
 
 
 def test_parse_ss():
-    found = {lst.port: lst for lst in parse_ss(SS)}
+    fr = Fact("ss", ss_listeners, [], command="ss -ltnp").evaluate(Result("ss -ltnp", 0, SS, ""))
+    found = {lst.port: lst for lst in listeners(fr)}
     assert found[8887].process == "python3" and found[8887].pid == 2211
     assert found[5535].process == "mariadbd"
     assert found[22].pid == 812
@@ -28,4 +31,6 @@ def test_parse_ss():
 
 
 def test_lan_addresses_skip_loopback_and_virtual():
-    assert parse_ipv4_addrs(IP_ADDR) == [("eth0", "10.20.30.40"), ("ens3f0", "192.168.5.9")]
+    addrs = ip_addresses(Result("ip -4 -o addr show", 0, IP_ADDR, ""))
+    assert lan_addresses(addrs, {}, None) == [("eth0", "10.20.30.40"), ("ens3f0", "192.168.5.9")]
+    assert lan_addresses(addrs, {}, "ens3f0")[0] == ("ens3f0", "192.168.5.9")

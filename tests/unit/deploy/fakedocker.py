@@ -12,6 +12,7 @@ import json
 import shlex
 from typing import Any, Optional
 
+from installer.facts.catalog import STATIC_FACTS
 from installer.hosts.base import Result
 from installer.hosts.recorded import RecordedHost
 
@@ -127,6 +128,7 @@ def docker_host(docker: FakeDocker, name: str = "box") -> RecordedHost:
             "docker": docker,
             "timeout ": docker.probe,
             "id -u": "0\n",
+            STATIC_FACTS["uid"].shell: "Uid:\t0\t0\t0\t0\n",  # root, as the facts read it
             "ss -ltnp": "",
             "nvidia-smi": Result("nvidia-smi -L", 127, "", "nvidia-smi: not found"),
             "rmdir": "",

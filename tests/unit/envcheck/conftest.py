@@ -10,7 +10,7 @@ from typing import Any, Union
 import pytest
 import yaml
 
-from envcheck.facts import fact
+from installer.facts.catalog import fact
 from installer.hosts.base import Result
 from installer.hosts.recorded import RecordedHost
 

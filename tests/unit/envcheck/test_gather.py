@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from envcheck import parse
-from envcheck.facts import Fact
-from envcheck.gather import GatherError, build_script, gather, parse_script_output
+from installer.facts import parse
+from installer.facts.fact import Fact
+from installer.facts.gather import GatherError, build_script, gather, parse_script_output
 from installer.hosts.base import Result
 from installer.hosts.local import LocalHost
 from installer.hosts.recorded import RecordedHost
@@ -37,7 +37,7 @@ def test_script_runs_everything_in_one_round_trip() -> None:
             return super().run(cmd, **kw)
 
     got = gather(Counting(), FACTS, mode="script")
-    assert len(calls) == 1 and calls[0][:2] == ["sh", "-c"]
+    assert len(calls) == 1 and isinstance(calls[0], str) and "@@SBX-" in calls[0]
     raw = {k: v.raw for k, v in got.items()}
     assert raw["no_newline"].stdout == "abc"
     assert raw["two_lines"].stdout == "one\ntwo\n"

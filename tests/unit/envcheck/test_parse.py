@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from envcheck import parse
-from envcheck.facts import STATIC_FACTS, fact
-from envcheck.parse import Unavailable
+from installer.facts import machine, net, parse, runtime
+from installer.facts.catalog import STATIC_FACTS, fact
+from installer.facts.fact import Unavailable
 from installer.hosts.base import Result
 
 from .conftest import HOSTS, fact_raw, load, odd, raw
@@ -147,7 +147,7 @@ def test_docker_1712_version_and_devicemapper_info() -> None:
     assert v == {"client": "17.12.0-ce", "server": "17.12.0-ce", "server_error": ""}
     info = value("centos7-docker1712", "docker_info")
     assert info["Driver"] == "devicemapper"
-    assert parse.devicemapper_base_size_gb(info) == pytest.approx(10.74)
+    assert runtime.devicemapper_base_size_gb(info) == pytest.approx(10.74)
     assert "nvidia" in info["Runtimes"]
 
 
@@ -158,8 +158,8 @@ def test_docker_daemon_down_old_and_new_clients() -> None:
     with pytest.raises(Unavailable, match="Cannot connect"):
         value("ubuntu1604-vmware", "docker_info")
     with pytest.raises(Unavailable, match="Cannot connect"):
-        parse.docker_info(raw(odd("docker_info_down_new_client")))
-    v = parse.docker_version(raw(odd("docker_version_down_new_client")))
+        runtime.docker_info(raw(odd("docker_info_down_new_client")))
+    v = runtime.docker_version(raw(odd("docker_version_down_new_client")))
     assert (v["client"], v["server"]) == ("28.2.2", "")
 
 
@@ -175,8 +175,12 @@ def test_docker_ps_and_published_ports() -> None:
         ("node-exporter", [], False),
     ]
     assert len(cs[0]["id"]) == 64
-    assert parse.published_ports("0.0.0.0:8000-8002->8000-8002/tcp, 3306/tcp") == [8000, 8001, 8002]
-    assert parse.published_ports("127.0.0.1:5535->3306/tcp, [::1]:5535->3306/tcp") == [5535]
+    assert runtime.published_ports("0.0.0.0:8000-8002->8000-8002/tcp, 3306/tcp") == [
+        8000,
+        8001,
+        8002,
+    ]
+    assert runtime.published_ports("127.0.0.1:5535->3306/tcp, [::1]:5535->3306/tcp") == [5535]
 
 
 def test_selinux_facts() -> None:
@@ -203,7 +207,7 @@ def test_nvidia_smi_csv() -> None:
     with pytest.raises(Unavailable, match="couldn't communicate with the NVIDIA driver"):
         value("rhel8-nodocker", "nvidia_smi")
     with pytest.raises(Unavailable, match="No devices were found"):
-        parse.nvidia_smi_csv(raw(odd("nvidia_smi_no_devices")))
+        machine.nvidia_smi_csv(raw(odd("nvidia_smi_no_devices")))
 
 
 def test_pci_and_modules() -> None:
@@ -235,8 +239,8 @@ def test_virtualisation_facts() -> None:
 def test_ip_and_interfaces() -> None:
     addrs = value("centos7-docker1712", "ip_addr")
     assert addrs[1] == {"iface": "em1", "address": "10.12.3.45/24", "scope": "global"}
-    ifaces = parse.net_interfaces(raw(odd("net_ifaces_wifi_only")))
-    assert ifaces["wlp2s0"]["wireless"] and not ifaces["enp3s0"]["wireless"]
+    ifaces = net.net_interfaces(raw(odd("net_ifaces_wifi_only")))
+    assert ifaces["wlp2s0"].wireless and not ifaces["enp3s0"].wireless
 
 
 def test_ss_old_centos7_format() -> None:
@@ -254,12 +258,12 @@ def test_ss_new_format_and_not_root() -> None:
         "processes": [{"name": "systemd-resolve", "pid": 912}],
     } in ls
     assert [x["port"] for x in ls if x["address"] == "::"] == [22, 8300]
-    blind = parse.ss_listeners(raw(odd("ss_not_root"), "ss -ltnp"))
+    blind = net.ss_listeners(raw(odd("ss_not_root"), "ss -ltnp"))
     assert blind[1] == {"address": "0.0.0.0", "port": 8300, "processes": []}
 
 
 def test_netstat_fallback() -> None:
-    ls = parse.netstat_listeners(raw(odd("netstat_java_8887"), "netstat -ltnp"))
+    ls = net.netstat_listeners(raw(odd("netstat_java_8887"), "netstat -ltnp"))
     assert ls[1] == {"address": "::", "port": 8887, "processes": [{"name": "java", "pid": 3021}]}
     real = value("debian12-kvm", "netstat")
     assert all(x["port"] > 0 for x in real)

@@ -127,6 +127,7 @@ def _gate_input(specs, host, skip_checks=()):  # type: ignore[no-untyped-def]
         store=SimpleNamespace(root="/opt/sealbox"),  # where the recorded df looked
         options=SimpleNamespace(skip_checks=tuple(skip_checks)),
         report=events.append,
+        facts=None,  # no snapshot: the gate's envcheck reads the recorded host itself
     )
     return inp, events
 

@@ -42,6 +42,7 @@ class FakeDeployment:
     events: List[Any] = field(default_factory=list)
     names: List[str] = field(default_factory=list)
     options: Any = field(default_factory=InstallOptions)
+    facts: Any = None  # the run's snapshot; the gate hands it to fingerprint.collect.from_facts
 
     @property
     def manifest(self) -> Any:
@@ -83,6 +84,7 @@ def opened(path: str) -> VerifiedBundle:
 def live(monkeypatch):
     box = {"fp": machine()}
     monkeypatch.setattr(COLLECT, "collect", lambda host: box["fp"])
+    monkeypatch.setattr(COLLECT, "from_facts", lambda facts: box["fp"])
     return box
 
 

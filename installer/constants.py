@@ -1,4 +1,4 @@
-"""Labels that mark containers as ours; one place so every reader agrees (like compose/const.py)."""
+"""Constants every reader shares: the labels that mark containers as ours (like compose/const.py)."""
 
 from __future__ import annotations
 
