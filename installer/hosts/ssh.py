@@ -16,13 +16,9 @@ stdin.
 
 from __future__ import annotations
 
-import getpass
 import os
 import posixpath
-import re
-import shlex
 import socket
-import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -31,128 +27,61 @@ from typing import BinaryIO, Callable, Iterable, Iterator, Mapping, Optional, Un
 import paramiko
 
 from installer.errors import HostError
-from installer.hosts import hostcert, knownhosts
 from installer.hosts.base import LOCK_BUSY_RC, Command, LockHeld, Result, command_text
 from installer.hosts.spec import HostSpec
+from installer.hosts.sshconnect import SSHConnect
+from installer.hosts.sshwire import (
+    _MISSING,
+    _PGID_MARK,
+    FEED_ERROR_WAIT,
+    PGID_WAIT,
+    PREFERRED_CIPHERS,
+    PREFERRED_MACS,
+    RC_TIMEOUT,
+    AuthFailedError,
+    ConnectionLostError,
+    HostKeyChangedError,
+    HostKeyRevokedError,
+    HostKeyUnknownError,
+    HostKeyUntrustedError,
+    HostUnreachableError,
+    SSHError,
+    SudoMode,
+    SudoRefusedError,
+    _chain,
+    _decode,
+    _iter_file,
+    _last_line,
+    _pgid_of,
+    _q,
+    _send_all,
+    _short,
+    _strip_pgid,
+    read_script,
+    remote_command,
+    write_script,
+)
 
-# Measured in benchmarks/transfer_upload.py: AES-GCM is the cheapest cipher paramiko offers
-# (one pass for encryption and integrity, AES-NI); chacha20-poly1305 is not in paramiko.
-PREFERRED_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes256-ctr")
-PREFERRED_MACS = ("hmac-sha2-256-etm@openssh.com", "hmac-sha2-256", "hmac-sha2-512")
-WINDOW_SIZE = 16 * 1024 * 1024  # what we advertise: big outputs (docker save, cat) stream fast
-CHUNK = 1024 * 1024
-RC_TIMEOUT = 124
-FEED_ERROR_WAIT = 30.0  # seconds a command may take to exit after its input failed
-PGID_WAIT = 10.0  # seconds a streaming command may take to report its process group
-_PGID_MARK = "sealbox-pgid"
-_PGID_LINE = re.compile(rb"(?m)^sealbox-pgid (\d+)\n")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_MISSING = 66  # rc our read() script uses for "no such file"
-
-
-class SSHError(HostError):
-    """Base of every SSH failure; the message is one line naming the host."""
-
-
-class HostUnreachableError(SSHError):
-    """TCP or SSH handshake failed after the retries."""
-
-
-class ConnectionLostError(HostUnreachableError):
-    """The connection dropped while a command ran; re-running is safe for idempotent steps."""
-
-
-class AuthFailedError(SSHError):
-    """No offered credential was accepted; the message lists what was tried."""
-
-
-class HostKeyUnknownError(SSHError):
-    """The host is not in known_hosts and new keys were not to be accepted."""
-
-
-class HostKeyChangedError(SSHError):
-    """The host presented a different key (or key type) than known_hosts has: refused, always."""
-
-
-class HostKeyRevokedError(HostKeyChangedError):
-    """The host presented a key known_hosts marks @revoked: refused, always."""
-
-
-class HostKeyUntrustedError(HostKeyChangedError):
-    """A @cert-authority covers the host but vouches for nothing it showed: refused, always."""
-
-
-class _Transport(paramiko.Transport):
-    """A Transport that asks for exactly the host key algorithms we chose: paramiko's own list
-    appends the certificate variant of every type, which we want only where a CA is known."""
-
-    host_key_algorithms: tuple[str, ...] = ()
-
-    @property
-    def preferred_keys(self) -> tuple[str, ...]:  # type: ignore[override]
-        return self.host_key_algorithms or tuple(super().preferred_keys)
+__all__ = [  # the wire's names stay importable from here, where callers always found them
+    "PREFERRED_CIPHERS",
+    "PREFERRED_MACS",
+    "AuthFailedError",
+    "ConnectionLostError",
+    "HostKeyChangedError",
+    "HostKeyRevokedError",
+    "HostKeyUnknownError",
+    "HostKeyUntrustedError",
+    "HostUnreachableError",
+    "SSHError",
+    "SSHHost",
+    "SudoRefusedError",
+    "read_script",
+    "remote_command",
+    "write_script",
+]
 
 
-class SudoRefusedError(SSHError):
-    """The login user cannot become root with sudo."""
-
-
-SudoMode = str  # "none" (we are root or sudo=False), "nopasswd", "password"
-
-
-def remote_command(
-    cmd: Command, *, env: Optional[Mapping[str, str]] = None, sudo: str = "none"
-) -> str:
-    """The exact text sent to sshd for ``cmd``: ``[sudo] [env K=V] sh -c '<cmd>'``."""
-    argv: list[str] = []
-    if sudo == "nopasswd":
-        argv += ["sudo", "-n", "--"]
-    elif sudo == "password":
-        argv += ["sudo", "-S", "-k", "-p", "", "--"]
-    elif sudo != "none":
-        raise ValueError(f"unknown sudo mode {sudo!r}")
-    if env:
-        bad = [k for k in env if not _ENV_NAME.match(k)]
-        if bad:
-            raise ValueError(f"bad environment variable name {bad[0]!r}")
-        argv += ["env"] + [f"{k}={v}" for k, v in env.items()]
-    argv += ["sh", "-c", command_text(cmd)]
-    return shlex.join(argv)
-
-
-def _q(path: str) -> str:
-    return shlex.quote(path)
-
-
-def read_script(path: str) -> str:
-    """Shell text printing a file, or exiting 66 when it is missing (FileNotFoundError)."""
-    p = _q(path)
-    return f"if [ -e {p} ]; then exec cat -- {p}; else exit {_MISSING}; fi"
-
-
-def write_script(path: str, mode: int) -> str:
-    """Shell text writing stdin to ``path`` atomically: temp file in the same dir, then rename."""
-    p = _q(path)
-    return (
-        "set -e; umask 077; "
-        f'd=$(dirname -- {p}); mkdir -p -- "$d"; '
-        't=$(mktemp "$d/.sealbox-tmp.XXXXXX"); '
-        "trap 'rm -f -- \"$t\"' EXIT; "
-        'cat > "$t"; '
-        f'chmod {mode:o} "$t"; '
-        f'mv -f -- "$t" {p}; trap - EXIT'
-    )
-
-
-def _iter_file(fh: BinaryIO, size: int = CHUNK) -> Iterator[bytes]:
-    while True:
-        block = fh.read(size)
-        if not block:
-            return
-        yield block
-
-
-class SSHHost:
+class SSHHost(SSHConnect):
     """A remote machine reached over SSH. Connects lazily on first use; ``close()`` when done."""
 
     def __init__(
@@ -280,210 +209,6 @@ class SSHHost:
         _ = self.transport
         return self._sudo_mode or "none"
 
-    def _connect_with_retries(self) -> paramiko.Transport:
-        attempts = self.connect_retries + 1
-        last: Optional[BaseException] = None
-        for i in range(attempts):
-            try:
-                return self._connect_once()
-            except (OSError, EOFError, paramiko.SSHException) as exc:
-                last = exc
-                if i + 1 < attempts:
-                    time.sleep(min(0.5 * (2**i), 5.0))
-        reason = str(last) or type(last).__name__
-        if isinstance(last, socket.timeout):
-            reason = f"timed out after {self.connect_timeout:g}s"
-        raise HostUnreachableError(
-            f"cannot reach {self.name}: {reason} ({attempts} attempt{'s' if attempts > 1 else ''})"
-        ) from last
-
-    def _open_socket(self) -> Union[socket.socket, paramiko.Channel]:
-        if self._jump is not None:
-            try:
-                return self._jump.transport.open_channel(
-                    "direct-tcpip",
-                    (self.spec.host, self.spec.port),
-                    ("127.0.0.1", 0),
-                    timeout=self.connect_timeout,
-                )
-            except paramiko.ChannelException as exc:
-                raise OSError(f"jump host {self._jump.name} could not connect: {exc}") from exc
-        sock = socket.create_connection((self.spec.host, self.spec.port), self.connect_timeout)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        # paramiko writes each SSH packet with its own send(): without NODELAY Nagle holds the
-        # packet's last partial segment for an ACK (uploads ~290 -> ~345 MB/s measured here)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        tcp_user_timeout = getattr(socket, "TCP_USER_TIMEOUT", None)
-        if self.dead_link_timeout and tcp_user_timeout is not None:
-            # unacknowledged data older than this kills the connection: a cut cable is noticed
-            sock.setsockopt(
-                socket.IPPROTO_TCP, tcp_user_timeout, int(self.dead_link_timeout * 1000)
-            )
-        return sock
-
-    def _connect_once(self) -> paramiko.Transport:
-        sock = self._open_socket()
-        t = _Transport(sock, default_window_size=WINDOW_SIZE)
-        try:
-            t.banner_timeout = self.connect_timeout
-            t.handshake_timeout = self.connect_timeout
-            opts = t.get_security_options()
-            opts.ciphers = tuple(c for c in self.ciphers if c in opts.ciphers) or opts.ciphers
-            opts.digests = tuple(m for m in PREFERRED_MACS if m in opts.digests) + tuple(
-                m for m in opts.digests if m not in PREFERRED_MACS
-            )
-            known = knownhosts.lookup(self.known_hosts, self.spec.known_hosts_name)
-            t.host_key_algorithms = knownhosts.host_key_algorithms(known, tuple(opts.key_types))
-            t.start_client(timeout=self.connect_timeout)
-            self._check_host_key(t, known)
-            self._authenticate(t)
-            if self.keepalive:
-                t.set_keepalive(int(max(1, self.keepalive)))
-            return t
-        except BaseException:
-            t.close()
-            raise
-
-    def _check_host_key(self, t: paramiko.Transport, known: list[knownhosts.KnownKey]) -> None:
-        key = t.get_remote_server_key()
-        cert = None
-        blob = getattr(key, "public_blob", None)
-        if str(t.host_key_type).endswith(hostcert.CERT_SUFFIX) and blob is not None:
-            cert = blob.key_blob  # paramiko keeps the certificate but checks none of it
-        keytype, key_b64 = key.get_name(), key.get_base64()
-        shown = f"{keytype}{' certificate' if cert else ''} {knownhosts.fingerprint(key.asbytes())}"
-        name = self.spec.known_hosts_name
-        offered = knownhosts.Offered(keytype, key_b64, cert)
-        decision = knownhosts.decide(known, offered, self.spec.host, time.time())
-        if decision.verdict == "ok":
-            return
-        line = decision.line
-        where = f"line {line.lineno} of {self.known_hosts}" if line else self.known_hosts
-        if decision.verdict == "revoked":
-            raise HostKeyRevokedError(
-                f"host key of {name} ({shown}) is REVOKED by {where}; refusing to connect. "
-                f"Ask the host's administrator for its new key"
-            )
-        if decision.verdict == "untrusted":
-            raise HostKeyUntrustedError(
-                f"host key of {name} ({shown}) is not vouched for by the @cert-authority on "
-                f"{where}: {decision.reason}; refusing to connect"
-            )
-        if decision.verdict == "changed":
-            raise HostKeyChangedError(
-                f"host key of {name} has CHANGED (now {shown}); refusing to connect. If the "
-                f"host was reinstalled, remove {where} "
-                f"(ssh-keygen -R '{name}' -f {self.known_hosts}) and connect again"
-            )
-        if self.accept_new_host_keys:
-            knownhosts.append(self.known_hosts, name, keytype, key_b64)
-            return
-        raise HostKeyUnknownError(
-            f"host key of {name} is not in {self.known_hosts}: {shown}; "
-            "check it and re-run with --accept-new-host-keys"
-        )
-
-    def _keys_to_try(self) -> Iterator[tuple[str, paramiko.PKey]]:
-        """(description, key) pairs in the order ssh tries them: given file, agent, defaults."""
-        skipped: list[str] = []
-        if self.spec.key_filename:
-            path = os.path.expanduser(self.spec.key_filename)
-            try:
-                yield f"key {path}", paramiko.PKey.from_path(path, self.key_passphrase)
-            except paramiko.PasswordRequiredException:
-                skipped.append(f"key {path} (encrypted, no passphrase given)")
-            except (OSError, paramiko.SSHException, ValueError) as exc:
-                skipped.append(f"key {path} (unreadable: {exc})")
-        if self.use_agent and os.environ.get("SSH_AUTH_SOCK"):
-            try:
-                agent_keys = paramiko.Agent().get_keys()
-            except paramiko.SSHException:
-                agent_keys = ()
-            for i, key in enumerate(agent_keys):
-                yield f"agent key {i + 1}", key
-        if self.look_for_keys and not self.spec.key_filename:
-            for base in ("id_ed25519", "id_ecdsa", "id_rsa"):
-                path = os.path.expanduser(f"~/.ssh/{base}")
-                if not os.path.exists(path):
-                    continue
-                try:
-                    yield f"key {path}", paramiko.PKey.from_path(path, self.key_passphrase)
-                except (paramiko.SSHException, OSError, ValueError):
-                    skipped.append(f"key {path} (unusable)")
-        self._skipped_keys: list[str] = skipped
-
-    def _authenticate(self, t: paramiko.Transport) -> None:
-        user = self.spec.user
-        tried: list[str] = []
-        allowed: Optional[list[str]] = None
-        self._skipped_keys = []
-        for desc, key in self._keys_to_try():
-            if allowed is not None and "publickey" not in allowed:
-                break
-            try:
-                t.auth_publickey(user, key)
-                return
-            except paramiko.BadAuthenticationType as exc:
-                allowed = list(exc.allowed_types)
-                tried.append(f"{desc} (server does not accept keys)")
-            except paramiko.AuthenticationException:
-                tried.append(desc)
-            if not t.is_active():
-                break
-        if self.spec.password is not None and t.is_active():
-            try:
-                t.auth_password(user, self.spec.password)
-                return
-            except paramiko.BadAuthenticationType as exc:
-                tried.append(f"password (server allows only {', '.join(exc.allowed_types)})")
-            except paramiko.AuthenticationException:
-                tried.append("password")
-        tried += self._skipped_keys
-        what = ", ".join(tried) if tried else "no key or password was available"
-        raise AuthFailedError(f"authentication failed for {self.name}; tried: {what}")
-
-    # -- sudo ------------------------------------------------------------------------------
-    def _probe_sudo(self) -> SudoMode:
-        if self.sudo is False:
-            return "none"
-        rc, out, _ = self._exec_raw("id -u", None, timeout=30)
-        if rc == 0 and out.strip() == b"0":
-            return "none"
-        if rc == -1:
-            raise ConnectionLostError(f"connection to {self.name} lost while checking the user")
-        rc, _, err = self._exec_raw("LC_ALL=C sudo -n -- sh -c true", None, timeout=30)
-        if rc == 0:
-            return "nopasswd"
-        if rc == 127:
-            raise SudoRefusedError(f"{self.name} is not root and sudo is not installed there")
-        secret = self._get_sudo_password(err.decode(errors="replace").strip())
-        rc, _, err = self._exec_raw(
-            "LC_ALL=C sudo -S -k -p '' -- sh -c true", [secret + b"\n"], timeout=30
-        )
-        if rc != 0:
-            lines = [ln for ln in err.decode(errors="replace").splitlines() if ln.strip()]
-            reason = lines[-1].strip() if lines else f"exit code {rc}"
-            raise SudoRefusedError(f"sudo refused for {self.name}: {reason}")
-        self._sudo_secret = secret
-        return "password"
-
-    def _get_sudo_password(self, sudo_said: str) -> bytes:
-        password = self.spec.sudo_password
-        if password is None and self.spec.password is not None:
-            password = self.spec.password  # the login password is the usual sudo password
-        if password is None and self._prompt is not None:
-            password = self._prompt(f"[sudo] password for {self.name}: ")
-        if password is None and sys.stdin is not None and sys.stdin.isatty():
-            password = getpass.getpass(f"[sudo] password for {self.name}: ")
-        if password is None:
-            said = sudo_said.splitlines()[-1] if sudo_said else "a password is required"
-            raise SudoRefusedError(
-                f"sudo on {self.name} needs a password ({said}) and none was given: "
-                "pass a sudo password, run interactively, or connect as root"
-            )
-        return password.encode()
-
-    # -- running commands ------------------------------------------------------------------
     def _exec_raw(
         self,
         text: str,
@@ -739,43 +464,3 @@ class SSHHost:
         rc, _, err = self._exec(f"mkdir -p -m {mode:o} -- {_q(path)}")
         if rc != 0:
             raise HostError(f"cannot create {path} on {self.name}: {_last_line(err, rc)}")
-
-
-def _send_all(chan: paramiko.Channel, data: bytes) -> None:
-    """``Channel.sendall`` re-slices the rest of its buffer after every 32 KB packet (quadratic
-    copying for big chunks); a memoryview makes each packet a zero-copy slice."""
-    view = memoryview(data)
-    while view:
-        # types-paramiko says bytes | bytearray; Channel.send passes the slice through
-        # Message.add_string into a BytesIO, which takes any buffer (the memoryview is the point).
-        sent = chan.send(view)  # type: ignore[arg-type]
-        if sent == 0:
-            raise OSError("channel closed")
-        view = view[sent:]
-
-
-def _pgid_of(err: bytes) -> Optional[int]:
-    m = _PGID_LINE.search(err)
-    return int(m.group(1)) if m else None
-
-
-def _strip_pgid(err: bytes) -> bytes:
-    return _PGID_LINE.sub(b"", err, count=1)
-
-
-def _chain(head: list[bytes], rest: Iterable[bytes]) -> Iterator[bytes]:
-    yield from head
-    yield from rest
-
-
-def _decode(data: bytes) -> str:
-    return data.decode("utf-8", errors="replace")
-
-
-def _short(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _last_line(err: bytes, rc: int) -> str:
-    lines = [ln.strip() for ln in _decode(err).splitlines() if ln.strip()]
-    return lines[-1] if lines else f"exit code {rc}"

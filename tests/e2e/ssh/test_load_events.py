@@ -28,7 +28,7 @@ from installer.archive.streams import ArchiveError
 from installer.bundle.manifest import ImageEntry
 from installer.errors import SealboxError
 from installer.hosts.local import LocalHost
-from installer.transfer import load_archive
+from installer.runtime.load import load_archive
 from tests.e2e.ssh.conftest import image_archive
 
 pytestmark = pytest.mark.e2e
