@@ -1,5 +1,6 @@
 """The order-api STAND-IN's license check: one lease from the license server through the
-Sealbox client library (sealbox_license_client.py, staged from installer/license/client.py),
+Sealbox client library (installer.license.shipped.client, staged with the in-image license
+package), which also checks that the license names the machine it runs on (the /host view),
 as the face-server stand-in does. Each grant must chain to the vendor key pinned in this image
 (/app/pinned) and is MACed with this instance's secret, derived from the installation's seat
 key in order-api.conf (0600, never logged)."""
@@ -11,7 +12,7 @@ import threading
 from typing import Optional, Tuple
 
 from conf import Conf
-from sealbox_license_client import PINNED_DIR, LicenseClient, load_vendor_keys
+from installer.license.shipped.client import PINNED_DIR, LicenseClient, load_vendor_keys
 
 MODULE = "order-api"
 OFFLINE_GRACE = float(os.environ.get("LICENSE_OFFLINE_GRACE", "30"))
