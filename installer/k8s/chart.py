@@ -49,6 +49,7 @@ def _marker_options(options: K8sOptions) -> K8sOptions:
         host_path_root=HOSTPATH,
         node_port=NODE_PORT if options.service_type == "NodePort" else None,
         instances=INSTANCES,
+        check_replicas=False,  # a marker, replaced by .Values.instances
         gpus=GPUS,
         image_digests={},
     )

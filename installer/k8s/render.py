@@ -40,6 +40,9 @@ class K8sOptions:
     overrides: dict[str, Any] = field(default_factory=dict)
     service_type: str = "NodePort"  # for modules others call from outside (HTTP APIs)
     instances: Optional[int] = None  # replicas of the named modules (default: the spec's)
+    # The chart renders a marker replica count that Helm values replace: not a count to check
+    # against a module's max_instances (that refused any module allowing fewer than the marker).
+    check_replicas: bool = True
     gpus: Optional[int] = None  # GPUs per replica of the named modules
     license_node: Optional[str] = None
     license_file: Optional[str] = None
@@ -136,7 +139,7 @@ class _ModuleRenderer:
         asked = self.options.instances if spec.name in self.named else None
         if asked is not None and (self.explicit or not single):
             count = asked
-        if not 1 <= count <= spec.max_instances:
+        if self.options.check_replicas and not 1 <= count <= spec.max_instances:
             raise UsageError(f"--instances {count}: {spec.name} allows 1 to {spec.max_instances}")
         if single and count != 1:
             raise UsageError(

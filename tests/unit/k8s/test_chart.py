@@ -26,3 +26,19 @@ def test_chart_has_knobs_as_values_and_no_marker_left(bundle, tmp_path):
     assert 'lookup "v1" "Secret" .Release.Namespace "mysql-secret"' in secret
     assert not (out / "templates" / "00-namespace.yaml").exists()
     assert (out / ".helmignore").read_text().strip() == ".sealbox/"
+
+
+def test_chart_of_a_module_allowing_fewer_replicas_than_the_marker(tmp_path):
+    """The chart renders a marker replica count (13) that .Values.instances replaces; a module
+    allowing fewer replicas (max_instances 4) was refused with '--instances 13: ... allows 1 to
+    4' although no one asked for 13 (found by the second product, issue 17)."""
+    from tests.unit.k8s.conftest import make_bundle
+
+    def four(name, doc):  # type: ignore[no-untyped-def]
+        if name == "face-server":
+            doc["max_instances"] = 4
+
+    bundle = make_bundle(tmp_path / "bundle", four)
+    out = tmp_path / "chart"
+    write_chart(str(bundle), [], K8sOptions(license_node="node-a"), str(out))
+    assert "{{ .Values.instances }}" in (out / "templates" / "03-face-server.yaml").read_text()
