@@ -12,6 +12,7 @@ import threading
 from typing import Optional, Tuple
 
 from conf import Conf
+
 from installer.license.shipped.client import PINNED_DIR, LicenseClient, load_vendor_keys
 
 MODULE = "order-api"
