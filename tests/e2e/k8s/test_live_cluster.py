@@ -127,7 +127,13 @@ def test_item12_manifests_on_the_live_cluster(cluster, deployed):
         labels = obj["metadata"]["labels"]
         assert labels["app.kubernetes.io/instance"] == NS and "app.kubernetes.io/version" in labels
     face = cluster.get("deployment", "-n", NS, "face-server")
-    assert face["spec"]["template"]["spec"]["containers"][0]["securityContext"]["runAsNonRoot"]
+    # Issue 18: face-server's license client checks the node itself through the node's
+    # read-only host view, as the license server does, so it runs as root (DMI serials are
+    # root-only) -- with every capability dropped and every host path read-only.
+    fc = face["spec"]["template"]["spec"]["containers"][0]
+    host_view = [m for m in fc["volumeMounts"] if m["mountPath"].startswith("/host/")]
+    assert host_view and all(m.get("readOnly") for m in host_view)
+    assert not fc["securityContext"].get("runAsNonRoot")
     sts = cluster.get("statefulset", "-n", NS, "mysql")
     governing = cluster.get("service", "-n", NS, sts["spec"]["serviceName"])
     assert governing["spec"]["clusterIP"] == "None"
