@@ -50,7 +50,8 @@ def deployed(ops_bundle, two_hosts, tmp_path_factory):  # noqa: F811
     tmp = tmp_path_factory.mktemp("ops-mh")
     kh = tmp / "known_hosts"
     kh.write_text("".join(h.known_hosts_line() for h in two_hosts))
-    bundle = licensed_copy(ops_bundle, [a], str(kh), tmp / "bundle", {"order-api": 4})
+    # Both machines: order-api (on b) checks that its license names the machine it runs on.
+    bundle = licensed_copy(ops_bundle, [a, b], str(kh), tmp / "bundle", {"order-api": 4})
     inv = tmp / "inventory.yaml"
     inv.write_text(yaml.safe_dump({
         "defaults": {"user": "root", "key": a.client_key, "connect_timeout": 5},
