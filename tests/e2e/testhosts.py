@@ -278,6 +278,9 @@ done
 mkdir -p /run/udev
 mount --bind "$H/udev" /run/udev
 mount --bind "$H/sys-class-net" /sys/class/net
+# Its own name resolves, as on any installed machine (sudo looks the host name up each time).
+{ cat /etc/hosts; printf '127.0.1.1\t%s\n' "$2"; } > "$H/etc/hosts"
+mount --bind "$H/etc/hosts" /etc/hosts
 hostname "$2"
 ip link set lo up
 """
