@@ -40,8 +40,7 @@ class Remover:
         names |= {c.name for c in self.runtime.ours() if c.module == name}
         for cname in sorted(names):
             self.report(Event("step", name, f"removing {cname}", cname))
-            # A clean stop first: a licensed service gives its license seat back on SIGTERM.
-            self.runtime.stop(cname, timeout=10)
+            # runtime.remove stops first: a licensed service gives its seat back on SIGTERM.
             self.runtime.remove(cname)
             self.runtime.remove(cname + OLD_SUFFIX)
             self.host.remove(self.store.config_dir(cname), recursive=True)

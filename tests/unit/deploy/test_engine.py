@@ -145,8 +145,7 @@ def test_remove_keeps_data_and_values(engine) -> None:
     host.commands.clear()
     assert make().remove("mysql") == [MYSQL]
     assert _changes(host) == [
-        f"stop {MYSQL}",
-        f"stop {MYSQL}",  # the runtime stops before every removal (a seat is given back)
+        f"stop {MYSQL}",  # once: the runtime stops before every removal (a seat is given back)
         f"rm {MYSQL}",
         f"stop {OLD}",
         f"rm {OLD}",
