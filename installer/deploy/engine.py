@@ -199,7 +199,7 @@ class Deployment:
             return result
 
     def check_environment(self, names: list[str], options: InstallOptions) -> None:
-        """The envcheck gate alone, changing nothing: a fleet runs it on every host before the
+        """The gates up to the envcheck gate, changing nothing: a fleet runs it on every host before the
         first change, so one run shows every host's failures (a dependent host used to be
         skipped unchecked when its provider's host failed). A no-op when this deployment's
         gates leave the envcheck gate out."""
@@ -213,7 +213,11 @@ class Deployment:
         with self.locked():
             state = self.store.load()
             planned = self.planner.plan(names, options, state, facts)
-            envcheck_gate(self.gate_input(planned, state, options, facts))
+            inp = self.gate_input(planned, state, options, facts)
+            for gate in self.gates:  # the plan's own errors (exit 2) before the host's (exit 3)
+                gate(inp)
+                if gate is envcheck_gate:
+                    break
 
     # remove -----------------------------------------------------------------------------
     def remove(self, name: str, *, purge: bool = False, force: bool = False) -> list[str]:

@@ -8,6 +8,8 @@ goes to the host as one script, and the host's CPU is spent on the facts, not on
 - a command runs once, its stdout straight to ours, its stderr captured (one fork + exec);
 - commands that talk to a daemon (dockerd, the NVIDIA driver, chronyd) run in the background
   under ``timeout`` where present, so a hung daemon costs one timeout, not a hang;
+- PATH gains only the sbin folders (ss, ip, dmidecode for a non-root user): a program the
+  engine's own commands cannot find (docker outside the caller's PATH) must not be found here;
 - ``ss`` is kept in a variable for the listener cgroup loop, and `docker info`'s data-root for
   the Docker disk fact, so neither runs twice.
 
@@ -63,7 +65,7 @@ def _if_installed(i: int, fact: Fact, line: str) -> str:
 
 
 _PRELUDE = r"""LC_ALL=C; export LC_ALL
-PATH=$PATH:/usr/sbin:/sbin:/usr/local/sbin:/usr/local/bin; export PATH
+PATH=$PATH:/usr/sbin:/sbin:/usr/local/sbin; export PATH
 exec 3>&1
 m() { printf '\n%s %s\n' "$M" "$1"; }
 rf() {

@@ -283,6 +283,8 @@ def _gate_input(d: Deployment, names: list) -> Any:
         store=d.store,
         host=d.host,
         report=d.report,
+        facts=None,  # no run snapshot: the gate reads the host itself
+        options=InstallOptions(),
     )
 
 
