@@ -42,12 +42,16 @@ class Applier:
         self.specs = specs or {}  # with ``values``: the addresses a module is wired to
         self.values = values or {}
         self.log_dir = log_dir  # failed containers' logs are kept here
+        self.loaded_files: set[str] = set()  # archives loaded by this run
 
     # image ------------------------------------------------------------------------------
     def load_image(self, spec: ModuleSpec, entry: ImageEntry, archive: list[ImageEntry]) -> None:
-        """Load `entry`'s archive (holding `archive`, the manifest entries of that file)."""
+        """Load `entry`'s archive (holding `archive`, the manifest entries of that file).
+
+        Called for images the plan found absent (under the run lock), so the engine is asked
+        again only when this run has loaded the same archive already."""
         path = f"{self.bundle_dir}/{entry.file}"
-        if self.runtime.image_id(entry.id) is not None:
+        if entry.file in self.loaded_files and self.runtime.image_id(entry.id) is not None:
             # Images can share one archive (their common layers stored once): an earlier
             # module's load of that archive brought this image too.
             self.report(Event("done", spec.name, f"image {entry.ref} loaded with {entry.file}"))
@@ -61,6 +65,7 @@ class Applier:
         self.report(Event("step", spec.name, f"loading image {entry.ref} from {entry.file}"))
         started = time.monotonic()
         result = self.runtime.load_archive(path, archive, progress=progress)
+        self.loaded_files.add(entry.file)
         for change in result.changed:
             self.report(Event("done", spec.name, f"{entry.file}: {change}"))
         self.report(Event("done", spec.name, f"image loaded in {time.monotonic() - started:.1f}s"))

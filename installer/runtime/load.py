@@ -48,6 +48,7 @@ from __future__ import annotations
 import os
 import posixpath
 import shlex
+import threading
 import uuid
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
@@ -56,7 +57,14 @@ from installer.archive.streams import stream_decompressed
 from installer.bundle.manifest import ImageEntry
 from installer.errors import HostError, RuntimeFailure, UsageError
 from installer.hosts.base import Host, Result
-from installer.runtime.images import Loaded, missing_signed, parse_loaded, settle, snapshot
+from installer.runtime.images import (
+    Loaded,
+    Snapshot,
+    missing_signed,
+    parse_loaded,
+    settle,
+    snapshot,
+)
 from installer.transfer.upload import Progress, upload
 
 LOAD_TIMEOUT = 3600
@@ -169,10 +177,49 @@ def kill_group(host: Host, pgid_file: str) -> None:
     )
 
 
+class EngineBeforeEnd:
+    """The engine's images read BESIDE the stream, not before it: `docker load` registers
+    nothing before its tar reader reaches the end of the archive, and the tar guard withholds
+    that end until `finish` (installer.archive.streams calls it before releasing the rest),
+    which waits for this snapshot. So it is still the engine before the load, read while the
+    decompression runs instead of in front of it."""
+
+    def __init__(self, host: Host) -> None:
+        self._got: list[Snapshot] = []
+        self._error: list[BaseException] = []
+        self._thread = threading.Thread(target=self._read, args=(host,), daemon=True)
+        self._thread.start()
+
+    def _read(self, host: Host) -> None:
+        try:
+            self._got.append(snapshot(host))
+        except BaseException as exc:  # noqa: BLE001 -- handed to the caller by get()
+            self._error.append(exc)
+
+    def get(self) -> Snapshot:
+        self._thread.join()
+        if self._error:
+            raise self._error[0]
+        return self._got[0]
+
+    def feed(self, data: bytes) -> None:
+        """Inspector protocol: the bytes themselves are not needed."""
+
+    def finish(self) -> None:
+        self.get()
+
+
 def _stream(
-    host: Host, local_path: str, sha256: str, progress: Optional[Progress], pgid_file: str
+    host: Host,
+    local_path: str,
+    sha256: str,
+    progress: Optional[Progress],
+    pgid_file: str,
+    before: EngineBeforeEnd,
 ) -> Result:
-    chunks = stream_decompressed(local_path, expected_sha256=sha256, progress=progress)
+    chunks = stream_decompressed(
+        local_path, expected_sha256=sha256, progress=progress, inspector=before
+    )
     return host.run_streaming_input(
         group_command("exec docker load", pgid_file), chunks, timeout=LOAD_TIMEOUT
     )
@@ -229,13 +276,15 @@ def load_archive(
         run_dir = "/tmp"
     pgid_file = posixpath.join(run_dir, f".load-{os.getpid()}-{uuid.uuid4().hex[:8]}.pgid")
     dst = posixpath.join(remote_dir, name)
-    before = snapshot(host)
+    early = EngineBeforeEnd(host) if route == "stream" else None
+    before = snapshot(host) if early is None else None
     res: Optional[Result] = None
     try:
-        if route == "stream":
+        if early is not None:
             if on_step:
                 on_step("stream")
-            res = _stream(host, local_path, sha256, progress, pgid_file)
+            res = _stream(host, local_path, sha256, progress, pgid_file, early)
+            before = early.get()
         else:
             res = _upload_then_load(
                 host, local_path, dst, sha256, tools, progress, retries, on_step, pgid_file
@@ -256,12 +305,16 @@ def load_archive(
     except BaseException:
         try:
             kill_group(host, pgid_file)
+            if before is None and early is not None:
+                before = early.get()  # the stream failed before its end: still the engine before
+            assert before is not None
             loaded = parse_loaded(res.stdout) if res is not None else Loaded()
             settle(host, listed, before, snapshot(host), loaded, succeeded=False)
         except Exception:  # noqa: S110 -- the load's own error says more; a re-run settles again
             pass
         raise
     host.remove(pgid_file)
+    assert before is not None
     loaded = parse_loaded(res.stdout)
     changed = settle(host, listed, before, after, loaded, succeeded=True)
     if route == "host" and not keep_archive:
