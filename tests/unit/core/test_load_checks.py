@@ -113,3 +113,72 @@ def test_settle_after_failure_leaves_tags_the_load_did_not_move():
     settle(host, {"v/a:1": A}, before, before, Loaded(), succeeded=False)
     assert tags == {"v/a:1": B}
     assert not any(c.startswith(("docker rmi", "docker tag")) for c in host.commands)
+
+
+def _docker_save_tar(path) -> bytes:  # type: ignore[no-untyped-def]
+    """A small tar shaped like `docker save` output (a layer member, then manifest.json)."""
+    import io
+    import json
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for name, data in (
+            ("abc/layer.tar", b"x" * 300_000),
+            ("manifest.json", json.dumps([{"RepoTags": ["v/a:1"]}]).encode()),
+        ):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def test_stream_route_reads_the_engine_beside_the_stream_but_before_the_tar_ends(tmp_path):
+    """The engine's images are read in a thread while the archive streams (issue 18's speed
+    target), yet the withheld end of the tar is released only after that snapshot finished:
+    docker load registers nothing before its tar ends, so it is still the engine before."""
+    import hashlib
+    import threading
+    import time
+
+    import zstandard
+
+    tar = _docker_save_tar(tmp_path)
+    path = tmp_path / "a.tar.zst"
+    path.write_bytes(zstandard.ZstdCompressor().compress(tar))
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    events: list[tuple[str, int]] = []
+    snapshots = [0]
+
+    class Local(RecordedHost):
+        @property
+        def sees_controller_files(self) -> bool:
+            return True
+
+        def run_streaming_input(self, cmd, chunks, *, timeout=None):  # type: ignore[no-untyped-def,override]
+            got = 0
+            for chunk in chunks:
+                got += len(chunk)
+                events.append(("stream", got))
+            events.append(("stream end", got))
+            return Result(str(cmd), 0, "Loaded image: v/a:1\n", "")
+
+    def ls(_: str) -> Result:
+        snapshots[0] += 1
+        if snapshots[0] == 1:  # the one beside the stream: slow, in its own thread
+            assert threading.current_thread() is not threading.main_thread()
+            time.sleep(0.5)
+            events.append(("before done", 0))
+        return Result("", 0, f"v/a:1 {A}\n" if snapshots[0] > 1 else "", "")
+
+    host = Local(answers={"docker image ls": ls, "command -v": "docker\n", "cut -d": ""})
+    entry = ImageEntry("v/a:1", A, "images/a.tar.zst", sha)
+    result = load_archive(host, str(path), [entry])
+    assert result.route == "stream" and result.loaded.refs == ("v/a:1",)
+    names = [e[0] for e in events]
+    done = names.index("before done")
+    assert names[-1] == "stream end" and events[-1][1] == len(tar)
+    # the last bytes of the tar went to docker only after the snapshot: never before
+    released_before = max((n for k, n in events[:done] if k == "stream"), default=0)
+    assert released_before < len(tar), events
+    assert any(k == "stream" for k, _ in events[done + 1 :]), events
