@@ -211,7 +211,11 @@ class HealthWait:
                     f"{self.container} not healthy after {self.check.timeout:.0f}s ({seen}) and "
                     "it gave no reason; read its log, then run the install again"
                 )
-            self.sleep(tracker.pause(self.clock(), self.check.interval))
+            # `interval` is the period of the checks, not the gap after them: a round that
+            # took most of it (a loaded engine answering `inspect`) is not followed by a
+            # whole interval more before a service that came up is seen.
+            now = self.clock()
+            self.sleep(tracker.pause(now, max(0.0, self.check.interval - (now - started))))
 
 
 KEPT_LOG_LINES = 20000
