@@ -20,7 +20,9 @@ own overhead is named command by command.
 The bundle is signed with a key made for the run and opened with that key as --trust, as a
 customer's would be: no SEALBOX_ALLOW_UNSIGNED is needed.
 
-Usage (as root, Docker running): python benchmarks/install_from_zst.py [--rounds 3] [--weights-mb 450]
+Usage (as root, Docker running, the demo images built: scripts/build_demo_bundle.py):
+    .venv/bin/python benchmarks/install_from_zst.py [--rounds 3] [--weights-mb 450]
+(the project's venv: the engine needs its packages, e.g. zstandard; no SEALBOX_* variable.)
 """
 
 from __future__ import annotations
@@ -47,16 +49,19 @@ from installer.hosts.base import Result
 from installer.hosts.local import LocalHost
 
 IMAGE = "sealbox-bench/model-server:1"
+BASE = "sealbox-demo/face-server-standin:1.0"
 PORT = 18571
 
 
 def build_image(weights_mb: int) -> int:
     dockerfile = (
-        "FROM sealbox-demo/face-server-standin:1.0\n"
+        f"FROM {BASE}\n"
         f"RUN mkdir -p /models && head -c {weights_mb}M /dev/urandom > /models/weights.bin\n"
         'LABEL io.sealbox.stand-in="benchmark image: face-server stand-in + random model weights"\n'
     )
     if sh("docker", "image", "inspect", IMAGE, check=False).returncode != 0:
+        if sh("docker", "image", "inspect", BASE, check=False).returncode != 0:
+            raise SystemExit(f"error: no {BASE} image: build it with scripts/build_demo_bundle.py")
         os.environ["DOCKER_BUILDKIT"] = "0"  # engines back to 17.12 have only the legacy builder
         sh("docker", "build", "-q", "-t", IMAGE, "-", input=dockerfile.encode())
     size = int(sh("docker", "image", "inspect", "--format", "{{.Size}}", IMAGE).stdout)
@@ -88,6 +93,20 @@ class TracingHost(LocalHost):
         finally:
             text = cmd if isinstance(cmd, str) else " ".join(cmd)
             self.trace.append((t0, time.perf_counter() - t0, " ".join(text.split())[:70]))
+
+    def write(self, path, data, mode=0o600) -> None:  # type: ignore[no-untyped-def,override]
+        t0 = time.perf_counter()
+        try:
+            super().write(path, data, mode)
+        finally:
+            self.trace.append((t0, time.perf_counter() - t0, f"(write {os.path.basename(path)})"))
+
+    def read(self, path):  # type: ignore[no-untyped-def,override]
+        t0 = time.perf_counter()
+        try:
+            return super().read(path)
+        finally:
+            self.trace.append((t0, time.perf_counter() - t0, f"(read {os.path.basename(path)})"))
 
 
 def make_bundle(work: str) -> tuple[str, str]:
