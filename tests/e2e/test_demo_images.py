@@ -33,6 +33,8 @@ from installer.license.issue import issue
 from installer.license.shipped import fileformat
 from installer.license.shipped.model import ModuleGrant
 
+from .fake_license import fake_license_server
+
 pymysql = pytest.importorskip("pymysql")
 
 pytestmark = pytest.mark.e2e
@@ -431,61 +433,6 @@ def test_face_server_serves_once_licensed(stack: Stack) -> None:
     assert status["lease_ttl"] == LEASE_TTL
 
 
-FAKE = r"""
-import base64, hashlib, hmac, json, sys, time
-from http.server import BaseHTTPRequestHandler, HTTPServer
-sys.path.insert(0, sys.argv[1])
-from installer import signing
-from installer.license.shipped import fileformat
-from installer.license.shipped.client import grant_mac, instance_secret
-from installer.license.issue import issue
-from installer.license.shipped.model import ModuleGrant
-from fingerprint.collect import collect
-from installer.hosts.local import LocalHost
-from dataclasses import replace
-record = collect(LocalHost()).to_record()
-if len(sys.argv) > 4:  # the vendor's key and a genuine license for ANOTHER machine (issue 18)
-    key = signing.load_private(sys.argv[4])
-    record = replace(record, labels={**record.labels, "hostname": "elsewhere"},
-        components={k: tuple("0" * 63 + "1" for _ in v) for k, v in record.components.items()})
-else:
-    key = signing.generate()  # the fake's own key: it grants everything
-faked = issue([record], customer="fake", days=30,
-    modules={"face-server": ModuleGrant(99)}, allow_vm=True)
-lic = fileformat.render(faked, key).decode()
-seat_key = sys.argv[3].encode()  # even knowing this installation's seat key
-class H(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_POST(self):
-        ask = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        now = time.time()
-        g = json.dumps({"format": "sealbox-grant", "version": 2, "lease_id": "x" * 24,
-            "module": ask["module"], "instance": ask["instance"], "holder": ask["holder"],
-            "seat": 0, "gpus": 0, "license_id": faked.license_id, "license_sha256": hashlib.sha256(lic.encode()).hexdigest(),
-            "issued_at": now, "ttl": 30, "expires_at": now + 30, "nonce": ask["nonce"],
-            "state": "valid", "warnings": []}, sort_keys=True)
-        sec = instance_secret(seat_key, ask["module"], ask["instance"])
-        old = {"ok": True, "grant": g, "key_id": key.id,
-               "signature": base64.b64encode(key.sign(g.encode())).decode()}
-        out = json.dumps(dict(old, mac=grant_mac(sec, g), license=lic)).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
-    def do_GET(self):
-        out = json.dumps({"serving": True, "server_key": key.public.pem().decode()}).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
-    def log_message(self, *a):
-        pass
-srv = HTTPServer(("127.0.0.1", int(sys.argv[2])), H)
-print("ready", flush=True)
-srv.serve_forever()
-"""
-
-
 @pytest.mark.parametrize(
     "vendor_license", [False, True], ids=["own-key", "vendor-license-for-another-machine"]
 )
@@ -499,14 +446,12 @@ def test_a_fake_license_server_leaves_the_stand_in_unlicensed(
     key and a GENUINE vendor-signed license for another machine: still unlicensed, because the
     stand-in judges the machine itself through the read-only host view its spec mounts."""
     fake_port, face_port = LIC_PORT + 100, FACE_PORT + 100
-    argv = [sys.executable, "-c", FAKE, str(REPO), str(fake_port), stack.seat_key]
+    vendor = None
     if vendor_license:
         demo_vendor_key()  # the key pinned in the images
-        argv.append(str(DEMO_VENDOR_KEY))
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+        vendor = DEMO_VENDOR_KEY
     name = f"{PREFIX}face-fake-{int(vendor_license)}"
-    try:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    with fake_license_server(fake_port, stack.seat_key, vendor):
         conf = (stack.sconf / "service.conf").read_text()
         conf = conf.replace(f"LICENSE_SERVER_PORT={LIC_PORT}", f"LICENSE_SERVER_PORT={fake_port}")
         conf = conf.replace(f"HTTP_PORT={FACE_PORT}", f"HTTP_PORT={face_port}")
@@ -529,9 +474,6 @@ def test_a_fake_license_server_leaves_the_stand_in_unlicensed(
         else:
             assert "not a vendor key pinned in this service" in health["reason"], health
         assert "license: granted" not in stack.logs(name)
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def test_face_record_round_trips_through_mysql(stack: Stack) -> None:
