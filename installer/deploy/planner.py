@@ -6,11 +6,12 @@ The result is one value the gates and the applier are handed (compose's converge
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Optional
 
 from installer.bundle.manifest import Manifest
-from installer.deploy.desired import desired_module
+from installer.deploy.desired import DesiredModule, desired_module
 from installer.deploy.options import InstallOptions
 from installer.deploy.plan import Plan, module_plan
 from installer.deploy.render import Renderer
@@ -128,9 +129,31 @@ class Planner:
             n for n in install_order(self.specs, names) if n in names or n not in options.elsewhere
         ]
         resolved = self._resolve(order, state, options, facts)
-        containers = tuple(self.runtime.ours())
+        # The deployment's containers are read beside the image lookups: neither needs the other.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            ours = pool.submit(self.runtime.ours)
+            wanted = self._desired(order, names, options, state, facts, resolved)
+            containers = tuple(ours.result())
         existing = by_module(containers)
         plan = Plan()
+        for name, desired, image_present in wanted:
+            plan.modules.append(module_plan(desired, existing.get(name, {}), image_present))
+        explain_recreates(
+            plan, resolved.values, state.remembered(), existing, self.host, self.specs, self.report
+        )
+        return Planned(plan, resolved, containers)
+
+    def _desired(
+        self,
+        order: list[str],
+        names: list[str],
+        options: InstallOptions,
+        state: State,
+        facts: HostFacts,
+        resolved: Resolved,
+    ) -> list[tuple[str, DesiredModule, bool]]:
+        """Each module's desired shape, and whether its signed image is on the engine."""
+        out = []
         for name in order:
             spec = self.specs[name]
             count = self._count(name, names, options, state)
@@ -146,9 +169,5 @@ class Planner:
                 count=count,
                 gpus=gpus,
             )
-            image_present = self.runtime.image_id(desired.image.id) is not None
-            plan.modules.append(module_plan(desired, existing.get(name, {}), image_present))
-        explain_recreates(
-            plan, resolved.values, state.remembered(), existing, self.host, self.specs, self.report
-        )
-        return Planned(plan, resolved, containers)
+            out.append((name, desired, self.runtime.image_id(desired.image.id) is not None))
+        return out
