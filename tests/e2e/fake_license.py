@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 FAKE = r"""
 import base64, hashlib, hmac, json, sys, time
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 sys.path.insert(0, sys.argv[1])
 from installer import signing
 from installer.license.shipped import fileformat
@@ -69,7 +69,7 @@ class H(BaseHTTPRequestHandler):
         self.wfile.write(out)
     def log_message(self, *a):
         pass
-srv = HTTPServer((sys.argv[5], int(sys.argv[2])), H)
+srv = ThreadingHTTPServer((sys.argv[5], int(sys.argv[2])), H)
 print("ready", flush=True)
 srv.serve_forever()
 """
