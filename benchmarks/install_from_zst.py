@@ -146,7 +146,7 @@ class Phases:
         ("image loaded in", "load (stream + docker load + checks)"),
         ("creating ", "engine between"),
         ("waiting for ", "create + start"),
-        (" healthy", "health wait"),
+        (" healthy (", "health wait"),  # "X healthy (port open)", not "to be healthy"
     )
 
     def __init__(self) -> None:
