@@ -41,6 +41,10 @@ only guards and copies the tar. On 2 shared cores it measured level with python'
 in-process (``in`` 4.15 s vs 3.95 s, medians of 3, the same run, 2026-12-06: within that run's
 spread), while the raw ``zstd -dc | docker load`` alone took 1.14x the plain ``docker load -i``
 + ``docker run``; with more cores the decompression no longer shares python's thread.
+Outside the stream the load costs one ``docker image ls`` after it (the one before runs
+beside the stream: `EngineBeforeEnd`) and a ``command -v`` for the route; on 2026-12-06 the
+raw pipe alone was 1.11-1.22x that reference and this load 0.35-0.45 s more than the raw pipe
+(python's copy of the tar and the hash share the two cores with zstd and dockerd).
 """
 
 from __future__ import annotations
