@@ -68,14 +68,10 @@ def apply_plan(
             applier.load_image(mp.desired.spec, mp.desired.image, mp.desired.archive)
             result.loaded_images += 1
     # Values are remembered before anything starts: a generated password must survive
-    # a failed run, because the database may already have been initialised with it. Values
-    # the state holds already are not written again (each write is fsynced, and right after a
-    # large image load that flush waits for the layers docker wrote).
-    remembered = (dict(state.variables), dict(state.secrets))
+    # a failed run, because the database may already have been initialised with it.
     state.variables.update(resolved.public())
     state.secrets.update(resolved.secret_values())
-    if (state.variables, state.secrets) != remembered:
-        store.save(state)
+    store.save(state)
     for mp in plan.modules:
         spec = mp.desired.spec
         if mp.changes:
