@@ -53,6 +53,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
 from installer.archive.streams import stream_decompressed
+from installer.bundle.delta import check_base
 from installer.bundle.manifest import ImageEntry
 from installer.errors import HostError, RuntimeFailure, UsageError
 from installer.hosts.base import Host, Result
@@ -230,6 +231,8 @@ def load_archive(
     pgid_file = posixpath.join(run_dir, f".load-{os.getpid()}-{uuid.uuid4().hex[:8]}.pgid")
     dst = posixpath.join(remote_dir, name)
     before = snapshot(host)
+    # a delta archive leaves out layers its base images supply: refuse before docker sees a byte
+    check_base(images, before.ids, host.name)
     res: Optional[Result] = None
     try:
         if route == "stream":
