@@ -33,11 +33,14 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "demo"))
 
 import yaml  # noqa: E402
+import zstandard  # noqa: E402
 from layer_image import add_layer, layer_size  # noqa: E402
 
 from installer import signing  # noqa: E402
 from installer.bundle.create import _compressor, _HashingWriter, create_bundle, load_definition  # noqa: E402
 from installer.bundle.delta import read_base_manifest  # noqa: E402
+from installer.hosts.local import LocalHost  # noqa: E402
+from installer.runtime.load import load_archive  # noqa: E402
 
 STANDIN = "sealbox-demo/face-server-standin:1.0"
 REF = "sealbox-bench/delta-model:{v}"
@@ -84,7 +87,7 @@ def compressed_size(path: str) -> int:
         with open(path, "rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 comp.write(chunk)
-        comp.flush(1)  # type: ignore[call-arg]  # zstandard.FLUSH_FRAME
+        comp.flush(zstandard.FLUSH_FRAME)  # type: ignore[call-arg]
     return hashed.size
 
 
@@ -125,6 +128,17 @@ def main() -> None:
         )
         t_delta = time.perf_counter() - started
         (d,), (f,) = delta.images, full.images
+        # install side: the delta through the one load path (v1 on the engine, v2 not), vs
+        # what option (a) would add before it: streaming the base out of `docker save v1`
+        subprocess.run(["docker", "rmi", REF.format(v="2.0")], capture_output=True, check=True)
+        started = time.perf_counter()
+        load_archive(LocalHost(), os.path.join(work, "delta2", d.file), [d])
+        t_load = time.perf_counter() - started
+        started = time.perf_counter()
+        save = subprocess.run(
+            f"docker save {REF.format(v='1.0')} | wc -c", shell=True, capture_output=True, text=True
+        )
+        t_save = time.perf_counter() - started
         print(
             f"model layer: {layer_tar / MB:.1f} MB tar, {layer_zst / MB:.1f} MB zstd -6 --long ({t_layer:.1f}s)"
         )
@@ -132,6 +146,10 @@ def main() -> None:
         print(
             f"delta v2 bundle archive: {d.size / MB:8.1f} MB  ({t_delta:.1f}s to write; "
             f"{len(d.omits)} layer(s) left out, base {base.version})"
+        )
+        print(
+            f"install: delta load {t_load:.1f}s; option (a) would first stream the base out "
+            f"(docker save v1: {int(save.stdout or 0) / MB:.0f} MB in {t_save:.1f}s)"
         )
         print(
             f"delta / compressed layer = {d.size / layer_zst:.3f}x  (target <= 1.1x); "
