@@ -298,7 +298,7 @@ def create_bundle(
         previous = load_manifest(out_dir)
     base = base_doc(since) if since is not None else None
     if since is not None:
-        check_since(definition.product, definition.version, since, "manifest")
+        check_since(definition.product, definition.version, since)
     if previous is not None and previous.base != base:
         previous = None  # a full archive is no delta's, nor one delta's another's
     os.makedirs(os.path.join(out_dir, "images"), exist_ok=True)

@@ -254,20 +254,20 @@ def check_base(
     )
 
 
-def check_since(product: str, version: str, base: Manifest, source: str) -> None:
+def check_since(product: str, version: str, base: Manifest) -> None:
     """A delta is built on an earlier bundle of the same product."""
     if base.product != product:
         raise UsageError(
             _(
-                "--since {src}: a bundle of {other}, not {product}; pass {product}'s previous bundle"
-            ).format(src=source, other=base.product, product=product)
+                "--since: a bundle of {other}, not {product}; pass the manifest of {product}'s "
+                "previous bundle"
+            ).format(other=base.product, product=product)
         )
     if base.version == version:
         raise UsageError(
             _(
-                "--since {src}: that bundle is {product} {version} already; a delta needs an "
-                "earlier version"
-            ).format(src=source, product=product, version=version)
+                "--since: that bundle is {product} {version} already; a delta needs an earlier one"
+            ).format(product=product, version=version)
         )
 
 

@@ -122,11 +122,11 @@ def test_since_takes_only_a_signed_manifest_of_the_same_product_and_an_older_ver
     old = signed_old(tmp_path, key)
     got = read_base_manifest(str(old / "manifest.yaml"), {key.public.id: key.public})
     assert got.version == "1.0"
-    check_since("face", "1.1", got, "old")
+    check_since("face", "1.1", got)
     with pytest.raises(UsageError, match="a bundle of face, not ops"):
-        check_since("ops", "1.1", got, "old")
+        check_since("ops", "1.1", got)
     with pytest.raises(UsageError, match="already"):
-        check_since("face", "1.0", got, "old")
+        check_since("face", "1.0", got)
     other = signing.generate()
     with pytest.raises(BundleRefused, match="not trusted"):
         read_base_manifest(str(old), {other.public.id: other.public})
