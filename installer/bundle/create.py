@@ -23,6 +23,14 @@ import installer
 from installer import signing
 from installer.archive.streams import CHUNK, DEFAULT_ZSTD_LEVEL, ZSTD_WINDOW_LOG, sha256_file
 from installer.bundle.carry import carry_sealbox, default_python_versions
+from installer.bundle.delta import (
+    base_doc,
+    check_since,
+    entry_fields,
+    filter_save,
+    omit_set,
+    plan_delta,
+)
 from installer.bundle.manifest import (
     CARRIED,
     ImageEntry,
@@ -112,11 +120,16 @@ def _compressor(out: _HashingWriter, compression: str, level: Optional[int]) -> 
 
 
 def save_images(
-    refs: list[str], dest: str, compression: str = "zstd", level: Optional[int] = None
+    refs: list[str],
+    dest: str,
+    compression: str = "zstd",
+    level: Optional[int] = None,
+    omit: frozenset[str] = frozenset(),
 ) -> tuple[str, int, int]:
     """docker save REFS | compress > dest; returns (sha256 of dest, compressed size, tar size).
 
-    Several refs make one multi-image tar in which shared layers appear once."""
+    Several refs make one multi-image tar in which shared layers appear once. `omit`: the
+    layers (diff IDs) a delta bundle leaves out (installer.bundle.delta)."""
     tmp = dest + ".part"
     proc = subprocess.Popen(
         ["docker", "save", *refs], stdout=subprocess.PIPE, stderr=subprocess.PIPE
@@ -127,9 +140,14 @@ def save_images(
         with open(tmp, "wb") as raw:
             hashed = _HashingWriter(raw)  # type: ignore[arg-type]
             comp = _compressor(hashed, compression, level)
-            for chunk in iter(lambda: proc.stdout.read(CHUNK), b""):  # type: ignore[union-attr]
-                raw_size += len(chunk)
-                comp.write(chunk)
+            if omit:
+                raw_size = filter_save(proc.stdout, comp, omit).raw  # type: ignore[arg-type]
+                for _padding in iter(lambda: proc.stdout.read(CHUNK), b""):  # type: ignore[union-attr]
+                    pass  # docker's record padding after the tar's end
+            else:
+                for chunk in iter(lambda: proc.stdout.read(CHUNK), b""):  # type: ignore[union-attr]
+                    raw_size += len(chunk)
+                    comp.write(chunk)
             if isinstance(comp, lzma.LZMAFile):
                 comp.close()
             else:
@@ -246,13 +264,16 @@ def create_bundle(
     wheels_from: Optional[str] = None,
     license_dir: Optional[str] = None,
     progress: Optional[Progress] = None,
+    since: Optional[Manifest] = None,
 ) -> Manifest:
     """Write modules/, templates/, images/, install.py + wheels/, manifest.yaml (+ manifest.sig).
 
     `license_dir` (with license.cfg and vendor.pub) becomes the bundle's license/ folder, listed
     and signed like every other file; without it an existing license/ folder is kept.
 
-    An archive is kept when it already holds exactly the same image IDs (a second run is fast)."""
+    An archive is kept when it already holds exactly the same image IDs (a second run is fast).
+    `since` (the previous bundle's verified manifest) makes a delta bundle: its archives leave
+    out the layers the base version's images supply on the host (installer.bundle.delta)."""
     say = progress or (lambda _msg: None)
     if compression not in SUFFIX:
         raise UsageError(f"--compression {compression}: choose zstd or xz")
@@ -275,6 +296,11 @@ def create_bundle(
     previous: Optional[Manifest] = None
     if os.path.exists(os.path.join(out_dir, "manifest.yaml")):
         previous = load_manifest(out_dir)
+    base = base_doc(since) if since is not None else None
+    if since is not None:
+        check_since(definition.product, definition.version, since)
+    if previous is not None and previous.base != base:
+        previous = None  # a full archive is no delta's, nor one delta's another's
     os.makedirs(os.path.join(out_dir, "images"), exist_ok=True)
     for sub in ("modules", "templates"):
         shutil.rmtree(os.path.join(out_dir, sub), ignore_errors=True)
@@ -292,7 +318,9 @@ def create_bundle(
         )
     images: list[ImageEntry] = []
     plan = _plan_archives(wanted, layout, compression)
+    deltas, layers = plan_delta([g.id for g in wanted], since) if since else ({}, {})
     for rel, group in plan.items():
+        omit = omit_set([deltas[g.id] for g in group], layers) if deltas else frozenset()
         by_id = {e.id: e for e in _reusable(previous, out_dir, rel, [g.id for g in group])}
         refs = ", ".join(g.ref for g in group)
         if by_id:
@@ -306,13 +334,14 @@ def create_bundle(
             say(f"{rel}: docker save {refs} | {compression} -{level or DEFAULT_ZSTD_LEVEL}")
             started = time.monotonic()
             sha, size, raw = save_images(
-                [g.ref for g in group], os.path.join(out_dir, rel), compression, level
+                [g.ref for g in group], os.path.join(out_dir, rel), compression, level, omit
             )
             say(
                 f"{rel}: {raw / 1e6:.0f} MB -> {size / 1e6:.0f} MB in {time.monotonic() - started:.1f}s"
             )
         for g in group:
-            images.append(ImageEntry(g.ref, g.id, rel, sha, size, raw, g.name))
+            base_image, omits = entry_fields(deltas[g.id], omit) if deltas else ("", ())
+            images.append(ImageEntry(g.ref, g.id, rel, sha, size, raw, g.name, base_image, omits))
     for fname in os.listdir(os.path.join(out_dir, "images")):  # archives of an earlier layout
         if f"images/{fname}" not in plan:
             os.unlink(os.path.join(out_dir, "images", fname))
@@ -350,6 +379,8 @@ def create_bundle(
                 continue
             files[rel] = sha256_file(full)
     extra: dict = {"compression": compression, "layout": layout, MANIFEST_KEY: pins}
+    if base is not None:
+        extra["base"] = base
     if carried:
         extra[CARRIED] = carried  # the wheels install.py checks before installing anything
     manifest = Manifest(

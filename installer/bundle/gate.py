@@ -1,6 +1,7 @@
 """The bundle gate: room for the images about to be loaded, before any change.
 
-Runs as a `Deployment` gate (installer.deploy.gates; after the plan, before anything is loaded,
+A delta bundle's base guard runs here too: the host must hold the base version's images whose
+layers the delta leaves out (installer.bundle.delta). Runs as a `Deployment` gate (installer.deploy.gates; after the plan, before anything is loaded,
 written or started). The signature, the listed files and the archives' sizes were checked when
 the bundle was opened (installer.bundle.opened); archive contents are checked while they
 stream into `docker load`.
@@ -11,10 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable
 
+from installer.bundle.delta import check_base, host_image_ids, needed_bases
 from installer.bundle.manifest import ImageEntry, Manifest
 from installer.errors import HostError
 from installer.events import Event
 from installer.hosts.base import Host
+from installer.i18n import _
 
 if TYPE_CHECKING:
     from installer.deploy.gateinput import GateInput
@@ -86,6 +89,25 @@ def missing_images(inp: GateInput) -> list[ImageEntry]:
     return out
 
 
+def base_gate(inp: GateInput, missing: list[ImageEntry]) -> None:
+    """A delta bundle: every base image its archives reuse layers of is on the host, before
+    anything changes (BaseMissing, exit 3, names the base version and the images)."""
+    files = archives_to_load(inp.manifest, missing)
+    entries = [e for e in inp.manifest.images if e.file in files]
+    check_base(entries, host_image_ids(inp.host), inp.host.name, inp.manifest)
+    base = inp.manifest.base or {}
+    if needed_bases(entries):
+        inp.report(
+            Event(
+                "done",
+                "bundle",
+                _("upgrade (delta) of {product} {version}: its base images are on the host").format(
+                    product=base.get("product"), version=base.get("version")
+                ),
+            )
+        )
+
+
 def bundle_gate(inp: GateInput) -> None:
     """Say which bundle (signed by whom; checked when it was opened), then check that
     Docker's data-root has room for the images about to be loaded."""
@@ -99,6 +121,8 @@ def bundle_gate(inp: GateInput) -> None:
         )
     )
     missing = missing_images(inp)
+    if missing and inp.manifest.base is not None:
+        base_gate(inp, missing)
     if missing:
         disk = check_disk(inp.host, inp.docker.data_root, inp.manifest, missing)
         inp.report(

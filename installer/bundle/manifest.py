@@ -33,6 +33,10 @@ class ImageEntry:
     size: int = 0
     uncompressed_size: int = 0
     name: str = ""
+    # delta bundles (installer.bundle.delta): the base version's image whose layers this image
+    # reuses from the host, and those layers (diff IDs, bottom first), absent from `file`
+    base_image: str = ""
+    omits: tuple[str, ...] = ()
 
 
 @dataclass
@@ -54,6 +58,12 @@ class Manifest:
                 return entry
         return None
 
+    @property
+    def base(self) -> Optional[dict[str, Any]]:
+        """A delta bundle's base version: {product, version, images: {ref: id}}; else None."""
+        base = self.extra.get("base")
+        return base if isinstance(base, dict) else None
+
     def archives(self) -> dict[str, list[ImageEntry]]:
         """Archive file -> the images it holds, in manifest order."""
         out: dict[str, list[ImageEntry]] = {}
@@ -68,7 +78,14 @@ class Manifest:
             "version": self.version,
             "tool_version": self.tool_version,
             "modules": list(self.modules),
-            "images": [{k: v for k, v in vars(i).items() if v != ""} for i in self.images],
+            "images": [
+                {
+                    k: list(v) if isinstance(v, tuple) else v
+                    for k, v in vars(i).items()
+                    if v not in ("", ())
+                }
+                for i in self.images
+            ],
             "files": dict(sorted(self.files.items())),
             **self.extra,
         }
@@ -111,6 +128,8 @@ def parse_manifest(data: bytes, source: str = MANIFEST) -> Manifest:
                     size=int(img.get("size", 0)),
                     uncompressed_size=int(img.get("uncompressed_size", 0)),
                     name=str(img.get("name", "")),
+                    base_image=str(img.get("base_image", "")),
+                    omits=tuple(str(d) for d in img.get("omits") or ()),
                 )
             )
         except (KeyError, TypeError) as exc:

@@ -9,10 +9,12 @@ import typer
 
 from installer import signing
 from installer.bundle.create import LAYOUTS, create_bundle, load_definition
+from installer.bundle.delta import read_base_manifest
 from installer.bundle.trust import BundleRefused, pin_key, trusted_keys
-from installer.bundle.verify import verify_bundle
+from installer.bundle.verify import VerifyReport, verify_bundle
 from installer.cli import output
 from installer.cli.context import CTX
+from installer.i18n import _
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -45,6 +47,13 @@ def create(
     wheels_from: Optional[str] = typer.Option(
         None, "--wheels-from", help="Take dependency wheels from this folder only (no index)."
     ),
+    since: Optional[str] = typer.Option(
+        None,
+        "--since",
+        help="The previous bundle's manifest.yaml (or folder), signed: write an upgrade (delta) "
+        "bundle holding only the image layers that version lacks.",
+    ),
+    trust: List[str] = TRUST_OPT,
     license_dir: Optional[str] = typer.Option(
         None,
         "--license",
@@ -54,6 +63,12 @@ def create(
 ) -> None:
     started = time.monotonic()
     private = signing.load_private(key) if key else None
+    base = None
+    if since is not None:  # its signature: the vendor's own key, or a pinned/--trust one
+        keys = trusted_keys(trust)
+        if private is not None:
+            keys[private.public.id] = private.public
+        base = read_base_manifest(since, keys)
     manifest = create_bundle(
         load_definition(definition),
         out,
@@ -65,6 +80,7 @@ def create(
         python_versions=list(python) or None,
         wheels_from=wheels_from,
         license_dir=license_dir,
+        since=base,
         progress=lambda m: output.err.print(f"[bundle] {m}", markup=False, highlight=False),
     )
     archives = manifest.archives()
@@ -81,6 +97,14 @@ def create(
             for rel, entries in archives.items()
         ],
     )
+    if manifest.base is not None:
+        left = {d for e in manifest.images for d in e.omits}
+        output.out.print(
+            _(
+                "Upgrade (delta) bundle of {product} {base}: {n} layer(s) left out, which hosts "
+                "must hold (install {base} first)"
+            ).format(product=manifest.product, base=manifest.base.get("version"), n=len(left))
+        )
     if private is None:
         output.err.print("[yellow]warning:[/] bundle not signed (no --key); installs refuse it")
     else:
@@ -107,6 +131,7 @@ def verify(
                 "deep": report.deep,
                 "files_checked": report.files_checked,
                 "archives_checked": report.archives_checked,
+                "delta_of": _delta_of(report),
                 "problems": [{"path": p.path, "reason": p.reason} for p in report.problems],
             }
         )
@@ -119,8 +144,22 @@ def verify(
                 f"OK: {report.bundle} ({who}; {report.files_checked} files, "
                 f"{report.archives_checked} image archive(s) checked)"
             )
+            delta = _delta_of(report)
+            if delta:
+                output.out.print(
+                    _(
+                        "Upgrade (delta) bundle of {product} {version}: installs only on hosts "
+                        "that hold that version's images"
+                    ).format(**delta)
+                )
     if not report.ok:
         raise typer.Exit(code=BundleRefused.exit_code)
+
+
+def _delta_of(report: VerifyReport) -> Optional[dict]:
+    """{product, version} of a delta bundle's base (from the verified manifest), else None."""
+    base = report.manifest.base if report.manifest is not None else None
+    return {"product": base.get("product"), "version": base.get("version")} if base else None
 
 
 @app.command("trust", help="Pin a vendor public key on this host (/etc/sealbox/trusted-keys).")

@@ -15,6 +15,7 @@ from installer.cli.remote import on_targets, targets, with_targets
 from installer.deploy.engine import InstallOptions, InstanceStatus
 from installer.deploy.variables import load_answers, parse_set_options
 from installer.fleet import Fleet, HostResult
+from installer.i18n import _
 from installer.license.probe import describe, license_state
 
 JSON_OPT = typer.Option(False, "--json", help="Print JSON on stdout (progress stays on stderr).")
@@ -109,8 +110,13 @@ def _available(data: dict[str, Any], as_json: bool) -> None:
         return
     rows = data["modules"]
     manifest = CTX.verified().manifest
+    title = f"{manifest.product} {data['version']}  ({data['bundle']})"
+    if data.get("delta_of"):
+        title += "  " + _("upgrade (delta) bundle of {version}: installs over it only").format(
+            version=data["delta_of"]["version"]
+        )
     output.table(
-        f"{manifest.product} {data['version']}  ({data['bundle']})",
+        title,
         ["module", "version", "description", "depends on", "installed"],
         [
             (

@@ -412,7 +412,14 @@ class Fleet:
             dep = self.deployment(name, report)
             rows = dep.available()
             n = sum(1 for r in rows if r["installed"])
-            data = {"bundle": dep.bundle_dir, "version": dep.manifest.version, "modules": rows}
+            data: dict[str, Any] = {
+                "bundle": dep.bundle_dir,
+                "version": dep.manifest.version,
+                "modules": rows,
+            }
+            base = dep.manifest.base
+            if base is not None:  # a delta bundle: it installs only over its base version
+                data["delta_of"] = {"product": base.get("product"), "version": base.get("version")}
             return Outcome(False, f"{len(rows)} module(s), {n} installed", data)
 
         return self.each(one)

@@ -58,6 +58,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
 from installer.archive.streams import stream_decompressed
+from installer.bundle.delta import check_base, needed_bases
 from installer.bundle.manifest import ImageEntry
 from installer.errors import HostError, RuntimeFailure, UsageError
 from installer.hosts.base import Host, Result
@@ -219,7 +220,7 @@ def _stream(
     sha256: str,
     progress: Optional[Progress],
     pgid_file: str,
-    before: EngineBeforeEnd,
+    before: Optional[EngineBeforeEnd],
 ) -> Result:
     chunks = stream_decompressed(
         local_path, expected_sha256=sha256, progress=progress, inspector=before
@@ -280,15 +281,20 @@ def load_archive(
         run_dir = "/tmp"
     pgid_file = posixpath.join(run_dir, f".load-{os.getpid()}-{uuid.uuid4().hex[:8]}.pgid")
     dst = posixpath.join(remote_dir, name)
-    early = EngineBeforeEnd(host) if route == "stream" else None
+    # a delta archive leaves out layers its base images supply: the engine's images are read
+    # first and the base refused before docker sees a byte; otherwise beside the stream
+    delta = bool(needed_bases(images))
+    early = EngineBeforeEnd(host) if route == "stream" and not delta else None
     before = snapshot(host) if early is None else None
+    if before is not None:
+        check_base(images, before.ids, host.name)
     res: Optional[Result] = None
     try:
-        if early is not None:
+        if route == "stream":
             if on_step:
                 on_step("stream")
             res = _stream(host, local_path, sha256, progress, pgid_file, early)
-            before = early.get()
+            before = early.get() if early is not None else before
         else:
             res = _upload_then_load(
                 host, local_path, dst, sha256, tools, progress, retries, on_step, pgid_file
