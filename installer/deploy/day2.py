@@ -14,7 +14,7 @@ from typing import Any, Iterator, Optional
 from installer.backup.store import BackupStore, Made, has_data
 from installer.deploy.apply import Applier
 from installer.deploy.history import History
-from installer.deploy.plan import CREATE, RECREATE, Action
+from installer.deploy.plan import NOOP, RECREATE, Action, instance_action
 from installer.deploy.releases import ModuleRelease, Release, Releases
 from installer.deploy.state import InstanceRecord, ModuleRecord, State, StateStore
 from installer.deploy.upgrade import installed_version
@@ -175,9 +175,14 @@ class HostOps:
         return {"backup": path, "module": name, "forced": forced, "manifest": vars(man)}
 
     # bring a release back ---------------------------------------------------------------
-    def bring_back(self, state: State, rel: Release, names: list[str]) -> list[str]:
+    def bring_back(
+        self, state: State, rel: Release, names: list[str], *, force: bool = False
+    ) -> list[str]:
         """Recreate ``names`` from ``rel``: its rendered files, its signed image IDs, health-
-        gated, in the release's order. The state records follow each module."""
+        gated, in the release's order; a container that is that release's already stays
+        (compose's config-hash rule) unless ``force`` -- a failed upgrade's old container
+        came back reading the new files, so there every touched container is recreated. The
+        state records follow each module."""
         applier = Applier(
             self.host, self.runtime, "", self.report, log_dir=f"{self.store.root}/logs"
         )
@@ -198,11 +203,14 @@ class HostOps:
             wanted = set()
             for inst in mr.desired():
                 wanted.add(inst.container)
-                kind = RECREATE if self.runtime.inspect(inst.container) is not None else CREATE
+                have = self.runtime.inspect(inst.container)
+                action = instance_action(inst, have)
+                if force and have is not None:
+                    action = Action(RECREATE, name, inst.container, inst.index, "roll back")
+                if action.kind == NOOP:
+                    continue
                 self.report(Event("step", name, f"{inst.container}: back to {rel.version}"))
-                applier.apply_action(
-                    spec, Action(kind, name, inst.container, inst.index, "roll back"), inst
-                )
+                applier.apply_action(spec, action, inst)
             for cont in self.runtime.ours():
                 if cont.module == name and cont.name not in wanted:
                     self.runtime.remove(cont.name)
@@ -222,7 +230,13 @@ class HostOps:
         """A failed upgrade: the touched modules come back from ``previous``; the pre-upgrade
         backups go back only when a module that migrates data had started. Returns what was
         restored (backup paths)."""
-        self.bring_back(state, previous, [n for n in touched if n in previous.modules])
+        self.bring_back(state, previous, [n for n in touched if n in previous.modules], force=True)
+        for name in [n for n in touched if n not in previous.modules]:  # new in the upgrade
+            for cont in self.runtime.ours():
+                if cont.module == name:
+                    self.runtime.remove(cont.name)
+            state.modules.pop(name, None)
+            self.store.save(state)
         restored = []
         if migrated:
             for m in backups:

@@ -104,6 +104,7 @@ def run(
             n: (previous.modules[n].spec() if previous and n in previous.modules else dep.specs[n])
             for n in up.backed_up
         }
+        specs = {n: s for n, s in specs.items() if has_data(s)}
         targets = [
             target(dep.store, specs[n], state.modules[n], state.remembered())
             for n in up.backed_up
@@ -125,6 +126,7 @@ def run(
         ops.releases.record_module(product, version, desired, dep.bundle.read(spec.source))
 
     touched: list[str] = []
+    variables = dict(state.variables)  # a failed upgrade leaves the values it found
     try:
         apply_plan(
             planned, state, options, applier=applier, store=dep.store, bundle_version=version,
@@ -142,6 +144,8 @@ def run(
         migrated = any(dep.specs[n].migrates_data for n in touched)
         dep.report(Event("warn", "upgrade", f"{exc}"))
         dep.report(Event("step", "upgrade", f"rolling back to {up.from_version}"))
+        state.variables = variables  # (generated secrets stay: data may use them already)
+        dep.store.save(state)
         try:
             restored = ops.undo_upgrade(state, previous, touched, made, migrated)
         except Exception as undo:
