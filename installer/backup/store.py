@@ -10,14 +10,34 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Protocol, Sequence
 
 from installer.backup import methods
 from installer.backup.manifest import MANIFEST, BackupManifest
-from installer.deploy.state import ModuleRecord, StateStore
-from installer.deploy.versions import compare
 from installer.errors import HostError, RuntimeFailure, UsageError
+from installer.hosts.base import Host
 from installer.spec.model import ModuleSpec
+from installer.spec.versions import compare
+
+
+class Installed(Protocol):
+    """What a backup needs of a module's state record (installer.deploy.state.ModuleRecord)."""
+
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def instances(self) -> Sequence[Any]: ...  # each with .index and .container
+
+
+class Where(Protocol):
+    """The host and state folder (installer.deploy.state.StateStore): no import back into it."""
+
+    @property
+    def host(self) -> Host: ...
+
+    @property
+    def root(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -31,7 +51,7 @@ def has_data(spec: ModuleSpec) -> bool:
 
 
 def target(
-    store: StateStore, spec: ModuleSpec, record: ModuleRecord, values: Mapping[str, Any]
+    store: Where, spec: ModuleSpec, record: Installed, values: Mapping[str, Any]
 ) -> methods.Target:
     names = set(spec.backup.data) if spec.backup.data else {d.name for d in spec.data}
     paths = []
@@ -48,7 +68,7 @@ def target(
 
 
 class BackupStore:
-    def __init__(self, store: StateStore) -> None:
+    def __init__(self, store: Where) -> None:
         self.store = store
         self.host = store.host
         self.dir = f"{store.root}/backups"
@@ -115,7 +135,7 @@ class BackupStore:
     def take(
         self,
         spec: ModuleSpec,
-        record: ModuleRecord,
+        record: Installed,
         values: Mapping[str, Any],
         *,
         product: str,
@@ -205,7 +225,7 @@ class BackupStore:
         path: str,
         man: BackupManifest,
         spec: ModuleSpec,
-        record: ModuleRecord,
+        record: Installed,
         values: Mapping[str, Any],
     ) -> None:
         methods.load(self.host, target(self.store, spec, record, values), f"{path}/{man.file}")

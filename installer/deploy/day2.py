@@ -18,12 +18,12 @@ from installer.deploy.plan import NOOP, RECREATE, Action, instance_action
 from installer.deploy.releases import ModuleRelease, Release, Releases
 from installer.deploy.state import InstanceRecord, ModuleRecord, State, StateStore
 from installer.deploy.upgrade import installed_version
-from installer.deploy.versions import compare, version_key
 from installer.errors import RuntimeFailure, UsageError
 from installer.events import Event, Reporter, make
 from installer.hosts.base import Host
 from installer.runtime.docker import DockerRuntime
 from installer.spec.model import ModuleSpec
+from installer.spec.versions import compare, version_key
 
 DEFAULT_KEEP = 2
 

@@ -16,8 +16,8 @@ from typing import Any, Optional
 from installer.deploy.plan import Plan
 from installer.deploy.releases import Release
 from installer.deploy.state import State
-from installer.deploy.versions import compare
 from installer.errors import HostError, UsageError
+from installer.spec.versions import compare
 
 
 @dataclass

@@ -10,9 +10,9 @@ import pytest
 from installer.deploy.history import History
 from installer.deploy.state import InstanceRecord, ModuleRecord, State, StateStore
 from installer.deploy.upgrade import assess, check_disk, disk_needed_kb
-from installer.deploy.versions import compare
 from installer.errors import HostError, UsageError
 from installer.hosts.recorded import RecordedHost
+from installer.spec.versions import compare
 
 
 @pytest.mark.parametrize(
