@@ -215,6 +215,7 @@ class Deployment:
         with self.locked():
             state = self.store.load()
             planned = self.planner.plan(names, options, state, facts)
+            upgrade_run.assess_plan(self, planned, state, options, say=False)  # refusals
             inp = self.gate_input(planned, state, options, facts)
             for gate in self.gates:  # the plan's own errors (exit 2) before the host's (exit 3)
                 gate(inp)

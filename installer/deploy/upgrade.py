@@ -99,6 +99,7 @@ def assess(
             f"'rollback' to go back, or pass --allow-downgrade"
         )
     up = Upgrade(product or have_product, have_version, version, downgrade=older)
+    saved = data_at_risk(plan)
     for mp in plan.modules:
         spec = mp.desired.spec
         rec = state.modules.get(spec.name)
@@ -125,11 +126,28 @@ def assess(
                 image,
                 config,
                 sorted(new_variables.get(spec.name, [])),
-                spec.backup.method if spec.backup.method != "none" else "",
+                spec.backup.method if spec.name in saved else "",
                 spec.migrates_data,
             )
         )
     return up
+
+
+def data_at_risk(plan: Plan) -> set[str]:
+    """The modules whose data an upgrade may change, so it is backed up first: each module
+    with data that the plan changes, and -- when a changed module migrates data in place
+    (``migrates_data``) -- each module with data it depends on (its database). Never the license
+    server's: its state (clock witnesses, leases) must not go back in time with a restore."""
+    specs = {mp.desired.spec.name: mp.desired.spec for mp in plan.modules}
+    risky = {n for mp in plan.modules if mp.changes for n in [mp.desired.spec.name]}
+    for mp in plan.modules:
+        if mp.changes and mp.desired.spec.migrates_data:
+            risky |= {d for d in mp.desired.spec.depends_on if d in specs}
+    return {
+        n
+        for n in risky
+        if specs[n].backup.method != "none" and getattr(specs[n], "license", None) is None
+    }
 
 
 def disk_needed_kb(backup_kb: int, plan: Plan) -> tuple[int, int]:

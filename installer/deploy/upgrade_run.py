@@ -42,8 +42,9 @@ class Deployment(Protocol):
 
 
 def assess_plan(
-    dep: Deployment, planned: Planned, state: State, options: InstallOptions
+    dep: Deployment, planned: Planned, state: State, options: InstallOptions, *, say: bool = True
 ) -> Optional[Upgrade]:
+    """The upgrade this plan is, if any (refusals raise here); ``say``: report its plan."""
     remembered = state.remembered()
     new_vars = {
         mp.desired.spec.name: [
@@ -66,7 +67,7 @@ def assess_plan(
         allow_downgrade=options.allow_downgrade,
         new_variables=new_vars,
     )
-    if up is not None:
+    if up is not None and say:
         word = "downgrade" if up.downgrade else "upgrade"
         dep.report(Event("step", word, f"{up.product} {up.from_version} -> {up.to_version}"))
         for m in up.modules:

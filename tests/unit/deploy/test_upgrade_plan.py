@@ -29,12 +29,14 @@ def test_version_order(a: str, b: str, want: int) -> None:
     assert compare(a, b) == want
 
 
-def _spec(name: str, version: str, method: str = "none", migrates: bool = False):
+def _spec(name: str, version: str, method: str = "none", migrates: bool = False, deps=(), lic=None):
     return SimpleNamespace(
         name=name,
         version=version,
         backup=SimpleNamespace(method=method),
         migrates_data=migrates,
+        depends_on=tuple(deps),
+        license=lic,
     )
 
 
@@ -42,6 +44,9 @@ def _mp(spec, image: str, files: dict[str, str], changes=()):
     inst = SimpleNamespace(runspec=SimpleNamespace(file_hashes=files))
     desired = SimpleNamespace(spec=spec, image=SimpleNamespace(id=image), instances=[inst])
     return SimpleNamespace(desired=desired, changes=list(changes))
+
+
+LIC = "sha256:" + "d" * 64
 
 
 def _state(product: str = "sealbox-demo", version: str = "2026.11.0") -> State:
@@ -54,6 +59,7 @@ def _state(product: str = "sealbox-demo", version: str = "2026.11.0") -> State:
     return State(
         modules={
             "mysql": rec("mysql", "10.11", "sha256:" + "a" * 64),
+            "license-server": rec("license-server", "0.1", LIC),
             "face-server": rec("face-server", "1.0", "sha256:" + "b" * 64),
         },
         variables={"mysql_port": 5535},
@@ -64,7 +70,13 @@ def _plan():
     return SimpleNamespace(
         modules=[
             _mp(_spec("mysql", "10.11", "mysqldump"), "sha256:" + "a" * 64, {"/c/my.cnf": "1"}),
-            _mp(_spec("face-server", "1.1", migrates=True), "sha256:" + "c" * 64, {"/c/s": "2"}),
+            _mp(_spec("license-server", "0.1", "archive", lic="server"), LIC, {}),
+            _mp(
+                _spec("face-server", "1.1", migrates=True, deps=("license-server", "mysql")),
+                "sha256:" + "c" * 64,
+                {"/c/s": "2"},
+                changes=["recreate"],
+            ),
         ]
     )
 
@@ -93,8 +105,11 @@ def _assess(state: State, version: str, product: str = "sealbox-demo", allow: bo
 def test_the_plan_says_per_module_what_changes_and_what_is_backed_up() -> None:
     up = _assess(_state(), "2026.12.0")
     assert up is not None and (up.from_version, up.to_version) == ("2026.11.0", "2026.12.0")
-    mysql, face = up.modules
+    mysql, lic, face = up.modules
     assert (mysql.image, mysql.config, mysql.backup) == ("same", "same", "mysqldump")
+    # the face server migrates the data of what it depends on: its database is saved first;
+    # the license server's state never goes back in time, so it is not
+    assert (lic.image, lic.backup) == ("same", "")
     assert face.image == f"{'b' * 12} -> {'c' * 12}" and face.config == "changed"
     assert face.variables == ["face_min_quality"] and face.migrates_data
     assert up.backed_up == ["mysql"]
