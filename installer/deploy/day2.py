@@ -253,7 +253,7 @@ class HostOps:
     def previous_version(self, state: State) -> tuple[str, str]:
         """(current, the version installed before it): from the history's last upgrade to
         the current version, else the newest release older than it."""
-        _product, current = installed_version(state, list(state.modules))
+        _product, current = installed_version(state, list(state.modules), newest=True)
         for e in reversed(self.history.entries()):
             if e.get("action") == "upgrade" and e.get("version") == current and e.get("previous"):
                 return current, str(e["previous"])
@@ -355,7 +355,7 @@ class HostOps:
         if keep < 1:
             raise UsageError("--keep must be 1 or more (the running version is always kept)")
         versions = sorted(self.releases.versions(), key=version_key)
-        _p, current = installed_version(state, list(state.modules))
+        _p, current = installed_version(state, list(state.modules), newest=True)
         kept = versions[-keep:]
         if current and current not in kept:
             kept.append(current)

@@ -17,7 +17,7 @@ from installer.deploy.plan import Plan
 from installer.deploy.releases import Release
 from installer.deploy.state import State
 from installer.errors import HostError, UsageError
-from installer.spec.versions import compare
+from installer.spec.versions import compare, version_key
 
 
 @dataclass
@@ -57,16 +57,19 @@ class Upgrade:
         }
 
 
-def installed_version(state: State, names: list[str]) -> tuple[str, str]:
-    """(product, bundle version) of the installed modules among ``names`` (else of any)."""
+def installed_version(state: State, names: list[str], *, newest: bool = False) -> tuple[str, str]:
+    """(product, bundle version) of the installed modules among ``names`` (else of any). A host
+    left half-way by an interrupted upgrade is at its OLDEST version for the next upgrade (the
+    re-run is the same upgrade, backups and roll-back included) and at its NEWEST for rollback."""
     records = [state.modules[n] for n in names if n in state.modules] or list(
         state.modules.values()
     )
     if not records:
         return "", ""
-    newest = max(records, key=lambda r: r.updated_at)
+    pick = max if newest else min
+    version = pick((r.bundle_version for r in records), key=version_key)
     product = next((r.product for r in records if r.product), "")
-    return product, newest.bundle_version
+    return product, version
 
 
 def assess(

@@ -158,3 +158,13 @@ def test_history_appends_and_survives_a_torn_line() -> None:
     rows = hist.entries()
     assert [(r["action"], r["version"]) for r in rows] == [("install", "1"), ("upgrade", "2")]
     assert host.files["/s/history.jsonl"].startswith(b'{"action": "install"')
+
+
+def test_a_half_done_upgrade_is_the_same_upgrade_when_run_again() -> None:
+    """SIGKILL after mysql's record moved to 2026.12.0 and before face-server's: the re-run
+    must still be the upgrade from 2026.11.0 (backups first, roll-back armed), not an install."""
+    state = _state()
+    state.modules["mysql"].bundle_version = "2026.12.0"
+    state.modules["mysql"].updated_at = 2.0
+    up = _assess(state, "2026.12.0")
+    assert up is not None and up.from_version == "2026.11.0" and up.backed_up == ["mysql"]
