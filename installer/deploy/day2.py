@@ -231,6 +231,8 @@ class HostOps:
         backups go back only when a module that migrates data had started. Returns what was
         restored (backup paths)."""
         self.bring_back(state, previous, [n for n in touched if n in previous.modules], force=True)
+        # the untouched ones run the previous version already: their records go back to it
+        self.bring_back(state, previous, [n for n in previous.order if n not in touched])
         for name in [n for n in touched if n not in previous.modules]:  # new in the upgrade
             for cont in self.runtime.ours():
                 if cont.module == name:
