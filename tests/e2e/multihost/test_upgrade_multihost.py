@@ -1,7 +1,7 @@
 """Day 2 over SSH on a sandbox host (own sshd, own dockerd), the same code path as on this
 machine: install v1 with -H, write face records, upgrade to v2 (backup on that host, records
 kept, schema changed), history, rollback (v1 by its signed image ID, v1 schema from the backup,
-records readable), restore."""
+records readable), restore; then a v2 that fails its health comes back to v1 by itself."""
 
 from __future__ import annotations
 
@@ -101,5 +101,19 @@ def test_upgrade_history_rollback_restore_over_ssh(remote) -> None:
     http_json("POST", 8300, "/v1/faces", {"name": "carol", "feature": [1.0]}, addr=h.address)
     res = cli("restore", backup.rsplit("/", 1)[1], "--json")
     assert res.rc == 0, res.stderr[-3000:]
+    status, rows = http_json("GET", 8300, "/v1/faces", addr=h.address)
+    assert [r["name"] for r in rows] == ["alice", "bob"]
+
+    # a v2 that fails its health comes back to v1 by itself, on that host, and says so
+    res = cli("upgrade", str(v2), "-y", "--json", "--set", "face_min_quality=7", *skips, bundle=v2)
+    assert res.rc != 0
+    (host,) = res.json()["hosts"]
+    assert host["status"] == "failed"
+    assert "rolled back" in host["message"] and V1 in host["message"], host["message"]
+    assert "data restored from" in host["message"]
+    assert _image_of(h, "sealbox-face-server-0") == _signed(
+        v1, "images/face-server-standin.tar.zst"
+    )
+    assert "quality" not in _columns(h)
     status, rows = http_json("GET", 8300, "/v1/faces", addr=h.address)
     assert [r["name"] for r in rows] == ["alice", "bob"]
