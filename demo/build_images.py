@@ -71,6 +71,12 @@ DERIVED = [
     Derived(f"sealbox-demo/mariadb:{MARIADB_SERIES}", "mariadb", MARIADB_ROOTFS_TAG),
     Derived("sealbox-demo/license-server:0.1", "license-server", BASE_TAG),
     Derived("sealbox-demo/face-server-standin:1.0", "face-server-standin", BASE_TAG),
+    # the demo product's v2 (scripts/build_demo_bundle.py --version 1.1): one layer over 1.0
+    Derived(
+        "sealbox-demo/face-server-standin:1.1",
+        "face-server-standin-1.1",
+        "sealbox-demo/face-server-standin:1.0",
+    ),
 ]
 OUTPUT_TAGS = [BASE_TAG] + [d.tag for d in DERIVED]
 

@@ -8,20 +8,26 @@
    0600, never committed). Installs trust it through SEALBOX_TRUST=build/demo-vendor/vendor.pub.
 
 Usage: python scripts/build_demo_bundle.py [-o build/demo-bundle] [--skip-images] [--carry]
-                                          [--product NAME]
+                                          [--product NAME] [--version 1.1]
 Second runs are fast: images are cached by build key, the archive kept while image IDs match.
 
 --product NAME builds a second demo product from demo/products/NAME/ instead (its bundle.yaml,
 modules/, templates/, images.yaml; images by demo/build_product_images.py) into
 build/NAME-bundle, licensed for this machine for every licensed module of its specs.
+
+--version 1.1 builds the demo product's v2 (demo/v2/bundle.yaml: face-server STAND-IN 1.1, one
+image layer over 1.0) into build/demo-bundle-v2: the repository's modules/ and templates/ with
+demo/v2/modules and demo/v2/templates laid over them, for upgrade / rollback / restore tests.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -37,6 +43,19 @@ LICENSE_DIR = os.path.join(ROOT, "build", "demo-license")
 PRODUCTS = os.path.join(ROOT, "demo", "products")
 
 
+V2 = {"1.1": "v2"}  # --version -> the folder under demo/ laid over modules/ and templates/
+
+
+def overlay(folder: str) -> str:
+    """A temporary source folder: the repository's modules/ and templates/, then ``folder``'s."""
+    tmp = tempfile.mkdtemp(prefix="sealbox-demo-v2-")
+    for part in ("modules", "templates"):
+        shutil.copytree(os.path.join(ROOT, part), os.path.join(tmp, part))
+        if os.path.isdir(os.path.join(folder, part)):
+            shutil.copytree(os.path.join(folder, part), os.path.join(tmp, part), dirs_exist_ok=True)
+    return tmp
+
+
 def step(argv: list[str], what: str) -> None:
     if subprocess.run(argv, stdout=subprocess.DEVNULL).returncode != 0:
         raise SystemExit(f"error: {what} failed (see above)")
@@ -50,6 +69,7 @@ def main() -> int:
         "--carry", action="store_true", help="also carry Sealbox + wheels (pip download)"
     )
     parser.add_argument("--product", help="a product folder under demo/products/, e.g. ops")
+    parser.add_argument("--version", help="1.1: the demo product's v2 (demo/v2/)")
     args = parser.parse_args()
     started = time.monotonic()
     if args.product:
@@ -63,6 +83,14 @@ def main() -> int:
         definition = load_definition(os.path.join(folder, "bundle.yaml"))
         license_dir = os.path.join(ROOT, "build", f"{args.product}-license")
         out = args.out or os.path.join(ROOT, "build", f"{args.product}-bundle")
+    elif args.version:
+        if args.version not in V2:
+            raise SystemExit(f"error: --version {args.version}: known: {sorted(V2)}")
+        build = [os.path.join(ROOT, "demo", "build_images.py")]
+        definition = load_definition(os.path.join(ROOT, "demo", V2[args.version], "bundle.yaml"))
+        definition.source_dir = overlay(os.path.join(ROOT, "demo", V2[args.version]))
+        license_dir = os.path.join(ROOT, "build", f"demo-license-{V2[args.version]}")
+        out = args.out or os.path.join(ROOT, "build", f"demo-bundle-{V2[args.version]}")
     else:
         build = [os.path.join(ROOT, "demo", "build_images.py")]
         definition = load_definition(os.path.join(ROOT, "demo", "bundle.yaml"))

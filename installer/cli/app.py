@@ -12,9 +12,9 @@ import installer
 from envcheck import cli as envcheck_cli
 from fingerprint import cli as fingerprint_cli
 from installer.cli import bundle as bundle_cli
+from installer.cli import day2, modules, output
 from installer.cli import k8s as k8s_cli
 from installer.cli import license as license_cli
-from installer.cli import modules, output
 from installer.cli.context import CTX
 from installer.errors import SealboxError
 
@@ -45,6 +45,7 @@ def version() -> None:
 
 
 modules.register(app)
+day2.register(app)
 
 
 # Sub-apps, mounted with plain imports: a module that cannot be imported stops the CLI with

@@ -15,10 +15,10 @@ from typing import Any, Iterator, Optional, Sequence, Union
 
 from installer.bundle.manifest import Manifest
 from installer.bundle.opened import VerifiedBundle, as_verified
-from installer.deploy import views
+from installer.deploy import upgrade_run, views
 from installer.deploy.apply import Applier
 from installer.deploy.gates import DRY_RUN_GATES, ENGINE_GATES, Gate, GateInput, gate_facts
-from installer.deploy.install import apply_plan
+from installer.deploy.history import History
 from installer.deploy.options import InstallOptions, InstallResult, InstanceStatus
 from installer.deploy.plan import Plan
 from installer.deploy.planner import Planned, Planner, check_names
@@ -113,6 +113,16 @@ class Deployment:
         self.facts = HostFacts(self.host)
         self.facts.gather(ROOT_FACTS + DOCKER_FACTS)
 
+    def _record(self, action: str, modules: list[str], detail: str) -> None:
+        History(self.store).record(
+            action,
+            product=self.manifest.product,
+            version=self.manifest.version,
+            modules=modules,
+            result="ok",
+            detail=detail,
+        )
+
     # read-only views --------------------------------------------------------------------
     def available(self) -> list[dict[str, Any]]:
         """The bundle's modules; 'installed' is None where the state cannot be read (not root)."""
@@ -170,10 +180,11 @@ class Deployment:
             state = self.store.load()
             planned = self.planner.plan(names, options, state, facts)
             inp = self.gate_input(planned, state, options, facts)
+            up = upgrade_run.assess_plan(self, planned, state, options)  # refusals first
             for gate in self.gates:
                 if not options.dry_run or gate in DRY_RUN_GATES:
                     gate(inp)
-            result = InstallResult(planned.plan)
+            result = InstallResult(planned.plan, upgrade=up.to_dict() if up else None)
             if options.dry_run:
                 return result
             applier = Applier(
@@ -185,16 +196,7 @@ class Deployment:
                 values=planned.resolved.values,
                 log_dir=f"{self.store.root}/logs",
             )
-            apply_plan(
-                planned,
-                state,
-                inp.options,
-                applier=applier,
-                store=self.store,
-                bundle_version=self.manifest.version,
-                report=self.report,
-                result=result,
-            )
+            upgrade_run.run(self, planned, state, inp.options, up, applier, result)
             result.seconds = time.monotonic() - started
             return result
 
@@ -213,6 +215,7 @@ class Deployment:
         with self.locked():
             state = self.store.load()
             planned = self.planner.plan(names, options, state, facts)
+            upgrade_run.assess_plan(self, planned, state, options, say=False)  # refusals
             inp = self.gate_input(planned, state, options, facts)
             for gate in self.gates:  # the plan's own errors (exit 2) before the host's (exit 3)
                 gate(inp)
@@ -235,6 +238,7 @@ class Deployment:
                 )
             removed = self.remover.module(state, name, purge)
             self.store.save(state)
+            self._record("remove", [name], "purged" if purge else "")
             return removed
 
     def remove_all(self, *, purge: bool = False) -> list[str]:
@@ -243,6 +247,8 @@ class Deployment:
         _ = self.runtime.facts
         with self.locked():
             removed = self.remover.everything(self.store.load(), purge)
+            if not purge:  # a purge removes the history with the rest of the state
+                self._record("remove", sorted(self.specs), "all modules")
         if purge:  # the lock file and the (now empty) state folder go last, outside the lock
             self.host.remove(f"{self.store.root}/{LOCK_FILE}")
             self.host.run(["rmdir", self.store.root])

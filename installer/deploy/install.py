@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from typing import Callable, Optional
 
 from installer.deploy.apply import Applier
 from installer.deploy.desired import DesiredModule
@@ -18,7 +19,11 @@ from installer.events import Event, Reporter
 
 
 def module_record(
-    state: State, desired: DesiredModule, bundle_version: str, skip_checks: list[str]
+    state: State,
+    desired: DesiredModule,
+    bundle_version: str,
+    skip_checks: list[str],
+    product: str = "",
 ) -> ModuleRecord:
     """What the state keeps of an installed module (skipped checks accumulate)."""
     spec = desired.spec
@@ -47,6 +52,7 @@ def module_record(
         updated_at=now,
         skipped_checks=skipped,
         license=dataclasses.asdict(spec.license) if spec.license else None,
+        product=product,
     )
 
 
@@ -60,7 +66,12 @@ def apply_plan(
     bundle_version: str,
     report: Reporter,
     result: InstallResult,
+    product: str = "",
+    on_module: Optional[Callable[[DesiredModule], None]] = None,
+    touched: Optional[list[str]] = None,
 ) -> None:
+    """``touched`` gets each module's name before its containers change (an upgrade that
+    fails rolls those back); ``on_module`` is told of each module once it is healthy."""
     plan, resolved = planned.plan, planned.resolved
     # Every image first: a damaged archive stops the run before any container changes.
     for mp in plan.modules:
@@ -76,10 +87,14 @@ def apply_plan(
         spec = mp.desired.spec
         if mp.changes:
             report(Event("step", spec.name, f"{spec.name}: {len(mp.changes)} change(s)"))
+        if touched is not None and mp.changes:
+            touched.append(spec.name)
         applier.apply_instances(mp)
         state.modules[spec.name] = module_record(
-            state, mp.desired, bundle_version, options.skip_checks
+            state, mp.desired, bundle_version, options.skip_checks, product
         )
+        if on_module is not None:
+            on_module(mp.desired)
         store.record_event(state, "install", spec.name, f"bundle {bundle_version}")
         store.save(state)
         if mp.changes:

@@ -28,6 +28,10 @@ class InstallOptions:
     # The license the license server on another host serves (where it is read from, its
     # bytes): the license gate judges this one there, and writes no second copy here.
     served_license: Optional[tuple[str, bytes]] = None
+    # an install over an older version of the same product (installer.deploy.upgrade)
+    allow_downgrade: bool = False
+    # ``upgrade``: only the modules the host has installed (all of them when it has none)
+    installed_only: bool = False
 
 
 @dataclass
@@ -37,6 +41,8 @@ class InstallResult:
     endpoints: list[tuple[str, str, int]] = field(default_factory=list)  # module, container, port
     loaded_images: int = 0
     seconds: float = 0.0
+    upgrade: Optional[dict[str, Any]] = None  # installer.deploy.upgrade.Upgrade.to_dict()
+    backups: list[str] = field(default_factory=list)  # taken before an upgrade changed anything
 
 
 @dataclass

@@ -50,6 +50,7 @@ class ModuleRecord:
     # the spec's `license:` role ({role, license_data, state_data}), so that commands run
     # without the bundle (`license install`, `li` over SSH) find the license server's data
     license: Optional[dict[str, str]] = None
+    product: str = ""  # the bundle's product: an upgrade by another product is refused
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModuleRecord:

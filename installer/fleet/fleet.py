@@ -339,7 +339,10 @@ class Fleet:
                 prompter=options.prompter if self.one_host else None,
             )
             dep = self.deployment(hp.host.name, report)
-            res = dep.install(names, opts)
+            wanted = names
+            if options.installed_only:  # ``upgrade``: what the host has (all on a fresh host)
+                wanted = [n for n in names if n in dep.store.load().modules] or names
+            res = dep.install(wanted, opts)
             changed = bool(res.plan.changes)
             msg = (
                 f"{len(res.plan.modules)} module(s), {len(res.plan.changes)} change(s), "
@@ -365,6 +368,8 @@ class Fleet:
                 "wired": dict(hp.wired),
                 "inherited": sorted(inherited),
                 "seconds": round(res.seconds, 2),
+                "upgrade": res.upgrade,
+                "backups": res.backups,
             }
             return Outcome(changed and not options.dry_run, msg, data)
 

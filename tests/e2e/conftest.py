@@ -171,3 +171,19 @@ def http_json(method: str, port: int, path: str, body=None, addr: str = "127.0.0
     with urllib.request.urlopen(req, timeout=10) as resp:
         raw = resp.read()
         return resp.status, json.loads(raw) if raw else None
+
+
+DEMO_BUNDLE_V2 = ROOT / "build" / "demo-bundle-v2"
+
+
+@pytest.fixture(scope="session")
+def demo_bundle_v2(demo_bundle) -> Path:
+    """The demo product's v2 (face-server STAND-IN 1.1): its images were built with v1's."""
+    res = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "build_demo_bundle.py"), "--version", "1.1",
+         "--skip-images", "-o", str(DEMO_BUNDLE_V2)],
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert res.returncode == 0, f"building the v2 demo bundle failed:\n{res.stderr[-3000:]}"
+    return DEMO_BUNDLE_V2

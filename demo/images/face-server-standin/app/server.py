@@ -25,7 +25,7 @@ import license_client
 import service_conf
 from store import FaceStore
 
-VERSION = "1.0"
+VERSION = os.environ.get("FACE_SERVER_VERSION", "1.0")  # 1.1: the demo's v2 image
 NAME = "Sealbox face-server STAND-IN"
 DEFAULT_CONF = "/app/sconf/service.conf"
 MAX_BODY = 1 << 20
@@ -94,6 +94,10 @@ class Checker(threading.Thread):
             c = self.conf
             self.state.set_db(False, f"{c.mysql_host}:{c.mysql_port}: {exc}")
             return False
+        if self.conf.min_quality is not None and not 0.0 <= self.conf.min_quality <= 1.0:
+            # 1.1's model threshold: checked when the model loads, after the schema step
+            log(f"config error: MIN_QUALITY={self.conf.min_quality}: expected 0 to 1")
+            os._exit(2)
         self.state.set_db(True, "ok")
         return True
 

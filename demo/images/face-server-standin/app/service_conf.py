@@ -41,6 +41,7 @@ class ServiceConf(NamedTuple):
     instance: str
     gpu_id: Optional[str]
     license_interval: float
+    min_quality: Optional[float] = None  # 1.1: MIN_QUALITY, the model's match threshold
 
 
 def parse(text: str, path: str = "service.conf") -> Dict[str, str]:
@@ -84,6 +85,11 @@ def load(path: str, env: Optional[Dict[str, str]] = None) -> ServiceConf:
         interval = float(raw_interval)
     except ValueError:
         raise ConfError(f"LICENSE_CHECK_INTERVAL={raw_interval!r}: expected seconds") from None
+    raw_q = values.get("MIN_QUALITY")
+    try:
+        min_quality = float(raw_q) if raw_q else None
+    except ValueError:
+        raise ConfError(f"{path}: MIN_QUALITY={raw_q!r}: expected a number") from None
     return ServiceConf(
         mysql_host=values["MYSQL_SVC_SERVICE_HOST"],
         mysql_port=_int(values, "MYSQL_SVC_SERVICE_PORT", path),
@@ -97,4 +103,5 @@ def load(path: str, env: Optional[Dict[str, str]] = None) -> ServiceConf:
         instance=env.get("INSTANCE") or values.get("INSTANCE") or "0",
         gpu_id=values.get("GPU_ID") or None,
         license_interval=max(0.5, interval),
+        min_quality=min_quality,
     )

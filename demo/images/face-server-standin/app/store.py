@@ -7,6 +7,7 @@ its own when MariaDB restarts (no stale pooled connection to detect).
 from __future__ import annotations
 
 import json
+import os
 from typing import Any, Dict, List, Optional
 
 import pymysql
@@ -22,6 +23,12 @@ CREATE TABLE IF NOT EXISTS faces (
     created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4
 """
+
+
+# 1.1 (the v2 of the demo product) adds a column and migrates the table at start: the data of
+# an older version is changed in place, so its spec says `migrates_data: true`.
+SCHEMA_LEVEL = 2 if os.environ.get("FACE_SERVER_VERSION", "1.0") >= "1.1" else 1
+MIGRATE_2 = "ALTER TABLE faces ADD COLUMN quality FLOAT NULL DEFAULT NULL"
 
 
 class FaceStore:
@@ -49,6 +56,13 @@ class FaceStore:
         """Idempotent: every instance runs it at start and on each re-check."""
         with self._connect() as conn, conn.cursor() as cur:
             cur.execute(SCHEMA)
+            if SCHEMA_LEVEL >= 2:
+                cur.execute(
+                    "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA=DATABASE()"
+                    " AND TABLE_NAME='faces' AND COLUMN_NAME='quality'"
+                )
+                if not cur.fetchone()[0]:
+                    cur.execute(MIGRATE_2)
             cur.execute("SELECT 1 FROM faces LIMIT 1")
 
     def add(self, name: str, feature: List[float]) -> int:
