@@ -29,6 +29,16 @@ from installer.support.logs import LogLine, check_instance, prefixed
 
 JSON_OPT = typer.Option(False, "--json", help="Print JSON on stdout (progress stays on stderr).")
 INSTANCE_OPT = typer.Option(None, "--instance", help="Only this instance (0, 1, ...).")
+K8S_OPT = typer.Option(False, "--k8s", help="From the Kubernetes cluster (kubeconfig) instead.")
+NAMESPACE_OPT = typer.Option("sealbox", "--namespace", "-n", help="Namespace (with --k8s).")
+KUBECONFIG_OPT = typer.Option(None, "--kubeconfig", help="kubeconfig (with --k8s).")
+
+
+def _kubectl(kubeconfig: Optional[str]):  # type: ignore[no-untyped-def]
+    from installer.hosts.local import LocalHost
+    from installer.k8s.kubectl import Kubectl
+
+    return Kubectl.find(LocalHost(), kubeconfig)
 
 
 def register(app: typer.Typer, license_app: typer.Typer) -> None:
@@ -87,9 +97,14 @@ def logs(
         None, "--since", help="Only lines since: 10m, 2h, or a time (2026-12-06T05:00:00)."
     ),
     as_json: bool = JSON_OPT,
+    k8s: bool = K8S_OPT,
+    namespace: str = NAMESPACE_OPT,
+    kubeconfig: Optional[str] = KUBECONFIG_OPT,
 ) -> None:
     check_instance(instance)
     t = targets()
+    if k8s:
+        return _k8s_logs(module, instance, tail, since, follow_, as_json, namespace, kubeconfig)
     if t.here:
         CTX.require_root("logs")
     if follow_:
@@ -126,6 +141,32 @@ def logs(
         _print_lines(lines, len(r.data["containers"]) > 1)
 
     on_targets(t, None, work, here, title=_("Logs of {m}").format(m=module), as_json=as_json)
+
+
+def _k8s_logs(
+    module: str,
+    instance: Optional[int],
+    tail: Optional[int],
+    since: Optional[str],
+    follow_: bool,
+    as_json: bool,
+    namespace: str,
+    kubeconfig: Optional[str],
+) -> None:
+    from installer.support.k8s import k8s_logs
+
+    if follow_:
+        raise UsageError(
+            _("-f with --k8s: use kubectl logs -f -l io.sealbox.module={m}").format(m=module)
+        )
+    lines = k8s_logs(_kubectl(kubeconfig), namespace, module, tail=tail, since=since,
+                     instance=instance)  # fmt: skip
+    if not lines and not as_json:
+        output.err.print(_("no log lines of {m} in namespace {n}").format(m=module, n=namespace))
+    if as_json:
+        output.print_json({"namespace": namespace, "lines": [x.to_dict() for x in lines]})
+        return
+    _print_lines([("", x) for x in lines], True)
 
 
 def _warn(host: str, event) -> None:  # type: ignore[no-untyped-def]
@@ -171,13 +212,28 @@ def support_bundle(
         False, "--no-redact", help="Keep secrets in clear (for your own eyes only)."
     ),
     as_json: bool = JSON_OPT,
+    k8s: bool = K8S_OPT,
+    namespace: str = NAMESPACE_OPT,
+    kubeconfig: Optional[str] = KUBECONFIG_OPT,
 ) -> None:
     t = targets()
-    if t.here:
-        CTX.require_root("support-bundle")
     path = out or time.strftime("sealbox-support-%Y%m%d-%H%M%S.tar.gz")
     if os.path.isdir(path):
         raise UsageError(_("-o {p} is a folder; name the archive file to write").format(p=path))
+    if k8s:
+        from installer.support.k8s import collect_cluster
+
+        hb = collect_cluster(_kubectl(kubeconfig), namespace, tail)
+        w = write_bundle([hb], path, redact=not no_redact)
+        if as_json:
+            output.print_json({"path": w.path, "size": w.size, "files": w.files,
+                               "redacted": w.redacted, "missing": hb.errors})  # fmt: skip
+        else:
+            output.out.print(_("Wrote {p} ({n} files); {r} secret value(s) redacted").format(
+                p=w.path, n=w.files, r=w.redacted), markup=False)  # fmt: skip
+        return
+    if t.here:
+        CTX.require_root("support-bundle")
     bundle = _optional_bundle()
     written: dict[str, Any] = {}
 

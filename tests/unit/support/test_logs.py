@@ -101,3 +101,17 @@ def test_restart_reports_what_the_engine_says() -> None:
     assert done == [
         {"container": "sb-face-0", "started_before": "T0", "started_at": "T1", "status": "running"}
     ]
+
+
+def test_kubectl_prefixed_lines_are_parsed_and_merged() -> None:
+    from installer.support.k8s import parse_prefixed
+
+    text = (
+        "[pod/face-server-1/face-server] 2026-12-06T05:00:02.000000000Z second\n"
+        "[pod/face-server-0/face-server] 2026-12-06T05:00:01.000000000Z first\n"
+    )
+    lines = parse_prefixed(text)
+    assert [(x.container, x.text) for x in lines] == [
+        ("face-server-0/face-server", "first"),
+        ("face-server-1/face-server", "second"),
+    ]
