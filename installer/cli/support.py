@@ -91,7 +91,7 @@ def _print_lines(lines: list[tuple[str, LogLine]], many_containers: bool) -> Non
 def logs(
     module: str = typer.Argument(..., help="Module name (as 'se' lists it)."),
     instance: Optional[int] = INSTANCE_OPT,
-    tail: Optional[int] = typer.Option(100, "--tail", "-n", min=0, help="Last N lines."),
+    tail: Optional[int] = typer.Option(100, "--tail", min=0, help="Last N lines."),
     follow_: bool = typer.Option(False, "-f", "--follow", help="Keep printing new lines."),
     since: Optional[str] = typer.Option(
         None, "--since", help="Only lines since: 10m, 2h, or a time (2026-12-06T05:00:00)."
