@@ -129,6 +129,9 @@ def issue_cmd(
     from installer.license.issue import issue, parse_modules, vm_machines
 
     def run() -> None:
+        if report_key is not None:  # a key id, as `license usage verify` prints the signer
+            if len(report_key) != 16 or any(c not in "0123456789abcdef" for c in report_key):
+                raise UsageError(f"--report-key {report_key}: expected a 16-hex-digit key id")
         private = signing.load_private(key)
         data = _read(request, "fingerprint request")
         lic = issue(
@@ -144,9 +147,7 @@ def issue_cmd(
             required=required,
             must_match=must_match,
         )
-        if report_key is not None:  # a key id, as `license usage verify` prints the signer
-            if len(report_key) != 16 or any(c not in "0123456789abcdef" for c in report_key):
-                raise UsageError(f"--report-key {report_key}: expected a 16-hex-digit key id")
+        if report_key is not None:
             lic = dataclasses.replace(lic, extra={**lic.extra, "report_key": report_key})
         vms = vm_machines(lic.machines)
         if vms and not allow_vm:
