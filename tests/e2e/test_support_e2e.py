@@ -99,7 +99,16 @@ def test_support_bundle_has_no_secret_and_a_usage_report_that_verifies(installed
     mysql = names["mysql"]
     pw = next(v for k, v in secrets.items() if "password" in k)
     subprocess.run(
-        ["docker", "exec", mysql, "sh", "-c", f"echo 'debug: connect with {pw}' >/proc/1/fd/1"],
+        [
+            "docker",
+            "exec",
+            "-u",
+            "root",
+            mysql,
+            "sh",
+            "-c",
+            f"echo 'debug: connect with {pw}' >/proc/1/fd/1",
+        ],
         check=True,
     )
     out = tmp_path / "support.tar.gz"
