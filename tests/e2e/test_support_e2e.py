@@ -8,6 +8,7 @@ Own state dir and ports (like test_core_e2e), removed at the end.
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import os
@@ -95,22 +96,14 @@ def test_restart_is_seen_in_the_engine_and_follow_shows_the_new_lines(installed)
 def test_support_bundle_has_no_secret_and_a_usage_report_that_verifies(installed, tmp_path) -> None:
     bundle, state, names = installed
     secrets = secrets_of(state)
-    # put a generated secret where a careless service would: in its container log
+    # put a generated secret where a careless tool would: in a run log, plain and gzipped,
+    # and a DSN in a history file (the support bundle takes <state>/logs and <state>/history*)
     mysql = names["mysql"]
     pw = next(v for k, v in secrets.items() if "password" in k)
-    subprocess.run(
-        [
-            "docker",
-            "exec",
-            "-u",
-            "root",
-            mysql,
-            "sh",
-            "-c",
-            f"echo 'debug: connect with {pw}' >/proc/1/fd/1",
-        ],
-        check=True,
-    )
+    (state / "logs").mkdir(exist_ok=True)
+    (state / "logs" / "debug.log").write_text(f"debug: connect with {pw}\n")
+    (state / "logs" / "old.log.gz").write_bytes(gzip.compress(f"old: {pw}\n".encode()))
+    (state / "history-test.json").write_text('{"dsn": "mysql://app:not-generated-pw@db/x"}\n')
     out = tmp_path / "support.tar.gz"
     res = run_cli("support-bundle", "-o", str(out), "--json", bundle=bundle, state_dir=state)
     assert res.rc == 0, res.stderr[-3000:]
@@ -132,7 +125,10 @@ def test_support_bundle_has_no_secret_and_a_usage_report_that_verifies(installed
                  "state/state.json", "docker-info.txt", "docker-version.txt",
                  "license-status.json", "license-usage.report", f"logs/{mysql}.log"):  # fmt: skip
         assert f"{host}/{part}" in files, part
-    assert b"debug: connect with [REDACTED:" in files[f"{host}/logs/{mysql}.log"]
+    assert b"debug: connect with [REDACTED:" in files[f"{host}/sealbox-logs/debug.log"]
+    assert b"old: [REDACTED:" in gzip.decompress(files[f"{host}/sealbox-logs/old.log.gz"])
+    history = files[f"{host}/state/history-test.json"]
+    assert b"not-generated-pw" not in history and b"app:[REDACTED]@db" in history
     report = json.loads(files["redaction-report.json"])
     assert report["by_rule"].get(f"secret:{next(k for k, v in secrets.items() if v == pw)}")
     assert set(report["secrets_known"]) <= set(secrets)
