@@ -195,3 +195,13 @@ def test_logs_and_restart_over_ssh_on_a_sandbox_host(demo_bundle, tmp_path) -> N
         assert host["data"]["restarted"][0]["started_at"] == remote_started()
         gone = run_cli("logs", "nothing-here", *target)
         assert gone.rc == 2 and "does not run on any of the hosts" in gone.stderr
+        # the support bundle over SSH: the remote host's own folder
+        out = tmp_path / "remote.tar.gz"
+        res = run_cli("support-bundle", "-o", str(out), *target)
+        assert res.rc == 0, res.stderr[-2000:]
+        with tarfile.open(out) as tar:
+            names = {m.name.split("/", 1)[1] for m in tar if m.isfile()}
+        folder = next(n.split("/")[0] for n in names if n.endswith("/facts.json"))
+        for part in ("facts.json", "envcheck.json", "containers.json", "docker-info.txt",
+                     "logs/sealbox-ticker-0.log", "errors.json"):  # fmt: skip
+            assert f"{folder}/{part}" in names, part
