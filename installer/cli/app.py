@@ -15,6 +15,7 @@ from installer.cli import bundle as bundle_cli
 from installer.cli import day2, modules, output
 from installer.cli import k8s as k8s_cli
 from installer.cli import license as license_cli
+from installer.cli import support as support_cli
 from installer.cli.context import CTX
 from installer.errors import SealboxError
 
@@ -46,6 +47,7 @@ def version() -> None:
 
 modules.register(app)
 day2.register(app)
+support_cli.register(app, license_cli.app)
 
 
 # Sub-apps, mounted with plain imports: a module that cannot be imported stops the CLI with

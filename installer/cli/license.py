@@ -121,11 +121,17 @@ def issue_cmd(
         None, "--required", help="Components that must match (default: all recorded but one)."
     ),
     must_match: List[str] = typer.Option([], "--must-match", help="Component that must match."),
+    report_key: Optional[str] = typer.Option(
+        None, "--report-key", help="Pin the license server's usage-report key (its key id)."
+    ),
 ) -> None:
     from installer import signing
     from installer.license.issue import issue, parse_modules, vm_machines
 
     def run() -> None:
+        if report_key is not None:  # a key id, as `license usage verify` prints the signer
+            if len(report_key) != 16 or any(c not in "0123456789abcdef" for c in report_key):
+                raise UsageError(f"--report-key {report_key}: expected a 16-hex-digit key id")
         private = signing.load_private(key)
         data = _read(request, "fingerprint request")
         lic = issue(
@@ -141,6 +147,8 @@ def issue_cmd(
             required=required,
             must_match=must_match,
         )
+        if report_key is not None:
+            lic = dataclasses.replace(lic, extra={**lic.extra, "report_key": report_key})
         vms = vm_machines(lic.machines)
         if vms and not allow_vm:
             output.err.print(

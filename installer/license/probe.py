@@ -81,3 +81,54 @@ def describe(state: Optional[dict[str, Any]]) -> str:
         + (f", {days} day(s) left" if days is not None else "")
         + (f"; seats in use: {seats}" if seats else "")
     )
+
+
+# Without the bundle (support bundle, any host): the server the state recorded ------------------
+_GET = (
+    "import sys,urllib.request as u;"
+    "sys.stdout.buffer.write(u.urlopen('http://127.0.0.1:%s%s' % (sys.argv[1], sys.argv[2]),"
+    " timeout=20).read())"
+)
+
+
+def recorded_server(runtime: Any, state_store: Any) -> Optional[tuple[Any, int]]:
+    """The running license-server container of this host's state and the port it listens on
+    inside its network namespace; None when none runs. ``runtime``: a DockerRuntime."""
+    from installer.license.store import server_recorded
+
+    ref = server_recorded(state_store)
+    if ref is None:
+        return None
+    running = [c for c in runtime.ours() if c.module == ref.module and c.running]
+    if not running:
+        return None
+    cont = running[0]
+    rec = state_store.load().modules.get(ref.module)
+    port = None
+    if rec is not None and rec.instances:
+        port = next(iter(rec.instances[0].ports.values()), None)
+    if (cont.raw.get("HostConfig") or {}).get("NetworkMode") != "host":
+        exposed = sorted((cont.raw.get("Config") or {}).get("ExposedPorts") or {})
+        port = int(exposed[0].split("/")[0]) if exposed else port
+    return (cont, int(port)) if port else None
+
+
+def ask_recorded(runtime: Any, state_store: Any, path: str) -> Optional[bytes]:
+    """GET ``path`` from this host's license server on its loopback (where it shows details
+    and the usage report); None when no license server runs here. Raises LicenseError when it
+    does not answer."""
+    from installer.errors import LicenseError
+
+    found = recorded_server(runtime, state_store)
+    if found is None:
+        return None
+    cont, port = found
+    res = runtime.host.run(
+        ["docker", "exec", cont.name, "python3", "-c", _GET, str(port), path], timeout=30
+    )
+    if not res.ok:
+        raise LicenseError(
+            f"license server {cont.name} on {runtime.host.name} did not answer {path}: "
+            f"{res.first_error_line()}"
+        )
+    return res.stdout.encode("utf-8", "surrogateescape")

@@ -143,3 +143,26 @@ class DockerRuntime:
     def logs(self, name: str, tail: int = 20) -> str:
         res = self.host.run(["docker", "logs", "--tail", str(tail), name], timeout=30)
         return (res.stdout + res.stderr).strip()
+
+    def log_lines(
+        self, name: str, *, tail: Optional[int] = None, since: Optional[str] = None
+    ) -> list[str]:
+        """A container's log lines (stdout and stderr), each with the engine's RFC 3339 time
+        in front: ``logs -f`` polls with ``since`` = the last time seen, so following works
+        the same through any Host (no long-lived stream to hold open over SSH)."""
+        argv = ["docker", "logs", "--timestamps"]
+        if tail is not None:
+            argv += ["--tail", str(tail)]
+        if since:
+            argv += ["--since", since]
+        res = self.host.run([*argv, name], timeout=60)
+        if not res.ok:
+            raise RuntimeFailure(f"docker logs {name} failed: {res.first_error_line()}")
+        lines = (res.stdout + res.stderr).splitlines()
+        return sorted(line for line in lines if line)  # the time first: one merged order
+
+    def restart(self, name: str, timeout: int = 30) -> None:
+        """Stop (SIGTERM, so a service gives its license seat back) and start again."""
+        res = self.host.run(["docker", "restart", "-t", str(timeout), name], timeout=timeout + 90)
+        if not res.ok:
+            raise RuntimeFailure(f"docker restart {name} failed: {res.first_error_line()}")

@@ -8,7 +8,8 @@ needs no locks and a grant costs one JSON parse and three HMACs (seat proof, gra
 connection handling (timeouts, caps) is in ``http.py``. See ``benchmarks/license_grants.py``.
 
 Routes: ``GET /`` banner (the field guide's ``curl <ip>:8887`` check), ``GET /health``,
-``GET /v1/status`` (details on loopback only), ``POST /v1/grant``, ``/v1/renew``, ``/v1/release``.
+``GET /v1/status`` (details on loopback only), ``GET /v1/usage?days=N`` (the signed usage
+report, loopback only), ``POST /v1/grant``, ``/v1/renew``, ``/v1/release``.
 Listens on ``--bind`` (0.0.0.0 by default: services on other hosts of a fleet or in a cluster
 reach it over the LAN; set ``license_bind=127.0.0.1`` when every service is on this host).
 Run: ``python3 -m installer.license.shipped.server --port 8887`` (inside the license-server image).
@@ -25,6 +26,7 @@ import resource
 import signal
 import sys
 import time
+import urllib.parse
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from installer.license.shipped.fileformat import KeyRing
@@ -32,8 +34,10 @@ from installer.license.shipped.http import TEXT, Connections, HttpProtocol, Limi
 from installer.license.shipped.keys import IMAGE_PINNED_DIR, keyring_from_dir
 from installer.license.shipped.paths import CONTAINER_LICENSE_DIR, CONTAINER_STATE_DIR
 from installer.license.shipped.service import VERSION, LicenseService, Reply
+from installer.license.shipped.usage import make_report
 
 JSON = "application/json"
+USAGE = "application/vnd.sealbox.usage-report"
 SEAT_KEY_FILE = "/etc/sealbox/seat/seat.key"
 
 
@@ -64,6 +68,8 @@ class Router:
             if path == "/v1/status":
                 doc = self.service.status(local=local)
                 return 200, JSON, json.dumps(doc, indent=1).encode()
+            if path == "/v1/usage":
+                return self._usage(target, local)
         elif method == "POST" and path in self.posts:
             try:
                 request: Any = json.loads(body.decode("utf-8")) if body else None
@@ -71,9 +77,33 @@ class Router:
                 request = None
             reply = self.posts[path](request)
             return reply.status, JSON, json.dumps(reply.body).encode()
-        if path in self.posts or path in ("/", "/health", "/v1/status"):
+        if path in self.posts or path in ("/", "/health", "/v1/status", "/v1/usage"):
             return 405, TEXT, b"method not allowed\n"
         return 404, TEXT, b"not found\n"
+
+    def _usage(self, target: str, local: bool) -> Tuple[int, str, bytes]:
+        """The signed usage report for the last ``days`` (default 30): loopback only (it
+        names the customer and the license)."""
+        if not local:
+            return 403, TEXT, b"usage report: ask on the license server's host\n"
+        query = urllib.parse.parse_qs(target.partition("?")[2])
+        try:
+            days = float((query.get("days") or ["30"])[0])
+        except ValueError:
+            return 400, TEXT, b"days must be a number\n"
+        svc = self.service
+        if svc.license is None:
+            return 409, TEXT, b"no license loaded: nothing to report under\n"
+        until = svc.wall()
+        report = make_report(
+            svc.usage,
+            since=until - max(0.0, days) * 86400,
+            until=until,
+            license_text=svc.license_text,
+            license_id=svc.license.license_id,
+            server_version=VERSION,
+        )
+        return 200, USAGE, report
 
 
 class FileLog:

@@ -31,6 +31,7 @@ from installer.license.shipped.fileformat import KeyRing
 from installer.license.shipped.leases import Lease, LeaseTable, SeatLimit, SeatTaken
 from installer.license.shipped.model import License, iso
 from installer.license.shipped.paths import LAST_GOOD_FILE, LICENSE_FILE
+from installer.license.shipped.usage import UsageLog
 
 VERSION = "1.0"
 
@@ -89,6 +90,7 @@ class LicenseService:
         self.log: Logger = log or (lambda _lvl, _msg: None)
         self.refused = RateLimitedLog(self.log, mono)
         self.leases = LeaseTable(lease_ttl, mono)
+        self.usage = UsageLog(state_dir, wall)  # grants, peaks, refusals, clock: the report
         self.seat_key = seat_key
         self.read_witnesses = witnesses or (lambda: read_witnesses(state_dir, license_dir))
         self.witnesses = self.read_witnesses()  # before this start writes anything
@@ -172,6 +174,7 @@ class LicenseService:
             return self.verdict
         if self._license_id_changed():
             self.leases.clear()  # another license: its seats start empty
+        self.usage.record("license", license_id=self.license.license_id)
         v = self.check()
         self.log(
             "INFO" if v.ok else "ERROR",
@@ -219,6 +222,9 @@ class LicenseService:
         if V.CLOCK not in v.codes:
             self.hwm.advance(now)
         self.verdict = v
+        if (V.CLOCK in v.codes) != (V.CLOCK in before.codes):
+            event = "set_back" if V.CLOCK in v.codes else "right_again"
+            self.usage.record("clock", event=event, reason=v.reason())
         if v.ok != before.ok or v.reason() != before.reason():
             self.log("INFO" if v.ok else "ERROR", f"license state: {v.reason()}")
         return v
@@ -226,6 +232,7 @@ class LicenseService:
     # requests ---------------------------------------------------------------------------
     def _refuse(self, status: int, code: str, reason: str, key: str) -> Reply:
         self.refused(key, f"{reason}")
+        self.usage.refusal(code, key.partition(":")[2] or key)
         return Reply(status, {"ok": False, "error": code, "reason": reason})
 
     def _request(self, op: str, body: Any) -> Tuple[Optional[Ask], Optional[Reply]]:
@@ -275,6 +282,12 @@ class LicenseService:
             return self._refuse(409, "seat_taken", f"grant {ask.who}: {exc}", f"taken:{ask.who}")
         except SeatLimit as exc:
             return self._refuse(429, "seat_limit", f"grant {ask.who}: {exc}", f"seats:{ask.module}")
+        self.usage.record(
+            "grant",
+            module=ask.module,
+            instance=ask.instance,
+            in_use=self.leases.in_use(ask.module)[0],
+        )
         return Reply(200, self._granted(lease, ask))
 
     def renew(self, body: Any) -> Reply:
