@@ -26,7 +26,7 @@ MODULE, TYPE_ONLY, FUNCTION = "module", "type", "function"
 # license code, then bundle < transfer < runtime (runtime loads through transfer, never the
 # reverse), then the controller's license part, then the engine, then the CLI on top.
 LAYERS: Tuple[Tuple[str, ...], ...] = (
-    ("installer", "installer.errors", "installer.events", "installer.constants"),
+    ("installer", "installer.errors", "installer.events", "installer.constants", "installer.i18n"),
     ("installer.archive", "installer.signing"),
     ("installer.hosts",),
     ("installer.facts", "installer.spec", "fingerprint"),

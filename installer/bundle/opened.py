@@ -24,6 +24,7 @@ from installer.archive.regular import NotRegular, kind_of, lstat_regular, read_r
 from installer.bundle.manifest import MANIFEST, SIGNATURE, ImageEntry, Manifest, parse_manifest
 from installer.bundle.trust import BundleRefused, check_signature_bytes, trusted_keys
 from installer.errors import SealboxError, command
+from installer.i18n import _
 from installer.spec.load import load_modules_from_bytes
 from installer.spec.model import ModuleSpec
 
@@ -67,8 +68,9 @@ class VerifyReport:
                 f" (and {len(self.problems) - 1} more problem(s))" if len(self.problems) > 1 else ""
             )
             raise BundleRefused(
-                f"bundle {self.bundle} refused: {first}{more}; run "
-                f"'{command('bundle verify')}' for all"
+                _("bundle {bundle} refused: {first}{more}; run '{value}' for all").format(
+                    bundle=self.bundle, first=first, more=more, value=command("bundle verify")
+                )
             )
 
 
@@ -100,7 +102,9 @@ class VerifiedBundle:
             return self.files[rel]
         except KeyError:
             raise BundleRefused(
-                f"{rel}: not listed in the bundle manifest; the bundle does not carry it"
+                _("{rel}: not listed in the bundle manifest; the bundle does not carry it").format(
+                    rel=rel
+                )
             ) from None
 
     def get(self, rel: str) -> Optional[bytes]:
@@ -120,7 +124,9 @@ class VerifiedBundle:
                 try:
                     out[rel[len(TEMPLATES) :]] = data.decode("utf-8")
                 except UnicodeDecodeError:
-                    raise BundleRefused(f"{rel}: not UTF-8 text; a template must be") from None
+                    raise BundleRefused(
+                        _("{rel}: not UTF-8 text; a template must be").format(rel=rel)
+                    ) from None
         return out
 
     def archive_path(self, entry: Union[ImageEntry, str]) -> str:
@@ -128,7 +134,9 @@ class VerifiedBundle:
         it streams, never trusted from this path alone)."""
         rel = entry.file if isinstance(entry, ImageEntry) else entry
         if rel not in self.manifest.archives():
-            raise BundleRefused(f"{rel}: not an image archive of this bundle's manifest")
+            raise BundleRefused(
+                _("{rel}: not an image archive of this bundle's manifest").format(rel=rel)
+            )
         return os.path.join(self.root, rel)
 
 

@@ -15,6 +15,7 @@ from installer.deploy.options import InstallOptions, InstallResult
 from installer.deploy.planner import Planned
 from installer.deploy.state import InstanceRecord, ModuleRecord, State, StateStore
 from installer.events import Event, Reporter
+from installer.i18n import _
 
 
 def module_record(
@@ -75,7 +76,15 @@ def apply_plan(
     for mp in plan.modules:
         spec = mp.desired.spec
         if mp.changes:
-            report(Event("step", spec.name, f"{spec.name}: {len(mp.changes)} change(s)"))
+            report(
+                Event(
+                    "step",
+                    spec.name,
+                    _("{name}: {n_changes} change(s)").format(
+                        name=spec.name, n_changes=len(mp.changes)
+                    ),
+                )
+            )
         applier.apply_instances(mp)
         state.modules[spec.name] = module_record(
             state, mp.desired, bundle_version, options.skip_checks

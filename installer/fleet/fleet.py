@@ -36,6 +36,7 @@ from installer.fleet.reach import (
 from installer.fleet.run import HostResult, Job, Outcome, run_jobs
 from installer.fleet.wiring import FleetPlan, HostPlan, plan_fleet
 from installer.hosts.base import Host
+from installer.i18n import _
 from installer.spec.model import ModuleSpec, Variable
 from installer.spec.order import dependency_closure
 
@@ -229,7 +230,9 @@ class Fleet:
         unknown = [m for m in modules or [] if m not in self.specs]
         if unknown:
             raise UsageError(
-                f"unknown module {', '.join(unknown)}; the bundle has: {', '.join(sorted(self.specs))}"
+                _("unknown module {unknown}; the bundle has: {specs}").format(
+                    unknown=", ".join(unknown), specs=", ".join(sorted(self.specs))
+                )
             )
         fplan = self.plan()
         placed = any(hp.modules for hp in fplan.hosts.values())
@@ -308,14 +311,20 @@ class Fleet:
     ) -> Callable[[Reporter], Outcome]:
         def run(report: Reporter) -> Outcome:
             if not names:
-                return Outcome(False, "nothing placed here for this command")
+                return Outcome(False, _("nothing placed here for this command"))
             for var, what in sorted(hp.wired.items()):
                 report(Event("step", "wiring", f"{var} = {what}"))
             overrides = {**options.overrides, **hp.overrides}
             inherited = self.inherited(hp, options.dry_run)
             if inherited:
                 report(
-                    Event("step", "wiring", f"from the providers' state: {', '.join(inherited)}")
+                    Event(
+                        "step",
+                        "wiring",
+                        _("from the providers' state: {inherited}").format(
+                            inherited=", ".join(inherited)
+                        ),
+                    )
                 )
             overrides = {**inherited, **overrides}
             if not options.dry_run:
@@ -323,7 +332,13 @@ class Fleet:
                 links = self._links(hp, names, {**inherited, **options.overrides})
                 if links:
                     require_reachable(reach(self.host(hp.host.name)), links)
-                    report(Event("done", "wiring", f"{len(links)} wired address(es) reachable"))
+                    report(
+                        Event(
+                            "done",
+                            "wiring",
+                            _("{n_links} wired address(es) reachable").format(n_links=len(links)),
+                        )
+                    )
             pl = [hp.host.modules[m] for m in names if m in hp.host.modules]
             instances = next((p.instances for p in pl if p.instances is not None), None)
             gpus = next((p.gpus for p in pl if p.gpus is not None), None)
@@ -413,7 +428,9 @@ class Fleet:
             rows = dep.available()
             n = sum(1 for r in rows if r["installed"])
             data = {"bundle": dep.bundle_dir, "version": dep.manifest.version, "modules": rows}
-            return Outcome(False, f"{len(rows)} module(s), {n} installed", data)
+            return Outcome(
+                False, _("{n_rows} module(s), {n} installed").format(n_rows=len(rows), n=n), data
+            )
 
         return self.each(one)
 
@@ -435,7 +452,11 @@ class Fleet:
             def run(report: Reporter) -> Outcome:
                 removed = action(self.deployment(name, report))
                 data = {"removed": removed, "purged": purge}
-                return Outcome(bool(removed), f"{len(removed)} container(s) removed", data)
+                return Outcome(
+                    bool(removed),
+                    _("{n_removed} container(s) removed").format(n_removed=len(removed)),
+                    data,
+                )
 
             return run
 

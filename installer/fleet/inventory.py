@@ -40,6 +40,7 @@ import yaml
 
 from installer.errors import SpecError, UsageError
 from installer.hosts.spec import HostSpec
+from installer.i18n import _
 from installer.spec.schema import Field, SchemaErrors, check_map
 
 LOCAL = "@local"
@@ -114,8 +115,9 @@ class InventoryHost:
         sudo_password = env.get(self.sudo_password_env) if self.sudo_password_env else None
         if self.password_env and password is None:
             raise UsageError(
-                f"host {self.name}: password_env {self.password_env} is not set in the "
-                f"environment; export it before running"
+                _(
+                    "host {name}: password_env {password_env} is not set in the environment; export it before running"
+                ).format(name=self.name, password_env=self.password_env)
             )
         return HostSpec(
             host=self.address,
@@ -171,7 +173,11 @@ def parse_inventory(data: Any, source: str = "inventory") -> Inventory:
     """Validate the parsed YAML; every problem is reported with its path, all at once."""
     errors = SchemaErrors(source)
     if not isinstance(data, dict):
-        raise SpecError(f"{source}: expected a mapping with 'hosts', got {type(data).__name__}")
+        raise SpecError(
+            _("{source}: expected a mapping with 'hosts', got {name}").format(
+                source=source, name=type(data).__name__
+            )
+        )
     _check_secrets(data, "", errors)
     clean = {k: v for k, v in data.items()}
     check_map(clean, INVENTORY_SCHEMA, "", errors)
@@ -263,11 +269,19 @@ def load_inventory(path: str) -> Inventory:
         with open(path, encoding="utf-8") as fh:
             data = yaml.safe_load(fh)
     except OSError as exc:
-        raise UsageError(f"{path}: cannot read the inventory ({exc.strerror})") from None
+        raise UsageError(
+            _("{path}: cannot read the inventory ({strerror})").format(
+                path=path, strerror=exc.strerror
+            )
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
-        raise SpecError(f"{path}:{where} not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        raise SpecError(
+            _("{path}:{where} not valid YAML: {exc}").format(
+                path=path, where=where, exc=getattr(exc, "problem", exc)
+            )
+        ) from None
     return parse_inventory(data, path)
 
 
@@ -282,13 +296,13 @@ def from_targets(targets: list[str]) -> Inventory:
     for t in targets:
         if t == LOCAL:
             if LOCAL_NAME in hosts:
-                raise UsageError(f"-H {t}: given twice")
+                raise UsageError(_("-H {t}: given twice").format(t=t))
             hosts[LOCAL_NAME] = InventoryHost(LOCAL_NAME, LOCAL, "127.0.0.1")
             continue
         spec = HostSpec.parse(t)
         name = str(spec)
         if name in hosts:
-            raise UsageError(f"-H {t}: given twice")
+            raise UsageError(_("-H {t}: given twice").format(t=t))
         hosts[name] = InventoryHost(
             name=name,
             address=spec.host,

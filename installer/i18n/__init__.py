@@ -2,8 +2,16 @@
 
 Mark each user-facing text with ``_()`` where it is written; the English text is the message
 id (stdlib gettext), so an untranslated text still reads correctly. The catalogues and the
-language choice (LC_ALL / LC_MESSAGES / LANG, ``--lang``) live here and nowhere else. Machine
-output (``--json``, logs) stays English: it does not go through ``_()``.
+language choice (LC_ALL / LC_MESSAGES / LANG, ``--lang``) live here and nowhere else.
+
+Machine output (``--json``, JUnit, logs) stays English whatever the language: ``_()`` returns a
+:class:`Text`, a ``str`` in the user's language that remembers its English form, and
+``english()`` gives that form back (``.format()`` keeps it). So an error or an envcheck item
+is written once, shown in Chinese, and still serialised in English.
+
+The catalogue is ``locale/zh_CN/LC_MESSAGES/sealbox.po``, compiled to ``sealbox.mo`` (both
+committed, shipped in the wheel and so in bundles); ``scripts/i18n_update.py`` extracts and
+compiles it.
 """
 
 from __future__ import annotations
@@ -11,15 +19,42 @@ from __future__ import annotations
 import gettext
 import os
 from pathlib import Path
-from typing import Optional
+from typing import Any, Mapping, Optional, Sequence
 
 DOMAIN = "sealbox"
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+LANGUAGES = ("en", "zh")
+PSEUDO = "pseudo"  # a test locale: translated texts come out marked, see pseudo_marked()
+PSEUDO_OPEN, PSEUDO_CLOSE = "\u27e6", "\u27e7"  # ⟦ ⟧
 
 _translation: gettext.NullTranslations = gettext.NullTranslations()
+_language = "en"
 
 
-def language_from_env(environ: Optional[dict[str, str]] = None) -> str:
+class Text(str):
+    """A text in the user's language that remembers its English form (for machine output)."""
+
+    english: str
+
+    def __new__(cls, shown: str, english_text: str) -> Text:
+        obj = super().__new__(cls, shown)
+        obj.english = english_text
+        return obj
+
+    def format(self, *args: Any, **kwargs: Any) -> Text:  # type: ignore[override]
+        shown = str.format(self, *args, **kwargs)
+        plain = str.format(
+            self.english, *[english(a) for a in args], **{k: english(v) for k, v in kwargs.items()}
+        )
+        return Text(shown, plain)
+
+
+def english(value: Any) -> Any:
+    """The English form of a text from ``_()`` (any other value as it is)."""
+    return value.english if isinstance(value, Text) else value
+
+
+def language_from_env(environ: Optional[Mapping[str, str]] = None) -> str:
     """'zh' when the first of LC_ALL, LC_MESSAGES, LANG that is set names a Chinese locale."""
     env = os.environ if environ is None else environ
     for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
@@ -29,26 +64,100 @@ def language_from_env(environ: Optional[dict[str, str]] = None) -> str:
     return "en"
 
 
+def language_from_argv(argv: Sequence[str]) -> Optional[str]:
+    """The value of ``--lang X`` / ``--lang=X`` in a command line, before typer parses it:
+    ``--help`` texts are built when the CLI is imported, so the language must be known then."""
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg == "--lang" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--lang="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def _catalogue() -> gettext.NullTranslations:
+    return gettext.translation(
+        DOMAIN, localedir=str(LOCALE_DIR), languages=["zh_CN"], fallback=True
+    )
+
+
+class _Pseudo(gettext.NullTranslations):
+    """Marks every text the Chinese catalogue translates; an unmarked line is one that never
+    went through ``_()`` or has no translation (the pseudo-locale test fails on it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._zh = _catalogue()
+
+    def gettext(self, message: str) -> str:
+        if message and self._zh.gettext(message) != message:
+            return f"{PSEUDO_OPEN}{message}{PSEUDO_CLOSE}"
+        return message
+
+    def ngettext(self, msgid1: str, msgid2: str, n: int) -> str:
+        chosen = msgid1 if n == 1 else msgid2
+        return self.gettext(chosen)
+
+
 def set_language(lang: Optional[str] = None) -> str:
-    """Use ``lang`` ('zh' or 'en'; None = from the environment) for every later ``_()``."""
-    global _translation
-    chosen = lang or language_from_env()
+    """Use ``lang`` ('zh', 'en', 'pseudo'; None = from the environment) for every later ``_()``.
+
+    ``SEALBOX_LANG`` overrides the locale variables (the pseudo-locale test sets it)."""
+    global _translation, _language
+    chosen = (lang or os.environ.get("SEALBOX_LANG") or language_from_env()).lower()
+    chosen = "zh" if chosen.startswith("zh") else chosen
     if chosen == "zh":
-        _translation = gettext.translation(
-            DOMAIN, localedir=str(LOCALE_DIR), languages=["zh_CN"], fallback=True
-        )
+        _translation = _catalogue()
+    elif chosen == PSEUDO:
+        _translation = _Pseudo()
     else:
+        chosen = "en"
         _translation = gettext.NullTranslations()
+    _language = chosen
     return chosen
 
 
-def _(message: str) -> str:
+def current_language() -> str:
+    return _language
+
+
+def _(message: str) -> Text:
     """``message`` in the user's language (the English text when there is no translation)."""
-    return _translation.gettext(message)
+    return Text(_translation.gettext(message), message)
 
 
-def ngettext(singular: str, plural: str, n: int) -> str:
-    return _translation.ngettext(singular, plural, n)
+def ngettext(singular: str, plural: str, n: int) -> Text:
+    return Text(_translation.ngettext(singular, plural, n), singular if n == 1 else plural)
 
 
-__all__ = ["DOMAIN", "LOCALE_DIR", "_", "language_from_env", "ngettext", "set_language"]
+def pick(value: Any) -> Any:
+    """A bundle's own text, ``{en: ..., zh: ...}`` or a plain string: the user's language,
+    English when the spec has no text in it."""
+    if isinstance(value, Mapping):
+        en = str(value.get("en", ""))
+        shown = value.get("zh") if _language == "zh" else None
+        if _language == PSEUDO and value.get("zh"):
+            shown = f"{PSEUDO_OPEN}{en}{PSEUDO_CLOSE}"
+        return Text(str(shown or en), en)
+    return value
+
+
+set_language()
+
+__all__ = [
+    "DOMAIN",
+    "LANGUAGES",
+    "LOCALE_DIR",
+    "PSEUDO",
+    "Text",
+    "_",
+    "current_language",
+    "english",
+    "language_from_argv",
+    "language_from_env",
+    "ngettext",
+    "pick",
+    "set_language",
+]

@@ -18,6 +18,7 @@ from typing import Callable, Optional, Sequence
 
 from installer.errors import RuntimeFailure
 from installer.hosts.base import Host
+from installer.i18n import _
 from installer.runtime import health
 from installer.runtime.container import Container
 from installer.runtime.reach import Endpoint, connect
@@ -185,8 +186,9 @@ class HealthWait:
             cont = self.inspect(self.container)
             if cont is None:
                 raise HealthFailed(
-                    f"{self.container} disappeared while starting (removed by someone else?); "
-                    "run the install again"
+                    _(
+                        "{container} disappeared while starting (removed by someone else?); run the install again"
+                    ).format(container=self.container)
                 )
             if cont.status in ("exited", "dead") or (
                 cont.status == "restarting" and cont.restart_count >= RESTARTS_MEAN_EXITED
@@ -201,15 +203,18 @@ class HealthWait:
             if problem is not None and problem.text != noted and not problem.fatal:
                 noted = problem.text
                 hold = "until the timeout" if problem.patient else f"{tracker.hold:g}s"
-                self.note(f"{problem.text} (waiting {hold} for a change)")
+                self.note(
+                    _("{text} (waiting {hold} for a change)").format(text=problem.text, hold=hold)
+                )
             if tracker.settled(self.clock(), problem, first_seen=started):
                 assert problem is not None
                 raise HealthFailed(f"{problem.text}; {problem.fix}")
             last, took = problem, self.clock() - started
             if self.clock() > deadline:
                 raise HealthFailed(
-                    f"{self.container} not healthy after {self.check.timeout:.0f}s ({seen}) and "
-                    "it gave no reason; read its log, then run the install again"
+                    _(
+                        "{container} not healthy after {timeout:.0f}s ({seen}) and it gave no reason; read its log, then run the install again"
+                    ).format(container=self.container, timeout=self.check.timeout, seen=seen)
                 )
             self.sleep(tracker.pause(self.clock(), self.check.interval))
 

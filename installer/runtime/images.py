@@ -17,6 +17,7 @@ from typing import Mapping, Optional
 
 from installer.errors import RuntimeFailure
 from installer.hosts.base import Host
+from installer.i18n import _
 
 _LOADED = re.compile(r"^Loaded image( ID)?: (\S+)\s*$")
 
@@ -77,7 +78,11 @@ def snapshot(host: Host) -> Snapshot:
     """One `docker image ls` (cheaper than an inspect per name)."""
     res = host.run(snapshot_command(), timeout=60)
     if not res.ok:
-        raise RuntimeFailure(f"docker image ls failed on {host.name}: {res.first_error_line()}")
+        raise RuntimeFailure(
+            _("docker image ls failed on {name}: {res}").format(
+                name=host.name, res=res.first_error_line()
+            )
+        )
     return parse_snapshot(res.stdout)
 
 
@@ -92,7 +97,11 @@ def _point(host: Host, ref: str, want: Optional[str]) -> None:
         if not res.ok:  # in use by a container: drop the name, keep the image for it
             res = host.run(["docker", "rmi", "-f", "--no-prune", ref], timeout=120)
     if not res.ok:
-        raise RuntimeFailure(f"cannot put tag {ref} right on {host.name}: {res.first_error_line()}")
+        raise RuntimeFailure(
+            _("cannot put tag {ref} right on {name}: {res}").format(
+                ref=ref, name=host.name, res=res.first_error_line()
+            )
+        )
 
 
 def settle(
