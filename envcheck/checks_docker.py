@@ -17,7 +17,7 @@ from installer.i18n import _
     "docker-installed",
     _("Docker engine installed"),
     ["docker_version"],
-    lambda p: "docker command present",
+    lambda p: _("docker command present"),
     fix=_("install docker-ce (or the distribution's docker) from the offline repo"),
 )
 def check_docker_installed(p: Params, f: Facts) -> Outcome:
@@ -50,7 +50,7 @@ def check_docker_version(p: Params, f: Facts) -> Outcome:
     "docker-running",
     _("Docker daemon running and reachable"),
     ["docker_info"],
-    lambda p: "docker info succeeds",
+    lambda p: _("docker info succeeds"),
     fix=_("systemctl enable --now docker (and run envcheck as root)"),
 )
 def check_docker_running(p: Params, f: Facts) -> Outcome:
@@ -64,9 +64,8 @@ def check_docker_running(p: Params, f: Facts) -> Outcome:
     "storage-driver",
     _("Docker storage driver"),
     ["docker_info"],
-    lambda p: (
-        " or ".join(p["allowed"])
-        + f" (devicemapper only with base size >= {p['devicemapper_min_base_gb']} GB)"
+    lambda p: _("{allowed} (devicemapper only with base size >= {gb} GB)").format(
+        allowed=" or ".join(p["allowed"]), gb=p["devicemapper_min_base_gb"]
     ),
     fix=_(
         'set "storage-driver": "overlay2" in /etc/docker/daemon.json, or '
@@ -115,7 +114,7 @@ def check_selinux(p: Params, f: Facts) -> Outcome:
     "firewall",
     _("host firewall that may block container -> host traffic (license server port)"),
     ["firewalld", "iptables_input"],
-    lambda p: "firewalld stopped and INPUT chain not dropping by default",
+    lambda p: _("firewalld stopped and INPUT chain not dropping by default"),
     fix=_(
         "open the ports for docker0 (firewall-cmd --zone=trusted --add-interface=docker0) "
         "or stop firewalld"

@@ -27,7 +27,7 @@ def _no_gpu_reason(f: Facts) -> str:
     "nvidia-driver",
     _("NVIDIA driver loaded and not a known-bad version"),
     ["nvidia_smi", "pci_nvidia"],
-    lambda p: "nvidia-smi works; not " + ", ".join(p["reject"]),
+    lambda p: _("nvidia-smi works; not {reject}").format(reject=", ".join(p["reject"])),
     fix=_("install the NVIDIA driver (384.66 or later recommended), then reboot"),
     reject=["375.26"],
 )
@@ -73,7 +73,9 @@ GPU_MIB_PER_GB = 1000
     "gpu",
     _("GPUs for the face service (whole GPUs, enough memory)"),
     ["nvidia_smi", "pci_nvidia"],
-    lambda p: f">= {p['min_count']} GPU(s), >= {p['min_memory_gb']} GB each, not virtual (vGPU)",
+    lambda p: _(">= {count} GPU(s), >= {gb} GB each, not virtual (vGPU)").format(
+        count=p["min_count"], gb=p["min_memory_gb"]
+    ),
     fix=_("install a supported GPU (e.g. Tesla P4) with its driver; use pass-through, not vGPU"),
     min_count=1,
     min_memory_gb=6,
@@ -99,7 +101,7 @@ def check_gpu(p: Params, f: Facts) -> Outcome:
     "nouveau",
     _("open-source nouveau driver not loaded (it blocks the NVIDIA driver)"),
     ["modules"],
-    lambda p: "nouveau not in /proc/modules",
+    lambda p: _("nouveau not in /proc/modules"),
     fix=_("blacklist nouveau (modprobe.d), rebuild the initramfs, reboot"),
 )
 def check_nouveau(p: Params, f: Facts) -> Outcome:
@@ -117,7 +119,7 @@ def check_nouveau(p: Params, f: Facts) -> Outcome:
     "kernel-headers",
     _("kernel headers for the running kernel (to build the NVIDIA driver)"),
     ["kernel_headers", "uname"],
-    lambda p: "/lib/modules/$(uname -r)/build present",
+    lambda p: _("/lib/modules/$(uname -r)/build present"),
     fix=_("install kernel-devel-$(uname -r) / linux-headers-$(uname -r)"),
 )
 def check_kernel_headers(p: Params, f: Facts) -> Outcome:
@@ -136,7 +138,7 @@ def check_kernel_headers(p: Params, f: Facts) -> Outcome:
     "nvidia-runtime",
     _("NVIDIA container runtime registered with Docker (nvidia-docker2 / toolkit)"),
     ["docker_info", "nvidia_container_cli"],
-    lambda p: "docker runtime 'nvidia', or nvidia-container-toolkit with Docker >= 19.03",
+    lambda p: _("docker runtime 'nvidia', or nvidia-container-toolkit with Docker >= 19.03"),
     fix=_("install nvidia-docker2 (>= 2.0.2) or nvidia-container-toolkit, restart docker"),
 )
 def check_nvidia_runtime(p: Params, f: Facts) -> Outcome:

@@ -25,7 +25,8 @@ OS_NAMES = {
 
 
 def _os_requirement(p: Params) -> str:
-    return "one of " + ", ".join(f"{OS_NAMES.get(k, k)} >= {v}" for k, v in p["min"].items())
+    names = ", ".join(f"{OS_NAMES.get(k, k)} >= {v}" for k, v in p["min"].items())
+    return _("one of {names}").format(names=names)
 
 
 @_kind(
@@ -108,7 +109,7 @@ MEMORY_SLACK = 0.95
     "memory",
     _("installed memory (the face DB lives in memory)"),
     ["meminfo"],
-    lambda p: f">= {p['min_gb']} GB installed",
+    lambda p: _(">= {gb} GB installed").format(gb=p["min_gb"]),
     fix=_("add memory"),
     min_gb=4,
 )
@@ -145,7 +146,7 @@ def _check_df(fr: FactResult, min_gb: float, what: str) -> Outcome:
     "disk-install",
     _("free disk where the bundle, data and logs go"),
     lambda p: [f"df:{p['path']}"],
-    lambda p: f">= {p['min_gb']} GB free on {p['path']}",
+    lambda p: _(">= {gb} GB free on {path}").format(gb=p["min_gb"], path=p["path"]),
     path="/opt/sealbox",
     min_gb=20,
 )
@@ -157,7 +158,7 @@ def check_disk_install(p: Params, f: Facts) -> Outcome:
     "disk-docker",
     _("free disk on Docker's data-root (images and containers)"),
     ["df_docker"],
-    lambda p: f">= {p['min_gb']} GB free on Docker's data-root",
+    lambda p: _(">= {gb} GB free on Docker's data-root").format(gb=p["min_gb"]),
     fix=_('free space, or move Docker\'s "data-root" in /etc/docker/daemon.json to a bigger disk'),
     min_gb=30,
 )

@@ -35,7 +35,9 @@ def virtual_evidence(f: Facts) -> list[str]:
     _("physical machine (the license is bound to hardware)"),
     list(VIRT_FACTS),
     lambda p: (
-        "any machine (license allows VMs)" if p["allow_virtual"] else "physical, not a VM/container"
+        _("any machine (license allows VMs)")
+        if p["allow_virtual"]
+        else _("physical, not a VM/container")
     ),
     fix=_(
         "install the license server on a physical server, or get a license that allows VMs "
@@ -61,7 +63,7 @@ def check_physical(p: Params, f: Facts) -> Outcome:
     "network",
     _("an IPv4 address on a wired LAN interface (else 'machine auth check failure')"),
     ["ip_addr", "net_ifaces"],
-    lambda p: "non-loopback IPv4 on a wired interface",
+    lambda p: _("non-loopback IPv4 on a wired interface"),
     fix=_("connect the wired LAN and give it a fixed IP before fingerprinting"),
 )
 def check_network(p: Params, f: Facts) -> Outcome:
@@ -86,7 +88,7 @@ def check_network(p: Params, f: Facts) -> Outcome:
     "ports",
     _("ports the module listens on are free (ours count as free)"),
     ["ss", "netstat", "containers", "listener_cgroups"],
-    lambda p: "free: " + ", ".join(str(x) for x in p["ports"]),
+    lambda p: _("free: {ports}").format(ports=", ".join(str(x) for x in p["ports"])),
     fix=_("stop the program holding the port, or install the module on another port"),
     ports=[],
 )
@@ -109,7 +111,7 @@ def check_ports(p: Params, f: Facts) -> Outcome:
     "time-sync",
     _("clock synchronised (license dates, logs)"),
     ["timedatectl", "chronyc", "ntpstat"],
-    lambda p: "NTP/chrony synchronised",
+    lambda p: _("NTP/chrony synchronised"),
     fix=_("enable chronyd or ntpd against the customer's time server"),
 )
 def check_time(p: Params, f: Facts) -> Outcome:

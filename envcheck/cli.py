@@ -22,7 +22,7 @@ from installer.hosts.base import Host
 from installer.hosts.local import LocalHost
 from installer.i18n import _
 
-HELP = (
+HELP = _(
     "Check this host (or -H/--inventory hosts) against module profiles; the last line gives "
     "the conclusion. Exit codes: 0 pass, 3 a required item failed, 4 only optional items "
     "failed, 1 the check itself could not run (host unreachable, a check crashed), 2 bad usage."

@@ -13,7 +13,7 @@ from installer.errors import UsageError
 from installer.facts.fact import FactResult
 from installer.facts.snapshot import HostFacts
 from installer.hosts.base import Host
-from installer.i18n import _
+from installer.i18n import _, english
 
 CONCLUSION = "The conclusion of environment checking is: {}"
 
@@ -51,15 +51,15 @@ class Item:
         return {
             "id": self.id,
             "profile": self.profile,
-            "meaning": self.meaning,
-            "requirement": self.requirement,
-            "actual": self.actual,
+            "meaning": english(self.meaning),
+            "requirement": english(self.requirement),
+            "actual": english(self.actual),
             "required": self.required,
             "passed": self.passed,
             "skipped": self.skipped,
             "status": self.status,
-            "fix": self.fix,
-            "error": self.error,
+            "fix": english(self.fix),
+            "error": english(self.error),
         }
 
 

@@ -37,7 +37,7 @@ DOCKER: list[dict[str, Any]] = [
 
 PROFILES: dict[str, dict[str, Any]] = {
     "default": {
-        "about": "any Sealbox host: OS, kernel, glibc, CPU, memory, disk, Docker, LAN",
+        "about": _("any Sealbox host: OS, kernel, glibc, CPU, memory, disk, Docker, LAN"),
         "items": BASE
         + [
             {"id": "cpu-cores", "min": 2},

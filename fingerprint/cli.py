@@ -24,7 +24,7 @@ from fingerprint.model import COMPONENT_TITLES, COMPONENTS, MachineRecord
 from installer.cli.remote import on_targets, targets, with_targets
 from installer.errors import SealboxError
 from installer.hosts import LocalHost
-from installer.i18n import _
+from installer.i18n import _, english_tree
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PROBLEMS = 0, 1, 2, 3
 
@@ -62,7 +62,7 @@ def _read(path: Path, what: str) -> bytes:
 
 
 def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    sys.stdout.write(json.dumps(english_tree(data), indent=2, sort_keys=True) + "\n")
 
 
 def _gib(n: Optional[int]) -> str:

@@ -16,8 +16,8 @@ from installer.cli import k8s as k8s_cli
 from installer.cli import license as license_cli
 from installer.cli import modules, output
 from installer.cli.context import CTX
-from installer.errors import SealboxError
-from installer.i18n import _
+from installer.errors import SealboxError, UsageError
+from installer.i18n import LANGUAGES, PSEUDO, _, set_language
 
 app = typer.Typer(
     add_completion=False,
@@ -37,7 +37,16 @@ def root(
     state_dir: Optional[str] = typer.Option(
         None, "--state-dir", help=_("State directory (default /var/lib/sealbox).")
     ),
+    lang: Optional[str] = typer.Option(
+        None,
+        "--lang",
+        help=_("Language of messages: zh or en (default: from LC_ALL, LC_MESSAGES, LANG)."),
+    ),
 ) -> None:
+    if lang is not None:
+        if lang.lower() not in LANGUAGES and lang.lower() != PSEUDO:
+            raise UsageError(_("--lang {lang}: choose zh or en").format(lang=lang))
+        set_language(lang)
     CTX.bundle = bundle
     CTX.state_dir = state_dir
 

@@ -24,7 +24,7 @@ from rich.progress import (
 from rich.table import Table
 
 from installer.events import Event
-from installer.i18n import _
+from installer.i18n import _, english_tree
 
 NO_WRAP = 100_000
 
@@ -46,6 +46,8 @@ err = _console(True)
 
 
 def print_json(data: Any) -> None:
+    # machine output: every text in English, whatever the user's language (issue 21)
+    data = english_tree(data)
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
     sys.stdout.flush()
 

@@ -54,6 +54,19 @@ def english(value: Any) -> Any:
     return value.english if isinstance(value, Text) else value
 
 
+def english_tree(data: Any) -> Any:
+    """``data`` (dicts, lists, tuples) with every ``Text`` in English: what ``--json`` prints."""
+    if isinstance(data, Text):
+        return data.english
+    if isinstance(data, dict):
+        return {english_tree(k): english_tree(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [english_tree(v) for v in data]
+    if isinstance(data, BaseException) and len(data.args) == 1:
+        return english_tree(data.args[0]) if isinstance(data.args[0], Text) else str(data)
+    return data
+
+
 def language_from_env(environ: Optional[Mapping[str, str]] = None) -> str:
     """'zh' when the first of LC_ALL, LC_MESSAGES, LANG that is set names a Chinese locale."""
     env = os.environ if environ is None else environ
@@ -155,6 +168,7 @@ __all__ = [
     "_",
     "current_language",
     "english",
+    "english_tree",
     "language_from_argv",
     "language_from_env",
     "ngettext",

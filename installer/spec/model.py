@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
-from installer.spec.schema import Field, SchemaErrors, check_map, schema_of, spec_field
+from installer.spec.schema import Field, SchemaErrors, check_map, schema_of, spec_field, text_of
 
 NETWORK_MODES = ("host", "bridge")
 GPU_NEEDS = ("none", "optional", "required")
@@ -81,12 +81,12 @@ class Variable:
     name: str  # the key of `variables:` (or the port's `variable`)
     type: str = spec_field("str", default="str", choices=VARIABLE_TYPES)
     default: Any = spec_field(("str", "int", "bool"), default=None)  # a value or Jinja string
-    prompt: Optional[str] = spec_field("str", default=None)
+    prompt: Optional[str] = spec_field("text", default=None, convert=text_of)
     secret: bool = spec_field("bool", default=False)
     generate: int = spec_field("int", default=0, minimum=0, maximum=128)  # 0 = not generated
     choices: tuple[str, ...] = spec_field("list", default=(), items=_STR)
     pattern: Optional[str] = spec_field("str", default=None)
-    description: str = spec_field("str", default="")
+    description: str = spec_field("text", default="", convert=text_of)
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,7 @@ class LicenseRole:
 class CheckProfile:
     """The module's envcheck profile: what a host needs to run it (items as envcheck data)."""
 
-    about: str = spec_field("str", default="")
+    about: str = spec_field("text", default="", convert=text_of)
     aliases: tuple[str, ...] = spec_field("list", default=(), items=_STR)
     items: tuple[dict[str, Any], ...] = spec_field(
         "list", default=(), required=True, items=Field("map")
@@ -166,7 +166,7 @@ class CheckProfile:
 class ModuleSpec:
     name: str = spec_field("str", required=True)
     version: str = spec_field(("str", "int", "number"), required=True, convert=str)
-    description: str = spec_field("str", required=True, convert=lambda v: str(v).strip())
+    description: str = spec_field("text", required=True, convert=text_of)
     image: ImageRef = spec_field("map", required=True, of=ImageRef)
     source: str = ""  # file it was loaded from, for error messages
     depends_on: tuple[str, ...] = spec_field("list", default=(), items=_STR)

@@ -10,6 +10,8 @@ from dataclasses import MISSING, dataclass, field, fields, replace
 from dataclasses import field as dc_field
 from typing import Any, Callable, Mapping, Optional, Union
 
+from installer.i18n import pick
+
 
 @dataclass
 class Field:
@@ -42,7 +44,16 @@ _KIND_NAMES = {
     "list": "a list",
     "map": "a mapping",
     "any": "a value",
+    "text": "a string or {en: ..., zh: ...} (en required)",
 }
+
+TEXT_LANGUAGES = ("en", "zh")
+
+
+def text_of(value: Any) -> str:
+    """A vendor's text (``text`` kind) in the user's language; its English stays reachable
+    through ``installer.i18n.english`` for machine output."""
+    return pick(value) if isinstance(value, dict) else str(value).strip()
 
 
 def _is_kind(value: Any, kind: str) -> bool:
@@ -50,6 +61,13 @@ def _is_kind(value: Any, kind: str) -> bool:
         return True
     if kind == "str":
         return isinstance(value, str)
+    if kind == "text":  # a bundle's own words in both languages (issue 21)
+        return isinstance(value, str) or (
+            isinstance(value, dict)
+            and isinstance(value.get("en"), str)
+            and set(value) <= set(TEXT_LANGUAGES)
+            and all(isinstance(v, str) for v in value.values())
+        )
     if kind == "int":
         return isinstance(value, int) and not isinstance(value, bool)
     if kind == "bool":
