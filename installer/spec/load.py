@@ -46,7 +46,10 @@ def _derived(spec: ModuleSpec, doc: dict[str, Any]) -> dict[str, Any]:
     for p in spec.ports:
         if p.variable and p.variable not in declared and p.variable not in port_vars:
             port_vars[p.variable] = Variable(
-                name=p.variable, type="port", default=p.port, description=f"{p.name} port"
+                name=p.variable,
+                type="port",
+                default=p.port,
+                description=_("{name} port").format(name=p.name),
             )
     if port_vars:
         out["variables"] = spec.variables + tuple(port_vars.values())
