@@ -69,7 +69,9 @@ def _gib(n: Optional[int]) -> str:
     return f"{n / (1 << 30):.1f} GiB" if n else "?"
 
 
-@app.command()
+@app.command(
+    help=_("Fingerprint this machine (run as root) and write OUTPUT/secfile_<primary IPv4>.")
+)
 @with_targets
 def collect(
     output: Path = typer.Option(Path("/tmp"), "-o", "--output", help=_("Folder for secfile_<ip>.")),
@@ -144,7 +146,7 @@ def _collected(data: dict, as_json: bool) -> None:
             )
 
 
-@app.command()
+@app.command(help=_("Pack secfile_* files into a flat tar.gz with a SHA256SUMS manifest."))
 def pack(
     directory: Path = typer.Argument(..., help=_("Folder holding the collected secfile_* files.")),
     output: Path = typer.Option(..., "-o", "--output", help=_("Archive to write (finger.tar.gz).")),
@@ -173,7 +175,9 @@ def _key(key: Optional[Path]) -> Optional[bytes]:
     return _read(key, "private key") if key else None
 
 
-@app.command()
+@app.command(
+    help=_("Check an archive: flat, only secfiles, each verifies, manifest matches, no duplicates.")
+)
 def check(
     archive: Path = typer.Argument(..., help=_("finger.tar.gz")),
     key: Optional[Path] = typer.Option(
@@ -226,7 +230,9 @@ def _row(r: MachineRecord, flags: List[str]) -> List[str]:
     ]
 
 
-@app.command()
+@app.command(
+    help=_("One row per machine; flags machines sharing components; --previous shows what changed.")
+)
 def inspect(
     archive: Path = typer.Argument(..., help=_("finger.tar.gz")),
     previous: Optional[Path] = typer.Option(
@@ -302,7 +308,9 @@ def inspect(
     raise typer.Exit(EXIT_PROBLEMS if problems else EXIT_OK)
 
 
-@app.command()
+@app.command(
+    help=_("Vendor side: create the key pair that customers encrypt secfiles to (--encrypt-to).")
+)
 def keygen(
     prefix: Path = typer.Argument(..., help=_("Writes PREFIX.key (0600) and PREFIX.pub.")),
 ) -> None:

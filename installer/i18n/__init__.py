@@ -119,7 +119,10 @@ def set_language(lang: Optional[str] = None) -> str:
 
     ``SEALBOX_LANG`` overrides the locale variables (the pseudo-locale test sets it)."""
     global _translation, _language
-    chosen = (lang or os.environ.get("SEALBOX_LANG") or language_from_env()).lower()
+    wanted = (lang or "").lower()
+    if not (wanted.startswith("zh") or wanted in LANGUAGES or wanted == PSEUDO):
+        wanted = ""  # unknown (the CLI refuses it in that language): the environment's
+    chosen = (wanted or os.environ.get("SEALBOX_LANG") or language_from_env()).lower()
     chosen = "zh" if chosen.startswith("zh") else chosen
     if chosen == "zh":
         _translation = _catalogue()
