@@ -111,19 +111,20 @@ def _collected(data: dict, as_json: bool) -> None:
     if as_json:
         _print_json(data)
     else:
-        table = Table(title=f"{record.host} ({record.primary_ip or 'no IPv4'})")
-        table.add_column("component")
-        table.add_column("status")
+        table = Table(title=f"{record.host} ({record.primary_ip or _('no IPv4')})")
+        table.add_column(_("component"))
+        table.add_column(_("status"))
         for kind in COMPONENTS:
             if kind in record.components:
                 n = len(record.components[kind])
                 table.add_row(
                     COMPONENT_TITLES[kind],
-                    f"[green]hashed[/] ({n})" if n > 1 else "[green]hashed[/]",
+                    _("[green]hashed[/] ({n})").format(n=n) if n > 1 else _("[green]hashed[/]"),
                 )
             else:
                 table.add_row(
-                    COMPONENT_TITLES[kind], f"[yellow]missing[/]: {record.missing.get(kind, '?')}"
+                    COMPONENT_TITLES[kind],
+                    _("[yellow]missing[/]: {why}").format(why=record.missing.get(kind, "?")),
                 )
         out.print(table)
         labels = record.labels
@@ -135,7 +136,11 @@ def _collected(data: dict, as_json: bool) -> None:
             )
         if labels.get("container"):
             out.print(_("container: {labels}").format(labels=labels["container"]))
-        out.print(f"wrote {path}" + (" (encrypted to vendor key)" if pub else ""))
+        out.print(
+            (_("wrote {path} (encrypted to vendor key)") if pub else _("wrote {path}")).format(
+                path=path
+            )
+        )
     if not_root:
         denied = [COMPONENT_TITLES[k] for k, v in record.missing.items() if "root" in v]
         if denied:
@@ -297,11 +302,11 @@ def inspect(
                 )
             )
         if old is not None:
-            ctable = Table(title=f"changes since {previous}")
-            ctable.add_column("machine")
-            ctable.add_column("what changed", overflow="fold")
+            ctable = Table(title=_("changes since {previous}").format(previous=previous))
+            ctable.add_column(_("machine"))
+            ctable.add_column(_("what changed"), overflow="fold")
             for c in changes:
-                ctable.add_row(c["machine"], "\n".join(c["changes"]) or "[green]no change[/]")
+                ctable.add_row(c["machine"], "\n".join(c["changes"]) or _("[green]no change[/]"))
             out.print(ctable)
         for e in problems:
             err.print(_("[red]error:[/] {e}").format(e=e), soft_wrap=True)

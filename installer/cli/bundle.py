@@ -128,7 +128,11 @@ def verify(
         for p in report.problems:
             output.error(p.line())
         if report.ok:
-            who = f"signed by key {report.key_id}" if report.key_id else "UNSIGNED"
+            who = (
+                _("signed by key {key_id}").format(key_id=report.key_id)
+                if report.key_id
+                else _("UNSIGNED")
+            )
             output.out.print(
                 _(
                     "OK: {bundle} ({who}; {files_checked} files, {archives_checked} image archive(s) checked)"

@@ -403,7 +403,11 @@ def delete(
     yes: bool = CONFIRM_OPT,
 ) -> None:
     if purge:
-        what = f"the data volume claims{'' if modules else ' and the namespace'} in {namespace}"
+        what = (
+            _("the data volume claims in {namespace}")
+            if modules
+            else _("the data volume claims and the namespace in {namespace}")
+        ).format(namespace=namespace)
         confirm_purge(what, "k8s delete", yes)
     kubectl = Kubectl.find(LocalHost(), kubeconfig)
     text = kubectl.delete(namespace, purge=purge, modules=modules or [])

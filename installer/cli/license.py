@@ -285,7 +285,7 @@ def _print_summary(title: Optional[str], s: dict) -> None:
     rows += [(k, s[k]) for k in ("issued_at", "not_before", "expires_at", "grace_days")]
     rows.append(
         (
-            "modules",
+            "modules",  # field names: the license file's own keys, the same in any language
             ", ".join(
                 f"{m}={g['instances']}" + (f":{g['gpus']}gpu" if g.get("gpus") is not None else "")
                 for m, g in sorted(s["modules"].items())
@@ -293,8 +293,13 @@ def _print_summary(title: Optional[str], s: dict) -> None:
         )
     )
     rows.append(("machines", ", ".join(s["machines"])))
-    rows.append(("match", f"{s['match']['required']} of the recorded components"))
-    rows.append(("virtual machines", "allowed" if s["allow_vm"] else "refused"))
+    rows.append(
+        (
+            "match",
+            _("{required} of the recorded components").format(required=s["match"]["required"]),
+        )
+    )
+    rows.append((_("virtual machines"), _("allowed") if s["allow_vm"] else _("refused")))
     rows.append(("signature", s["signature"]))
     output.table(title, [_("field"), _("value")], rows)
 
@@ -438,14 +443,16 @@ def install_cmd(
 
 def _replaced_line(done) -> str:  # type: ignore[no-untyped-def]
     lic = done.installed.verdict.license
-    text = (
-        f"installed {lic.license_id} ({lic.customer}, expires {day(lic.expires_at)}) "
-        f"at {done.installed.path}"
+    text: str = _("installed {license_id} ({customer}, expires {expires}) at {path}").format(
+        license_id=lic.license_id,
+        customer=lic.customer,
+        expires=day(lic.expires_at),
+        path=done.installed.path,
     )
     if done.installed.previous_kept:
-        text += f"; previous kept as {done.installed.previous_kept}"
+        text += _("; previous kept as {path}").format(path=done.installed.previous_kept)
     if done.restarted:
-        text += f"; restarted {', '.join(done.restarted)}"
+        text += _("; restarted {names}").format(names=", ".join(done.restarted))
     return text
 
 

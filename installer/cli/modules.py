@@ -79,7 +79,7 @@ def _on_targets(
 
 def _installed_rows(r) -> None:
     rows = [InstanceStatus(**row) for row in r.data["instances"]]
-    _installed_table(f"Installed on {r.host}", rows, r.data["license"])
+    _installed_table(_("Installed on {host}").format(host=r.host), rows, r.data["license"])
 
 
 def _install_details(r) -> None:
@@ -102,7 +102,10 @@ def _plan_details(r) -> None:
 def show_available(as_json: bool = JSON_OPT, bundle: Optional[str] = BUNDLE_OPT) -> None:
     _use_bundle(bundle)
     _on_targets(
-        lambda f: f.available(), lambda r: _available(r.data, as_json), "Modules per host", as_json
+        lambda f: f.available(),
+        lambda r: _available(r.data, as_json),
+        _("Modules per host"),
+        as_json,
     )
 
 
@@ -155,7 +158,7 @@ def show_installed(
             _installed_rows(r)
 
     work = lambda f: f.status(_license_of)  # noqa: E731
-    _on_targets(work, here, "Installed, per host", as_json, _installed_rows, needs_root="li")
+    _on_targets(work, here, _("Installed, per host"), as_json, _installed_rows, needs_root="li")
 
 
 def _license_of(dep) -> Optional[tuple[dict, str]]:  # type: ignore[no-untyped-def]
@@ -260,7 +263,7 @@ def _install(
     _on_targets(
         work,
         lambda r: _print_result(r.data, as_json),
-        "Install",
+        _("Install"),
         as_json,
         details,
         events=True,
@@ -318,8 +321,14 @@ def remove(
     kubeconfig: Optional[str] = KUBECONFIG_OPT,
 ) -> None:
     if purge:
-        where = f" in namespace {namespace}" if k8s else ""
-        confirm_purge(f"the data of {module}{where}", f"rm {module}{' --k8s' if k8s else ''}", yes)
+        what = (
+            _("the data of {module} in namespace {namespace}").format(
+                module=module, namespace=namespace
+            )
+            if k8s
+            else _("the data of {module}").format(module=module)
+        )
+        confirm_purge(what, f"rm {module}{' --k8s' if k8s else ''}", yes)
     if k8s:  # the same as `sealbox k8s delete MODULE` (volume claims kept unless --purge)
         from installer.cli.k8s import delete as k8s_delete
 
@@ -336,7 +345,14 @@ def remove(
             )
 
     work = lambda f: f.remove(module, purge=purge, force=force)  # noqa: E731
-    _on_targets(work, here, f"Remove {module}", as_json, events=True, needs_root="rm")
+    _on_targets(
+        work,
+        here,
+        _("Remove {module}").format(module=module),
+        as_json,
+        events=True,
+        needs_root="rm",
+    )
 
 
 def remove_all(
@@ -363,7 +379,7 @@ def remove_all(
     _on_targets(
         lambda f: f.remove_all(purge=purge),
         here,
-        "Remove all",
+        _("Remove all"),
         as_json,
         events=True,
         needs_root="rmall",
