@@ -124,9 +124,13 @@ def _available(data: dict[str, Any], as_json: bool) -> None:
                 r["version"],
                 r["description"],
                 ", ".join(r["depends_on"]),
-                "? (state needs root)"
+                _("? (state needs root)")
                 if r["installed"] is None
-                else (f"yes ({r['installed_version']})" if r["installed"] else "no"),
+                else (
+                    _("yes ({version})").format(version=r["installed_version"])
+                    if r["installed"]
+                    else _("no")
+                ),
             )
             for r in rows
         ],

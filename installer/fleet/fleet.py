@@ -357,10 +357,15 @@ class Fleet:
             res = dep.install(names, opts)
             changed = bool(res.plan.changes)
             msg = (
-                f"{len(res.plan.modules)} module(s), {len(res.plan.changes)} change(s), "
-                f"{res.loaded_images} image(s) loaded"
+                _("{modules} module(s), {changes} change(s), {images} image(s) loaded").format(
+                    modules=len(res.plan.modules),
+                    changes=len(res.plan.changes),
+                    images=res.loaded_images,
+                )
                 if not options.dry_run
-                else f"plan: {len(res.plan.changes)} change(s) (dry run: nothing changed)"
+                else _("plan: {changes} change(s) (dry run: nothing changed)").format(
+                    changes=len(res.plan.changes)
+                )
             )
             data = {
                 "dry_run": options.dry_run,
@@ -412,11 +417,13 @@ class Fleet:
             dep.require_root("li")
             rows = dep.status()
             bad = [r for r in rows if r.state != "running" or not str(r.health).startswith("h")]
-            msg = f"{len(rows)} instance(s)" + (f", {len(bad)} not healthy" if bad else "")
+            msg: str = _("{n} instance(s)").format(n=len(rows))
+            if bad:
+                msg += _(", {n} not healthy").format(n=len(bad))
             found = license_of(dep) if license_of is not None else None
             lic = found[0] if found is not None else None
             if found is not None:
-                msg += f"; license {found[1]}"
+                msg += _("; license {state}").format(state=found[1])
             data = {"host": name, "instances": [vars(r) for r in rows], "license": lic}
             return Outcome(False, msg, data, failed=bool(bad))
 
