@@ -94,7 +94,9 @@ class VerifiedBundle:
         return self.key_id is not None
 
     def signer(self) -> str:
-        return f"signed by key {self.key_id}" if self.key_id else "UNSIGNED (development)"
+        if self.key_id:
+            return _("signed by key {key_id}").format(key_id=self.key_id)
+        return _("UNSIGNED (development)")
 
     def read(self, rel: str) -> bytes:
         """The verified bytes of a listed file; BundleRefused if the manifest does not list it."""

@@ -84,17 +84,31 @@ def test_bad_inputs_in_both_languages(demo_bundle, tmp_path):
     assert not state.exists() or not any(state.iterdir())
 
 
-def test_install_in_chinese_then_list_json_matches_english(demo_bundle, tmp_path, ports, skip_args):
+def _unmarked(text: str) -> list[str]:
+    """Lines that never went through the catalogue (see tests/unit/i18n/test_pseudo_locale.py)."""
+    from tests.unit.i18n.test_pseudo_locale import unmarked
+
+    return unmarked(text)
+
+
+def test_install_list_remove_speak_the_locale(demo_bundle, tmp_path, ports, skip_args):
+    """`in` under the pseudo-locale: every line it prints went through the catalogue; then `li`
+    and `rm` in Chinese, and `li --json` the same in both languages."""
     state = tmp_path / "state"
     sets = port_sets(ports) + skip_args
+    pseudo = {"SEALBOX_LANG": "pseudo", "COLUMNS": "2000"}
     try:
-        res = run_cli("in", "mysql", "-y", *sets, bundle=demo_bundle, state_dir=state, env=ZH)
+        res = run_cli("in", "mysql", "-y", *sets, bundle=demo_bundle, state_dir=state, env=pseudo)
         assert res.rc == 0, res.stderr
-        assert "[mysql] 正在" in res.stderr and "健康" in res.stderr, res.stderr
-        assert "服务地址" in res.stdout, res.stdout
+        bad = _unmarked(res.stdout) + _unmarked(res.stderr)
+        assert not bad, "untranslated lines of `in`:\n" + "\n".join(bad)
+        li = run_cli("li", bundle=demo_bundle, state_dir=state, env=ZH)
+        assert li.rc == 0 and "健康" in li.stdout and "容器" in li.stdout, li.stdout
         zh = run_cli("li", "--json", bundle=demo_bundle, state_dir=state, env=ZH)
         en = run_cli("li", "--json", bundle=demo_bundle, state_dir=state, env=C)
         assert zh.rc == en.rc == 0 and zh.json() == en.json()
         assert not CJK.search(zh.stdout)
+        rm = run_cli("rm", "mysql", bundle=demo_bundle, state_dir=state, env=ZH)
+        assert rm.rc == 0 and "[mysql] 正在删除" in rm.stderr, rm.stderr
     finally:
         run_cli("rmall", "--purge", "--yes", bundle=demo_bundle, state_dir=state)
