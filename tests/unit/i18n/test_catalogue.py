@@ -96,3 +96,21 @@ def test_pseudo_locale_marks_translated_texts_only() -> None:
     set_language("pseudo")
     assert _("How to fix") == "\u27e6How to fix\u27e7"
     assert _("a text nobody marked for translation") == "a text nobody marked for translation"
+
+
+def test_a_host_failure_keeps_its_english_for_json_and_the_log(tmp_path) -> None:
+    """-H / --inventory: the summary shows the error in the user's language; --json and the
+    per-host log carry the English (machine output)."""
+    from installer.errors import UsageError
+    from installer.fleet.run import Job, run_jobs
+
+    set_language("zh")
+
+    def fails(_report):  # type: ignore[no-untyped-def]
+        raise UsageError(_("{path}: answers file not found").format(path="/a.yaml"))
+
+    (res,) = run_jobs([Job("h1", fails)], parallel=1, log_dir=str(tmp_path))
+    assert res.message == "/a.yaml：答案文件不存在"
+    assert english_tree(res.to_dict())["message"] == "/a.yaml: answers file not found"
+    log = (tmp_path / "h1.log").read_text()
+    assert "/a.yaml: answers file not found" in log and "答案" not in log
