@@ -16,7 +16,7 @@ from typing import Any, Optional
 
 from installer.errors import HostError
 from installer.hosts.base import Host
-from installer.i18n import _
+from installer.i18n import _, english_tree
 
 DEFAULT_ROOT = "/var/lib/sealbox"
 FORMAT = 1
@@ -140,6 +140,7 @@ class StateStore:
         self.host.write(
             self.secrets_file, json.dumps({"secrets": state.secrets}, indent=1).encode(), 0o600
         )
+        doc = english_tree(doc)  # the record is machine output: English in any language
         self.host.write(self.state_file, (json.dumps(doc, indent=1) + "\n").encode(), 0o600)
 
     def record_event(self, state: State, action: str, module: str, detail: str = "") -> None:
