@@ -162,8 +162,9 @@ def _check_secrets(data: Any, path: str, errors: SchemaErrors) -> None:
             if isinstance(k, str) and k.lower() in SECRET_KEYS:
                 errors.add(
                     sub,
-                    "passwords are not kept in the inventory: name an environment variable "
-                    f"with {k.lower().replace('passphrase', 'password')}_env instead",
+                    _(
+                        "passwords are not kept in the inventory: name an environment variable with {k}_env instead"
+                    ).format(k=k.lower().replace("passphrase", "password")),
                 )
             else:
                 _check_secrets(v, sub, errors)
@@ -189,14 +190,16 @@ def parse_inventory(data: Any, source: str = "inventory") -> Inventory:
     hosts: dict[str, InventoryHost] = {}
     if isinstance(hosts_raw, dict):
         if not hosts_raw:
-            errors.add("hosts", "names no host")
+            errors.add("hosts", _("names no host"))
         for name, raw in hosts_raw.items():
             path = f"hosts.{name}"
             if not isinstance(name, str) or not NAME_RE.match(name):
-                errors.add(path, "host names are letters, digits, '.', '_' and '-'")
+                errors.add(path, _("host names are letters, digits, '.', '_' and '-'"))
                 continue
             if not isinstance(raw, dict):
-                errors.add(path, f"expected a mapping with 'address', got {raw!r}")
+                errors.add(
+                    path, _("expected a mapping with 'address', got {raw!r}").format(raw=raw)
+                )
                 continue
             raw = {k: v for k, v in raw.items() if str(k).lower() not in SECRET_KEYS}
             if "modules" in raw:
@@ -207,7 +210,10 @@ def parse_inventory(data: Any, source: str = "inventory") -> Inventory:
             for env_key in ("password_env", "sudo_password_env"):
                 v = merged.get(env_key)
                 if isinstance(v, str) and not ENV_RE.match(v):
-                    errors.add(f"{path}.{env_key}", f"{v!r} is not an environment variable name")
+                    errors.add(
+                        f"{path}.{env_key}",
+                        _("{v!r} is not an environment variable name").format(v=v),
+                    )
             if isinstance(merged.get("jump"), str):
                 try:
                     HostSpec.parse(merged["jump"])
@@ -257,8 +263,9 @@ def _check_duplicates(hosts: dict[str, InventoryHost], errors: SchemaErrors) -> 
         if key in seen:
             errors.add(
                 f"hosts.{h.name}.address",
-                f"{h.address}:{h.port} is also host {seen[key]}; one entry per machine "
-                "(or a different state_dir)",
+                _(
+                    "{address}:{port} is also host {seen}; one entry per machine (or a different state_dir)"
+                ).format(address=h.address, port=h.port, seen=seen[key]),
             )
         else:
             seen[key] = h.name

@@ -67,6 +67,30 @@ def english_tree(data: Any) -> Any:
     return data
 
 
+def message_of(exc: BaseException) -> Any:
+    """An exception's text as raised (a ``Text`` when it came from ``_()``)."""
+    return exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], str) else str(exc)
+
+
+def split_subject(message: Any, subject: Optional[str] = None) -> tuple[str, Any]:
+    """``"PATH: reason"`` -> (PATH, reason) for a text in either language: the subject is read
+    from the English form (a Chinese text has '：' after it), the reason keeps both forms."""
+    en = english(message)
+    if subject is None:
+        subject, sep, _rest = en.partition(": ")
+        if not sep:
+            return "", message
+    elif not en.startswith(subject + ": "):
+        return subject, message
+    reason_en = en[len(subject) + 2 :]
+    shown = str(message)
+    for colon in (": ", "\uff1a"):
+        if shown.startswith(subject + colon):
+            rest = shown[len(subject) + len(colon) :]
+            return subject, (Text(rest, reason_en) if isinstance(message, Text) else rest)
+    return subject, message
+
+
 def language_from_env(environ: Optional[Mapping[str, str]] = None) -> str:
     """'zh' when the first of LC_ALL, LC_MESSAGES, LANG that is set names a Chinese locale."""
     env = os.environ if environ is None else environ
@@ -173,6 +197,8 @@ __all__ = [
     "english",
     "english_tree",
     "language_from_argv",
+    "message_of",
+    "split_subject",
     "language_from_env",
     "ngettext",
     "pick",

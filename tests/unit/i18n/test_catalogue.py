@@ -114,3 +114,20 @@ def test_a_host_failure_keeps_its_english_for_json_and_the_log(tmp_path) -> None
     assert english_tree(res.to_dict())["message"] == "/a.yaml: answers file not found"
     log = (tmp_path / "h1.log").read_text()
     assert "/a.yaml: answers file not found" in log and "答案" not in log
+
+
+def test_a_subject_is_split_off_a_message_in_either_language() -> None:
+    """`bundle verify` files each refusal under its path: parsed from the English form, since
+    a Chinese message has '：' after the path (regression: partition(': ') found none)."""
+    from installer.i18n import split_subject
+
+    set_language("zh")
+    msg = _("{path}: image archive missing from the bundle; copy the bundle again").format(
+        path="images/a.tar.zst"
+    )
+    path, reason = split_subject(msg)
+    assert path == "images/a.tar.zst"
+    assert reason == "安装包中缺少镜像归档；请重新拷贝安装包"
+    assert english(reason) == "image archive missing from the bundle; copy the bundle again"
+    assert split_subject(msg, "images/a.tar.zst")[1] == reason
+    assert split_subject("no colon here") == ("", "no colon here")
