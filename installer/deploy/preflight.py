@@ -16,7 +16,7 @@ import envcheck
 from envcheck.engine import build_plan, needed_facts
 from installer.errors import HostError
 from installer.events import Event
-from installer.i18n import _
+from installer.i18n import _, joined
 from installer.spec.model import ModuleSpec
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -76,13 +76,16 @@ def envcheck_gate(inp: GateInput) -> None:
             )
     failed = report.failed_required()
     if failed:
-        parts = [f"{i.profile}/{i.id} ({i.actual})" for i in failed]
+        parts = [
+            _("{profile}/{id_} ({actual})").format(profile=i.profile, id_=i.id, actual=i.actual)
+            for i in failed
+        ]
         raise EnvironmentCheckFailed(
             _(
                 "environment check failed on {name}: {parts}. Fix it (run 'envcheck {profiles}' for details) or skip an item with --skip-check {profile}/{id_}"
             ).format(
                 name=inp.host.name,
-                parts="; ".join(parts),
+                parts=joined("; ", parts),
                 profiles=" ".join(profiles),
                 profile=failed[0].profile,
                 id_=failed[0].id,

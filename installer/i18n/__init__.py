@@ -67,6 +67,11 @@ def english_tree(data: Any) -> Any:
     return data
 
 
+def joined(sep: str, parts: Sequence[Any]) -> Text:
+    """``sep.join(parts)`` that keeps the English of each part (for machine output)."""
+    return Text(sep.join(str(p) for p in parts), sep.join(str(english(p)) for p in parts))
+
+
 def message_of(exc: BaseException) -> Any:
     """An exception's text as raised (a ``Text`` when it came from ``_()``)."""
     return exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], str) else str(exc)
@@ -196,6 +201,7 @@ __all__ = [
     "current_language",
     "english",
     "english_tree",
+    "joined",
     "language_from_argv",
     "message_of",
     "split_subject",
