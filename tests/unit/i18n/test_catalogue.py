@@ -131,3 +131,18 @@ def test_a_subject_is_split_off_a_message_in_either_language() -> None:
     assert english(reason) == "image archive missing from the bundle; copy the bundle again"
     assert split_subject(msg, "images/a.tar.zst")[1] == reason
     assert split_subject("no colon here") == ("", "no colon here")
+
+
+def test_the_wheel_ships_the_compiled_catalogue() -> None:
+    """pyproject's package-data names the .mo (so the wheel, and bundles, carry it); checked by
+    building one in the report: `pip wheel --no-deps .` lists
+    installer/i18n/locale/zh_CN/LC_MESSAGES/sealbox.mo."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    text = (root / "pyproject.toml").read_text()
+    section = text.split("[tool.setuptools.package-data]")[1].split("\n[")[0]
+    globs = re.findall(r'"([^"]+)"', re.search(r"^installer = \[(.*)\]", section, re.M)[1])
+    found = [p for g in globs for p in (root / "installer").glob(g)]
+    assert (LOCALE_DIR / "zh_CN" / "LC_MESSAGES" / "sealbox.mo") in found
