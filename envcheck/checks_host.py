@@ -75,7 +75,7 @@ def check_os(p: Params, f: Facts) -> Outcome:
     "arch",
     _("CPU architecture"),
     ["uname"],
-    lambda p: " or ".join(p["allowed"]),
+    lambda p: _(" or ").join(p["allowed"]),
     fix=_("use an x86_64 server: the images are built for x86_64"),
     allowed=["x86_64"],
 )
