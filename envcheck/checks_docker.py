@@ -8,7 +8,7 @@ import re
 from envcheck.kinds import Facts, Outcome, Params, _fail, _kind
 from installer.facts.parse import version_at_least
 from installer.facts.runtime import devicemapper_base_size_gb
-from installer.i18n import _
+from installer.i18n import _, joined
 
 # --- Docker ---------------------------------------------------------------------------------
 
@@ -65,7 +65,7 @@ def check_docker_running(p: Params, f: Facts) -> Outcome:
     _("Docker storage driver"),
     ["docker_info"],
     lambda p: _("{allowed} (devicemapper only with base size >= {gb} GB)").format(
-        allowed=_(" or ").join(p["allowed"]), gb=p["devicemapper_min_base_gb"]
+        allowed=joined(_(" or "), p["allowed"]), gb=p["devicemapper_min_base_gb"]
     ),
     fix=_(
         'set "storage-driver": "overlay2" in /etc/docker/daemon.json, or '
@@ -93,7 +93,7 @@ def check_storage_driver(p: Params, f: Facts) -> Outcome:
     "selinux",
     _("SELinux mode (enforcing gives 'permission denied' in containers)"),
     ["getenforce", "selinux_enforce"],
-    lambda p: _(" or ").join(p["allowed"]),
+    lambda p: joined(_(" or "), p["allowed"]),
     fix=_("setenforce 0 and SELINUX=disabled (or permissive) in /etc/selinux/config"),
     allowed=["disabled", "permissive"],
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from envcheck.kinds import KINDS, Facts, Outcome, Params, _fail, _gb, _kind
 from installer.facts.fact import FactResult
 from installer.facts.parse import version_at_least
-from installer.i18n import _
+from installer.i18n import _, joined
 
 # --- OS, hardware ---------------------------------------------------------------------------
 
@@ -75,7 +75,7 @@ def check_os(p: Params, f: Facts) -> Outcome:
     "arch",
     _("CPU architecture"),
     ["uname"],
-    lambda p: _(" or ").join(p["allowed"]),
+    lambda p: joined(_(" or "), p["allowed"]),
     fix=_("use an x86_64 server: the images are built for x86_64"),
     allowed=["x86_64"],
 )

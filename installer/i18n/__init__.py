@@ -69,7 +69,9 @@ def english_tree(data: Any) -> Any:
 
 def joined(sep: str, parts: Sequence[Any]) -> Text:
     """``sep.join(parts)`` that keeps the English of each part (for machine output)."""
-    return Text(sep.join(str(p) for p in parts), sep.join(str(english(p)) for p in parts))
+    return Text(
+        str(sep).join(str(p) for p in parts), str(english(sep)).join(str(english(p)) for p in parts)
+    )
 
 
 def message_of(exc: BaseException) -> Any:

@@ -10,7 +10,7 @@ from dataclasses import MISSING, dataclass, field, fields, replace
 from dataclasses import field as dc_field
 from typing import Any, Callable, Mapping, Optional, Union
 
-from installer.i18n import _, pick
+from installer.i18n import _, joined, pick
 
 
 @dataclass
@@ -90,7 +90,7 @@ def _join(path: str, key: Union[str, int]) -> str:
 def check_field(value: Any, spec: Field, path: str, errors: SchemaErrors) -> None:
     kinds = spec.kind if isinstance(spec.kind, tuple) else (spec.kind,)
     if not any(_is_kind(value, k) for k in kinds):
-        expected = _(" or ").join(_KIND_NAMES[k] for k in kinds)
+        expected = joined(_(" or "), [_KIND_NAMES[k] for k in kinds])
         errors.add(
             path, _("expected {expected}, got {value!r}").format(expected=expected, value=value)
         )
