@@ -19,7 +19,7 @@ from __future__ import annotations
 import gettext
 import os
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Iterable, Mapping, Optional, Sequence
 
 DOMAIN = "sealbox"
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
@@ -47,6 +47,21 @@ class Text(str):
             self.english, *[english(a) for a in args], **{k: english(v) for k, v in kwargs.items()}
         )
         return Text(shown, plain)
+
+    # Joining and concatenating keep the English too (an f-string does not: use .format()).
+    def __add__(self, other: str) -> Text:  # type: ignore[override]
+        if not isinstance(other, str):
+            return NotImplemented
+        return Text(str.__add__(self, other), self.english + english(other))
+
+    def __radd__(self, other: str) -> Text:
+        if not isinstance(other, str):
+            return NotImplemented
+        return Text(str.__add__(other, self), english(other) + self.english)
+
+    def join(self, parts: Iterable[str]) -> Text:  # type: ignore[override]
+        items = list(parts)
+        return Text(str.join(self, items), str.join(self.english, [english(p) for p in items]))
 
 
 def english(value: Any) -> Any:

@@ -146,3 +146,14 @@ def test_the_wheel_ships_the_compiled_catalogue() -> None:
     globs = re.findall(r'"([^"]+)"', re.search(r"^installer = \[(.*)\]", section, re.M)[1])
     found = [p for g in globs for p in (root / "installer").glob(g)]
     assert (LOCALE_DIR / "zh_CN" / "LC_MESSAGES" / "sealbox.mo") in found
+
+
+def test_joining_and_adding_texts_keeps_their_english() -> None:
+    set_language("zh")
+    msg = _("{n} instance(s)").format(n=2)
+    msg += _(", {n} not healthy").format(n=1)
+    assert (msg, english(msg)) == ("2 个实例，1 个不健康", "2 instance(s), 1 not healthy")
+    both = "x: " + _("no")
+    assert (both, english(both)) == ("x: 否", "x: no")
+    either = _(" or ").join(["overlay2", "overlayfs"])
+    assert (either, english(either)) == ("overlay2 或 overlayfs", "overlay2 or overlayfs")
