@@ -72,7 +72,9 @@ class HostResult:
         return {
             "host": self.host,
             "status": self.status,
-            "message": self.message,
+            "message": english(self.message),
+            # a stable code for scripts: the error's kind, whatever the message's language
+            "code": type(self.error).__name__ if self.error is not None else None,
             "seconds": round(self.seconds, 2),
             "exit_code": self.exit_code,
             "log": self.log,

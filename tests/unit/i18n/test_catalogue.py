@@ -111,7 +111,8 @@ def test_a_host_failure_keeps_its_english_for_json_and_the_log(tmp_path) -> None
 
     (res,) = run_jobs([Job("h1", fails)], parallel=1, log_dir=str(tmp_path))
     assert res.message == "/a.yaml：答案文件不存在"
-    assert english_tree(res.to_dict())["message"] == "/a.yaml: answers file not found"
+    assert res.to_dict()["message"] == "/a.yaml: answers file not found"
+    assert res.to_dict()["code"] == "UsageError"
     log = (tmp_path / "h1.log").read_text()
     assert "/a.yaml: answers file not found" in log and "答案" not in log
 
