@@ -23,9 +23,13 @@ ARGUMENT_ROW = re.compile(r"^\*?\s*[\w-]+\s+[\[\]A-Z_. |]*(\s*list)?\s*(⟦\[req
 CODE_LIST = re.compile(r"^\*?[a-z0-9-]+(, \*?[a-z0-9-]+)*$")
 
 
-def unmarked(text: str) -> list[str]:
+def unmarked(text: str, *, data_rows: bool = False) -> list[str]:
+    """Lines with no mark. ``data_rows``: a table's body rows ("│ mysql │ 127.0.0.1:5535 │")
+    hold names and values, not texts (its title and header rows are still checked)."""
     out = []
     for line in text.splitlines():
+        if data_rows and line.startswith("│"):
+            continue
         s = line.strip(BORDERS)
         if s and MARK not in s and not ARGUMENT_ROW.match(s) and not CODE_LIST.match(s):
             out.append(s)
