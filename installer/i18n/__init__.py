@@ -48,6 +48,9 @@ class Text(str):
         )
         return Text(shown, plain)
 
+    def __getnewargs__(self) -> tuple[str, str]:  # type: ignore[override]
+        return (str(self), self.english)  # copy, deepcopy and pickle keep both forms
+
     # Joining and concatenating keep the English too (an f-string does not: use .format()).
     def __add__(self, other: str) -> Text:  # type: ignore[override]
         if not isinstance(other, str):

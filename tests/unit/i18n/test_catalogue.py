@@ -158,3 +158,13 @@ def test_joining_and_adding_texts_keeps_their_english() -> None:
     assert (both, english(both)) == ("x: 否", "x: no")
     either = _(" or ").join(["overlay2", "overlayfs"])
     assert (either, english(either)) == ("overlay2 或 overlayfs", "overlay2 or overlayfs")
+
+
+def test_a_text_survives_copy_and_pickle() -> None:
+    import copy
+    import pickle
+
+    set_language("zh")
+    t = _("no")
+    for c in (copy.deepcopy(t), copy.copy(t), pickle.loads(pickle.dumps(t))):
+        assert (c, english(c)) == ("否", "no")
