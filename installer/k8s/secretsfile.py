@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+import installer.i18n.yamltext  # noqa: F401  (a Text in the YAML is written in English)
 from installer.errors import UsageError
 from installer.i18n import _
 

@@ -168,3 +168,14 @@ def test_a_text_survives_copy_and_pickle() -> None:
     t = _("no")
     for c in (copy.deepcopy(t), copy.copy(t), pickle.loads(pickle.dumps(t))):
         assert (c, english(c)) == ("否", "no")
+
+
+def test_yaml_that_sealbox_writes_carries_the_english() -> None:
+    import yaml
+
+    from installer.k8s import yamlout
+
+    set_language("zh")
+    text = _("{name} port").format(name="http")
+    assert yaml.safe_load(yamlout.dump([{"description": text}])) == {"description": "http port"}
+    assert yaml.safe_dump({"d": text}) == "d: http port\n"
