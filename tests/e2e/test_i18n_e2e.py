@@ -40,6 +40,24 @@ def test_envcheck_failure_table_in_chinese_keeps_the_english_conclusion(columns,
     assert len({cell_len(line) for line in table}) == 1
 
 
+def test_envcheck_under_the_pseudo_locale_prints_no_untranslated_line(docker_engine):
+    res = run_cli(
+        "envcheck",
+        "--no-log",
+        "-v",
+        *FAIL_MEMORY,
+        env={"SEALBOX_LANG": "pseudo", "COLUMNS": "2000"},
+    )
+    assert res.rc == 3
+    lines = res.stdout.splitlines()
+    assert CONCLUSION.match(lines[-1])  # the one line kept in English on purpose
+    body = "\n".join(lines[:-1])
+    # -v lists passed items as "PASS <profile> <item id> <actual>": codes and a value
+    body = "\n".join(x for x in body.splitlines() if not x.startswith("PASS "))
+    bad = _unmarked(body) + _unmarked(res.stderr)
+    assert not bad, "untranslated lines of envcheck:\n" + "\n".join(bad)
+
+
 def test_envcheck_json_and_junit_are_the_same_in_both_languages(docker_engine):
     for fmt in ("json", "junit"):
         zh = run_cli("envcheck", "--no-log", "-f", fmt, *FAIL_MEMORY, env=ZH)
