@@ -235,7 +235,11 @@ def carry_sealbox(
     shutil.rmtree(wheels, ignore_errors=True)
     say("building the Sealbox wheel" + (f" (vendor key {pinned.id} pinned)" if pinned else ""))
     own = build_sealbox_wheel(wheels, pinned, wheels_from)
-    say(f"collecting the locked wheels for Python {', '.join(python_versions)} ({lock.platform})")
+    say(
+        _("collecting the locked wheels for Python {python_versions} ({platform})").format(
+            python_versions=", ".join(python_versions), platform=lock.platform
+        )
+    )
     deps = download_locked(lock, wheels, python_versions, wheels_from)
     with open(own, "rb") as fh:
         own_sha = hashlib.sha256(fh.read()).hexdigest()

@@ -315,20 +315,26 @@ def create_bundle(
         by_id = {e.id: e for e in _reusable(previous, out_dir, rel, [g.id for g in group])}
         refs = ", ".join(g.ref for g in group)
         if by_id:
-            say(f"{rel}: unchanged ({refs}), archive kept")
+            say(_("{rel}: unchanged ({refs}), archive kept").format(rel=rel, refs=refs))
             sha, size, raw = next(iter(by_id.values())).sha256, 0, 0
             size, raw = (
                 next(iter(by_id.values())).size,
                 next(iter(by_id.values())).uncompressed_size,
             )
         else:
-            say(f"{rel}: docker save {refs} | {compression} -{level or DEFAULT_ZSTD_LEVEL}")
+            say(
+                _("{rel}: docker save {refs} | {compression} -{level}").format(
+                    rel=rel, refs=refs, compression=compression, level=level or DEFAULT_ZSTD_LEVEL
+                )
+            )
             started = time.monotonic()
             sha, size, raw = save_images(
                 [g.ref for g in group], os.path.join(out_dir, rel), compression, level
             )
             say(
-                f"{rel}: {raw / 1e6:.0f} MB -> {size / 1e6:.0f} MB in {time.monotonic() - started:.1f}s"
+                _("{rel}: {raw:.0f} MB -> {size:.0f} MB in {time:.1f}s").format(
+                    rel=rel, raw=raw / 1e6, size=size / 1e6, time=time.monotonic() - started
+                )
             )
         for g in group:
             images.append(ImageEntry(g.ref, g.id, rel, sha, size, raw, g.name))
@@ -383,5 +389,5 @@ def create_bundle(
     write_manifest(out_dir, manifest)
     if key is not None:
         sig = sign_manifest(out_dir, key)
-        say(f"manifest signed with key {sig.key_id}")
+        say(_("manifest signed with key {key_id}").format(key_id=sig.key_id))
     return manifest
