@@ -7,6 +7,7 @@ import re
 
 from envcheck.kinds import Facts, Outcome, Params, _fail, _kind
 from installer.facts.parse import version_at_least
+from installer.i18n import _
 
 # --- GPU ------------------------------------------------------------------------------------
 
@@ -24,10 +25,10 @@ def _no_gpu_reason(f: Facts) -> str:
 
 @_kind(
     "nvidia-driver",
-    "NVIDIA driver loaded and not a known-bad version",
+    _("NVIDIA driver loaded and not a known-bad version"),
     ["nvidia_smi", "pci_nvidia"],
-    lambda p: "nvidia-smi works; not " + ", ".join(p["reject"]),
-    fix="install the NVIDIA driver (384.66 or later recommended), then reboot",
+    lambda p: _("nvidia-smi works; not {reject}").format(reject=", ".join(p["reject"])),
+    fix=_("install the NVIDIA driver (384.66 or later recommended), then reboot"),
     reject=["375.26"],
 )
 def check_nvidia_driver(p: Params, f: Facts) -> Outcome:
@@ -36,16 +37,19 @@ def check_nvidia_driver(p: Params, f: Facts) -> Outcome:
         return _fail(_no_gpu_reason(f))
     driver = smi.value[0]["driver"]
     if driver in p["reject"]:
-        return _fail(f"{driver} (known bad: leaks memory)", "install driver 384.66 or later")
-    return Outcome(True, f"driver {driver}")
+        return _fail(
+            _("{driver} (known bad: leaks memory)").format(driver=driver),
+            _("install driver 384.66 or later"),
+        )
+    return Outcome(True, _("driver {driver}").format(driver=driver))
 
 
 @_kind(
     "nvidia-driver-recommended",
-    "NVIDIA driver at the recommended version",
+    _("NVIDIA driver at the recommended version"),
     ["nvidia_smi", "pci_nvidia"],
     lambda p: f">= {p['min']}",
-    fix="upgrade the NVIDIA driver",
+    fix=_("upgrade the NVIDIA driver"),
     min="384.66",
 )
 def check_nvidia_recommended(p: Params, f: Facts) -> Outcome:
@@ -53,7 +57,9 @@ def check_nvidia_recommended(p: Params, f: Facts) -> Outcome:
     if not smi.ok or not smi.value:
         return _fail(_no_gpu_reason(f))
     driver = smi.value[0]["driver"]
-    return Outcome(version_at_least(driver, str(p["min"])), f"driver {driver}")
+    return Outcome(
+        version_at_least(driver, str(p["min"])), _("driver {driver}").format(driver=driver)
+    )
 
 
 VGPU_NAME = re.compile(r"\bGRID\b|-\d+[QABC]$")
@@ -65,80 +71,96 @@ GPU_MIB_PER_GB = 1000
 
 @_kind(
     "gpu",
-    "GPUs for the face service (whole GPUs, enough memory)",
+    _("GPUs for the face service (whole GPUs, enough memory)"),
     ["nvidia_smi", "pci_nvidia"],
-    lambda p: f">= {p['min_count']} GPU(s), >= {p['min_memory_gb']} GB each, not virtual (vGPU)",
-    fix="install a supported GPU (e.g. Tesla P4) with its driver; use pass-through, not vGPU",
+    lambda p: _(">= {count} GPU(s), >= {gb} GB each, not virtual (vGPU)").format(
+        count=p["min_count"], gb=p["min_memory_gb"]
+    ),
+    fix=_("install a supported GPU (e.g. Tesla P4) with its driver; use pass-through, not vGPU"),
     min_count=1,
     min_memory_gb=6,
 )
 def check_gpu(p: Params, f: Facts) -> Outcome:
     smi = f["nvidia_smi"]
     if not smi.ok or not smi.value:
-        return _fail(f"no GPU visible: {_no_gpu_reason(f)}")
+        return _fail(_("no GPU visible: {f}").format(f=_no_gpu_reason(f)))
     gpus = smi.value
     shown = ", ".join(f"{g['index']}: {g['name']} {g['memory_mib']} MiB" for g in gpus)
     small = [g for g in gpus if g["memory_mib"] < float(p["min_memory_gb"]) * GPU_MIB_PER_GB]
     virtual = [g for g in gpus if VGPU_NAME.search(g["name"])]
     if len(gpus) < int(p["min_count"]):
-        return _fail(f"{len(gpus)} GPU(s): {shown}")
+        return _fail(_("{n_gpus} GPU(s): {shown}").format(n_gpus=len(gpus), shown=shown))
     if small:
-        return _fail(f"too little GPU memory: {shown}")
+        return _fail(_("too little GPU memory: {shown}").format(shown=shown))
     if virtual:
-        return _fail(f"virtual GPU (vGPU): {shown}")
+        return _fail(_("virtual GPU (vGPU): {shown}").format(shown=shown))
     return Outcome(True, shown)
 
 
 @_kind(
     "nouveau",
-    "open-source nouveau driver not loaded (it blocks the NVIDIA driver)",
+    _("open-source nouveau driver not loaded (it blocks the NVIDIA driver)"),
     ["modules"],
-    lambda p: "nouveau not in /proc/modules",
-    fix="blacklist nouveau (modprobe.d), rebuild the initramfs, reboot",
+    lambda p: _("nouveau not in /proc/modules"),
+    fix=_("blacklist nouveau (modprobe.d), rebuild the initramfs, reboot"),
 )
 def check_nouveau(p: Params, f: Facts) -> Outcome:
     m = f["modules"]
     if not m.ok:
-        return _fail(f"cannot read /proc/modules: {m.error}")
+        return _fail(_("cannot read /proc/modules: {error}").format(error=m.error))
     if "nouveau" in m.value:
-        return _fail("nouveau is loaded")
+        return _fail(_("nouveau is loaded"))
     if not m.value:
-        return Outcome(True, "no loadable modules (kernel without /proc/modules)")
-    return Outcome(True, f"not loaded ({len(m.value)} modules loaded)")
+        return Outcome(True, _("no loadable modules (kernel without /proc/modules)"))
+    return Outcome(True, _("not loaded ({n_value} modules loaded)").format(n_value=len(m.value)))
 
 
 @_kind(
     "kernel-headers",
-    "kernel headers for the running kernel (to build the NVIDIA driver)",
+    _("kernel headers for the running kernel (to build the NVIDIA driver)"),
     ["kernel_headers", "uname"],
-    lambda p: "/lib/modules/$(uname -r)/build present",
-    fix="install kernel-devel-$(uname -r) / linux-headers-$(uname -r)",
+    lambda p: _("/lib/modules/$(uname -r)/build present"),
+    fix=_("install kernel-devel-$(uname -r) / linux-headers-$(uname -r)"),
 )
 def check_kernel_headers(p: Params, f: Facts) -> Outcome:
     h = f["kernel_headers"]
     release = f["uname"].value.get("release", "?") if f["uname"].ok else "?"
     if not h.ok:
-        return _fail(f"cannot tell: {h.error}")
+        return _fail(_("cannot tell: {error}").format(error=h.error))
     if h.value:
-        return Outcome(True, f"present for {release}")
-    return _fail(f"missing for {release}: {h.raw.first_error_line()}")
+        return Outcome(True, _("present for {release}").format(release=release))
+    return _fail(
+        _("missing for {release}: {raw}").format(release=release, raw=h.raw.first_error_line())
+    )
 
 
 @_kind(
     "nvidia-runtime",
-    "NVIDIA container runtime registered with Docker (nvidia-docker2 / toolkit)",
+    _("NVIDIA container runtime registered with Docker (nvidia-docker2 / toolkit)"),
     ["docker_info", "nvidia_container_cli"],
-    lambda p: "docker runtime 'nvidia', or nvidia-container-toolkit with Docker >= 19.03",
-    fix="install nvidia-docker2 (>= 2.0.2) or nvidia-container-toolkit, restart docker",
+    lambda p: _("docker runtime 'nvidia', or nvidia-container-toolkit with Docker >= 19.03"),
+    fix=_("install nvidia-docker2 (>= 2.0.2) or nvidia-container-toolkit, restart docker"),
 )
 def check_nvidia_runtime(p: Params, f: Facts) -> Outcome:
     i, cli = f["docker_info"], f["nvidia_container_cli"]
     if i.ok and "nvidia" in (i.value.get("Runtimes") or {}):
         return Outcome(
-            True, f"runtime 'nvidia' registered (default: {i.value.get('DefaultRuntime')})"
+            True,
+            _("runtime 'nvidia' registered (default: {value})").format(
+                value=i.value.get("DefaultRuntime")
+            ),
         )
     server = i.value.get("ServerVersion", "") if i.ok else ""
     if cli.ok and server and version_at_least(server, "19.03"):
-        return Outcome(True, f"nvidia-container-cli {cli.value}, Docker {server} (--gpus)")
+        return Outcome(
+            True,
+            _("nvidia-container-cli {value}, Docker {server} (--gpus)").format(
+                value=cli.value, server=server
+            ),
+        )
     runtimes = ", ".join(sorted(i.value.get("Runtimes") or {})) if i.ok else f"unknown ({i.error})"
-    return _fail(f"docker runtimes: {runtimes}; {cli.error or 'nvidia-container-cli ' + cli.value}")
+    return _fail(
+        _("docker runtimes: {runtimes}; {error}").format(
+            runtimes=runtimes, error=cli.error or "nvidia-container-cli " + cli.value
+        )
+    )

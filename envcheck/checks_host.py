@@ -5,6 +5,7 @@ from __future__ import annotations
 from envcheck.kinds import KINDS, Facts, Outcome, Params, _fail, _gb, _kind
 from installer.facts.fact import FactResult
 from installer.facts.parse import version_at_least
+from installer.i18n import _, joined
 
 # --- OS, hardware ---------------------------------------------------------------------------
 
@@ -24,15 +25,16 @@ OS_NAMES = {
 
 
 def _os_requirement(p: Params) -> str:
-    return "one of " + ", ".join(f"{OS_NAMES.get(k, k)} >= {v}" for k, v in p["min"].items())
+    names = ", ".join(f"{OS_NAMES.get(k, k)} >= {v}" for k, v in p["min"].items())
+    return _("one of {names}").format(names=names)
 
 
 @_kind(
     "os",
-    "operating system and version",
+    _("operating system and version"),
     ["os_release", "redhat_release"],
     _os_requirement,
-    fix="install on a supported distribution",
+    fix=_("install on a supported distribution"),
     min={
         "centos": "7",
         "rhel": "7",
@@ -50,7 +52,7 @@ def _os_requirement(p: Params) -> str:
 def check_os(p: Params, f: Facts) -> Outcome:
     rel = f["os_release"]
     if not rel.ok:
-        return _fail(f"cannot read /etc/os-release: {rel.error}")
+        return _fail(_("cannot read /etc/os-release: {error}").format(error=rel.error))
     os_id = rel.value.get("ID", "").lower()
     version = rel.value.get("VERSION_ID", "")
     if os_id in ("centos", "rhel") and f["redhat_release"].ok:
@@ -58,42 +60,45 @@ def check_os(p: Params, f: Facts) -> Outcome:
     shown = f"{rel.value.get('PRETTY_NAME') or os_id} (ID={os_id}, version {version or '?'})"
     minimum = p["min"].get(os_id)
     if minimum is None:
-        return _fail(f"{shown}: not a supported distribution")
+        return _fail(_("{shown}: not a supported distribution").format(shown=shown))
     if not version_at_least(version, str(minimum)):
         return _fail(
-            f"{shown}: older than {minimum}", f"upgrade to {OS_NAMES.get(os_id)} {minimum}+"
+            _("{shown}: older than {minimum}").format(shown=shown, minimum=minimum),
+            _("upgrade to {os_names} {minimum}+").format(
+                os_names=OS_NAMES.get(os_id), minimum=minimum
+            ),
         )
     return Outcome(True, shown)
 
 
 @_kind(
     "arch",
-    "CPU architecture",
+    _("CPU architecture"),
     ["uname"],
-    lambda p: " or ".join(p["allowed"]),
-    fix="use an x86_64 server: the images are built for x86_64",
+    lambda p: joined(_(" or "), p["allowed"]),
+    fix=_("use an x86_64 server: the images are built for x86_64"),
     allowed=["x86_64"],
 )
 def check_arch(p: Params, f: Facts) -> Outcome:
     u = f["uname"]
     if not u.ok:
-        return _fail(f"cannot run uname: {u.error}")
+        return _fail(_("cannot run uname: {error}").format(error=u.error))
     return Outcome(u.value["machine"] in p["allowed"], u.value["machine"])
 
 
 @_kind(
     "cpu-cores",
-    "logical CPU cores",
+    _("logical CPU cores"),
     ["cpu_count"],
     lambda p: f">= {p['min']}",
-    fix="give the machine more CPU cores",
+    fix=_("give the machine more CPU cores"),
     min=2,
 )
 def check_cpu(p: Params, f: Facts) -> Outcome:
     c = f["cpu_count"]
     if not c.ok:
-        return _fail(f"cannot count CPUs: {c.error}")
-    return Outcome(c.value >= int(p["min"]), f"{c.value} cores")
+        return _fail(_("cannot count CPUs: {error}").format(error=c.error))
+    return Outcome(c.value >= int(p["min"]), _("{value} cores").format(value=c.value))
 
 
 MEMORY_SLACK = 0.95
@@ -102,25 +107,27 @@ MEMORY_SLACK = 0.95
 
 @_kind(
     "memory",
-    "installed memory (the face DB lives in memory)",
+    _("installed memory (the face DB lives in memory)"),
     ["meminfo"],
-    lambda p: f">= {p['min_gb']} GB installed",
-    fix="add memory",
+    lambda p: _(">= {gb} GB installed").format(gb=p["min_gb"]),
+    fix=_("add memory"),
     min_gb=4,
 )
 def check_memory(p: Params, f: Facts) -> Outcome:
     m = f["meminfo"]
     if not m.ok:
-        return _fail(f"cannot read /proc/meminfo: {m.error}")
+        return _fail(_("cannot read /proc/meminfo: {error}").format(error=m.error))
     kb = m.value["MemTotal"]
     gib = kb / 1024 / 1024
     ok = kb >= float(p["min_gb"]) * 1024 * 1024 * MEMORY_SLACK
-    return Outcome(ok, f"{gib:.1f} GiB (MemTotal {kb} kB)")
+    return Outcome(ok, _("{gib:.1f} GiB (MemTotal {kb} kB)").format(gib=gib, kb=kb))
 
 
 def _check_df(fr: FactResult, min_gb: float, what: str) -> Outcome:
     if not fr.ok:
-        return _fail(f"cannot measure free space of {what}: {fr.error}")
+        return _fail(
+            _("cannot measure free space of {what}: {error}").format(what=what, error=fr.error)
+        )
     v = fr.value
     where = v["path"]
     note = (
@@ -131,15 +138,15 @@ def _check_df(fr: FactResult, min_gb: float, what: str) -> Outcome:
     free = _gb(v["avail_kb"])
     actual = f"{free:.1f} GB free on {v['mount']} ({v['filesystem']}) for {where}{note}"
     return Outcome(
-        free >= float(min_gb), actual, "free space there, or point the path at a bigger disk"
+        free >= float(min_gb), actual, _("free space there, or point the path at a bigger disk")
     )
 
 
 @_kind(
     "disk-install",
-    "free disk where the bundle, data and logs go",
+    _("free disk where the bundle, data and logs go"),
     lambda p: [f"df:{p['path']}"],
-    lambda p: f">= {p['min_gb']} GB free on {p['path']}",
+    lambda p: _(">= {gb} GB free on {path}").format(gb=p["min_gb"], path=p["path"]),
     path="/opt/sealbox",
     min_gb=20,
 )
@@ -149,10 +156,10 @@ def check_disk_install(p: Params, f: Facts) -> Outcome:
 
 @_kind(
     "disk-docker",
-    "free disk on Docker's data-root (images and containers)",
+    _("free disk on Docker's data-root (images and containers)"),
     ["df_docker"],
-    lambda p: f">= {p['min_gb']} GB free on Docker's data-root",
-    fix='free space, or move Docker\'s "data-root" in /etc/docker/daemon.json to a bigger disk',
+    lambda p: _(">= {gb} GB free on Docker's data-root").format(gb=p["min_gb"]),
+    fix=_('free space, or move Docker\'s "data-root" in /etc/docker/daemon.json to a bigger disk'),
     min_gb=30,
 )
 def check_disk_docker(p: Params, f: Facts) -> Outcome:
@@ -162,45 +169,49 @@ def check_disk_docker(p: Params, f: Facts) -> Outcome:
 
 @_kind(
     "kernel",
-    "Linux kernel version",
+    _("Linux kernel version"),
     ["uname"],
     lambda p: f">= {p['min']}",
-    fix="upgrade the kernel",
+    fix=_("upgrade the kernel"),
     min="3.10",
 )
 def check_kernel(p: Params, f: Facts) -> Outcome:
     u = f["uname"]
     if not u.ok:
-        return _fail(f"cannot run uname: {u.error}")
+        return _fail(_("cannot run uname: {error}").format(error=u.error))
     return Outcome(version_at_least(u.value["release"], str(p["min"])), u.value["release"])
 
 
 @_kind(
     "glibc",
-    "C library version (else 'GLIBC_2.14 not found')",
+    _("C library version (else 'GLIBC_2.14 not found')"),
     ["glibc_getconf", "ldd_version"],
     lambda p: f">= {p['min']}",
-    fix="upgrade the distribution: glibc cannot be replaced safely",
+    fix=_("upgrade the distribution: glibc cannot be replaced safely"),
     min="2.14",
 )
 def check_glibc(p: Params, f: Facts) -> Outcome:
     for key in ("glibc_getconf", "ldd_version"):
         if f[key].ok:
             v = f[key].value
-            return Outcome(version_at_least(v, str(p["min"])), f"glibc {v}")
-    return _fail(f"cannot tell: {f['glibc_getconf'].error}; {f['ldd_version'].error}")
+            return Outcome(version_at_least(v, str(p["min"])), _("glibc {v}").format(v=v))
+    return _fail(
+        _("cannot tell: {error}; {error2}").format(
+            error=f["glibc_getconf"].error, error2=f["ldd_version"].error
+        )
+    )
 
 
 @_kind(
     "gcc",
-    "C compiler (to build the NVIDIA driver module)",
+    _("C compiler (to build the NVIDIA driver module)"),
     ["gcc"],
     lambda p: f">= {p['min']}",
-    fix="install gcc from the distribution",
+    fix=_("install gcc from the distribution"),
     min="4.8.2",
 )
 def check_gcc(p: Params, f: Facts) -> Outcome:
     g = f["gcc"]
     if not g.ok:
         return _fail(g.error or "gcc not found")
-    return Outcome(version_at_least(g.value, str(p["min"])), f"gcc {g.value}")
+    return Outcome(version_at_least(g.value, str(p["min"])), _("gcc {value}").format(value=g.value))

@@ -7,6 +7,7 @@ from envcheck.kinds import Facts, Outcome, Params, _fail, _kind, _said
 from installer.facts.net import carries_lan
 from installer.facts.ports import judge_port, listeners, readable
 from installer.facts.snapshot import VIRT_FACTS, virt_of
+from installer.i18n import _
 
 # --- machine, network, ports, time ----------------------------------------------------------
 
@@ -31,20 +32,27 @@ def virtual_evidence(f: Facts) -> list[str]:
 
 @_kind(
     "physical",
-    "physical machine (the license is bound to hardware)",
+    _("physical machine (the license is bound to hardware)"),
     list(VIRT_FACTS),
     lambda p: (
-        "any machine (license allows VMs)" if p["allow_virtual"] else "physical, not a VM/container"
+        _("any machine (license allows VMs)")
+        if p["allow_virtual"]
+        else _("physical, not a VM/container")
     ),
-    fix="install the license server on a physical server, or get a license that allows VMs "
-    "(then set physical.allow_virtual=true)",
+    fix=_(
+        "install the license server on a physical server, or get a license that allows VMs "
+        "(then set physical.allow_virtual=true)"
+    ),
     allow_virtual=False,
 )
 def check_physical(p: Params, f: Facts) -> Outcome:
     ev = virtual_evidence(f)
     if not ev:
         seen = f["dmi"].value.get("sys_vendor", "") if f["dmi"].ok else ""
-        return Outcome(True, f"no sign of virtualisation{f' (vendor {seen})' if seen else ''}")
+        return Outcome(
+            True,
+            _("no sign of virtualisation{value}").format(value=f" (vendor {seen})" if seen else ""),
+        )
     shown = "virtual: " + "; ".join(ev)
     if p["allow_virtual"]:
         return Outcome(True, shown + " (allowed by physical.allow_virtual)")
@@ -53,15 +61,15 @@ def check_physical(p: Params, f: Facts) -> Outcome:
 
 @_kind(
     "network",
-    "an IPv4 address on a wired LAN interface (else 'machine auth check failure')",
+    _("an IPv4 address on a wired LAN interface (else 'machine auth check failure')"),
     ["ip_addr", "net_ifaces"],
-    lambda p: "non-loopback IPv4 on a wired interface",
-    fix="connect the wired LAN and give it a fixed IP before fingerprinting",
+    lambda p: _("non-loopback IPv4 on a wired interface"),
+    fix=_("connect the wired LAN and give it a fixed IP before fingerprinting"),
 )
 def check_network(p: Params, f: Facts) -> Outcome:
     a, n = f["ip_addr"], f["net_ifaces"]
     if not a.ok:
-        return _fail(f"cannot list addresses: {a.error}")
+        return _fail(_("cannot list addresses: {error}").format(error=a.error))
     wired: list[str] = []
     other: list[str] = []
     for addr in a.value:
@@ -78,15 +86,19 @@ def check_network(p: Params, f: Facts) -> Outcome:
 
 @_kind(
     "ports",
-    "ports the module listens on are free (ours count as free)",
+    _("ports the module listens on are free (ours count as free)"),
     ["ss", "netstat", "containers", "listener_cgroups"],
-    lambda p: "free: " + ", ".join(str(x) for x in p["ports"]),
-    fix="stop the program holding the port, or install the module on another port",
+    lambda p: _("free: {ports}").format(ports=", ".join(str(x) for x in p["ports"])),
+    fix=_("stop the program holding the port, or install the module on another port"),
     ports=[],
 )
 def check_ports(p: Params, f: Facts) -> Outcome:
     if not readable(f["ss"], f["netstat"]):
-        return _fail(f"cannot list listening ports: {f['ss'].error}; {f['netstat'].error}")
+        return _fail(
+            _("cannot list listening ports: {error}; {error2}").format(
+                error=f["ss"].error, error2=f["netstat"].error
+            )
+        )
     socks = listeners(f["ss"], f["netstat"])
     containers = f["containers"].value if f["containers"].ok else []
     ours = [c["id"] for c in containers if c["managed"]]
@@ -97,10 +109,10 @@ def check_ports(p: Params, f: Facts) -> Outcome:
 
 @_kind(
     "time-sync",
-    "clock synchronised (license dates, logs)",
+    _("clock synchronised (license dates, logs)"),
     ["timedatectl", "chronyc", "ntpstat"],
-    lambda p: "NTP/chrony synchronised",
-    fix="enable chronyd or ntpd against the customer's time server",
+    lambda p: _("NTP/chrony synchronised"),
+    fix=_("enable chronyd or ntpd against the customer's time server"),
 )
 def check_time(p: Params, f: Facts) -> Outcome:
     said = []
@@ -108,7 +120,7 @@ def check_time(p: Params, f: Facts) -> Outcome:
         r = f[key]
         if r.ok:
             if r.value:
-                return Outcome(True, f"synchronised ({key})")
+                return Outcome(True, _("synchronised ({key})").format(key=key))
             said.append(f"{key}: not synchronised")
         else:
             said.append(_said(key, r))

@@ -20,8 +20,9 @@ from installer.cli.remote import with_targets
 from installer.errors import SealboxError, UsageError
 from installer.hosts.base import Host
 from installer.hosts.local import LocalHost
+from installer.i18n import _
 
-HELP = (
+HELP = _(
     "Check this host (or -H/--inventory hosts) against module profiles; the last line gives "
     "the conclusion. Exit codes: 0 pass, 3 a required item failed, 4 only optional items "
     "failed, 1 the check itself could not run (host unreachable, a check crashed), 2 bad usage."
@@ -59,7 +60,9 @@ def _parse_thresholds(values: List[str]) -> dict[str, str]:
         key, sep, value = v.partition("=")
         if not sep or not key.strip():
             raise UsageError(
-                f"--threshold {v!r}: write ITEM.THRESHOLD=VALUE, e.g. memory.min_gb=16"
+                _("--threshold {v!r}: write ITEM.THRESHOLD=VALUE, e.g. memory.min_gb=16").format(
+                    v=v
+                )
             )
         out[key.strip()] = value.strip()
     return out
@@ -105,7 +108,9 @@ def _print_report(report, verbose: bool, fmt: Format, log: Optional[str]) -> int
     else:
         out = _console()
         if report.failed_required() or report.failed_optional():
-            out.print(f"Failed items on {report.host} ('*' = optional):", markup=False)
+            out.print(
+                _("Failed items on {host} ('*' = optional):").format(host=report.host), markup=False
+            )
             out.print(output.failures_table(report))
         for line in output.item_lines(report, ("skip",)):
             out.print(line, markup=False)
@@ -114,9 +119,14 @@ def _print_report(report, verbose: bool, fmt: Format, log: Optional[str]) -> int
                 out.print(line, markup=False)
         typer.echo(report.conclusion)
     for item in report.errors():
-        err.print(f"check {item.profile}/{item.id} could not run: {item.error}", markup=False)
+        err.print(
+            _("check {profile}/{id_} could not run: {error}").format(
+                profile=item.profile, id_=item.id, error=item.error
+            ),
+            markup=False,
+        )
     if log:
-        err.print(f"envcheck: raw facts written to {log}", markup=False)
+        err.print(_("envcheck: raw facts written to {log}").format(log=log), markup=False)
     return code
 
 
@@ -138,42 +148,50 @@ def check(
     profiles: List[str] = typer.Argument(
         None,
         metavar="[PROFILE ...] | list",
-        help="Profiles to check: default, or a module of the bundle whose spec declares one; "
-        "none = default. 'list' shows the profiles.",
+        help=_(
+            "Profiles to check: default, or a module of the bundle whose spec declares one; "
+            "none = default. 'list' shows the profiles."
+        ),
     ),
     bundle: Optional[str] = typer.Option(
         None,
         "--bundle",
         "-b",
-        help="Bundle (or checkout) whose modules/*.yaml give the profiles (default: the bundle "
-        "install.py ran from, else this checkout).",
+        help=_(
+            "Bundle (or checkout) whose modules/*.yaml give the profiles (default: the bundle "
+            "install.py ran from, else this checkout)."
+        ),
     ),
-    verbose: bool = typer.Option(False, "-v", "--verbose", help="Also list passed items."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, json or junit."),
+    verbose: bool = typer.Option(False, "-v", "--verbose", help=_("Also list passed items.")),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help=_("table, json or junit.")),
     log: str = typer.Option(
         DEFAULT_LOG,
         "--log",
-        help="Where to write the raw facts for support (not the current folder: it may be "
-        "the bundle's, which carries only what its manifest lists).",
+        help=_(
+            "Where to write the raw facts for support (not the current folder: it may be "
+            "the bundle's, which carries only what its manifest lists)."
+        ),
     ),
-    no_log: bool = typer.Option(False, "--no-log", help="Write no log file."),
+    no_log: bool = typer.Option(False, "--no-log", help=_("Write no log file.")),
     thresholds: List[str] = typer.Option(
         [],
         "--threshold",
         "-t",
         metavar="ITEM.THRESHOLD=VALUE",
-        help="Override a threshold, e.g. memory.min_gb=16, physical.allow_virtual=true, "
-        "disk-install.path=/data (PROFILE/ITEM.THRESHOLD for one profile).",
+        help=_(
+            "Override a threshold, e.g. memory.min_gb=16, physical.allow_virtual=true, "
+            "disk-install.path=/data (PROFILE/ITEM.THRESHOLD for one profile)."
+        ),
     ),
     skip: List[str] = typer.Option(
-        [], "--skip-check", metavar="ITEM", help="Do not count ITEM (or PROFILE/ITEM)."
+        [], "--skip-check", metavar="ITEM", help=_("Do not count ITEM (or PROFILE/ITEM).")
     ),
 ) -> None:
     names = list(profiles or [])
     catalog = _catalog(bundle)
     if names[:1] == ["list"]:
         if len(names) > 1:
-            raise UsageError("'list' takes no profile names")
+            raise UsageError(_("'list' takes no profile names"))
         _list(fmt, verbose, catalog)
         return
     from installer.cli.remote import on_targets, targets
@@ -213,7 +231,7 @@ def check(
 def _list(fmt: Format, verbose: bool, catalog: Catalog) -> None:
     if fmt is Format.table:
         out = _console()
-        out.print("envcheck profiles ('*' = optional item; -v for thresholds):", markup=False)
+        out.print(_("envcheck profiles ('*' = optional item; -v for thresholds):"), markup=False)
         out.print(output.profiles_table(verbose, catalog))
     else:
         typer.echo(json.dumps(output.profiles_data(catalog), indent=2))
@@ -224,7 +242,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         rc = app(args=argv, prog_name="envcheck", standalone_mode=False)
     except SealboxError as exc:
-        typer.echo(f"envcheck: {exc}", err=True)
+        typer.echo(_("envcheck: {exc}").format(exc=exc), err=True)
         return exc.exit_code
     except click.ClickException as exc:  # bad option or value: click says which
         exc.show()
@@ -232,7 +250,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except click.exceptions.Abort:
         return 1
     except OSError as exc:  # e.g. the log file cannot be written
-        typer.echo(f"envcheck: {exc}", err=True)
+        typer.echo(_("envcheck: {exc}").format(exc=exc), err=True)
         return 1
     return rc if isinstance(rc, int) else 0
 

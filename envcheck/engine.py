@@ -13,6 +13,7 @@ from installer.errors import UsageError
 from installer.facts.fact import FactResult
 from installer.facts.snapshot import HostFacts
 from installer.hosts.base import Host
+from installer.i18n import _, english
 
 CONCLUSION = "The conclusion of environment checking is: {}"
 
@@ -50,15 +51,15 @@ class Item:
         return {
             "id": self.id,
             "profile": self.profile,
-            "meaning": self.meaning,
-            "requirement": self.requirement,
-            "actual": self.actual,
+            "meaning": english(self.meaning),
+            "requirement": english(self.requirement),
+            "actual": english(self.actual),
             "required": self.required,
             "passed": self.passed,
             "skipped": self.skipped,
             "status": self.status,
-            "fix": self.fix,
-            "error": self.error,
+            "fix": english(self.fix),
+            "error": english(self.error),
         }
 
 
@@ -125,7 +126,11 @@ def resolve_profiles(names: Sequence[str], catalog: Optional[Catalog] = None) ->
         canonical = cat.canonical(name)
         if canonical not in cat.profiles:
             known = ", ".join(cat.known())
-            raise UsageError(f"unknown profile {name!r}; known profiles: {known}")
+            raise UsageError(
+                _("unknown profile {name!r}; known profiles: {known}").format(
+                    name=name, known=known
+                )
+            )
         if canonical not in out:
             out.append(canonical)
     return out
@@ -152,20 +157,32 @@ def _coerce(value: Any, like: Any, where: str) -> Any:
                 int(v) if isinstance(elem, int) or (not like and v.isdigit()) else v for v in parts
             ]
     except ValueError as exc:
-        raise UsageError(f"{where}: bad value {value!r} (expected {type(like).__name__})") from exc
+        raise UsageError(
+            _("{where}: bad value {value!r} (expected {name})").format(
+                where=where, value=value, name=type(like).__name__
+            )
+        ) from exc
     return value
 
 
 def _set_param(spec: ItemSpec, param: str, value: Any, where: str) -> None:
     defaults = spec.kind.defaults
-    head, _, sub = param.partition(".")
+    head, _unused, sub = param.partition(".")
     if head not in defaults:
         known = ", ".join(sorted(defaults)) or "none"
-        raise UsageError(f"{where}: item {spec.id!r} has no threshold {head!r} (known: {known})")
+        raise UsageError(
+            _("{where}: item {id_!r} has no threshold {head!r} (known: {known})").format(
+                where=where, id_=spec.id, head=head, known=known
+            )
+        )
     current = spec.merged()[head]
     if sub:
         if not isinstance(current, dict):
-            raise UsageError(f"{where}: threshold {spec.id}.{head} is not a mapping")
+            raise UsageError(
+                _("{where}: threshold {id_}.{head} is not a mapping").format(
+                    where=where, id_=spec.id, head=head
+                )
+            )
         spec.params[head] = {**current, sub: value if not isinstance(value, str) else value}
     elif isinstance(current, dict) and isinstance(value, dict) and head in MERGE_DICTS:
         spec.params[head] = {**current, **value}
@@ -176,7 +193,9 @@ def _set_param(spec: ItemSpec, param: str, value: Any, where: str) -> None:
 def _known_item(item_id: str, where: str) -> None:
     if item_id not in KINDS:
         raise UsageError(
-            f"{where}: unknown item {item_id!r}; known items: {', '.join(sorted(KINDS))}"
+            _("{where}: unknown item {item_id!r}; known items: {kinds}").format(
+                where=where, item_id=item_id, kinds=", ".join(sorted(KINDS))
+            )
         )
 
 
@@ -206,7 +225,11 @@ def build_plan(
         _known_item(item_id, where)
         target = cat.canonical(str(extra.get("profile", names[0])))
         if target not in names:
-            raise UsageError(f"{where}: profile {target!r} is not among {', '.join(names)}")
+            raise UsageError(
+                _("{where}: profile {target!r} is not among {names}").format(
+                    where=where, target=target, names=", ".join(names)
+                )
+            )
         found = next((s for p, s in plan if p == target and s.id == item_id), None)
         if found is None:
             found = ItemSpec(item_id)
@@ -218,11 +241,15 @@ def build_plan(
             if k not in ("id", "profile", "required"):
                 _set_param(spec, k, v, where)
     for key, value in (overrides or {}).items():
-        scope, _, rest = key.rpartition("/")
-        item_id, _, param = rest.partition(".")
+        scope, _unused, rest = key.rpartition("/")
+        item_id, _unused, param = rest.partition(".")
         _known_item(item_id, f"override {key}")
         if not param:
-            raise UsageError(f"override {key}: write ITEM.THRESHOLD=VALUE, e.g. memory.min_gb=16")
+            raise UsageError(
+                _("override {key}: write ITEM.THRESHOLD=VALUE, e.g. memory.min_gb=16").format(
+                    key=key
+                )
+            )
         if scope:
             resolve_profiles([scope], cat)
         _set_param(ItemSpec(item_id), param, value, f"override {key}")  # validate even if unused
@@ -271,7 +298,7 @@ def run_checks(
             outcome = kind.evaluate(params, facts_read)
         except Exception as exc:  # a check bug must not pass silently: fail the item, say why
             error = f"{type(exc).__name__}: {exc}"
-            outcome = Outcome(False, f"check error: {error}")
+            outcome = Outcome(False, _("check error: {error}").format(error=error))
         items.append(
             Item(
                 id=spec.id,

@@ -15,6 +15,7 @@ from envcheck.profiles import Catalog
 from installer.events import Event, Reporter
 from installer.fleet.fleet import HostJob, OnHost
 from installer.fleet.run import Outcome
+from installer.i18n import _
 
 
 def envcheck_job(
@@ -29,7 +30,13 @@ def envcheck_job(
 
     def run(on: OnHost, report: Reporter) -> Outcome:
         names = profiles_for(on.name) if profiles_for is not None else profiles
-        report(Event("step", "envcheck", f"profiles: {', '.join(names) or 'default'}"))
+        report(
+            Event(
+                "step",
+                "envcheck",
+                _("profiles: {names}").format(names=", ".join(names) or "default"),
+            )
+        )
         rep = run_checks(
             on.host,
             names,

@@ -15,6 +15,7 @@ from rich.table import Table
 from envcheck.checks import KINDS, ItemSpec
 from envcheck.engine import Report, build_plan
 from envcheck.profiles import Catalog, default_catalog
+from installer.i18n import _, english, english_tree, pick
 
 EXIT_PASS = 0
 EXIT_ERROR = 1
@@ -33,7 +34,14 @@ def exit_code(report: Report) -> int:
 def failures_table(report: Report) -> Table:
     """The reference tool's table: failed items (required first), '*' marks optional ones."""
     table = Table(show_lines=True)
-    for col in ("Profile", "Item", "Meaning", "Requirement", "Actual", "How to fix"):
+    for col in (
+        _("Profile"),
+        _("Item"),
+        _("Meaning"),
+        _("Requirement"),
+        _("Actual"),
+        _("How to fix"),
+    ):
         table.add_column(col, overflow="fold")
     rows = sorted(
         (i for i in report.items if i.status in ("fail", "warn")), key=lambda i: i.status != "fail"
@@ -54,7 +62,7 @@ def item_lines(report: Report, statuses: tuple[str, ...]) -> list[str]:
 
 
 def report_json(report: Report, *, raw: bool = False) -> str:
-    return json.dumps(report.to_dict(raw=raw), indent=2, sort_keys=False)
+    return json.dumps(english_tree(report.to_dict(raw=raw)), indent=2, sort_keys=False)
 
 
 def report_junit(report: Report) -> str:
@@ -73,31 +81,43 @@ def report_junit(report: Report) -> str:
             skipped=str(sum(i.status in ("warn", "skip") for i in items)),
         )
         for i in items:
+            e = i.to_dict()  # English: JUnit is machine output
             case = ET.SubElement(suite, "testcase", classname=f"envcheck.{prof}", name=i.name)
-            detail = f"requirement: {i.requirement}\nactual: {i.actual}\nfix: {i.fix}"
+            detail = f"requirement: {e['requirement']}\nactual: {e['actual']}\nfix: {e['fix']}"
             if i.error:
-                ET.SubElement(case, "error", message=i.actual).text = detail
+                ET.SubElement(case, "error", message=e["actual"]).text = detail
             elif i.status == "fail":
-                ET.SubElement(case, "failure", message=i.actual, type="required").text = detail
+                ET.SubElement(case, "failure", message=e["actual"], type="required").text = detail
             elif i.status == "warn":
-                ET.SubElement(case, "skipped", message=f"optional item failed: {i.actual}")
+                ET.SubElement(case, "skipped", message=f"optional item failed: {e['actual']}")
             elif i.status == "skip":
-                ET.SubElement(case, "skipped", message=f"skipped by request: {i.actual}")
-            ET.SubElement(case, "system-out").text = f"{i.meaning}: {i.actual}"
+                ET.SubElement(case, "skipped", message=f"skipped by request: {e['actual']}")
+            ET.SubElement(case, "system-out").text = f"{e['meaning']}: {e['actual']}"
     ET.indent(suites) if hasattr(ET, "indent") else None
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode")
 
 
-def profiles_data(catalog: Optional[Catalog] = None) -> list[dict[str, Any]]:
-    """What each profile checks, with the default thresholds worded as requirements."""
+def profiles_data(
+    catalog: Optional[Catalog] = None, *, shown: bool = False
+) -> list[dict[str, Any]]:
+    """What each profile checks, with the default thresholds worded as requirements: in
+    English (machine output), or as ``shown`` to the user in their language."""
+    lang = (lambda t: t) if shown else english
     cat = catalog or default_catalog()
     out = []
     for name, prof in cat.profiles.items():
         items = []
-        for _, spec in build_plan([name], catalog=cat):
-            items.append(_item_row(spec))
+        for _unused, spec in build_plan([name], catalog=cat):
+            items.append({k: lang(v) for k, v in _item_row(spec).items()})
         aliases = [a for a, target in cat.aliases.items() if target == name]
-        out.append({"profile": name, "aliases": aliases, "about": prof["about"], "items": items})
+        out.append(
+            {
+                "profile": name,
+                "aliases": aliases,
+                "about": lang(pick(prof["about"])),
+                "items": items,
+            }
+        )
     return out
 
 
@@ -113,10 +133,12 @@ def _item_row(spec: ItemSpec) -> dict[str, Any]:
 
 def profiles_table(verbose: bool = False, catalog: Optional[Catalog] = None) -> Table:
     table = Table()
-    table.add_column("Profile", no_wrap=True)
-    table.add_column("Checks", overflow="fold")
-    for p in profiles_data(catalog):
-        name = p["profile"] + "".join(f"\n(alias {a})" for a in p["aliases"])
+    table.add_column(_("Profile"), no_wrap=True)
+    table.add_column(_("Checks"), overflow="fold")
+    for p in profiles_data(catalog, shown=True):
+        name = p["profile"] + "".join(
+            "\n" + _("(alias {alias})").format(alias=a) for a in p["aliases"]
+        )
         if verbose:
             checks = "\n".join(
                 f"{'' if i['required'] else '*'}{i['id']}: {i['requirement']}" for i in p["items"]

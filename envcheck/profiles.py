@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 from installer.errors import SpecError, UsageError
+from installer.i18n import _
 from installer.spec.load import load_modules
 from installer.spec.model import ModuleSpec
 from installer.spec.order import install_order
@@ -36,7 +37,7 @@ DOCKER: list[dict[str, Any]] = [
 
 PROFILES: dict[str, dict[str, Any]] = {
     "default": {
-        "about": "any Sealbox host: OS, kernel, glibc, CPU, memory, disk, Docker, LAN",
+        "about": _("any Sealbox host: OS, kernel, glibc, CPU, memory, disk, Docker, LAN"),
         "items": BASE
         + [
             {"id": "cpu-cores", "min": 2},
@@ -87,7 +88,11 @@ def catalog_from_specs(specs: Mapping[str, ModuleSpec]) -> Catalog:
         if prof is None and not spec.envcheck:
             continue
         if name in cat.profiles or name in cat.aliases:
-            raise SpecError(f"{spec.source}: name: {name!r} is also an envcheck profile name")
+            raise SpecError(
+                _("{source}: name: {name!r} is also an envcheck profile name").format(
+                    source=spec.source, name=name
+                )
+            )
         if prof is not None:
             items = [dict(i) for i in prof.items]
         else:  # the generic profile, and the module's own ports must be free
@@ -103,7 +108,9 @@ def catalog_from_specs(specs: Mapping[str, ModuleSpec]) -> Catalog:
         for alias in prof.aliases if prof else ():
             if alias in cat.profiles or alias in cat.aliases:
                 raise SpecError(
-                    f"{spec.source}: check_profile.aliases: {alias!r} is already a profile name"
+                    _(
+                        "{source}: check_profile.aliases: {alias!r} is already a profile name"
+                    ).format(source=spec.source, alias=alias)
                 )
             cat.aliases[alias] = name
     from envcheck.engine import build_plan  # the engine sits above this data module
@@ -112,7 +119,9 @@ def catalog_from_specs(specs: Mapping[str, ModuleSpec]) -> Catalog:
         try:
             build_plan([name], catalog=cat)
         except UsageError as exc:
-            raise SpecError(f"{source}: check_profile: {exc}") from None
+            raise SpecError(
+                _("{source}: check_profile: {exc}").format(source=source, exc=exc)
+            ) from None
     return cat
 
 
@@ -139,5 +148,7 @@ def default_catalog(bundle: Optional[str] = None) -> Catalog:
         if os.path.isdir(d):
             return _catalog_of(os.path.abspath(d))
     if bundle:
-        raise UsageError(f"{bundle}: no modules/ folder; pass the bundle directory")
+        raise UsageError(
+            _("{bundle}: no modules/ folder; pass the bundle directory").format(bundle=bundle)
+        )
     return Catalog()

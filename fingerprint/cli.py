@@ -24,11 +24,12 @@ from fingerprint.model import COMPONENT_TITLES, COMPONENTS, MachineRecord
 from installer.cli.remote import on_targets, targets, with_targets
 from installer.errors import SealboxError
 from installer.hosts import LocalHost
+from installer.i18n import _, english_tree
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PROBLEMS = 0, 1, 2, 3
 
 app = typer.Typer(
-    help="Collect machine fingerprints, pack them for the vendor, check and inspect them.",
+    help=_("Collect machine fingerprints, pack them for the vendor, check and inspect them."),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -44,7 +45,7 @@ def _guard(fn: Callable[[], T]) -> T:
     try:
         return fn()
     except SealboxError as exc:
-        err.print(f"[red]error:[/] {exc}", soft_wrap=True)
+        err.print(_("[red]error:[/] {exc}").format(exc=exc), soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
 
 
@@ -52,30 +53,36 @@ def _read(path: Path, what: str) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        err.print(f"[red]error:[/] {path}: cannot read {what} ({exc.strerror}); check the path")
+        err.print(
+            _("[red]error:[/] {path}: cannot read {what} ({strerror}); check the path").format(
+                path=path, what=what, strerror=exc.strerror
+            )
+        )
         raise typer.Exit(EXIT_USAGE) from None
 
 
 def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    sys.stdout.write(json.dumps(english_tree(data), indent=2, sort_keys=True) + "\n")
 
 
 def _gib(n: Optional[int]) -> str:
     return f"{n / (1 << 30):.1f} GiB" if n else "?"
 
 
-@app.command()
+@app.command(
+    help=_("Fingerprint this machine (run as root) and write OUTPUT/secfile_<primary IPv4>.")
+)
 @with_targets
 def collect(
-    output: Path = typer.Option(Path("/tmp"), "-o", "--output", help="Folder for secfile_<ip>."),
+    output: Path = typer.Option(Path("/tmp"), "-o", "--output", help=_("Folder for secfile_<ip>.")),
     encrypt_to: Optional[Path] = typer.Option(
-        None, "--encrypt-to", help="Vendor public key (.pub): encrypt the secfile to it."
+        None, "--encrypt-to", help=_("Vendor public key (.pub): encrypt the secfile to it.")
     ),
-    product: str = typer.Option(DEFAULT_PRODUCT, "--product", help="Product salt for hashing."),
+    product: str = typer.Option(DEFAULT_PRODUCT, "--product", help=_("Product salt for hashing.")),
     fact_root: str = typer.Option(
-        "", "--fact-root", hidden=True, help="Read facts under this root."
+        "", "--fact-root", hidden=True, help=_("Read facts under this root.")
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the hashed record as JSON."),
+    as_json: bool = typer.Option(False, "--json", help=_("Print the hashed record as JSON.")),
 ) -> None:
     """Fingerprint this machine (run as root) and write OUTPUT/secfile_<primary IPv4>."""
     pub = _read(encrypt_to, "public key") if encrypt_to else None
@@ -104,66 +111,84 @@ def _collected(data: dict, as_json: bool) -> None:
     if as_json:
         _print_json(data)
     else:
-        table = Table(title=f"{record.host} ({record.primary_ip or 'no IPv4'})")
-        table.add_column("component")
-        table.add_column("status")
+        table = Table(title=f"{record.host} ({record.primary_ip or _('no IPv4')})")
+        table.add_column(_("component"))
+        table.add_column(_("status"))
         for kind in COMPONENTS:
             if kind in record.components:
                 n = len(record.components[kind])
                 table.add_row(
                     COMPONENT_TITLES[kind],
-                    f"[green]hashed[/] ({n})" if n > 1 else "[green]hashed[/]",
+                    _("[green]hashed[/] ({n})").format(n=n) if n > 1 else _("[green]hashed[/]"),
                 )
             else:
                 table.add_row(
-                    COMPONENT_TITLES[kind], f"[yellow]missing[/]: {record.missing.get(kind, '?')}"
+                    COMPONENT_TITLES[kind],
+                    _("[yellow]missing[/]: {why}").format(why=record.missing.get(kind, "?")),
                 )
         out.print(table)
         labels = record.labels
         if labels.get("vm"):
             out.print(
-                f"virtual machine: {labels['vm']} ({'; '.join(labels.get('vm_evidence') or [])})"
+                _("virtual machine: {labels} ({labels2})").format(
+                    labels=labels["vm"], labels2="; ".join(labels.get("vm_evidence") or [])
+                )
             )
         if labels.get("container"):
-            out.print(f"container: {labels['container']}")
-        out.print(f"wrote {path}" + (" (encrypted to vendor key)" if pub else ""))
+            out.print(_("container: {labels}").format(labels=labels["container"]))
+        out.print(
+            (_("wrote {path} (encrypted to vendor key)") if pub else _("wrote {path}")).format(
+                path=path
+            )
+        )
     if not_root:
         denied = [COMPONENT_TITLES[k] for k, v in record.missing.items() if "root" in v]
         if denied:
             err.print(
-                f"[yellow]warning:[/] not root: could not read {', '.join(denied)}; "
-                "run 'sudo fingerprint collect' for a complete fingerprint"
+                _(
+                    "[yellow]warning:[/] not root: could not read {denied}; run 'sudo fingerprint collect' for a complete fingerprint"
+                ).format(denied=", ".join(denied))
             )
 
 
-@app.command()
+@app.command(help=_("Pack secfile_* files into a flat tar.gz with a SHA256SUMS manifest."))
 def pack(
-    directory: Path = typer.Argument(..., help="Folder holding the collected secfile_* files."),
-    output: Path = typer.Option(..., "-o", "--output", help="Archive to write (finger.tar.gz)."),
+    directory: Path = typer.Argument(..., help=_("Folder holding the collected secfile_* files.")),
+    output: Path = typer.Option(..., "-o", "--output", help=_("Archive to write (finger.tar.gz).")),
 ) -> None:
     """Pack secfile_* files into a flat tar.gz with a SHA256SUMS manifest."""
     result = _guard(lambda: pack_dir(str(directory)))
     try:
         LocalHost().write(str(output), result.archive, mode=0o644)
     except OSError as exc:
-        err.print(f"[red]error:[/] {output}: cannot write ({exc.strerror}); choose another -o path")
+        err.print(
+            _("[red]error:[/] {output}: cannot write ({strerror}); choose another -o path").format(
+                output=output, strerror=exc.strerror
+            )
+        )
         raise typer.Exit(EXIT_FAILED) from None
     for name in result.skipped:
-        err.print(f"[yellow]skipped[/] {name} (not a secfile_*)")
-    out.print(f"packed {len(result.names)} machine(s) into {output}: {', '.join(result.names)}")
+        err.print(_("[yellow]skipped[/] {name} (not a secfile_*)").format(name=name))
+    out.print(
+        _("packed {n_names} machine(s) into {output}: {names}").format(
+            n_names=len(result.names), output=output, names=", ".join(result.names)
+        )
+    )
 
 
 def _key(key: Optional[Path]) -> Optional[bytes]:
     return _read(key, "private key") if key else None
 
 
-@app.command()
+@app.command(
+    help=_("Check an archive: flat, only secfiles, each verifies, manifest matches, no duplicates.")
+)
 def check(
-    archive: Path = typer.Argument(..., help="finger.tar.gz"),
+    archive: Path = typer.Argument(..., help=_("finger.tar.gz")),
     key: Optional[Path] = typer.Option(
-        None, "--key", help="Vendor private key for encrypted files."
+        None, "--key", help=_("Vendor private key for encrypted files.")
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    as_json: bool = typer.Option(False, "--json", help=_("Print the report as JSON.")),
 ) -> None:
     """Check an archive: flat, only secfiles, each verifies, manifest matches, no duplicates."""
     report = _guard(lambda: check_archive(str(archive), private_key=_key(key)))
@@ -171,14 +196,21 @@ def check(
         _print_json(report.to_dict())
     else:
         for e in report.errors:
-            out.print(f"[red]error[/]   {e}", soft_wrap=True)
+            out.print(_("[red]error[/]   {e}").format(e=e), soft_wrap=True)
         for w in report.warnings:
-            out.print(f"[yellow]warning[/] {w}", soft_wrap=True)
+            out.print(_("[yellow]warning[/] {w}").format(w=w), soft_wrap=True)
         machines = len(report.records) + len(report.sealed)
         verdict = "[green]ok[/]" if report.ok else "[red]FAILED[/]"
         out.print(
-            f"{archive}: {verdict} - {machines} machine(s), {len(report.errors)} error(s), "
-            f"{len(report.warnings)} warning(s)"
+            _(
+                "{archive}: {verdict} - {machines} machine(s), {n_errors} error(s), {n_warnings} warning(s)"
+            ).format(
+                archive=archive,
+                verdict=verdict,
+                machines=machines,
+                n_errors=len(report.errors),
+                n_warnings=len(report.warnings),
+            )
         )
     raise typer.Exit(EXIT_OK if report.ok else EXIT_PROBLEMS)
 
@@ -203,16 +235,18 @@ def _row(r: MachineRecord, flags: List[str]) -> List[str]:
     ]
 
 
-@app.command()
+@app.command(
+    help=_("One row per machine; flags machines sharing components; --previous shows what changed.")
+)
 def inspect(
-    archive: Path = typer.Argument(..., help="finger.tar.gz"),
+    archive: Path = typer.Argument(..., help=_("finger.tar.gz")),
     previous: Optional[Path] = typer.Option(
-        None, "--previous", help="Older archive to diff against."
+        None, "--previous", help=_("Older archive to diff against.")
     ),
     key: Optional[Path] = typer.Option(
-        None, "--key", help="Vendor private key for encrypted files."
+        None, "--key", help=_("Vendor private key for encrypted files.")
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print machines (and changes) as JSON."),
+    as_json: bool = typer.Option(False, "--json", help=_("Print machines (and changes) as JSON.")),
 ) -> None:
     """One row per machine; flags machines sharing components; --previous shows what changed."""
     private = _key(key)
@@ -262,33 +296,47 @@ def inspect(
             )
         out.print(table)
         for name in report.sealed:
-            out.print(f"[yellow]{name}[/]: encrypted; pass --key vendor.key to read it")
+            out.print(
+                _("[yellow]{name}[/]: encrypted; pass --key vendor.key to read it").format(
+                    name=name
+                )
+            )
         if old is not None:
-            ctable = Table(title=f"changes since {previous}")
-            ctable.add_column("machine")
-            ctable.add_column("what changed", overflow="fold")
+            ctable = Table(title=_("changes since {previous}").format(previous=previous))
+            ctable.add_column(_("machine"))
+            ctable.add_column(_("what changed"), overflow="fold")
             for c in changes:
-                ctable.add_row(c["machine"], "\n".join(c["changes"]) or "[green]no change[/]")
+                ctable.add_row(c["machine"], "\n".join(c["changes"]) or _("[green]no change[/]"))
             out.print(ctable)
         for e in problems:
-            err.print(f"[red]error:[/] {e}", soft_wrap=True)
+            err.print(_("[red]error:[/] {e}").format(e=e), soft_wrap=True)
     raise typer.Exit(EXIT_PROBLEMS if problems else EXIT_OK)
 
 
-@app.command()
+@app.command(
+    help=_("Vendor side: create the key pair that customers encrypt secfiles to (--encrypt-to).")
+)
 def keygen(
-    prefix: Path = typer.Argument(..., help="Writes PREFIX.key (0600) and PREFIX.pub."),
+    prefix: Path = typer.Argument(..., help=_("Writes PREFIX.key (0600) and PREFIX.pub.")),
 ) -> None:
     """Vendor side: create the key pair that customers encrypt secfiles to (--encrypt-to)."""
     private, public = generate_keypair()
     key_path, pub_path = Path(f"{prefix}.key"), Path(f"{prefix}.pub")
     if key_path.exists():
-        err.print(f"[red]error:[/] {key_path}: exists; choose another prefix or remove it first")
+        err.print(
+            _("[red]error:[/] {key_path}: exists; choose another prefix or remove it first").format(
+                key_path=key_path
+            )
+        )
         raise typer.Exit(EXIT_USAGE)
     host = LocalHost()
     host.write(str(key_path), private, mode=0o600)
     host.write(str(pub_path), public, mode=0o644)
-    out.print(f"wrote {key_path} (keep secret) and {pub_path} (give to customers)")
+    out.print(
+        _("wrote {key_path} (keep secret) and {pub_path} (give to customers)").format(
+            key_path=key_path, pub_path=pub_path
+        )
+    )
 
 
 def main() -> None:

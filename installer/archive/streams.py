@@ -22,6 +22,7 @@ import zstandard
 from installer.archive.regular import NotRegular, open_regular
 from installer.archive.targuard import TarGuard, TarShapeError
 from installer.errors import RuntimeFailure
+from installer.i18n import _
 
 if TYPE_CHECKING:
     import zlib  # imported where used (gzip only); the name is for the cast in finish()
@@ -63,7 +64,11 @@ def compression_of(path: str) -> str:
     ):
         if path.endswith(suffix):
             return kind
-    raise ArchiveError(f"{path}: unknown archive type; expected one of {', '.join(SUFFIXES)}")
+    raise ArchiveError(
+        _("{path}: unknown archive type; expected one of {suffixes}").format(
+            path=path, suffixes=", ".join(SUFFIXES)
+        )
+    )
 
 
 class _DecompressObj(Protocol):
@@ -135,7 +140,9 @@ class _Release:
         try:
             self.guard.feed(out)
         except TarShapeError as exc:
-            raise ArchiveError(f"{self.path}: not a docker save archive ({exc})") from None
+            raise ArchiveError(
+                _("{path}: not a docker save archive ({exc})").format(path=self.path, exc=exc)
+            ) from None
         n = self.guard.safe_limit() - self.released  # how much of pending + out may go now
         if n <= len(self.pending):
             if n > 0:
@@ -157,7 +164,9 @@ class _Release:
             try:
                 self.guard.feed(tail)
             except TarShapeError as exc:
-                raise ArchiveError(f"{self.path}: not a docker save archive ({exc})") from None
+                raise ArchiveError(
+                    _("{path}: not a docker save archive ({exc})").format(path=self.path, exc=exc)
+                ) from None
             self.pending += tail
         if self.inspector is not None:
             self.inspector.finish()
@@ -201,7 +210,9 @@ def stream_decompressed(
         total = os.path.getsize(path)
     except FileNotFoundError:
         raise ArchiveError(
-            f"{path}: image archive missing from the bundle; copy the bundle again"
+            _("{path}: image archive missing from the bundle; copy the bundle again").format(
+                path=path
+            )
         ) from None
     except NotRegular as exc:  # a FIFO swapped in after the bundle was opened: refuse, never wait
         raise ArchiveError(f"{path}: {exc}") from None
@@ -259,7 +270,9 @@ def _in_process(
     if expected_sha256 and digest.hexdigest() != expected_sha256:
         raise _mismatch(path, digest.hexdigest(), expected_sha256)
     if broken is not None:
-        raise ArchiveError(f"{path}: {broken}; copy the bundle again")
+        raise ArchiveError(
+            _("{path}: {broken}; copy the bundle again").format(path=path, broken=broken)
+        )
     yield from gate.finish(tail)
 
 
@@ -333,8 +346,9 @@ def _via_process(
         if rc != 0:
             said = b"".join(errors).decode("utf-8", "replace").strip().splitlines()
             raise ArchiveError(
-                f"{path}: corrupt or truncated archive ({said[-1] if said else f'exit {rc}'}); "
-                "copy the bundle again"
+                _("{path}: corrupt or truncated archive ({said}); copy the bundle again").format(
+                    path=path, said=said[-1] if said else f"exit {rc}"
+                )
             )
         yield from gate.finish()
     finally:

@@ -15,6 +15,7 @@ import json
 from typing import Iterable, Optional
 
 from installer.archive.streams import ArchiveError
+from installer.i18n import _
 
 BLOCK = 512
 MAX_SMALL = 16 << 20  # configs and manifest.json are kilobytes; refuse absurd ones
@@ -89,7 +90,11 @@ class ImageIdScanner:
             self._capture = ("\0longname", size, [])
         elif kind in (b"0", b"\0") and (name in self._wanted or name == "manifest.json"):
             if size > MAX_SMALL:
-                raise ArchiveError(f"{self.path}: {name} is {size} bytes; not a docker save tar")
+                raise ArchiveError(
+                    _("{path}: {name} is {size} bytes; not a docker save tar").format(
+                        path=self.path, name=name, size=size
+                    )
+                )
             self._capture = (name, size, [])
         else:
             self._capture = None
@@ -109,7 +114,9 @@ class ImageIdScanner:
                 self.manifest_configs = [str(img["Config"]) for img in doc]
             except (ValueError, KeyError, TypeError):
                 raise ArchiveError(
-                    f"{self.path}: manifest.json inside the archive is unreadable"
+                    _("{path}: manifest.json inside the archive is unreadable").format(
+                        path=self.path
+                    )
                 ) from None
         else:
             self.found[self._wanted[name]] = hashlib.sha256(content).hexdigest()
@@ -141,5 +148,7 @@ class ImageIdScanner:
         problems = self.problems()
         if problems:
             raise ArchiveError(
-                f"{self.path}: wrong image ID: {problems[0]}; the bundle is inconsistent, rebuild it"
+                _(
+                    "{path}: wrong image ID: {problems}; the bundle is inconsistent, rebuild it"
+                ).format(path=self.path, problems=problems[0])
             )

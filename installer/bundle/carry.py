@@ -25,6 +25,7 @@ from installer import signing
 from installer.bundle.lockfile import LOCK_REL, Lock, load_lock
 from installer.bundle.trust import BundleRefused
 from installer.errors import RuntimeFailure, UsageError
+from installer.i18n import _
 
 SHIM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "install_shim.py")
 PACKAGES = ("installer", "envcheck", "fingerprint")
@@ -39,7 +40,9 @@ def source_root() -> str:
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     if not os.path.isfile(os.path.join(root, "pyproject.toml")):
         raise UsageError(
-            f"{root}: no pyproject.toml; run 'sealbox bundle create' from a Sealbox checkout"
+            _(
+                "{root}: no pyproject.toml; run 'sealbox bundle create' from a Sealbox checkout"
+            ).format(root=root)
         )
     return root
 
@@ -56,7 +59,7 @@ def _pip(args: list[str], what: str) -> str:
     )
     if res.returncode != 0:
         tail = (res.stderr.strip().splitlines() or ["(no output)"])[-1]
-        raise RuntimeFailure(f"{what} failed: {tail}")
+        raise RuntimeFailure(_("{what} failed: {tail}").format(what=what, tail=tail))
     return res.stdout + res.stderr
 
 
@@ -89,7 +92,9 @@ def build_sealbox_wheel(
         _pip(args, "building the Sealbox wheel")
         built = [f for f in os.listdir(out) if f.endswith(".whl")]
         if len(built) != 1:
-            raise RuntimeFailure(f"building the Sealbox wheel produced {built}")
+            raise RuntimeFailure(
+                _("building the Sealbox wheel produced {built}").format(built=built)
+            )
         os.makedirs(dest, exist_ok=True)
         target = os.path.join(dest, built[0])
         shutil.copy(os.path.join(out, built[0]), target)
@@ -137,8 +142,9 @@ def download_locked(
         locked = lock.for_python(ver)
         if not locked:
             raise UsageError(
-                f"{LOCK_REL} has no wheels for Python {ver} (it has {', '.join(lock.pythons())}); "
-                f"run 'python scripts/lock_runtime.py --python {ver} ...'"
+                _(
+                    "{lock_rel} has no wheels for Python {ver} (it has {lock}); run 'python scripts/lock_runtime.py --python {ver} ...'"
+                ).format(lock_rel=LOCK_REL, ver=ver, lock=", ".join(lock.pythons()))
             )
         allowed = {h: e for e in locked for h in e.hashes}
         with tempfile.TemporaryDirectory(prefix="sealbox-req-") as tmp:
@@ -163,12 +169,17 @@ def download_locked(
             bad = _refused_by_hash(res.stderr)
             if bad:
                 raise BundleRefused(
-                    f"{bad}: does not match the hash in {LOCK_REL}; the file was altered (or the "
-                    f"lock is wrong): delete it from {wheels_from or cache} and run again"
+                    _(
+                        "{bad}: does not match the hash in {lock_rel}; the file was altered (or the lock is wrong): delete it from {wheels_from} and run again"
+                    ).format(bad=bad, lock_rel=LOCK_REL, wheels_from=wheels_from or cache)
                 )
             if res.returncode != 0:
                 tail = (res.stderr.strip().splitlines() or ["(no output)"])[-1]
-                raise RuntimeFailure(f"pip download of the locked wheels for Python {ver}: {tail}")
+                raise RuntimeFailure(
+                    _("pip download of the locked wheels for Python {ver}: {tail}").format(
+                        ver=ver, tail=tail
+                    )
+                )
         got = {
             os.path.basename(m.group(1))
             for m in re.finditer(r"(?:Saved|File was already downloaded) (\S+\.whl)", log)
@@ -180,8 +191,15 @@ def download_locked(
             if entry is None:
                 os.unlink(os.path.join(dest, name))
                 raise BundleRefused(
-                    f"{name}: sha256 {sha[:16]}... is not in {LOCK_REL} for Python {ver}; "
-                    f"delete it from {wheels_from or cache} and run again"
+                    _(
+                        "{name}: sha256 {sha}... is not in {lock_rel} for Python {ver}; delete it from {wheels_from} and run again"
+                    ).format(
+                        name=name,
+                        sha=sha[:16],
+                        lock_rel=LOCK_REL,
+                        ver=ver,
+                        wheels_from=wheels_from or cache,
+                    )
                 )
             seen.add(entry.requirement)
             item = carried.setdefault(
@@ -193,7 +211,9 @@ def download_locked(
         missing = sorted({e.requirement for e in locked} - seen)
         if missing:
             raise RuntimeFailure(
-                f"pip download did not deliver {', '.join(missing)} for Python {ver}"
+                _("pip download did not deliver {missing} for Python {ver}").format(
+                    missing=", ".join(missing), ver=ver
+                )
             )
     return [carried[n] for n in sorted(carried)]
 
@@ -215,7 +235,11 @@ def carry_sealbox(
     shutil.rmtree(wheels, ignore_errors=True)
     say("building the Sealbox wheel" + (f" (vendor key {pinned.id} pinned)" if pinned else ""))
     own = build_sealbox_wheel(wheels, pinned, wheels_from)
-    say(f"collecting the locked wheels for Python {', '.join(python_versions)} ({lock.platform})")
+    say(
+        _("collecting the locked wheels for Python {python_versions} ({platform})").format(
+            python_versions=", ".join(python_versions), platform=lock.platform
+        )
+    )
     deps = download_locked(lock, wheels, python_versions, wheels_from)
     with open(own, "rb") as fh:
         own_sha = hashlib.sha256(fh.read()).hexdigest()

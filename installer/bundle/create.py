@@ -40,6 +40,7 @@ from installer.bundle.manifest import (
 )
 from installer.bundle.trust import sign_manifest
 from installer.errors import LicenseError, RuntimeFailure, UsageError
+from installer.i18n import _
 from installer.license.pins import MANIFEST_KEY, check_license_key, image_pins, licensed_refs
 from installer.spec.load import load_modules
 
@@ -58,10 +59,12 @@ def load_definition(path: str) -> BundleDefinition:
     with open(path, encoding="utf-8") as fh:
         doc = yaml.safe_load(fh)
     if not isinstance(doc, dict):
-        raise UsageError(f"{path}: expected a mapping with product, version, modules")
+        raise UsageError(
+            _("{path}: expected a mapping with product, version, modules").format(path=path)
+        )
     for key in ("product", "version", "modules"):
         if key not in doc:
-            raise UsageError(f"{path}: {key}: is required")
+            raise UsageError(_("{path}: {key}: is required").format(path=path, key=key))
     base = os.path.dirname(os.path.abspath(path))
     source = os.path.normpath(os.path.join(base, doc.get("source", ".")))
     return BundleDefinition(str(doc["product"]), str(doc["version"]), list(doc["modules"]), source)
@@ -73,7 +76,9 @@ def _docker_image_id(ref: str) -> str:
     )
     if res.returncode != 0:
         raise RuntimeFailure(
-            f"image {ref} is not in the local Docker engine; build or pull it first"
+            _("image {ref} is not in the local Docker engine; build or pull it first").format(
+                ref=ref
+            )
         )
     return res.stdout.strip()
 
@@ -116,7 +121,9 @@ def _compressor(out: _HashingWriter, compression: str, level: Optional[int]) -> 
         return zstandard.ZstdCompressor(compression_params=params).stream_writer(out)  # type: ignore[arg-type]
     if compression == "xz":
         return lzma.LZMAFile(out, "wb", preset=level if level is not None else 6)  # type: ignore[return-value,arg-type]
-    raise UsageError(f"--compression {compression}: choose zstd or xz")
+    raise UsageError(
+        _("--compression {compression}: choose zstd or xz").format(compression=compression)
+    )
 
 
 def save_images(
@@ -154,7 +161,9 @@ def save_images(
                 comp.flush(zstandard.FLUSH_FRAME)  # type: ignore[call-arg]
         err = proc.stderr.read().decode() if proc.stderr else ""
         if proc.wait() != 0:
-            raise RuntimeFailure(f"docker save {' '.join(refs)} failed: {err.strip()}")
+            raise RuntimeFailure(
+                _("docker save {refs} failed: {err}").format(refs=" ".join(refs), err=err.strip())
+            )
     except BaseException:
         proc.kill()
         proc.wait()
@@ -229,8 +238,9 @@ def _refuse_foreign(out_dir: str) -> None:
     foreign = sorted(set(os.listdir(out_dir)) - BUNDLE_ENTRIES)
     if foreign:
         raise UsageError(
-            f"-o {out_dir}: the folder holds {', '.join(foreign[:3])}, which a bundle does not; "
-            f"choose a new folder"
+            _(
+                "-o {out_dir}: the folder holds {foreign}, which a bundle does not; choose a new folder"
+            ).format(out_dir=out_dir, foreign=", ".join(foreign[:3]))
         )
 
 
@@ -245,8 +255,9 @@ def check_bundle_license(license_dir: str, pins: dict[str, list[str]]) -> None:
     ring = keyring_from_files([os.path.join(license_dir, "vendor.pub")])
     if ring.get(kid) is None:
         raise LicenseError(
-            f"{lic} is signed with vendor key {kid}, but {license_dir}/vendor.pub holds "
-            f"{', '.join(ring.ids())}; put the vendor key that signed it there"
+            _(
+                "{lic} is signed with vendor key {kid}, but {license_dir}/vendor.pub holds {ring}; put the vendor key that signed it there"
+            ).format(lic=lic, kid=kid, license_dir=license_dir, ring=", ".join(ring.ids()))
         )
     check_license_key(kid, pins, lic)
 
@@ -276,14 +287,18 @@ def create_bundle(
     out the layers the base version's images supply on the host (installer.bundle.delta)."""
     say = progress or (lambda _msg: None)
     if compression not in SUFFIX:
-        raise UsageError(f"--compression {compression}: choose zstd or xz")
+        raise UsageError(
+            _("--compression {compression}: choose zstd or xz").format(compression=compression)
+        )
     if layout not in LAYOUTS:
-        raise UsageError(f"--layout {layout}: choose shared or per-image")
+        raise UsageError(_("--layout {layout}: choose shared or per-image").format(layout=layout))
     specs = load_modules(os.path.join(definition.source_dir, "modules"))
     unknown = [m for m in definition.modules if m not in specs]
     if unknown:
         raise UsageError(
-            f"bundle definition names unknown modules {unknown}; known: {sorted(specs)}"
+            _("bundle definition names unknown modules {unknown}; known: {specs}").format(
+                unknown=unknown, specs=sorted(specs)
+            )
         )
     _refuse_foreign(out_dir)
     # Before any work: the license must be signed by the key the licensed images pin.
@@ -291,7 +306,11 @@ def create_bundle(
     if license_dir is not None:
         missing = [f for f in LICENSE_FILES if not os.path.isfile(os.path.join(license_dir, f))]
         if missing:
-            raise UsageError(f"{license_dir}: no {', '.join(missing)}; issue the license first")
+            raise UsageError(
+                _("{license_dir}: no {missing}; issue the license first").format(
+                    license_dir=license_dir, missing=", ".join(missing)
+                )
+            )
         check_bundle_license(license_dir, pins)
     previous: Optional[Manifest] = None
     if os.path.exists(os.path.join(out_dir, "manifest.yaml")):
@@ -324,20 +343,26 @@ def create_bundle(
         by_id = {e.id: e for e in _reusable(previous, out_dir, rel, [g.id for g in group])}
         refs = ", ".join(g.ref for g in group)
         if by_id:
-            say(f"{rel}: unchanged ({refs}), archive kept")
+            say(_("{rel}: unchanged ({refs}), archive kept").format(rel=rel, refs=refs))
             sha, size, raw = next(iter(by_id.values())).sha256, 0, 0
             size, raw = (
                 next(iter(by_id.values())).size,
                 next(iter(by_id.values())).uncompressed_size,
             )
         else:
-            say(f"{rel}: docker save {refs} | {compression} -{level or DEFAULT_ZSTD_LEVEL}")
+            say(
+                _("{rel}: docker save {refs} | {compression} -{level}").format(
+                    rel=rel, refs=refs, compression=compression, level=level or DEFAULT_ZSTD_LEVEL
+                )
+            )
             started = time.monotonic()
             sha, size, raw = save_images(
                 [g.ref for g in group], os.path.join(out_dir, rel), compression, level, omit
             )
             say(
-                f"{rel}: {raw / 1e6:.0f} MB -> {size / 1e6:.0f} MB in {time.monotonic() - started:.1f}s"
+                _("{rel}: {raw:.0f} MB -> {size:.0f} MB in {time:.1f}s").format(
+                    rel=rel, raw=raw / 1e6, size=size / 1e6, time=time.monotonic() - started
+                )
             )
         for g in group:
             base_image, omits = entry_fields(deltas[g.id], omit) if deltas else ("", ())
@@ -395,5 +420,5 @@ def create_bundle(
     write_manifest(out_dir, manifest)
     if key is not None:
         sig = sign_manifest(out_dir, key)
-        say(f"manifest signed with key {sig.key_id}")
+        say(_("manifest signed with key {key_id}").format(key_id=sig.key_id))
     return manifest

@@ -50,8 +50,9 @@ def free_bytes(host: Host, path: str) -> int:
     lines = res.stdout.strip().splitlines()
     if not res.ok or len(lines) < 2:
         raise HostError(
-            f"cannot read free space of {path} on {host.name} (df: {res.first_error_line()}); "
-            f"check that Docker's data-root exists"
+            _(
+                "cannot read free space of {path} on {name} (df: {res}); check that Docker's data-root exists"
+            ).format(path=path, name=host.name, res=res.first_error_line())
         )
     return int(lines[-1].split()[3])
 
@@ -72,10 +73,15 @@ def check_disk(
     check = DiskCheck(data_root, needed, free_bytes(host, data_root) if needed else 0, uncompressed)
     if needed and not check.ok:
         raise NotEnoughDisk(
-            f"not enough disk for the images on {host.name}:{data_root}: need "
-            f"{needed / GB:.1f} GB ({uncompressed / GB:.1f} GB uncompressed, staged then unpacked "
-            f"by docker load), {check.free / GB:.1f} GB free; free space there or move Docker's "
-            f"data-root (/etc/docker/daemon.json)"
+            _(
+                "not enough disk for the images on {name}:{data_root}: need {needed:.1f} GB ({uncompressed:.1f} GB uncompressed, staged then unpacked by docker load), {free:.1f} GB free; free space there or move Docker's data-root (/etc/docker/daemon.json)"
+            ).format(
+                name=host.name,
+                data_root=data_root,
+                needed=needed / GB,
+                uncompressed=uncompressed / GB,
+                free=check.free / GB,
+            )
         )
     return check
 
@@ -116,8 +122,12 @@ def bundle_gate(inp: GateInput) -> None:
         Event(
             "done",
             "bundle",
-            f"{bundle.manifest.product} {bundle.manifest.version}: {bundle.signer()}, intact "
-            f"({len(bundle.files)} files checked when opened)",
+            _("{product} {version}: {bundle}, intact ({n_files} files checked when opened)").format(
+                product=bundle.manifest.product,
+                version=bundle.manifest.version,
+                bundle=bundle.signer(),
+                n_files=len(bundle.files),
+            ),
         )
     )
     missing = missing_images(inp)
@@ -129,7 +139,8 @@ def bundle_gate(inp: GateInput) -> None:
             Event(
                 "done",
                 "bundle",
-                f"disk: {disk.needed / GB:.2f} GB needed for images, "
-                f"{disk.free / GB:.1f} GB free on {disk.path}",
+                _("disk: {needed:.2f} GB needed for images, {free:.1f} GB free on {path}").format(
+                    needed=disk.needed / GB, free=disk.free / GB, path=disk.path
+                ),
             )
         )

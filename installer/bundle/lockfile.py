@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from installer.errors import UsageError
+from installer.i18n import _
 
 LOCK_REL = "requirements/runtime.lock"
 DIGEST_HEADER = "# dependencies-sha256: "
@@ -62,7 +63,7 @@ def pyproject_dependencies(pyproject_text: str) -> list[str]:
     """[project].dependencies of our own pyproject.toml (a flat list of strings)."""
     m = re.search(r"^dependencies = \[(.*?)^\]", pyproject_text, re.S | re.M)
     if not m:
-        raise UsageError("pyproject.toml: no 'dependencies = [...]' list")
+        raise UsageError(_("pyproject.toml: no 'dependencies = [...]' list"))
     return sorted(re.findall(r'^\s*"([^"]+)"', m.group(1), re.M))
 
 
@@ -83,12 +84,20 @@ def parse_lock(data: bytes, source: str = LOCK_REL) -> Lock:
         elif line and not line.startswith("#"):
             m = _LINE.match(line)
             if not m:
-                raise UsageError(f"{source}: entry {n} not understood: {line[:80]}")
+                raise UsageError(
+                    _("{source}: entry {n} not understood: {line}").format(
+                        source=source, n=n, line=line[:80]
+                    )
+                )
             hashes = tuple(h.split(":", 1)[1] for h in m.group("hashes").split())
             entries.append(Locked(canonical(m["name"]), m["version"], m["py"], hashes))
     if not digest or not platform:
         raise UsageError(
-            f"{source}: no '{DIGEST_HEADER.strip()}' or '{PLATFORM_HEADER.strip()}' header"
+            _("{source}: no '{digest_header}' or '{platform_header}' header").format(
+                source=source,
+                digest_header=DIGEST_HEADER.strip(),
+                platform_header=PLATFORM_HEADER.strip(),
+            )
         )
     return Lock(tuple(entries), digest, platform, hashlib.sha256(data).hexdigest())
 
@@ -117,12 +126,15 @@ def load_lock(root: str) -> Lock:
         with open(path, "rb") as fh:
             lock = parse_lock(fh.read(), path)
     except FileNotFoundError:
-        raise UsageError(f"{path}: missing; run 'python scripts/lock_runtime.py'") from None
+        raise UsageError(
+            _("{path}: missing; run 'python scripts/lock_runtime.py'").format(path=path)
+        ) from None
     with open(os.path.join(root, "pyproject.toml"), encoding="utf-8") as fh:
         deps = pyproject_dependencies(fh.read())
     if dependencies_digest(deps) != lock.dependencies_sha256:
         raise UsageError(
-            f"{path}: stale, pyproject.toml's dependencies changed since it was made; "
-            f"run 'python scripts/lock_runtime.py' and commit the result"
+            _(
+                "{path}: stale, pyproject.toml's dependencies changed since it was made; run 'python scripts/lock_runtime.py' and commit the result"
+            ).format(path=path)
         )
     return lock

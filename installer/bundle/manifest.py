@@ -12,7 +12,9 @@ from typing import Any, Optional
 
 import yaml
 
+import installer.i18n.yamltext  # noqa: F401  (a Text in the YAML is written in English)
 from installer.errors import UsageError
+from installer.i18n import _
 
 MANIFEST = "manifest.yaml"
 CARRIED = "carried"  # written as one JSON line: the bundle's install.py reads it without PyYAML
@@ -101,8 +103,9 @@ def load_manifest(bundle_dir: str) -> Manifest:
             data = fh.read()
     except FileNotFoundError:
         raise UsageError(
-            f"{bundle_dir}: not a Sealbox bundle (no {MANIFEST}); run in the bundle directory "
-            f"or pass --bundle DIR"
+            _(
+                "{bundle_dir}: not a Sealbox bundle (no {manifest}); run in the bundle directory or pass --bundle DIR"
+            ).format(bundle_dir=bundle_dir, manifest=MANIFEST)
         ) from None
     return parse_manifest(data, path)
 
@@ -113,9 +116,13 @@ def parse_manifest(data: bytes, source: str = MANIFEST) -> Manifest:
     try:
         doc = yaml.safe_load(data)
     except yaml.YAMLError as exc:
-        raise UsageError(f"{path}: malformed YAML: {str(exc).splitlines()[0]}") from None
+        raise UsageError(
+            _("{path}: malformed YAML: {exc}").format(path=path, exc=str(exc).splitlines()[0])
+        ) from None
     if not isinstance(doc, dict) or "product" not in doc or "version" not in doc:
-        raise UsageError(f"{path}: not a bundle manifest (needs product and version)")
+        raise UsageError(
+            _("{path}: not a bundle manifest (needs product and version)").format(path=path)
+        )
     images = []
     for i, img in enumerate(doc.get("images") or []):
         try:
@@ -133,10 +140,12 @@ def parse_manifest(data: bytes, source: str = MANIFEST) -> Manifest:
                 )
             )
         except (KeyError, TypeError) as exc:
-            raise UsageError(f"{path}: images[{i}]: missing field {exc}") from None
+            raise UsageError(
+                _("{path}: images[{i}]: missing field {exc}").format(path=path, i=i, exc=exc)
+            ) from None
     files = doc.get("files") or {}
     if not isinstance(files, dict):
-        raise UsageError(f"{path}: files: expected a mapping of path to sha256")
+        raise UsageError(_("{path}: files: expected a mapping of path to sha256").format(path=path))
     known = {"format", "product", "version", "tool_version", "modules", "images", "files"}
     return Manifest(
         product=str(doc["product"]),
@@ -181,8 +190,12 @@ def locate_bundle(explicit: Optional[str], script_dir: Optional[str] = None) -> 
             return os.path.abspath(cand)
     if explicit:
         raise UsageError(
-            f"--bundle {explicit}: no {MANIFEST} there; point it at an unpacked bundle"
+            _("--bundle {explicit}: no {manifest} there; point it at an unpacked bundle").format(
+                explicit=explicit, manifest=MANIFEST
+            )
         )
     raise UsageError(
-        "no bundle found: run in the bundle directory, or pass --bundle DIR (or set SEALBOX_BUNDLE)"
+        _(
+            "no bundle found: run in the bundle directory, or pass --bundle DIR (or set SEALBOX_BUNDLE)"
+        )
     )

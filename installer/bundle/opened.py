@@ -24,6 +24,7 @@ from installer.archive.regular import NotRegular, kind_of, lstat_regular, read_r
 from installer.bundle.manifest import MANIFEST, SIGNATURE, ImageEntry, Manifest, parse_manifest
 from installer.bundle.trust import BundleRefused, check_signature_bytes, trusted_keys
 from installer.errors import SealboxError, command
+from installer.i18n import _, message_of, split_subject
 from installer.spec.load import load_modules_from_bytes
 from installer.spec.model import ModuleSpec
 
@@ -67,8 +68,9 @@ class VerifyReport:
                 f" (and {len(self.problems) - 1} more problem(s))" if len(self.problems) > 1 else ""
             )
             raise BundleRefused(
-                f"bundle {self.bundle} refused: {first}{more}; run "
-                f"'{command('bundle verify')}' for all"
+                _("bundle {bundle} refused: {first}{more}; run '{value}' for all").format(
+                    bundle=self.bundle, first=first, more=more, value=command("bundle verify")
+                )
             )
 
 
@@ -92,7 +94,9 @@ class VerifiedBundle:
         return self.key_id is not None
 
     def signer(self) -> str:
-        return f"signed by key {self.key_id}" if self.key_id else "UNSIGNED (development)"
+        if self.key_id:
+            return _("signed by key {key_id}").format(key_id=self.key_id)
+        return _("UNSIGNED (development)")
 
     def read(self, rel: str) -> bytes:
         """The verified bytes of a listed file; BundleRefused if the manifest does not list it."""
@@ -100,7 +104,9 @@ class VerifiedBundle:
             return self.files[rel]
         except KeyError:
             raise BundleRefused(
-                f"{rel}: not listed in the bundle manifest; the bundle does not carry it"
+                _("{rel}: not listed in the bundle manifest; the bundle does not carry it").format(
+                    rel=rel
+                )
             ) from None
 
     def get(self, rel: str) -> Optional[bytes]:
@@ -120,7 +126,9 @@ class VerifiedBundle:
                 try:
                     out[rel[len(TEMPLATES) :]] = data.decode("utf-8")
                 except UnicodeDecodeError:
-                    raise BundleRefused(f"{rel}: not UTF-8 text; a template must be") from None
+                    raise BundleRefused(
+                        _("{rel}: not UTF-8 text; a template must be").format(rel=rel)
+                    ) from None
         return out
 
     def archive_path(self, entry: Union[ImageEntry, str]) -> str:
@@ -128,7 +136,9 @@ class VerifiedBundle:
         it streams, never trusted from this path alone)."""
         rel = entry.file if isinstance(entry, ImageEntry) else entry
         if rel not in self.manifest.archives():
-            raise BundleRefused(f"{rel}: not an image archive of this bundle's manifest")
+            raise BundleRefused(
+                _("{rel}: not an image archive of this bundle's manifest").format(rel=rel)
+            )
         return os.path.join(self.root, rel)
 
 
@@ -165,7 +175,7 @@ def _walk(bundle_dir: str, report: VerifyReport) -> dict[str, int]:
             full = os.path.join(root, d)
             if os.path.islink(full):
                 rel = os.path.relpath(full, bundle_dir).replace(os.sep, "/")
-                report.add(rel, "symbolic link; bundles hold plain files")
+                report.add(rel, _("symbolic link; bundles hold plain files"))
                 dirs.remove(d)
         for name in names:
             full = os.path.join(root, name)
@@ -195,7 +205,7 @@ def scan_bundle(
     try:
         mdata = _read_top(bundle_dir, MANIFEST, report)
     except FileNotFoundError:
-        report.add(MANIFEST, "missing; this is not a Sealbox bundle")
+        report.add(MANIFEST, _("missing; this is not a Sealbox bundle"))
         return None
     try:
         sdata = _read_top(bundle_dir, SIGNATURE, report)
@@ -206,13 +216,13 @@ def scan_bundle(
     try:
         report.key_id = check_signature_bytes(mdata, sdata, trusted)
     except BundleRefused as exc:
-        path, _, reason = str(exc).partition(": ")
+        path, reason = split_subject(message_of(exc))
         report.add(path, reason)
         return None
     try:
         manifest = parse_manifest(mdata, MANIFEST)
     except SealboxError as exc:
-        report.add(MANIFEST, str(exc).split(": ", 1)[-1])
+        report.add(MANIFEST, split_subject(message_of(exc))[1])
         return None
     report.manifest = manifest
     present = _walk(bundle_dir, report)
@@ -226,15 +236,20 @@ def scan_bundle(
         mode = present[rel]
         if not stat.S_ISREG(mode):
             report.add(
-                rel, f"a {kind_of(mode)} the manifest does not list; bundles hold plain files"
+                rel,
+                _("a {mode} the manifest does not list; bundles hold plain files").format(
+                    mode=kind_of(mode)
+                ),
             )
         elif rel.endswith(".tmp") and rel[:-4] in TOP_LEVEL:
-            report.add(rel, "leftover of an interrupted write; not listed in the manifest")
+            report.add(rel, _("leftover of an interrupted write; not listed in the manifest"))
         else:
             report.add(
                 rel,
-                "not listed in the manifest; a bundle carries only what it lists: move it out "
-                "of the bundle folder",
+                _(
+                    "not listed in the manifest; a bundle carries only what it lists: move it out "
+                    "of the bundle folder"
+                ),
             )
     if report.problems:
         return None
@@ -248,15 +263,15 @@ def _read_listed(
     files: dict[str, bytes] = {}
     for rel, want in sorted(manifest.files.items()):
         if not _safe_rel(rel) or rel in TOP_LEVEL:
-            report.add(rel, "path leaves the bundle; the manifest is malformed")
+            report.add(rel, _("path leaves the bundle; the manifest is malformed"))
             continue
         if rel not in present:
-            report.add(rel, "listed in the manifest but missing; copy the bundle again")
+            report.add(rel, _("listed in the manifest but missing; copy the bundle again"))
             continue
         try:
             data = read_regular(os.path.join(bundle_dir, rel), FILE_LIMIT)
         except FileNotFoundError:
-            report.add(rel, "listed in the manifest but missing; copy the bundle again")
+            report.add(rel, _("listed in the manifest but missing; copy the bundle again"))
             continue
         except NotRegular as exc:
             report.add(rel, str(exc))
@@ -264,7 +279,12 @@ def _read_listed(
         report.files_checked += 1
         got = hashlib.sha256(data).hexdigest()
         if got != want:
-            report.add(rel, f"sha256 {got[:16]}... does not match the manifest ({want[:16]}...)")
+            report.add(
+                rel,
+                _("sha256 {got}... does not match the manifest ({want}...)").format(
+                    got=got[:16], want=want[:16]
+                ),
+            )
             continue
         files[rel] = data
     return files
@@ -278,15 +298,15 @@ def _check_archives(
     for rel, entries in manifest.archives().items():
         listed.add(rel)
         if not _safe_rel(rel):
-            report.add(rel, "path leaves the bundle; the manifest is malformed")
+            report.add(rel, _("path leaves the bundle; the manifest is malformed"))
             continue
         if rel not in present:
-            report.add(rel, "image archive missing; copy the bundle again")
+            report.add(rel, _("image archive missing; copy the bundle again"))
             continue
         try:
             size = lstat_regular(os.path.join(bundle_dir, rel)).st_size
         except FileNotFoundError:
-            report.add(rel, "image archive missing; copy the bundle again")
+            report.add(rel, _("image archive missing; copy the bundle again"))
             continue
         except NotRegular as exc:
             report.add(rel, str(exc))
@@ -294,5 +314,10 @@ def _check_archives(
         want = entries[0].size
         if want and size != want:
             kind = "truncated" if size < want else "too long"
-            report.add(rel, f"{kind}: {size} bytes, the manifest says {want}; copy it again")
+            report.add(
+                rel,
+                _("{kind}: {size} bytes, the manifest says {want}; copy it again").format(
+                    kind=kind, size=size, want=want
+                ),
+            )
     return listed

@@ -15,6 +15,7 @@ from typing import Iterable, Optional
 from installer import signing
 from installer.bundle.manifest import MANIFEST, SIGNATURE
 from installer.errors import HostError, SealboxError, UsageError, command
+from installer.i18n import _
 
 SIG_FORMAT = 1
 ALGORITHM = "ed25519"
@@ -53,7 +54,9 @@ def parse_signature(data: bytes, source: str = SIGNATURE) -> Signature:
             raise ValueError("unsupported format or algorithm")
         return Signature(str(doc["key_id"]), signing.unb64(str(doc["signature"])))
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise BundleRefused(f"{source}: unreadable signature file ({exc})") from None
+        raise BundleRefused(
+            _("{source}: unreadable signature file ({exc})").format(source=source, exc=exc)
+        ) from None
 
 
 def sign_manifest(bundle_dir: str, key: signing.PrivateKey) -> Signature:
@@ -116,7 +119,9 @@ def _load(sources: list[tuple[str, str]], explicit: list[str]) -> dict[str, sign
             raise _unreadable(label, source) from None
         except OSError:
             if source in explicit:
-                raise UsageError(f"--trust {source}: no such file") from None
+                raise UsageError(
+                    _("--trust {source}: no such file").format(source=source)
+                ) from None
             continue
         for path in _pub_files(source, label):
             try:
@@ -160,23 +165,27 @@ def check_signature_bytes(
         if os.environ.get(UNSIGNED_ENV) == "1":
             return None
         raise BundleRefused(
-            f"{SIGNATURE}: missing, the bundle is not signed; ask the vendor for a signed bundle "
-            f"(sealbox bundle create --key), or set {UNSIGNED_ENV}=1 for a development bundle"
+            _(
+                "{signature}: missing, the bundle is not signed; ask the vendor for a signed bundle (sealbox bundle create --key), or set {unsigned_env}=1 for a development bundle"
+            ).format(signature=SIGNATURE, unsigned_env=UNSIGNED_ENV)
         )
     sig = parse_signature(sig_data)
     key = trusted.get(sig.key_id)
     if key is None:
         raise BundleRefused(
-            f"{SIGNATURE}: signed by key {sig.key_id}, which is not trusted here; get the "
-            f"vendor's public key through a separate channel, compare its id, and pass "
-            f"--trust vendor.pub (or pin it: {command('bundle trust vendor.pub')})"
+            _(
+                "{signature}: signed by key {key_id}, which is not trusted here; get the vendor's public key through a separate channel, compare its id, and pass --trust vendor.pub (or pin it: {value})"
+            ).format(
+                signature=SIGNATURE, key_id=sig.key_id, value=command("bundle trust vendor.pub")
+            )
         )
     try:
         key.verify(sig.signature, manifest_data)
     except signing.SignatureInvalid:
         raise BundleRefused(
-            f"{MANIFEST}: does not match its signature (key {sig.key_id}); the manifest was "
-            f"altered or damaged, copy the bundle again"
+            _(
+                "{manifest}: does not match its signature (key {key_id}); the manifest was altered or damaged, copy the bundle again"
+            ).format(manifest=MANIFEST, key_id=sig.key_id)
         ) from None
     return sig.key_id
 

@@ -15,6 +15,7 @@ from installer.archive.regular import NotRegular, open_regular
 from installer.archive.streams import ArchiveError, stream_decompressed
 from installer.archive.tarscan import ImageIdScanner
 from installer.bundle.opened import Problem, VerifyReport, scan_bundle
+from installer.i18n import _, message_of, split_subject
 
 Progress = Callable[[str, int, int], None]  # archive, bytes read, total
 
@@ -61,9 +62,8 @@ def _deep_check(
     except NotRegular as exc:
         report.add(rel, str(exc))
     except FileNotFoundError:
-        report.add(rel, "image archive missing; copy the bundle again")
+        report.add(rel, _("image archive missing; copy the bundle again"))
     except ArchiveError as exc:
-        msg = str(exc)
-        report.add(
-            rel, msg[len(full) + 2 :] if msg.startswith(full + ": ") else msg.split(": ", 1)[-1]
-        )
+        msg = message_of(exc)
+        subject, reason = split_subject(msg, full)
+        report.add(rel, reason if reason is not msg else split_subject(msg)[1])

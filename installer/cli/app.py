@@ -17,12 +17,15 @@ from installer.cli import k8s as k8s_cli
 from installer.cli import license as license_cli
 from installer.cli import support as support_cli
 from installer.cli.context import CTX
-from installer.errors import SealboxError
+from installer.errors import SealboxError, UsageError
+from installer.i18n import LANGUAGES, PSEUDO, _, set_language
 
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
-    help="Sealbox: deploy a vendor's offline bundle (license server, MySQL, services) with Docker.",
+    help=_(
+        "Sealbox: deploy a vendor's offline bundle (license server, MySQL, services) with Docker."
+    ),
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -30,19 +33,28 @@ app = typer.Typer(
 @app.callback()
 def root(
     bundle: Optional[str] = typer.Option(
-        None, "--bundle", "-b", help="Bundle directory (default: here)."
+        None, "--bundle", "-b", help=_("Bundle directory (default: here).")
     ),
     state_dir: Optional[str] = typer.Option(
-        None, "--state-dir", help="State directory (default /var/lib/sealbox)."
+        None, "--state-dir", help=_("State directory (default /var/lib/sealbox).")
+    ),
+    lang: Optional[str] = typer.Option(
+        None,
+        "--lang",
+        help=_("Language of messages: zh or en (default: from LC_ALL, LC_MESSAGES, LANG)."),
     ),
 ) -> None:
+    if lang is not None:
+        if lang.lower() not in LANGUAGES and lang.lower() != PSEUDO:
+            raise UsageError(_("--lang {lang}: choose zh or en").format(lang=lang))
+        set_language(lang)
     CTX.bundle = bundle
     CTX.state_dir = state_dir
 
 
-@app.command("version", help="Print the Sealbox version.")
+@app.command("version", help=_("Print the Sealbox version."))
 def version() -> None:
-    output.out.print(f"sealbox {installer.__version__}")
+    output.out.print(_("sealbox {version}").format(version=installer.__version__))
 
 
 modules.register(app)
@@ -69,7 +81,7 @@ def main(argv: Optional[List[str]] = None, prog_name: str = "sealbox") -> None:
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except click.exceptions.Abort:
-        output.error("aborted")
+        output.error(_("aborted"))
         code = 130
     except click.ClickException as exc:
         exc.show()
@@ -78,7 +90,7 @@ def main(argv: Optional[List[str]] = None, prog_name: str = "sealbox") -> None:
         output.error(str(exc))
         code = exc.exit_code
     except KeyboardInterrupt:
-        output.error("interrupted; re-run the same command to resume")
+        output.error(_("interrupted; re-run the same command to resume"))
         code = 130
     sys.exit(code)
 

@@ -18,47 +18,55 @@ from installer.i18n import _
 
 app = typer.Typer(
     no_args_is_help=True,
-    help="Build (vendor side), verify and trust offline bundles.",
+    help=_("Build (vendor side), verify and trust offline bundles."),
 )
 
 TRUST_OPT = typer.Option(
-    [], "--trust", help="Vendor public key (or folder of *.pub) to trust; repeatable."
+    [], "--trust", help=_("Vendor public key (or folder of *.pub) to trust; repeatable.")
 )
 
 
-@app.command("create", help="Build a bundle from bundle.yaml and the local Docker images.")
+@app.command("create", help=_("Build a bundle from bundle.yaml and the local Docker images."))
 def create(
-    definition: str = typer.Argument(..., help="bundle.yaml: product, version, modules."),
-    out: str = typer.Option(..., "--out", "-o", help="Bundle folder to write (new or a bundle)."),
-    key: Optional[str] = typer.Option(None, "--key", help="Vendor private key to sign with."),
-    compression: str = typer.Option("zstd", "--compression", help="zstd (default) or xz."),
-    level: Optional[int] = typer.Option(None, "--level", help="Compression level (zstd 6)."),
+    definition: str = typer.Argument(..., help=_("bundle.yaml: product, version, modules.")),
+    out: str = typer.Option(
+        ..., "--out", "-o", help=_("Bundle folder to write (new or a bundle).")
+    ),
+    key: Optional[str] = typer.Option(None, "--key", help=_("Vendor private key to sign with.")),
+    compression: str = typer.Option("zstd", "--compression", help=_("zstd (default) or xz.")),
+    level: Optional[int] = typer.Option(None, "--level", help=_("Compression level (zstd 6).")),
     layout: str = typer.Option(
         "shared",
         "--layout",
-        help=f"{' or '.join(LAYOUTS)}: one archive for all images or one each.",
+        help=_("{layouts}: one archive for all images or one each.").format(
+            layouts=" or ".join(LAYOUTS)
+        ),
     ),
     no_wheels: bool = typer.Option(
-        False, "--no-wheels", help="Do not carry Sealbox (install.py + wheels/)."
+        False, "--no-wheels", help=_("Do not carry Sealbox (install.py + wheels/).")
     ),
     python: List[str] = typer.Option(
-        [], "--python", help="Target Python version for the wheels, e.g. 3.9; repeatable."
+        [], "--python", help=_("Target Python version for the wheels, e.g. 3.9; repeatable.")
     ),
     wheels_from: Optional[str] = typer.Option(
-        None, "--wheels-from", help="Take dependency wheels from this folder only (no index)."
+        None, "--wheels-from", help=_("Take dependency wheels from this folder only (no index).")
     ),
     since: Optional[str] = typer.Option(
         None,
         "--since",
-        help="The previous bundle's manifest.yaml (or folder), signed: write an upgrade (delta) "
-        "bundle holding only the image layers that version lacks.",
+        help=_(
+            "The previous bundle's manifest.yaml (or folder), signed: write an upgrade (delta) "
+            "bundle holding only the image layers that version lacks."
+        ),
     ),
     trust: List[str] = TRUST_OPT,
     license_dir: Optional[str] = typer.Option(
         None,
         "--license",
-        help="Folder with license.cfg + vendor.pub to ship as license/ (checked against the "
-        "key the licensed images pin).",
+        help=_(
+            "Folder with license.cfg + vendor.pub to ship as license/ (checked against the "
+            "key the licensed images pin)."
+        ),
     ),
 ) -> None:
     started = time.monotonic()
@@ -81,12 +89,19 @@ def create(
         wheels_from=wheels_from,
         license_dir=license_dir,
         since=base,
-        progress=lambda m: output.err.print(f"[bundle] {m}", markup=False, highlight=False),
+        progress=lambda m: output.err.print(
+            _("[bundle] {m}").format(m=m), markup=False, highlight=False
+        ),
     )
     archives = manifest.archives()
     output.table(
-        f"{manifest.product} {manifest.version} in {out} ({time.monotonic() - started:.1f}s)",
-        ["archive", "images", "uncompressed MB", "compressed MB"],
+        _("{product} {version} in {out} ({time:.1f}s)").format(
+            product=manifest.product,
+            version=manifest.version,
+            out=out,
+            time=time.monotonic() - started,
+        ),
+        [_("archive"), _("images"), _("uncompressed MB"), _("compressed MB")],
         [
             (
                 rel,
@@ -106,19 +121,19 @@ def create(
             ).format(product=manifest.product, base=manifest.base.get("version"), n=len(left))
         )
     if private is None:
-        output.err.print("[yellow]warning:[/] bundle not signed (no --key); installs refuse it")
+        output.err.print(_("[yellow]warning:[/] bundle not signed (no --key); installs refuse it"))
     else:
-        output.out.print(f"Signed with vendor key {private.id}")
+        output.out.print(_("Signed with vendor key {id_}").format(id_=private.id))
 
 
-@app.command("verify", help="Check signature, checksums, unlisted files and image IDs.")
+@app.command("verify", help=_("Check signature, checksums, unlisted files and image IDs."))
 def verify(
-    bundle: Optional[str] = typer.Argument(None, help="Bundle folder (default: this bundle)."),
+    bundle: Optional[str] = typer.Argument(None, help=_("Bundle folder (default: this bundle).")),
     trust: List[str] = TRUST_OPT,
     quick: bool = typer.Option(
-        False, "--quick", help="Do not read image archives (what install checks up front)."
+        False, "--quick", help=_("Do not read image archives (what install checks up front).")
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
+    as_json: bool = typer.Option(False, "--json", help=_("Print JSON on stdout.")),
 ) -> None:
     bundle_dir = bundle or CTX.bundle_dir()
     report = verify_bundle(bundle_dir, trusted_keys(trust), deep=not quick)
@@ -139,10 +154,20 @@ def verify(
         for p in report.problems:
             output.error(p.line())
         if report.ok:
-            who = f"signed by key {report.key_id}" if report.key_id else "UNSIGNED"
+            who = (
+                _("signed by key {key_id}").format(key_id=report.key_id)
+                if report.key_id
+                else _("UNSIGNED")
+            )
             output.out.print(
-                f"OK: {report.bundle} ({who}; {report.files_checked} files, "
-                f"{report.archives_checked} image archive(s) checked)"
+                _(
+                    "OK: {bundle} ({who}; {files_checked} files, {archives_checked} image archive(s) checked)"
+                ).format(
+                    bundle=report.bundle,
+                    who=who,
+                    files_checked=report.files_checked,
+                    archives_checked=report.archives_checked,
+                )
             )
             delta = _delta_of(report)
             if delta:
@@ -162,9 +187,13 @@ def _delta_of(report: VerifyReport) -> Optional[dict]:
     return {"product": base.get("product"), "version": base.get("version")} if base else None
 
 
-@app.command("trust", help="Pin a vendor public key on this host (/etc/sealbox/trusted-keys).")
+@app.command("trust", help=_("Pin a vendor public key on this host (/etc/sealbox/trusted-keys)."))
 def trust_key(
-    pub: str = typer.Argument(..., help="The vendor's public key, received out of band."),
+    pub: str = typer.Argument(..., help=_("The vendor's public key, received out of band.")),
 ) -> None:
     key_id, dest = pin_key(pub)
-    output.out.print(f"Pinned vendor key {key_id} at {dest}; compare the id with your vendor's")
+    output.out.print(
+        _("Pinned vendor key {key_id} at {dest}; compare the id with your vendor's").format(
+            key_id=key_id, dest=dest
+        )
+    )

@@ -11,8 +11,9 @@ import sys
 import typer
 
 from installer.errors import UsageError
+from installer.i18n import _
 
-YES_OPT = typer.Option(False, "--yes", "-y", help="Do not ask; answer yes.")
+YES_OPT = typer.Option(False, "--yes", "-y", help=_("Do not ask; answer yes."))
 
 
 def on_terminal() -> bool:
@@ -25,8 +26,11 @@ def confirm_purge(what: str, command: str, yes: bool) -> None:
         return
     if not on_terminal():
         raise UsageError(
-            f"--purge deletes {what} and cannot be undone: add --yes to confirm "
-            f"({command} --purge --yes); nothing was deleted"
+            _(
+                "--purge deletes {what} and cannot be undone: add --yes to confirm ({command} --purge --yes); nothing was deleted"
+            ).format(what=what, command=command)
         )
-    if not typer.confirm(f"Delete {what}? This cannot be undone", default=False, err=True):
-        raise UsageError("not confirmed; nothing was deleted")
+    if not typer.confirm(
+        _("Delete {what}? This cannot be undone").format(what=what), default=False, err=True
+    ):
+        raise UsageError(_("not confirmed; nothing was deleted"))

@@ -17,6 +17,7 @@ from installer.deploy.state import StateStore
 from installer.errors import SCRIPT_DIR_ENV, HostError
 from installer.facts.snapshot import HostFacts
 from installer.hosts.local import LocalHost
+from installer.i18n import _
 
 
 @dataclass
@@ -42,8 +43,9 @@ class CliContext:
         host = LocalHost()
         if not HostFacts(host).is_root:
             raise HostError(
-                f"'{what}' needs root on {host.name} (it runs Docker and writes "
-                f"{StateStore(host, self.state_dir).root}): run it with sudo"
+                _(
+                    "'{what}' needs root on {name} (it runs Docker and writes {root}): run it with sudo"
+                ).format(what=what, name=host.name, root=StateStore(host, self.state_dir).root)
             )
 
     def deployment(self, reporter=None) -> Deployment:

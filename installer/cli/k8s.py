@@ -16,6 +16,7 @@ from installer.cli.context import CTX
 from installer.deploy.variables import parse_set_options
 from installer.errors import UsageError
 from installer.hosts.local import LocalHost
+from installer.i18n import _
 from installer.k8s.chart import write_chart
 from installer.k8s.flow import RenderResult, apply_bundle, render_to_dir
 from installer.k8s.kubectl import Kubectl
@@ -27,14 +28,14 @@ from installer.k8s.validate import DEFAULT_VERSIONS
 
 app = typer.Typer(
     no_args_is_help=True,
-    help="Cluster mode: push images to the cluster registry, render/validate/apply manifests.",
+    help=_("Cluster mode: push images to the cluster registry, render/validate/apply manifests."),
 )
 
-BUNDLE_OPT = typer.Option(None, "--bundle", "-b", help="Bundle directory (default: here).")
-JSON_OPT = typer.Option(False, "--json", help="Print JSON on stdout (progress stays on stderr).")
-NS_OPT = typer.Option("sealbox", "--namespace", "-n", help="Namespace to deploy into.")
+BUNDLE_OPT = typer.Option(None, "--bundle", "-b", help=_("Bundle directory (default: here)."))
+JSON_OPT = typer.Option(False, "--json", help=_("Print JSON on stdout (progress stays on stderr)."))
+NS_OPT = typer.Option("sealbox", "--namespace", "-n", help=_("Namespace to deploy into."))
 KUBECONFIG_OPT = typer.Option(
-    None, "--kubeconfig", help="kubeconfig (default $KUBECONFIG, ~/.kube/config)."
+    None, "--kubeconfig", help=_("kubeconfig (default $KUBECONFIG, ~/.kube/config).")
 )
 
 
@@ -45,15 +46,19 @@ def _bundle(bundle: Optional[str]) -> str:
 
 
 @app.command(
-    "push", help="Load the bundle's images and push them to REGISTRY (skips what is there)."
+    "push", help=_("Load the bundle's images and push them to REGISTRY (skips what is there).")
 )
 def push(
-    registry: str = typer.Option(..., "--registry", help="HOST:PORT of the cluster's registry."),
-    insecure: bool = typer.Option(False, "--insecure", help="Plain-HTTP registry (no TLS)."),
+    registry: str = typer.Option(..., "--registry", help=_("HOST:PORT of the cluster's registry.")),
+    insecure: bool = typer.Option(False, "--insecure", help=_("Plain-HTTP registry (no TLS).")),
     ca_cert: Optional[str] = typer.Option(
-        None, "--ca-cert", help="CA of the registry (default /etc/docker/certs.d/HOST:PORT/ca.crt)."
+        None,
+        "--ca-cert",
+        help=_("CA of the registry (default /etc/docker/certs.d/HOST:PORT/ca.crt)."),
     ),
-    trust: List[str] = typer.Option([], "--trust", help="Vendor public key to trust; repeatable."),
+    trust: List[str] = typer.Option(
+        [], "--trust", help=_("Vendor public key to trust; repeatable.")
+    ),
     as_json: bool = JSON_OPT,
     bundle: Optional[str] = BUNDLE_OPT,
 ) -> None:
@@ -68,8 +73,8 @@ def push(
         output.print_json({"registry": registry, "images": [vars(i) for i in items]})
         return
     output.table(
-        f"Images in {registry}",
-        ["image", "pushed as", "action", "digest"],
+        _("Images in {registry}").format(registry=registry),
+        [_("image"), _("pushed as"), _("action"), _("digest")],
         [
             (i.ref, i.target, "already there" if i.action == SKIP else "pushed", i.digest)
             for i in items
@@ -108,40 +113,42 @@ def _options(
     )
 
 
-MODULES_ARG = typer.Argument(None, help="Modules (default: all); dependencies come along.")
-OUT_OPT = typer.Option(..., "--out", "-o", help="Folder for the manifests (one file per module).")
-REGISTRY_OPT = typer.Option(None, "--registry", help="Images as REGISTRY/<repo>:<tag>.")
-SET_OPT = typer.Option([], "--set", help="NAME=VALUE for a module variable; repeatable.")
-SVC_OPT = typer.Option("NodePort", "--service-type", help="NodePort or ClusterIP for HTTP APIs.")
-INSTANCES_OPT = typer.Option(None, "--instances", help="Replicas of the named modules.")
-GPUS_OPT = typer.Option(None, "--gpus", help="nvidia.com/gpu per replica of the named modules.")
-NODE_OPT = typer.Option(
-    None, "--license-node", help="Node the license was issued for (license-server runs there)."
+MODULES_ARG = typer.Argument(None, help=_("Modules (default: all); dependencies come along."))
+OUT_OPT = typer.Option(
+    ..., "--out", "-o", help=_("Folder for the manifests (one file per module).")
 )
-LICENSE_OPT = typer.Option(None, "--license", help="license.cfg (default: the bundle's).")
-SIZE_OPT = typer.Option("20Gi", "--storage-size", help="Size of each data volume claim.")
-CLASS_OPT = typer.Option(None, "--storage-class", help="StorageClass of the data volume claims.")
+REGISTRY_OPT = typer.Option(None, "--registry", help=_("Images as REGISTRY/<repo>:<tag>."))
+SET_OPT = typer.Option([], "--set", help=_("NAME=VALUE for a module variable; repeatable."))
+SVC_OPT = typer.Option("NodePort", "--service-type", help=_("NodePort or ClusterIP for HTTP APIs."))
+INSTANCES_OPT = typer.Option(None, "--instances", help=_("Replicas of the named modules."))
+GPUS_OPT = typer.Option(None, "--gpus", help=_("nvidia.com/gpu per replica of the named modules."))
+NODE_OPT = typer.Option(
+    None, "--license-node", help=_("Node the license was issued for (license-server runs there).")
+)
+LICENSE_OPT = typer.Option(None, "--license", help=_("license.cfg (default: the bundle's)."))
+SIZE_OPT = typer.Option("20Gi", "--storage-size", help=_("Size of each data volume claim."))
+CLASS_OPT = typer.Option(None, "--storage-class", help=_("StorageClass of the data volume claims."))
 SECRETS_OPT = typer.Option(
     None,
     "--secrets",
-    help="Secrets file (0600) kept between renders (default DIR/.sealbox/secrets.yaml).",
+    help=_("Secrets file (0600) kept between renders (default DIR/.sealbox/secrets.yaml)."),
 )
 HOSTPATH_OPT = typer.Option(
-    HOSTPATH_ROOT, "--host-path-root", help="Where the license server keeps state on its node."
+    HOSTPATH_ROOT, "--host-path-root", help=_("Where the license server keeps state on its node.")
 )
 NODEPORT_OPT = typer.Option(
-    None, "--node-port", help="Fixed NodePort (30000-32767) of the named HTTP module."
+    None, "--node-port", help=_("Fixed NodePort (30000-32767) of the named HTTP module.")
 )
 REQUESTS_OPT = typer.Option(
-    None, "--requests", help="cpu=Q,memory=Q requests of the named modules (default: spec)."
+    None, "--requests", help=_("cpu=Q,memory=Q requests of the named modules (default: spec).")
 )
 LIMITS_OPT = typer.Option(
-    None, "--limits", help="cpu=Q,memory=Q limits of the named modules (default: spec)."
+    None, "--limits", help=_("cpu=Q,memory=Q limits of the named modules (default: spec).")
 )
 VERSIONS_OPT = typer.Option(
     list(DEFAULT_VERSIONS),
     "--kube-version",
-    help="Kubernetes schema version to validate against; repeatable.",
+    help=_("Kubernetes schema version to validate against; repeatable."),
 )
 
 
@@ -149,9 +156,17 @@ def _site(
     host_path_root: str, node_port: Optional[int], requests: Optional[str], limits: Optional[str]
 ) -> dict:
     if node_port is not None and not 30000 <= node_port <= 32767:
-        raise UsageError(f"--node-port {node_port}: expected 30000-32767 (the NodePort range)")
+        raise UsageError(
+            _("--node-port {node_port}: expected 30000-32767 (the NodePort range)").format(
+                node_port=node_port
+            )
+        )
     if not host_path_root.startswith("/"):
-        raise UsageError(f"--host-path-root {host_path_root}: expected an absolute path")
+        raise UsageError(
+            _("--host-path-root {host_path_root}: expected an absolute path").format(
+                host_path_root=host_path_root
+            )
+        )
     return {
         "host_path_root": host_path_root,
         "node_port": node_port,
@@ -176,18 +191,23 @@ def _print_render(result: RenderResult, as_json: bool) -> None:
         )
         return
     output.table(
-        f"Manifests in {result.out_dir} (namespace {r.namespace}; valid for Kubernetes "
-        f"{', '.join(result.versions)})",
-        ["file", "objects"],
+        _("Manifests in {out_dir} (namespace {namespace}; valid for Kubernetes {versions})").format(
+            out_dir=result.out_dir, namespace=r.namespace, versions=", ".join(result.versions)
+        ),
+        [_("file"), _("objects")],
         [
             (f.name, ", ".join(f"{o['kind']}/{o['metadata']['name']}" for o in f.objects))
             for f in r.files
         ],
     )
-    output.err.print(f"secret values kept in {result.secrets_file} (0600; not printed)")
+    output.err.print(
+        _("secret values kept in {secrets_file} (0600; not printed)").format(
+            secrets_file=result.secrets_file
+        )
+    )
 
 
-@app.command("render", help="Render and validate Kubernetes manifests for modules into DIR.")
+@app.command("render", help=_("Render and validate Kubernetes manifests for modules into DIR."))
 def render(
     modules: Optional[List[str]] = MODULES_ARG,
     out: str = OUT_OPT,
@@ -229,7 +249,9 @@ def render(
     _print_render(result, as_json)
 
 
-@app.command("chart", help="Write a Helm chart of the modules into DIR (same render, site knobs).")
+@app.command(
+    "chart", help=_("Write a Helm chart of the modules into DIR (same render, site knobs).")
+)
 def chart(
     modules: Optional[List[str]] = MODULES_ARG,
     out: str = OUT_OPT,
@@ -270,11 +292,13 @@ def chart(
     if as_json:
         output.print_json({"chart": out, "files": files})
         return
-    output.table(f"Helm chart in {out}", ["file"], [(f,) for f in files])
-    output.err.print(f"install: helm install NAME {out} -n NAMESPACE --create-namespace")
+    output.table(_("Helm chart in {out}").format(out=out), [_("file")], [(f,) for f in files])
+    output.err.print(
+        _("install: helm install NAME {out} -n NAMESPACE --create-namespace").format(out=out)
+    )
 
 
-@app.command("apply", help="Render, validate, kubectl apply --server-side, wait for rollouts.")
+@app.command("apply", help=_("Render, validate, kubectl apply --server-side, wait for rollouts."))
 def apply(
     modules: Optional[List[str]] = MODULES_ARG,
     out: str = OUT_OPT,
@@ -296,19 +320,19 @@ def apply(
     versions: List[str] = VERSIONS_OPT,
     kubeconfig: Optional[str] = KUBECONFIG_OPT,
     insecure: bool = typer.Option(
-        False, "--insecure", help="Plain-HTTP registry (for the image digest look-up)."
+        False, "--insecure", help=_("Plain-HTTP registry (for the image digest look-up).")
     ),
-    ca_cert: Optional[str] = typer.Option(None, "--ca-cert", help="CA of the registry."),
+    ca_cert: Optional[str] = typer.Option(None, "--ca-cert", help=_("CA of the registry.")),
     force_conflicts: bool = typer.Option(
-        False, "--force-conflicts", help="Take back fields another manager changed."
+        False, "--force-conflicts", help=_("Take back fields another manager changed.")
     ),
-    timeout: int = typer.Option(600, "--timeout", help="Seconds to wait for all rollouts."),
-    no_wait: bool = typer.Option(False, "--no-wait", help="Do not wait for rollouts."),
+    timeout: int = typer.Option(600, "--timeout", help=_("Seconds to wait for all rollouts.")),
+    no_wait: bool = typer.Option(False, "--no-wait", help=_("Do not wait for rollouts.")),
     as_json: bool = JSON_OPT,
     bundle: Optional[str] = BUNDLE_OPT,
 ) -> None:
     if timeout < 1:
-        raise UsageError(f"--timeout {timeout}: expected seconds >= 1")
+        raise UsageError(_("--timeout {timeout}: expected seconds >= 1").format(timeout=timeout))
     opts = _options(
         namespace,
         registry,
@@ -353,13 +377,13 @@ def _print_status(kubectl: Kubectl, namespace: str, as_json: bool) -> None:
         )
         return
     output.table(
-        f"Sealbox workloads in namespace {namespace}",
-        ["module", "kind", "name", "ready", "image"],
+        _("Sealbox workloads in namespace {namespace}").format(namespace=namespace),
+        [_("module"), _("kind"), _("name"), _("ready"), _("image")],
         [(r.module, r.kind, r.name, f"{r.ready}/{r.desired}", r.image) for r in rows],
     )
 
 
-@app.command("status", help="Workloads Sealbox deployed in the namespace (found by label).")
+@app.command("status", help=_("Workloads Sealbox deployed in the namespace (found by label)."))
 def status(
     namespace: str = NS_OPT, kubeconfig: Optional[str] = KUBECONFIG_OPT, as_json: bool = JSON_OPT
 ) -> None:
@@ -367,23 +391,27 @@ def status(
 
 
 @app.command(
-    "delete", help="Delete what Sealbox deployed (data volume claims kept unless --purge)."
+    "delete", help=_("Delete what Sealbox deployed (data volume claims kept unless --purge).")
 )
 def delete(
-    modules: Optional[List[str]] = typer.Argument(None, help="Modules (default: all of them)."),
+    modules: Optional[List[str]] = typer.Argument(None, help=_("Modules (default: all of them).")),
     namespace: str = NS_OPT,
     purge: bool = typer.Option(
-        False, "--purge", help="Also delete the data volume claims and the namespace."
+        False, "--purge", help=_("Also delete the data volume claims and the namespace.")
     ),
     kubeconfig: Optional[str] = KUBECONFIG_OPT,
     yes: bool = CONFIRM_OPT,
 ) -> None:
     if purge:
-        what = f"the data volume claims{'' if modules else ' and the namespace'} in {namespace}"
+        what = (
+            _("the data volume claims in {namespace}")
+            if modules
+            else _("the data volume claims and the namespace in {namespace}")
+        ).format(namespace=namespace)
         confirm_purge(what, "k8s delete", yes)
     kubectl = Kubectl.find(LocalHost(), kubeconfig)
     text = kubectl.delete(namespace, purge=purge, modules=modules or [])
     for line in text.splitlines():
         output.err.print(line, markup=False, highlight=False)
     if not purge:
-        output.err.print("data volume claims kept; `sealbox k8s delete --purge` removes them")
+        output.err.print(_("data volume claims kept; `sealbox k8s delete --purge` removes them"))

@@ -21,6 +21,7 @@ from installer.cli.remote import on_targets, targets, with_targets
 from installer.errors import LicenseError, SealboxError, UsageError
 from installer.fleet.fleet import OnHost
 from installer.fleet.run import Outcome
+from installer.i18n import _
 from installer.license import store
 from installer.license.onhost import license_on, summary, verify_on
 from installer.license.shipped import fileformat, keys
@@ -28,7 +29,7 @@ from installer.license.shipped.model import day
 from installer.license.shipped.verify import Verdict
 
 app = typer.Typer(
-    help="Licenses: vendor keys, issuing from finger.tar.gz, verifying and installing.",
+    help=_("Licenses: vendor keys, issuing from finger.tar.gz, verifying and installing."),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -48,7 +49,11 @@ def _read(path: str, what: str) -> bytes:
         with open(path, "rb") as fh:
             return fh.read()
     except OSError as exc:
-        raise UsageError(f"{path}: cannot read {what} ({exc.strerror}); check the path") from None
+        raise UsageError(
+            _("{path}: cannot read {what} ({strerror}); check the path").format(
+                path=path, what=what, strerror=exc.strerror
+            )
+        ) from None
 
 
 def _bundle() -> Optional[VerifiedBundle]:
@@ -69,60 +74,72 @@ def _pinned(vendor_pub: Optional[str], key_option: bool = True) -> fileformat.Ke
     if bundle is None:
         fix = "pass --vendor-pub FILE" if key_option else "pass --bundle DIR before 'license'"
         raise UsageError(  # bad usage (exit 2), not "the license does not allow it" (4)
-            f"no vendor public key: run in the bundle (its license/vendor.pub is pinned) or {fix}"
+            _(
+                "no vendor public key: run in the bundle (its license/vendor.pub is pinned) or {fix}"
+            ).format(fix=fix)
         )
     return keys.bundle_keyring(bundle)
 
 
 @app.command(
     "keygen",
-    help="Make a vendor Ed25519 key pair: KEY (0600, default vendor.key) and its .pub beside it.",
+    help=_(
+        "Make a vendor Ed25519 key pair: KEY (0600, default vendor.key) and its .pub beside it."
+    ),
 )
 def keygen(
-    key: Optional[str] = typer.Argument(None, metavar="[KEY]", help="Private key file to create."),
+    key: Optional[str] = typer.Argument(
+        None, metavar="[KEY]", help=_("Private key file to create.")
+    ),
     out: Optional[str] = typer.Option(
         None,
         "-o",
         "--out",
-        help="Private key file to create (the same as KEY; default vendor.key).",
+        help=_("Private key file to create (the same as KEY; default vendor.key)."),
     ),
 ) -> None:
     from installer import signing
 
     if key and out and key != out:
-        raise UsageError(f"two key files given ({key} and -o {out}): give one")
+        raise UsageError(
+            _("two key files given ({key} and -o {out}): give one").format(key=key, out=out)
+        )
     out = key or out or "vendor.key"
 
     def run() -> None:
         key = signing.generate()
         priv, pub = signing.write_keypair(key, out)
-        output.out.print(f"private key {priv} (0600, keep it secret)\npublic key  {pub}")
-        output.out.print(f"key id      {key.id}")
+        output.out.print(
+            _("private key {priv} (0600, keep it secret)\npublic key  {pub}").format(
+                priv=priv, pub=pub
+            )
+        )
+        output.out.print(_("key id      {id_}").format(id_=key.id))
 
     _guard(run)
 
 
-@app.command("issue", help="Issue a signed license for the machines in a finger.tar.gz.")
+@app.command("issue", help=_("Issue a signed license for the machines in a finger.tar.gz."))
 def issue_cmd(
-    request: str = typer.Option(..., "--request", "-r", help="finger.tar.gz from the customer."),
+    request: str = typer.Option(..., "--request", "-r", help=_("finger.tar.gz from the customer.")),
     modules: List[str] = typer.Option(
-        ..., "--modules", "-m", help="NAME=INSTANCES[:GPUS], e.g. face-server=4 (repeatable)."
+        ..., "--modules", "-m", help=_("NAME=INSTANCES[:GPUS], e.g. face-server=4 (repeatable).")
     ),
-    days: int = typer.Option(90, "--days", help="Validity in days (trials: 90)."),
-    key: str = typer.Option(..., "--key", "-k", help="Vendor private key (from keygen)."),
-    out: str = typer.Option("license.cfg", "-o", "--out", help="License file to write."),
-    customer: str = typer.Option("customer", "--customer", help="Customer name."),
-    product: str = typer.Option("sealbox", "--product", help="Product name."),
-    type_: str = typer.Option("trial", "--type", help="trial or production."),
-    grace_days: int = typer.Option(7, "--grace-days", help="Days served after expiry."),
-    warn_days: int = typer.Option(14, "--warn-days", help="Warn this many days before expiry."),
-    allow_vm: bool = typer.Option(False, "--allow-vm", help="Allow virtual machines."),
+    days: int = typer.Option(90, "--days", help=_("Validity in days (trials: 90).")),
+    key: str = typer.Option(..., "--key", "-k", help=_("Vendor private key (from keygen).")),
+    out: str = typer.Option("license.cfg", "-o", "--out", help=_("License file to write.")),
+    customer: str = typer.Option("customer", "--customer", help=_("Customer name.")),
+    product: str = typer.Option("sealbox", "--product", help=_("Product name.")),
+    type_: str = typer.Option("trial", "--type", help=_("trial or production.")),
+    grace_days: int = typer.Option(7, "--grace-days", help=_("Days served after expiry.")),
+    warn_days: int = typer.Option(14, "--warn-days", help=_("Warn this many days before expiry.")),
+    allow_vm: bool = typer.Option(False, "--allow-vm", help=_("Allow virtual machines.")),
     required: Optional[int] = typer.Option(
-        None, "--required", help="Components that must match (default: all recorded but one)."
+        None, "--required", help=_("Components that must match (default: all recorded but one).")
     ),
-    must_match: List[str] = typer.Option([], "--must-match", help="Component that must match."),
+    must_match: List[str] = typer.Option([], "--must-match", help=_("Component that must match.")),
     report_key: Optional[str] = typer.Option(
-        None, "--report-key", help="Pin the license server's usage-report key (its key id)."
+        None, "--report-key", help=_("Pin the license server's usage-report key (its key id).")
     ),
 ) -> None:
     from installer import signing
@@ -152,16 +169,25 @@ def issue_cmd(
         vms = vm_machines(lic.machines)
         if vms and not allow_vm:
             output.err.print(
-                f"warning: {', '.join(vms)} show VM evidence; this license will refuse them "
-                "(add --allow-vm to allow)",
+                _(
+                    "warning: {vms} show VM evidence; this license will refuse them (add --allow-vm to allow)"
+                ).format(vms=", ".join(vms)),
                 markup=False,
             )
         text = fileformat.render(lic, private)
         Path(out).write_bytes(text)
         output.out.print(
-            f"{out}: license {lic.license_id} for {lic.customer}, {len(lic.machines)} machine(s), "
-            f"modules {', '.join(sorted(lic.modules))}, expires {day(lic.expires_at)} "
-            f"(key {private.id})",
+            _(
+                "{out}: license {license_id} for {customer}, {n_machines} machine(s), modules {modules}, expires {expires_at} (key {id_})"
+            ).format(
+                out=out,
+                license_id=lic.license_id,
+                customer=lic.customer,
+                n_machines=len(lic.machines),
+                modules=", ".join(sorted(lic.modules)),
+                expires_at=day(lic.expires_at),
+                id_=private.id,
+            ),
             markup=False,
         )
 
@@ -181,20 +207,23 @@ def _license_server_hosts(f) -> None:  # type: ignore[no-untyped-def]
     server = store.server_of(bundle.specs) if bundle is not None else None
     if server is None:
         raise UsageError(
-            f"{inv.source}: which module is the license server? run this in the bundle (its "
-            "module specs say) or name the host with -H"
+            _(
+                "{source}: which module is the license server? run this in the bundle (its module specs say) or name the host with -H"
+            ).format(source=inv.source)
         )
     servers = placements.get(server.module, [])
     if not servers:
         raise UsageError(
-            f"{inv.source}: no host runs {server.module}; place it on a host "
-            f"(modules: [{server.module}]) or name the host with -H"
+            _(
+                "{source}: no host runs {module}; place it on a host (modules: [{module}]) or name the host with -H"
+            ).format(source=inv.source, module=server.module)
         )
     others = [n for n in inv.hosts if n not in servers]
     if others:
         output.err.print(
-            f"license: acting on {', '.join(servers)} (where the inventory places "
-            f"{server.module}); {', '.join(others)} use(s) that server's license",
+            _(
+                "license: acting on {servers} (where the inventory places {module}); {others} use(s) that server's license"
+            ).format(servers=", ".join(servers), module=server.module, others=", ".join(others)),
             markup=False,
         )
     f.inventory = dataclasses.replace(inv, hosts={n: inv.hosts[n] for n in servers})
@@ -212,14 +241,16 @@ def _on_license_servers(job):  # type: ignore[no-untyped-def]
 
 @app.command(
     "show",
-    help="Print what a license grants (signature checked when a key is known): a license.cfg, "
-    "else the installed one (each -H/--inventory host's).",
+    help=_(
+        "Print what a license grants (signature checked when a key is known): a license.cfg, "
+        "else the installed one (each -H/--inventory host's)."
+    ),
 )
 @with_targets
 def show(
-    path: Optional[str] = typer.Argument(None, help="license.cfg (default: the installed one)."),
-    vendor_pub: Optional[str] = typer.Option(None, "--vendor-pub", help="Vendor public key."),
-    as_json: bool = typer.Option(False, "--json", help="Pure JSON on stdout."),
+    path: Optional[str] = typer.Argument(None, help=_("license.cfg (default: the installed one).")),
+    vendor_pub: Optional[str] = typer.Option(None, "--vendor-pub", help=_("Vendor public key.")),
+    as_json: bool = typer.Option(False, "--json", help=_("Pure JSON on stdout.")),
 ) -> None:
     try:
         ring: Optional[fileformat.KeyRing] = _pinned(vendor_pub)
@@ -230,7 +261,9 @@ def show(
     def one(on: OnHost, report) -> Outcome:  # type: ignore[no-untyped-def]
         where, data = license_on(on.host, on.store, given, _bundle)
         s = summary(data, where, ring)
-        return Outcome(False, f"{s['license_id']}, expires {s['expires_at']}", s)
+        return Outcome(
+            False, _("{s}, expires {s2}").format(s=s["license_id"], s2=s["expires_at"]), s
+        )
 
     def here(r) -> None:  # type: ignore[no-untyped-def]
         if as_json:
@@ -260,7 +293,7 @@ def _print_summary(title: Optional[str], s: dict) -> None:
     rows += [(k, s[k]) for k in ("issued_at", "not_before", "expires_at", "grace_days")]
     rows.append(
         (
-            "modules",
+            "modules",  # field names: the license file's own keys, the same in any language
             ", ".join(
                 f"{m}={g['instances']}" + (f":{g['gpus']}gpu" if g.get("gpus") is not None else "")
                 for m, g in sorted(s["modules"].items())
@@ -268,45 +301,66 @@ def _print_summary(title: Optional[str], s: dict) -> None:
         )
     )
     rows.append(("machines", ", ".join(s["machines"])))
-    rows.append(("match", f"{s['match']['required']} of the recorded components"))
-    rows.append(("virtual machines", "allowed" if s["allow_vm"] else "refused"))
+    rows.append(
+        (
+            "match",
+            _("{required} of the recorded components").format(required=s["match"]["required"]),
+        )
+    )
+    rows.append((_("virtual machines"), _("allowed") if s["allow_vm"] else _("refused")))
     rows.append(("signature", s["signature"]))
-    output.table(title, ["field", "value"], rows)
+    output.table(title, [_("field"), _("value")], rows)
 
 
 def _print_verdict(path: str, v: Verdict) -> None:
     color = "green" if v.ok and not v.warnings else ("yellow" if v.ok else "red")
     word = "VALID" if v.ok else "INVALID"
-    output.out.print(f"[bold {color}]{word}[/] {path}", markup=True, highlight=False)
+    output.out.print(
+        _("[bold {color}]{word}[/] {path}").format(color=color, word=word, path=path),
+        markup=True,
+        highlight=False,
+    )
     if v.license is not None:
         lic = v.license
         output.out.print(
-            f"  {lic.license_id} for {lic.customer} ({lic.type}), modules "
-            f"{', '.join(sorted(lic.modules))}, expires {day(lic.expires_at)}",
+            _(
+                "  {license_id} for {customer} ({type_}), modules {modules}, expires {expires_at}"
+            ).format(
+                license_id=lic.license_id,
+                customer=lic.customer,
+                type_=lic.type,
+                modules=", ".join(sorted(lic.modules)),
+                expires_at=day(lic.expires_at),
+            ),
             markup=False,
         )
     if v.machine:
         output.out.print(
-            f"  machine: {v.machine['licensed_machine']}: {v.machine['explanation']}", markup=False
+            _("  machine: {machine}: {machine2}").format(
+                machine=v.machine["licensed_machine"], machine2=v.machine["explanation"]
+            ),
+            markup=False,
         )
     for p in v.problems:
-        output.out.print(f"  [red]x[/] {p.message}", markup=True, highlight=False)
+        output.out.print(
+            _("  [red]x[/] {message}").format(message=p.message), markup=True, highlight=False
+        )
     for w in v.warnings:
-        output.out.print(f"  [yellow]![/] {w}", markup=True, highlight=False)
+        output.out.print(_("  [yellow]![/] {w}").format(w=w), markup=True, highlight=False)
 
 
-@app.command("verify", help="Verify signature, dates and whether THIS machine matches.")
+@app.command("verify", help=_("Verify signature, dates and whether THIS machine matches."))
 @with_targets
 def verify_cmd(
-    path: Optional[str] = typer.Argument(None, help="license.cfg (default: the installed one)."),
-    module: List[str] = typer.Option([], "--module", help="Also require this module."),
+    path: Optional[str] = typer.Argument(None, help=_("license.cfg (default: the installed one).")),
+    module: List[str] = typer.Option([], "--module", help=_("Also require this module.")),
     vendor_pub: Optional[str] = typer.Option(
-        None, "--vendor-pub", help="Vendor public key (default: pinned in the bundle)."
+        None, "--vendor-pub", help=_("Vendor public key (default: pinned in the bundle).")
     ),
     no_machine: bool = typer.Option(
-        False, "--no-machine", help="Skip the machine check (vendor side)."
+        False, "--no-machine", help=_("Skip the machine check (vendor side).")
     ),
-    as_json: bool = typer.Option(False, "--json", help="Pure JSON on stdout."),
+    as_json: bool = typer.Option(False, "--json", help=_("Pure JSON on stdout.")),
 ) -> None:
     ring = _guard(lambda: _pinned(vendor_pub))
     given = (path, _guard(lambda: _read(path, "license"))) if path else None
@@ -351,13 +405,15 @@ def verify_cmd(
 
 @app.command(
     "install",
-    help="Verify against the host, keep the current license as last-good, swap, restart the "
-    "license server (this machine, or each -H/--inventory host).",
+    help=_(
+        "Verify against the host, keep the current license as last-good, swap, restart the "
+        "license server (this machine, or each -H/--inventory host)."
+    ),
 )
 @with_targets
 def install_cmd(
-    path: str = typer.Argument(..., help="The new license.cfg."),
-    as_json: bool = typer.Option(False, "--json", help="Pure JSON on stdout."),
+    path: str = typer.Argument(..., help=_("The new license.cfg.")),
+    as_json: bool = typer.Option(False, "--json", help=_("Pure JSON on stdout.")),
 ) -> None:
     from installer.license.onhost import replace_license
 
@@ -375,7 +431,9 @@ def install_cmd(
         output.out.print(r.message, markup=False)
         if not r.data["restarted"]:
             output.err.print(
-                "the license server is not running here; it will use the new license when started",
+                _(
+                    "the license server is not running here; it will use the new license when started"
+                ),
                 markup=False,
             )
 
@@ -393,14 +451,16 @@ def install_cmd(
 
 def _replaced_line(done) -> str:  # type: ignore[no-untyped-def]
     lic = done.installed.verdict.license
-    text = (
-        f"installed {lic.license_id} ({lic.customer}, expires {day(lic.expires_at)}) "
-        f"at {done.installed.path}"
+    text: str = _("installed {license_id} ({customer}, expires {expires}) at {path}").format(
+        license_id=lic.license_id,
+        customer=lic.customer,
+        expires=day(lic.expires_at),
+        path=done.installed.path,
     )
     if done.installed.previous_kept:
-        text += f"; previous kept as {done.installed.previous_kept}"
+        text += _("; previous kept as {path}").format(path=done.installed.previous_kept)
     if done.restarted:
-        text += f"; restarted {', '.join(done.restarted)}"
+        text += _("; restarted {names}").format(names=", ".join(done.restarted))
     return text
 
 

@@ -18,8 +18,8 @@ from installer.fleet import Fleet, HostResult
 from installer.i18n import _
 from installer.license.probe import describe, license_state
 
-JSON_OPT = typer.Option(False, "--json", help="Print JSON on stdout (progress stays on stderr).")
-BUNDLE_OPT = typer.Option(None, "--bundle", "-b", help="Bundle directory (default: here).")
+JSON_OPT = typer.Option(False, "--json", help=_("Print JSON on stdout (progress stays on stderr)."))
+BUNDLE_OPT = typer.Option(None, "--bundle", "-b", help=_("Bundle directory (default: here)."))
 
 
 def _use_bundle(bundle: Optional[str]) -> None:
@@ -28,22 +28,24 @@ def _use_bundle(bundle: Optional[str]) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("se", help="List the modules in the bundle.")(with_targets(show_available))
-    app.command("li", help="List installed modules: containers, ports, state, health.")(
+    app.command("se", help=_("List the modules in the bundle."))(with_targets(show_available))
+    app.command("li", help=_("List installed modules: containers, ports, state, health."))(
         with_targets(show_installed)
     )
-    app.command("in", help="Install modules and what they depend on, in dependency order.")(
+    app.command("in", help=_("Install modules and what they depend on, in dependency order."))(
         with_targets(install)
     )
     app.command(
         "inall",
-        help="Install every module of the bundle on this host (with --inventory: each host's "
-        "modules, in cross-host dependency order).",
+        help=_(
+            "Install every module of the bundle on this host (with --inventory: each host's "
+            "modules, in cross-host dependency order)."
+        ),
     )(with_targets(install_all))
-    app.command("rm", help="Remove a module's containers (data kept unless --purge).")(
+    app.command("rm", help=_("Remove a module's containers (data kept unless --purge)."))(
         with_targets(remove)
     )
-    app.command("rmall", help="Remove every module (data kept unless --purge).")(
+    app.command("rmall", help=_("Remove every module (data kept unless --purge)."))(
         with_targets(remove_all)
     )
 
@@ -77,13 +79,13 @@ def _on_targets(
 
 def _installed_rows(r) -> None:
     rows = [InstanceStatus(**row) for row in r.data["instances"]]
-    _installed_table(f"Installed on {r.host}", rows, r.data["license"])
+    _installed_table(_("Installed on {host}").format(host=r.host), rows, r.data["license"])
 
 
 def _install_details(r) -> None:
     output.table(
-        f"Endpoints on {r.host}",
-        ["module", "container", "address"],
+        _("Endpoints on {host}").format(host=r.host),
+        [_("module"), _("container"), _("address")],
         [(e["module"], e["container"], e["address"]) for e in r.data["endpoints"]],
     )
 
@@ -91,8 +93,8 @@ def _install_details(r) -> None:
 def _plan_details(r) -> None:
     """--dry-run on hosts: each host's plan, as the local --dry-run prints it."""
     output.table(
-        f"Plan for {r.host}",
-        ["action", "module", "container", "why"],
+        _("Plan for {host}").format(host=r.host),
+        [_("action"), _("module"), _("container"), _("why")],
         [(a["kind"], a["module"], a["container"], a["reason"]) for a in r.data["actions"]],
     )
 
@@ -100,7 +102,10 @@ def _plan_details(r) -> None:
 def show_available(as_json: bool = JSON_OPT, bundle: Optional[str] = BUNDLE_OPT) -> None:
     _use_bundle(bundle)
     _on_targets(
-        lambda f: f.available(), lambda r: _available(r.data, as_json), "Modules per host", as_json
+        lambda f: f.available(),
+        lambda r: _available(r.data, as_json),
+        _("Modules per host"),
+        as_json,
     )
 
 
@@ -117,25 +122,29 @@ def _available(data: dict[str, Any], as_json: bool) -> None:
         )
     output.table(
         title,
-        ["module", "version", "description", "depends on", "installed"],
+        [_("module"), _("version"), _("description"), _("depends on"), _("installed")],
         [
             (
                 r["name"],
                 r["version"],
                 r["description"],
                 ", ".join(r["depends_on"]),
-                "? (state needs root)"
+                _("? (state needs root)")
                 if r["installed"] is None
-                else (f"yes ({r['installed_version']})" if r["installed"] else "no"),
+                else (
+                    _("yes ({version})").format(version=r["installed_version"])
+                    if r["installed"]
+                    else _("no")
+                ),
             )
             for r in rows
         ],
     )
 
 
-K8S_OPT = typer.Option(False, "--k8s", help="On the Kubernetes cluster (kubeconfig) instead.")
-NAMESPACE_OPT = typer.Option("sealbox", "--namespace", "-n", help="Namespace (with --k8s).")
-KUBECONFIG_OPT = typer.Option(None, "--kubeconfig", help="kubeconfig (with --k8s).")
+K8S_OPT = typer.Option(False, "--k8s", help=_("On the Kubernetes cluster (kubeconfig) instead."))
+NAMESPACE_OPT = typer.Option("sealbox", "--namespace", "-n", help=_("Namespace (with --k8s)."))
+KUBECONFIG_OPT = typer.Option(None, "--kubeconfig", help=_("kubeconfig (with --k8s)."))
 
 
 def show_installed(
@@ -158,7 +167,7 @@ def show_installed(
             _installed_rows(r)
 
     work = lambda f: f.status(_license_of)  # noqa: E731
-    _on_targets(work, here, "Installed, per host", as_json, _installed_rows, needs_root="li")
+    _on_targets(work, here, _("Installed, per host"), as_json, _installed_rows, needs_root="li")
 
 
 def _license_of(dep) -> Optional[tuple[dict, str]]:  # type: ignore[no-untyped-def]
@@ -169,13 +178,16 @@ def _license_of(dep) -> Optional[tuple[dict, str]]:  # type: ignore[no-untyped-d
 
 def _installed_table(title: str, rows: list[InstanceStatus], lic: Optional[dict] = None) -> None:
     if not rows:
-        output.out.print(f"{title}: no Sealbox modules.", markup=False)
+        output.out.print(_("{title}: no Sealbox modules.").format(title=title), markup=False)
         return
     if lic is not None:  # the license server's own answer: serving or why not, days, seats
-        output.out.print(f"License ({lic.get('container')}): {describe(lic)}", markup=False)
+        output.out.print(
+            _("License ({lic}): {lic2}").format(lic=lic.get("container"), lic2=describe(lic)),
+            markup=False,
+        )
     output.table(
         title,
-        ["module", "container", "image", "ports", "gpu", "state", "health"],
+        [_("module"), _("container"), _("image"), _("ports"), _("gpu"), _("state"), _("health")],
         [
             (
                 r.module,
@@ -218,31 +230,38 @@ def _print_result(data: dict[str, Any], as_json: bool) -> None:
         return
     if data["dry_run"]:
         output.table(
-            "Plan",
-            ["action", "module", "container", "why"],
+            _("Plan"),
+            [_("action"), _("module"), _("container"), _("why")],
             [(a["kind"], a["module"], a["container"], a["reason"]) for a in data["actions"]],
         )
         return
     changes = len([a for a in data["actions"] if a["kind"] != "noop"])
     output.out.print(
-        f"{'Installed' if changes else 'Nothing to change'}: {len(data['modules'])} module(s), "
-        f"{changes} change(s), {data['images_loaded']} image(s) loaded in {data['seconds']:.1f}s"
+        _(
+            "{value}: {n_data} module(s), {changes} change(s), {data} image(s) loaded in {data2:.1f}s"
+        ).format(
+            value="Installed" if changes else "Nothing to change",
+            n_data=len(data["modules"]),
+            changes=changes,
+            data=data["images_loaded"],
+            data2=data["seconds"],
+        )
     )
     output.table(
-        "Endpoints",
-        ["module", "container", "address"],
+        _("Endpoints"),
+        [_("module"), _("container"), _("address")],
         [(e["module"], e["container"], e["address"]) for e in data["endpoints"]],
     )
 
 
-SET_OPT = typer.Option([], "--set", "-s", help="Set a variable: NAME=VALUE (repeatable).")
-ANSWERS_OPT = typer.Option(None, "--answers", help="YAML file of variable: value answers.")
+SET_OPT = typer.Option([], "--set", "-s", help=_("Set a variable: NAME=VALUE (repeatable)."))
+ANSWERS_OPT = typer.Option(None, "--answers", help=_("YAML file of variable: value answers."))
 YES_OPT = typer.Option(
-    False, "--yes", "-y", help="Do not prompt; take defaults for unset variables."
+    False, "--yes", "-y", help=_("Do not prompt; take defaults for unset variables.")
 )
-DRY_OPT = typer.Option(False, "--dry-run", "--check", help="Show the plan; change nothing.")
+DRY_OPT = typer.Option(False, "--dry-run", "--check", help=_("Show the plan; change nothing."))
 SKIP_OPT = typer.Option(
-    [], "--skip-check", help="Skip an environment check item by name (recorded)."
+    [], "--skip-check", help=_("Skip an environment check item by name (recorded).")
 )
 
 
@@ -253,7 +272,7 @@ def _install(
     _on_targets(
         work,
         lambda r: _print_result(r.data, as_json),
-        "Install",
+        _("Install"),
         as_json,
         details,
         events=True,
@@ -262,14 +281,14 @@ def _install(
 
 
 def install(
-    modules: List[str] = typer.Argument(..., help="Modules to install."),
+    modules: List[str] = typer.Argument(..., help=_("Modules to install.")),
     sets: List[str] = SET_OPT,
     answers: Optional[str] = ANSWERS_OPT,
     yes: bool = YES_OPT,
     instances: Optional[int] = typer.Option(
-        None, "--instances", help="Instances of the named module(s)."
+        None, "--instances", help=_("Instances of the named module(s).")
     ),
-    gpus: Optional[str] = typer.Option(None, "--gpus", help="GPU ids, one per instance: 0,1"),
+    gpus: Optional[str] = typer.Option(None, "--gpus", help=_("GPU ids, one per instance: 0,1")),
     dry_run: bool = DRY_OPT,
     skip_check: List[str] = SKIP_OPT,
     as_json: bool = JSON_OPT,
@@ -296,12 +315,12 @@ def install_all(
 
 
 def remove(
-    module: str = typer.Argument(..., help="Module to remove."),
+    module: str = typer.Argument(..., help=_("Module to remove.")),
     purge: bool = typer.Option(
-        False, "--purge", help="Also delete its data and generated secrets."
+        False, "--purge", help=_("Also delete its data and generated secrets.")
     ),
     force: bool = typer.Option(
-        False, "--force", help="Remove even if installed modules depend on it."
+        False, "--force", help=_("Remove even if installed modules depend on it.")
     ),
     yes: bool = CONFIRM_OPT,
     as_json: bool = JSON_OPT,
@@ -311,8 +330,14 @@ def remove(
     kubeconfig: Optional[str] = KUBECONFIG_OPT,
 ) -> None:
     if purge:
-        where = f" in namespace {namespace}" if k8s else ""
-        confirm_purge(f"the data of {module}{where}", f"rm {module}{' --k8s' if k8s else ''}", yes)
+        what = (
+            _("the data of {module} in namespace {namespace}").format(
+                module=module, namespace=namespace
+            )
+            if k8s
+            else _("the data of {module}").format(module=module)
+        )
+        confirm_purge(what, f"rm {module}{' --k8s' if k8s else ''}", yes)
     if k8s:  # the same as `sealbox k8s delete MODULE` (volume claims kept unless --purge)
         from installer.cli.k8s import delete as k8s_delete
 
@@ -329,11 +354,20 @@ def remove(
             )
 
     work = lambda f: f.remove(module, purge=purge, force=force)  # noqa: E731
-    _on_targets(work, here, f"Remove {module}", as_json, events=True, needs_root="rm")
+    _on_targets(
+        work,
+        here,
+        _("Remove {module}").format(module=module),
+        as_json,
+        events=True,
+        needs_root="rm",
+    )
 
 
 def remove_all(
-    purge: bool = typer.Option(False, "--purge", help="Also delete all data, secrets and state."),
+    purge: bool = typer.Option(
+        False, "--purge", help=_("Also delete all data, secrets and state.")
+    ),
     yes: bool = CONFIRM_OPT,
     as_json: bool = JSON_OPT,
     bundle: Optional[str] = BUNDLE_OPT,
@@ -354,7 +388,7 @@ def remove_all(
     _on_targets(
         lambda f: f.remove_all(purge=purge),
         here,
-        "Remove all",
+        _("Remove all"),
         as_json,
         events=True,
         needs_root="rmall",

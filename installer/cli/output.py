@@ -24,6 +24,7 @@ from rich.progress import (
 from rich.table import Table
 
 from installer.events import Event
+from installer.i18n import _, english_tree
 
 NO_WRAP = 100_000
 
@@ -45,6 +46,8 @@ err = _console(True)
 
 
 def print_json(data: Any) -> None:
+    # machine output: every text in English, whatever the user's language (issue 21)
+    data = english_tree(data)
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
     sys.stdout.flush()
 
@@ -59,8 +62,8 @@ def table(title: Optional[str], columns: Sequence[str], rows: Iterable[Sequence[
 
 
 def error(message: str) -> None:
-    first, _, rest = message.partition("\n")
-    err.print(f"[bold red]error:[/] {first}", markup=True, highlight=False)
+    first, _unused, rest = message.partition("\n")
+    err.print(_("[bold red]error:[/] {first}").format(first=first), markup=True, highlight=False)
     if rest:
         err.print(rest, markup=False, highlight=False)
 

@@ -25,6 +25,7 @@ from installer.events import Event
 from installer.fleet import ConnectOptions, Fleet, HostResult, exit_code
 from installer.fleet.inventory import Inventory, from_targets, load_inventory, local_inventory
 from installer.hosts.base import Host
+from installer.i18n import _
 
 STYLE = {
     "ok": "green",
@@ -52,7 +53,7 @@ class Targets:
 
     def load(self) -> Inventory:
         if self.hosts and self.inventory:
-            raise UsageError("give either -H hosts or --inventory, not both")
+            raise UsageError(_("give either -H hosts or --inventory, not both"))
         if self.inventory:
             return load_inventory(self.inventory)
         if self.hosts:
@@ -73,34 +74,36 @@ _OPTIONS: list[tuple[str, Any, Any]] = [
         "hosts",
         List[str],
         typer.Option(
-            [], "-H", "--host", metavar="USER@HOST[:PORT]", help="Act on this host over SSH."
+            [], "-H", "--host", metavar="USER@HOST[:PORT]", help=_("Act on this host over SSH.")
         ),
     ),
     (
         "inventory",
         Optional[str],
-        typer.Option(None, "--inventory", "-i", help="Inventory YAML: hosts and placements."),
+        typer.Option(None, "--inventory", "-i", help=_("Inventory YAML: hosts and placements.")),
     ),
     (
         "accept_new_host_keys",
         bool,
-        typer.Option(False, "--accept-new-host-keys", help="Add unknown host keys."),
+        typer.Option(False, "--accept-new-host-keys", help=_("Add unknown host keys.")),
     ),
     (
         "known_hosts",
         Optional[str],
-        typer.Option(None, "--known-hosts", help="known_hosts file (default ~/.ssh/known_hosts)."),
+        typer.Option(
+            None, "--known-hosts", help=_("known_hosts file (default ~/.ssh/known_hosts).")
+        ),
     ),
     (
         "identity",
         Optional[str],
-        typer.Option(None, "--identity", help="SSH private key for hosts without their own."),
+        typer.Option(None, "--identity", help=_("SSH private key for hosts without their own.")),
     ),
-    ("parallel", int, typer.Option(8, "--parallel", min=1, help="Hosts at a time.")),
+    ("parallel", int, typer.Option(8, "--parallel", min=1, help=_("Hosts at a time."))),
     (
         "log_dir",
         Optional[str],
-        typer.Option(None, "--log-dir", help="Per-host logs (default ~/.sealbox/logs/<time>)."),
+        typer.Option(None, "--log-dir", help=_("Per-host logs (default ~/.sealbox/logs/<time>).")),
     ),
 ]
 
@@ -246,7 +249,7 @@ def finish(
                     details(r)
         output.table(
             title,
-            ["host", "result", "time", "detail"],
+            [_("host"), _("result"), _("time"), _("detail")],
             [
                 (
                     r.host,
@@ -258,5 +261,5 @@ def finish(
             ],
         )
         if log_dir:
-            output.out.print(f"per-host logs in {log_dir}/", markup=False)
+            output.out.print(_("per-host logs in {log_dir}/").format(log_dir=log_dir), markup=False)
     raise typer.Exit(code)

@@ -15,6 +15,7 @@ from installer.deploy.plan import CREATE, LOAD, NOOP, RECREATE, REMOVE, START, A
 from installer.errors import RuntimeFailure
 from installer.events import Event, Reporter
 from installer.hosts.base import Host
+from installer.i18n import _
 from installer.runtime.docker import DockerRuntime
 from installer.runtime.healthwait import HealthWait, keep_logs
 from installer.runtime.reach import endpoints
@@ -54,21 +55,45 @@ class Applier:
         if entry.file in self.loaded_files and self.runtime.image_id(entry.id) is not None:
             # Images can share one archive (their common layers stored once): an earlier
             # module's load of that archive brought this image too.
-            self.report(Event("done", spec.name, f"image {entry.ref} loaded with {entry.file}"))
+            self.report(
+                Event(
+                    "done",
+                    spec.name,
+                    _("image {ref} loaded with {file}").format(ref=entry.ref, file=entry.file),
+                )
+            )
             return
 
         def progress(done: int, total: int) -> None:
             self.report(
-                Event("progress", spec.name, f"loading {entry.file}", done=done, total=total)
+                Event(
+                    "progress",
+                    spec.name,
+                    _("loading {file}").format(file=entry.file),
+                    done=done,
+                    total=total,
+                )
             )
 
-        self.report(Event("step", spec.name, f"loading image {entry.ref} from {entry.file}"))
+        self.report(
+            Event(
+                "step",
+                spec.name,
+                _("loading image {ref} from {file}").format(ref=entry.ref, file=entry.file),
+            )
+        )
         started = time.monotonic()
         result = self.runtime.load_archive(path, archive, progress=progress)
         self.loaded_files.add(entry.file)
         for change in result.changed:
             self.report(Event("done", spec.name, f"{entry.file}: {change}"))
-        self.report(Event("done", spec.name, f"image loaded in {time.monotonic() - started:.1f}s"))
+        self.report(
+            Event(
+                "done",
+                spec.name,
+                _("image loaded in {time:.1f}s").format(time=time.monotonic() - started),
+            )
+        )
 
     # instances --------------------------------------------------------------------------
     def _write_files(self, inst: DesiredInstance) -> None:
@@ -81,7 +106,12 @@ class Applier:
         """Until healthy, or a known reason (installer.runtime.healthwait), or the timeout."""
         check = spec.health
         self.report(
-            Event("step", spec.name, f"waiting for {inst.container} to be healthy", inst.container)
+            Event(
+                "step",
+                spec.name,
+                _("waiting for {container} to be healthy").format(container=inst.container),
+                inst.container,
+            )
         )
         wired = endpoints(spec, self.specs, self.values) if self.specs else []
         seen = HealthWait(
@@ -94,7 +124,14 @@ class Applier:
             wired,
             note=lambda msg: self.report(Event("step", spec.name, msg, inst.container)),
         ).run()
-        self.report(Event("done", spec.name, f"{inst.container} healthy ({seen})", inst.container))
+        self.report(
+            Event(
+                "done",
+                spec.name,
+                _("{container} healthy ({seen})").format(container=inst.container, seen=seen),
+                inst.container,
+            )
+        )
 
     def _fail_with_logs(self, name: str, exc: RuntimeFailure) -> RuntimeFailure:
         """One line: the failure, and the file that keeps the container's whole log."""
@@ -105,7 +142,14 @@ class Applier:
     def _run_new(self, spec: ModuleSpec, inst: DesiredInstance) -> None:
         """Create, start and wait; on failure remove the new container and re-raise with its logs."""
         self._write_files(inst)
-        self.report(Event("step", spec.name, f"creating {inst.container}", inst.container))
+        self.report(
+            Event(
+                "step",
+                spec.name,
+                _("creating {container}").format(container=inst.container),
+                inst.container,
+            )
+        )
         self.runtime.create(inst.runspec)
         try:
             self.runtime.start(inst.container)
@@ -123,7 +167,12 @@ class Applier:
         old = inst.container + OLD_SUFFIX
         self.runtime.remove(old)  # a leftover from an interrupted run
         self.report(
-            Event("step", spec.name, f"stopping {inst.container} to replace it", inst.container)
+            Event(
+                "step",
+                spec.name,
+                _("stopping {container} to replace it").format(container=inst.container),
+                inst.container,
+            )
         )
         self.runtime.stop(inst.container)
         self.runtime.rename(inst.container, old)
@@ -145,7 +194,7 @@ class Applier:
                 Event(
                     "step",
                     spec.name,
-                    f"removing extra instance {action.container}",
+                    _("removing extra instance {container}").format(container=action.container),
                     action.container,
                 )
             )
@@ -157,7 +206,14 @@ class Applier:
         elif action.kind == RECREATE:
             self._recreate(spec, inst)
         elif action.kind == START:
-            self.report(Event("step", spec.name, f"starting {inst.container}", inst.container))
+            self.report(
+                Event(
+                    "step",
+                    spec.name,
+                    _("starting {container}").format(container=inst.container),
+                    inst.container,
+                )
+            )
             self.runtime.start(inst.container)
             try:
                 self.wait_healthy(spec, inst)

@@ -16,6 +16,7 @@ from installer.bundle.manifest import ImageEntry, Manifest
 from installer.deploy.render import Renderer
 from installer.deploy.state import StateStore
 from installer.errors import UsageError
+from installer.i18n import _
 from installer.runtime.runspec import PortBinding, RunSpec, VolumeBinding
 from installer.spec.model import ModuleSpec
 
@@ -92,8 +93,9 @@ def desired_module(
     entry = manifest.image_for(spec.image.archive)
     if entry is None:
         raise UsageError(
-            f"{spec.source}: image.archive {spec.image.archive} is not listed in the bundle "
-            f"manifest; rebuild the bundle"
+            _(
+                "{source}: image.archive {archive} is not listed in the bundle manifest; rebuild the bundle"
+            ).format(source=spec.source, archive=spec.image.archive)
         )
     visible = {k: values[k] for k in module_variables(specs, spec) if k in values}
     instances = []
@@ -127,7 +129,11 @@ def desired_module(
         for key, raw in sorted(spec.environment.items()):
             value = renderer.render_string(raw, context, f"{spec.source}: environment.{key}")
             if "\n" in value:
-                raise UsageError(f"{spec.source}: environment.{key}: value must be one line")
+                raise UsageError(
+                    _("{source}: environment.{key}: value must be one line").format(
+                        source=spec.source, key=key
+                    )
+                )
             env_lines.append(f"{key}={value}")
         env_file = None
         if env_lines:

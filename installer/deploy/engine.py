@@ -30,6 +30,7 @@ from installer.errors import HostError, UsageError
 from installer.events import Reporter, make
 from installer.facts.snapshot import DOCKER_FACTS, ENGINE_FACTS, PORT_FACTS, ROOT_FACTS, HostFacts
 from installer.hosts.base import Host
+from installer.i18n import _
 from installer.runtime.docker import DockerRuntime
 from installer.spec.model import ModuleSpec
 from installer.spec.order import dependents
@@ -89,8 +90,9 @@ class Deployment:
         self.facts.gather(ROOT_FACTS)  # a no-op when the run gathered its facts already
         if not self.facts.is_root:
             raise HostError(
-                f"'{what}' needs root on {self.host.name} (it runs Docker and writes "
-                f"{self.store.root}): run it with sudo"
+                _(
+                    "'{what}' needs root on {name} (it runs Docker and writes {root}): run it with sudo"
+                ).format(what=what, name=self.host.name, root=self.store.root)
             )
 
     @contextmanager
@@ -227,14 +229,15 @@ class Deployment:
         self.check_names([name])
         self._root_and_docker()
         self.require_root("rm")
-        _ = self.runtime.facts
+        _unused = self.runtime.facts
         with self.locked():
             state = self.store.load()
             users = [d for d in dependents(self.specs, name) if d in state.modules]
             if users and not force:
                 raise UsageError(
-                    f"{', '.join(users)} depend(s) on {name} and are installed: remove them first, "
-                    f"or pass --force"
+                    _(
+                        "{users} depend(s) on {name} and are installed: remove them first, or pass --force"
+                    ).format(users=", ".join(users), name=name)
                 )
             removed = self.remover.module(state, name, purge)
             self.store.save(state)

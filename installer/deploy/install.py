@@ -16,6 +16,7 @@ from installer.deploy.options import InstallOptions, InstallResult
 from installer.deploy.planner import Planned
 from installer.deploy.state import InstanceRecord, ModuleRecord, State, StateStore
 from installer.events import Event, Reporter
+from installer.i18n import _
 
 
 def module_record(
@@ -86,7 +87,15 @@ def apply_plan(
     for mp in plan.modules:
         spec = mp.desired.spec
         if mp.changes:
-            report(Event("step", spec.name, f"{spec.name}: {len(mp.changes)} change(s)"))
+            report(
+                Event(
+                    "step",
+                    spec.name,
+                    _("{name}: {n_changes} change(s)").format(
+                        name=spec.name, n_changes=len(mp.changes)
+                    ),
+                )
+            )
         if touched is not None and mp.changes:
             touched.append(spec.name)
         applier.apply_instances(mp)

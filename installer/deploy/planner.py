@@ -22,6 +22,7 @@ from installer.errors import HostError, UsageError
 from installer.events import Reporter
 from installer.facts.snapshot import HostFacts, TemplateFacts
 from installer.hosts.base import Host
+from installer.i18n import _
 from installer.runtime.container import Container
 from installer.runtime.docker import DockerRuntime
 from installer.spec.model import ModuleSpec
@@ -39,7 +40,9 @@ def check_names(specs: dict[str, ModuleSpec], names: list[str]) -> None:
     unknown = [n for n in names if n not in specs]
     if unknown:
         raise UsageError(
-            f"unknown module {', '.join(unknown)}; the bundle has: {', '.join(sorted(specs))}"
+            _("unknown module {unknown}; the bundle has: {specs}").format(
+                unknown=", ".join(unknown), specs=", ".join(sorted(specs))
+            )
         )
 
 
@@ -62,7 +65,9 @@ def gpus_for(
     """One GPU per instance: --gpus, else the ones recorded, else the host's, round robin."""
     if spec.gpu == "none":
         if explicit:
-            raise UsageError(f"module {spec.name} does not use GPUs; drop --gpus")
+            raise UsageError(
+                _("module {name} does not use GPUs; drop --gpus").format(name=spec.name)
+            )
         return []
     if explicit is not None:
         gpus = explicit
@@ -72,13 +77,17 @@ def gpus_for(
         gpus = facts.gpu_indexes
     if gpus and len(gpus) < count and explicit is not None:
         raise UsageError(
-            f"--gpus {','.join(explicit)} gives {len(explicit)} GPU(s) for {count} instances of "
-            f"{spec.name}; name one GPU per instance"
+            _(
+                "--gpus {explicit} gives {n_explicit} GPU(s) for {count} instances of {name}; name one GPU per instance"
+            ).format(
+                explicit=",".join(explicit), n_explicit=len(explicit), count=count, name=spec.name
+            )
         )
     if spec.gpu == "required" and not gpus:
         raise HostError(
-            f"module {spec.name} needs a GPU and none was found on {host.name} "
-            f"(nvidia-smi -L lists none); check the NVIDIA driver"
+            _(
+                "module {name} needs a GPU and none was found on {name2} (nvidia-smi -L lists none); check the NVIDIA driver"
+            ).format(name=spec.name, name2=host.name)
         )
     return [gpus[i % len(gpus)] for i in range(count)] if gpus else []
 
@@ -118,7 +127,11 @@ class Planner:
         else:
             count = spec.instances
         if not 1 <= count <= spec.max_instances:
-            raise UsageError(f"--instances {count}: {name} allows 1 to {spec.max_instances}")
+            raise UsageError(
+                _("--instances {count}: {name} allows 1 to {max_instances}").format(
+                    count=count, name=name, max_instances=spec.max_instances
+                )
+            )
         return count
 
     def plan(

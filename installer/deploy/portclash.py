@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Optional
 from installer.deploy.plan import Plan
 from installer.deploy.state import State
 from installer.errors import UsageError
+from installer.i18n import _
 from installer.spec.model import ModuleSpec
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -49,12 +50,13 @@ def check_unique_ports(plan: Plan, state: State, host: str, specs: dict[str, Mod
                 for pname, port in sorted(installed.ports.items()):
                     var = _variable(specs.get(name), pname)
                     used.append((port, f"installed {installed.container} ({pname})", var, True))
-    for port, who, var, _ in used:
+    for port, who, var, _unused in used:
         if port in owners:
             first, first_var = owners[port]
             raise UsageError(
-                f"port {port} on {host} is wanted by both {first} and {who}: "
-                f"{_fix([first_var, var])}"
+                _("port {port} on {host} is wanted by both {first} and {who}: {value}").format(
+                    port=port, host=host, first=first, who=who, value=_fix([first_var, var])
+                )
             )
         owners[port] = (who, var)
 

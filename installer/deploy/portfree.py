@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from installer.deploy.plan import CREATE, RECREATE, START
 from installer.errors import HostError
 from installer.facts.snapshot import HostFacts
+from installer.i18n import _
 from installer.spec.model import ModuleSpec
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -40,7 +41,14 @@ def free_ports_gate(inp: GateInput) -> None:
                     continue
                 who = f"{lst.process} (pid {lst.pid})" if lst.pid else "another process"
                 raise HostError(
-                    f"port {port} ({mp.desired.spec.name} {pname}) is already in use by {who} "
-                    f"on {inp.host.name}: stop it, or choose another port with --set "
-                    f"{port_variable(mp.desired.spec, pname)}=PORT"
+                    _(
+                        "port {port} ({name} {pname}) is already in use by {who} on {name2}: stop it, or choose another port with --set {spec}=PORT"
+                    ).format(
+                        port=port,
+                        name=mp.desired.spec.name,
+                        pname=pname,
+                        who=who,
+                        name2=inp.host.name,
+                        spec=port_variable(mp.desired.spec, pname),
+                    )
                 )

@@ -16,6 +16,7 @@ import envcheck
 from envcheck.engine import build_plan, needed_facts
 from installer.errors import HostError
 from installer.events import Event
+from installer.i18n import _, joined
 from installer.spec.model import ModuleSpec
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -68,14 +69,25 @@ def envcheck_gate(inp: GateInput) -> None:
                 Event(
                     "warn",
                     item.profile,
-                    f"check {item.profile}/{item.id} skipped by request: {item.actual}",
+                    _("check {profile}/{id_} skipped by request: {actual}").format(
+                        profile=item.profile, id_=item.id, actual=item.actual
+                    ),
                 )
             )
     failed = report.failed_required()
     if failed:
-        parts = [f"{i.profile}/{i.id} ({i.actual})" for i in failed]
+        parts = [
+            _("{profile}/{id_} ({actual})").format(profile=i.profile, id_=i.id, actual=i.actual)
+            for i in failed
+        ]
         raise EnvironmentCheckFailed(
-            f"environment check failed on {inp.host.name}: {'; '.join(parts)}. Fix it (run "
-            f"'envcheck {' '.join(profiles)}' for details) or skip an item with --skip-check "
-            f"{failed[0].profile}/{failed[0].id}"
+            _(
+                "environment check failed on {name}: {parts}. Fix it (run 'envcheck {profiles}' for details) or skip an item with --skip-check {profile}/{id_}"
+            ).format(
+                name=inp.host.name,
+                parts=joined("; ", parts),
+                profiles=" ".join(profiles),
+                profile=failed[0].profile,
+                id_=failed[0].id,
+            )
         )

@@ -12,6 +12,7 @@ from installer.deploy.apply import OLD_SUFFIX
 from installer.deploy.state import State, StateStore
 from installer.events import Event, Reporter
 from installer.hosts.base import Host
+from installer.i18n import _
 from installer.runtime.docker import DockerRuntime
 from installer.spec.model import ModuleSpec
 from installer.spec.order import install_order
@@ -39,7 +40,7 @@ class Remover:
         names = {i.container for i in rec.instances} if rec else set()
         names |= {c.name for c in self.runtime.ours() if c.module == name}
         for cname in sorted(names):
-            self.report(Event("step", name, f"removing {cname}", cname))
+            self.report(Event("step", name, _("removing {cname}").format(cname=cname), cname))
             # runtime.remove stops first: a licensed service gives its seat back on SIGTERM.
             self.runtime.remove(cname)
             self.runtime.remove(cname + OLD_SUFFIX)
@@ -50,7 +51,7 @@ class Remover:
             for d in spec.data:
                 indexes = [i.index for i in rec.instances] if (rec and d.per_instance) else [None]
                 for path in sorted({self.store.data_dir(name, d.name, i) for i in indexes}):
-                    self.report(Event("step", name, f"purging data {path}"))
+                    self.report(Event("step", name, _("purging data {path}").format(path=path)))
                     self.host.remove(os.path.dirname(path), recursive=True)
             for var in spec.variables:
                 state.variables.pop(var.name, None)

@@ -19,6 +19,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from installer.deploy.render_filters import FILTERS
 from installer.errors import SpecError
+from installer.i18n import _
 
 PREFIX = "templates/"
 
@@ -70,29 +71,46 @@ class Renderer:
         try:
             template = self.env.get_template(name)
         except jinja2.TemplateNotFound:
-            raise SpecError(f"{shown}: template not found in the bundle") from None
+            raise SpecError(
+                _("{shown}: template not found in the bundle").format(shown=shown)
+            ) from None
         except jinja2.TemplateSyntaxError as exc:
-            raise SpecError(f"{shown}:{exc.lineno}: template syntax error: {exc.message}") from None
+            raise SpecError(
+                _("{shown}:{lineno}: template syntax error: {message}").format(
+                    shown=shown, lineno=exc.lineno, message=exc.message
+                )
+            ) from None
         try:
             return template.render(**context)
         except jinja2.UndefinedError as exc:
             line = _line_in(shown)
             where = f":{line}" if line else ""
             raise SpecError(
-                f"{shown}{where}: {exc.message}; declare the variable in the module spec "
-                f"or pass --set NAME=VALUE"
+                _(
+                    "{shown}{where}: {message}; declare the variable in the module spec or pass --set NAME=VALUE"
+                ).format(shown=shown, where=where, message=exc.message)
             ) from None
         except SecurityError as exc:
             line = _line_in(shown)
             where = f":{line}" if line else ""
-            raise SpecError(f"{shown}{where}: refused by the template sandbox: {exc}") from None
+            raise SpecError(
+                _("{shown}{where}: refused by the template sandbox: {exc}").format(
+                    shown=shown, where=where, exc=exc
+                )
+            ) from None
 
     def render_string(self, text: str, context: Mapping[str, Any], where: str) -> str:
         try:
             return self.env.from_string(text).render(**context)
         except jinja2.TemplateSyntaxError as exc:
-            raise SpecError(f"{where}: template syntax error: {exc.message}") from None
+            raise SpecError(
+                _("{where}: template syntax error: {message}").format(
+                    where=where, message=exc.message
+                )
+            ) from None
         except SecurityError as exc:
-            raise SpecError(f"{where}: refused by the template sandbox: {exc}") from None
+            raise SpecError(
+                _("{where}: refused by the template sandbox: {exc}").format(where=where, exc=exc)
+            ) from None
         except jinja2.UndefinedError as exc:
             raise SpecError(f"{where}: {exc.message}") from None

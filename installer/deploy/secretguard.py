@@ -15,6 +15,7 @@ from installer.deploy.plan import Plan
 from installer.deploy.variables import Resolved
 from installer.errors import HostError
 from installer.hosts.base import Host
+from installer.i18n import _
 
 if TYPE_CHECKING:  # pragma: no cover
     from installer.deploy.gateinput import GateInput
@@ -41,10 +42,15 @@ def refuse_new_secrets_over_data(
         full = [d for inst in mp.desired.instances for d in inst.data_dirs if _has_files(host, d)]
         if full:
             raise HostError(
-                f"{spec.name} has data on {host.name} ({full[0]}) but its generated secrets "
-                f"({', '.join(mine)}) are missing from {secrets_file}; new ones would lock it out "
-                f"of its data: restore {secrets_file} from a backup, or delete {spec.name}'s data "
-                f"with 'install.py rm {spec.name} --purge --yes --force' and install again"
+                _(
+                    "{name} has data on {name2} ({full}) but its generated secrets ({mine}) are missing from {secrets_file}; new ones would lock it out of its data: restore {secrets_file} from a backup, or delete {name}'s data with 'install.py rm {name} --purge --yes --force' and install again"
+                ).format(
+                    name=spec.name,
+                    name2=host.name,
+                    full=full[0],
+                    mine=", ".join(mine),
+                    secrets_file=secrets_file,
+                )
             )
 
 

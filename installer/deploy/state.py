@@ -16,6 +16,7 @@ from typing import Any, Optional
 
 from installer.errors import HostError
 from installer.hosts.base import Host
+from installer.i18n import _, english_tree
 
 DEFAULT_ROOT = "/var/lib/sealbox"
 FORMAT = 1
@@ -106,13 +107,16 @@ class StateStore:
         except FileNotFoundError:
             return {}
         except PermissionError:
-            raise HostError(f"{path}: permission denied; run as root (sudo)") from None
+            raise HostError(
+                _("{path}: permission denied; run as root (sudo)").format(path=path)
+            ) from None
         try:
             doc = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError):
             raise HostError(
-                f"{path} on {self.host.name} is corrupt; move it aside and re-run 'in' "
-                f"to rebuild the record from the running containers"
+                _(
+                    "{path} on {name} is corrupt; move it aside and re-run 'in' to rebuild the record from the running containers"
+                ).format(path=path, name=self.host.name)
             ) from None
         return doc if isinstance(doc, dict) else {}
 
@@ -137,6 +141,7 @@ class StateStore:
         self.host.write(
             self.secrets_file, json.dumps({"secrets": state.secrets}, indent=1).encode(), 0o600
         )
+        doc = english_tree(doc)  # the record is machine output: English in any language
         self.host.write(self.state_file, (json.dumps(doc, indent=1) + "\n").encode(), 0o600)
 
     def record_event(self, state: State, action: str, module: str, detail: str = "") -> None:

@@ -18,6 +18,7 @@ import yaml
 
 from installer.deploy.render_filters import forbidden_char
 from installer.errors import UsageError
+from installer.i18n import _
 from installer.spec.model import ModuleSpec, Variable
 
 # What the generator produces is also all a secret may hold: letters and digits need no
@@ -39,8 +40,12 @@ def parse_set_options(items: list[str]) -> dict[str, str]:
     values: dict[str, str] = {}
     for item in items:
         if "=" not in item:
-            raise UsageError(f"--set {item!r}: expected NAME=VALUE, e.g. --set mysql_host=10.0.0.5")
-        key, _, value = item.partition("=")
+            raise UsageError(
+                _("--set {item!r}: expected NAME=VALUE, e.g. --set mysql_host=10.0.0.5").format(
+                    item=item
+                )
+            )
+        key, _unused, value = item.partition("=")
         key = key.strip()
         if "." in key:  # module.name is accepted for readability; names are global
             key = key.split(".", 1)[1]
@@ -53,13 +58,15 @@ def load_answers(path: str) -> dict[str, Any]:
         with open(path, encoding="utf-8") as fh:
             doc = yaml.safe_load(fh)
     except FileNotFoundError:
-        raise UsageError(f"{path}: answers file not found") from None
+        raise UsageError(_("{path}: answers file not found").format(path=path)) from None
     except yaml.YAMLError as exc:
-        raise UsageError(f"{path}: malformed YAML: {str(exc).splitlines()[0]}") from None
+        raise UsageError(
+            _("{path}: malformed YAML: {exc}").format(path=path, exc=str(exc).splitlines()[0])
+        ) from None
     if doc is None:
         return {}
     if not isinstance(doc, dict):
-        raise UsageError(f"{path}: expected a mapping of variable: value")
+        raise UsageError(_("{path}: expected a mapping of variable: value").format(path=path))
     return {str(k): v for k, v in doc.items()}
 
 
@@ -68,8 +75,11 @@ def _check_secret(var: Variable, value: str, hint: str) -> None:
     shortest = min(SECRET_MIN_LENGTH, var.generate) if var.generate else SECRET_MIN_LENGTH
     if not shortest <= len(value) <= SECRET_MAX_LENGTH or value.strip(SECRET_ALPHABET):
         raise UsageError(
-            f"variable {var.name}: a secret must be {shortest}-{SECRET_MAX_LENGTH} letters and "
-            f"digits (A-Z a-z 0-9), like the generated ones; leave it unset to generate one {hint}"
+            _(
+                "variable {name}: a secret must be {shortest}-{secret_max_length} letters and digits (A-Z a-z 0-9), like the generated ones; leave it unset to generate one {hint}"
+            ).format(
+                name=var.name, shortest=shortest, secret_max_length=SECRET_MAX_LENGTH, hint=hint
+            )
         )
 
 
@@ -85,7 +95,9 @@ def validate(var: Variable, raw: Any, source: str) -> Any:
         if bad:
             shown = "" if var.secret else f" in {raw!r}"
             raise UsageError(
-                f"variable {var.name}: control character {bad}{shown} is not allowed {hint}"
+                _("variable {name}: control character {bad}{shown} is not allowed {hint}").format(
+                    name=var.name, bad=bad, shown=shown, hint=hint
+                )
             )
     text = str(raw).strip() if not isinstance(raw, bool) else raw
     if var.type in ("int", "port"):
@@ -93,10 +105,16 @@ def validate(var: Variable, raw: Any, source: str) -> Any:
             value: Any = int(text)
         except (TypeError, ValueError):
             raise UsageError(
-                f"variable {var.name}: expected an integer, got {raw!r} {hint}"
+                _("variable {name}: expected an integer, got {raw!r} {hint}").format(
+                    name=var.name, raw=raw, hint=hint
+                )
             ) from None
         if var.type == "port" and not 1 <= value <= 65535:
-            raise UsageError(f"variable {var.name}: port must be 1-65535, got {value} {hint}")
+            raise UsageError(
+                _("variable {name}: port must be 1-65535, got {value} {hint}").format(
+                    name=var.name, value=value, hint=hint
+                )
+            )
     elif var.type == "bool":
         if isinstance(text, bool):
             value = text
@@ -105,7 +123,11 @@ def validate(var: Variable, raw: Any, source: str) -> Any:
         elif str(text).lower() in ("0", "false", "no", "off"):
             value = False
         else:
-            raise UsageError(f"variable {var.name}: expected true or false, got {raw!r} {hint}")
+            raise UsageError(
+                _("variable {name}: expected true or false, got {raw!r} {hint}").format(
+                    name=var.name, raw=raw, hint=hint
+                )
+            )
     elif var.type == "host":
         value = str(text)
         try:
@@ -113,7 +135,9 @@ def validate(var: Variable, raw: Any, source: str) -> Any:
         except ValueError:
             if not HOSTNAME_RE.fullmatch(value):
                 raise UsageError(
-                    f"variable {var.name}: expected an IP address or host name, got {raw!r} {hint}"
+                    _(
+                        "variable {name}: expected an IP address or host name, got {raw!r} {hint}"
+                    ).format(name=var.name, raw=raw, hint=hint)
                 ) from None
     else:
         value = str(raw)
@@ -122,11 +146,17 @@ def validate(var: Variable, raw: Any, source: str) -> Any:
     shown = "the value" if var.secret else repr(raw)
     if var.choices and str(value) not in var.choices:
         raise UsageError(
-            f"variable {var.name}: must be one of {', '.join(var.choices)}, got {shown} {hint}"
+            _("variable {name}: must be one of {choices}, got {shown} {hint}").format(
+                name=var.name, choices=", ".join(var.choices), shown=shown, hint=hint
+            )
         )
     # fullmatch: with re.match, "$" also matches before a trailing newline
     if var.pattern and not re.fullmatch(var.pattern, str(value)):
-        raise UsageError(f"variable {var.name}: {shown} does not match {var.pattern} {hint}")
+        raise UsageError(
+            _("variable {name}: {shown} does not match {pattern} {hint}").format(
+                name=var.name, shown=shown, pattern=var.pattern, hint=hint
+            )
+        )
     return value
 
 
@@ -166,8 +196,11 @@ def resolve(
         unknown = sorted(set(given) - set(declared) - set(elsewhere))
         if unknown:
             raise UsageError(
-                f"{source}: unknown variable {', '.join(unknown)} "
-                f"(known: {', '.join(sorted(set(declared) | set(elsewhere)))})"
+                _("{source}: unknown variable {unknown} (known: {declared})").format(
+                    source=source,
+                    unknown=", ".join(unknown),
+                    declared=", ".join(sorted(set(declared) | set(elsewhere))),
+                )
             )
     result = Resolved()
     for name, var in elsewhere.items():
@@ -213,7 +246,8 @@ def resolve(
                 result.sources[name] = "default"
             else:
                 raise UsageError(
-                    f"variable {name} of module {spec.name} has no value: pass --set {name}=VALUE "
-                    f"or put it in an --answers file"
+                    _(
+                        "variable {name} of module {name2} has no value: pass --set {name}=VALUE or put it in an --answers file"
+                    ).format(name=name, name2=spec.name)
                 )
     return result

@@ -16,6 +16,7 @@ from typing import Any, Mapping
 from installer.deploy.plan import RECREATE, Plan
 from installer.events import Event, Reporter
 from installer.hosts.base import Host
+from installer.i18n import _
 from installer.spec.model import ModuleSpec
 from installer.spec.order import dependency_closure
 
@@ -79,4 +80,12 @@ def explain_recreates(
             parts += [f"file {name}" for name in _changed_files(host, inst.files)]
             reason = "changed: " + (", ".join(parts) if parts else "run settings")
             mp.actions[pos] = dataclasses.replace(action, reason=reason)
-            report(Event("step", spec.name, f"{action.container} will be recreated: {reason}"))
+            report(
+                Event(
+                    "step",
+                    spec.name,
+                    _("{container} will be recreated: {reason}").format(
+                        container=action.container, reason=reason
+                    ),
+                )
+            )

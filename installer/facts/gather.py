@@ -30,6 +30,7 @@ from installer.errors import SealboxError
 from installer.facts.catalog import CAPTURED
 from installer.facts.fact import Fact, FactResult
 from installer.hosts.base import Host, Result
+from installer.i18n import _
 
 PER_FACT_TIMEOUT = 20
 """Seconds one daemon-talking fact may take on the target (a hung dockerd must not hang us)."""
@@ -263,12 +264,18 @@ def gather(
             raw = _run_script(host, unique, root)
             if raw is None and mode == "script":
                 raise GatherError(
-                    f"{host.name}: the fact script printed no usable output; check that sh works"
+                    _(
+                        "{name}: the fact script printed no usable output; check that sh works"
+                    ).format(name=host.name)
                 )
         if raw is None:
             raw = _run_each(host, unique, root)
     except SealboxError:
         raise
     except Exception as exc:  # connection dropped, sh missing: the check could not run
-        raise GatherError(f"{host.name}: could not read facts ({exc}); check the host") from exc
+        raise GatherError(
+            _("{name}: could not read facts ({exc}); check the host").format(
+                name=host.name, exc=exc
+            )
+        ) from exc
     return {f.key: f.evaluate(r) for f, r in zip(unique, raw)}

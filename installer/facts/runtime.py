@@ -15,6 +15,7 @@ from typing import Any, Optional
 from installer.errors import HostError
 from installer.facts.fact import Unavailable
 from installer.hosts.base import Result
+from installer.i18n import _
 
 VERSION_FORMAT = "{{json .}}"
 
@@ -104,19 +105,23 @@ def docker_facts(version: Result, info: Result, host_name: str) -> DockerFacts:
     """The engine's view; raises HostError with the fix when Docker is missing or down."""
     if version.not_found:
         raise HostError(
-            f"Docker is not installed on {host_name}: install it (Debian/Ubuntu: "
-            f"apt-get install docker.io; CentOS/RHEL: docker-ce) and start the daemon"
+            _(
+                "Docker is not installed on {host_name}: install it (Debian/Ubuntu: apt-get install docker.io; CentOS/RHEL: docker-ce) and start the daemon"
+            ).format(host_name=host_name)
         )
-    client, server, _ = parse_docker_version(version.stdout)
+    client, server, _unused = parse_docker_version(version.stdout)
     if not version.ok or not server:
         detail = version.first_error_line()
         if "permission denied" in detail.lower():
             raise HostError(
-                f"cannot use Docker on {host_name} ({detail}): run as root or a user in the docker group"
+                _(
+                    "cannot use Docker on {host_name} ({detail}): run as root or a user in the docker group"
+                ).format(host_name=host_name, detail=detail)
             )
         raise HostError(
-            f"Docker daemon is not running on {host_name} ({detail}): start it with "
-            f"'systemctl start docker' (or 'dockerd &' where there is no systemd)"
+            _(
+                "Docker daemon is not running on {host_name} ({detail}): start it with 'systemctl start docker' (or 'dockerd &' where there is no systemd)"
+            ).format(host_name=host_name, detail=detail)
         )
     return build_facts(version.stdout, info.stdout if info.ok else "")
 
@@ -134,9 +139,9 @@ def gpu_run_args(facts: DockerFacts, gpu: Optional[str]) -> list[str]:
     if facts.has_nvidia_runtime:
         return ["--runtime=nvidia", "-e", f"NVIDIA_VISIBLE_DEVICES={gpu}"]
     raise HostError(
-        f"GPU {gpu} requested but Docker {facts.server_version} has neither --gpus (19.03+) "
-        f"nor the nvidia runtime: install nvidia-docker2 (or upgrade Docker and install "
-        f"nvidia-container-toolkit)"
+        _(
+            "GPU {gpu} requested but Docker {server_version} has neither --gpus (19.03+) nor the nvidia runtime: install nvidia-docker2 (or upgrade Docker and install nvidia-container-toolkit)"
+        ).format(gpu=gpu, server_version=facts.server_version)
     )
 
 

@@ -21,6 +21,7 @@ from installer.facts.machine import Virt, virtualization
 from installer.facts.ports import Listener, judge_port, listeners, published_ports
 from installer.facts.runtime import DockerFacts, docker_facts
 from installer.hosts.base import Host
+from installer.i18n import _
 
 DOCKER_FACTS = ("docker_version", "docker_info")
 ROOT_FACTS = ("uid",)
@@ -171,7 +172,8 @@ class TemplateFacts:
         lan = self._facts.lan_ip
         if not lan:
             raise HostError(
-                f"{self._facts.host.name} has no LAN IPv4 address for a default; pass the address "
-                f"with --set (e.g. --set license_server_host=10.0.0.5)"
+                _(
+                    "{name} has no LAN IPv4 address for a default; pass the address with --set (e.g. --set license_server_host=10.0.0.5)"
+                ).format(name=self._facts.host.name)
             )
         return lan

@@ -36,6 +36,7 @@ from installer.fleet.reach import (
 from installer.fleet.run import HostResult, Job, Outcome, run_jobs
 from installer.fleet.wiring import FleetPlan, HostPlan, plan_fleet
 from installer.hosts.base import Host
+from installer.i18n import _
 from installer.spec.model import ModuleSpec, Variable
 from installer.spec.order import dependency_closure
 
@@ -229,7 +230,9 @@ class Fleet:
         unknown = [m for m in modules or [] if m not in self.specs]
         if unknown:
             raise UsageError(
-                f"unknown module {', '.join(unknown)}; the bundle has: {', '.join(sorted(self.specs))}"
+                _("unknown module {unknown}; the bundle has: {specs}").format(
+                    unknown=", ".join(unknown), specs=", ".join(sorted(self.specs))
+                )
             )
         fplan = self.plan()
         placed = any(hp.modules for hp in fplan.hosts.values())
@@ -308,14 +311,20 @@ class Fleet:
     ) -> Callable[[Reporter], Outcome]:
         def run(report: Reporter) -> Outcome:
             if not names:
-                return Outcome(False, "nothing placed here for this command")
+                return Outcome(False, _("nothing placed here for this command"))
             for var, what in sorted(hp.wired.items()):
                 report(Event("step", "wiring", f"{var} = {what}"))
             overrides = {**options.overrides, **hp.overrides}
             inherited = self.inherited(hp, options.dry_run)
             if inherited:
                 report(
-                    Event("step", "wiring", f"from the providers' state: {', '.join(inherited)}")
+                    Event(
+                        "step",
+                        "wiring",
+                        _("from the providers' state: {inherited}").format(
+                            inherited=", ".join(inherited)
+                        ),
+                    )
                 )
             overrides = {**inherited, **overrides}
             if not options.dry_run:
@@ -323,7 +332,13 @@ class Fleet:
                 links = self._links(hp, names, {**inherited, **options.overrides})
                 if links:
                     require_reachable(reach(self.host(hp.host.name)), links)
-                    report(Event("done", "wiring", f"{len(links)} wired address(es) reachable"))
+                    report(
+                        Event(
+                            "done",
+                            "wiring",
+                            _("{n_links} wired address(es) reachable").format(n_links=len(links)),
+                        )
+                    )
             pl = [hp.host.modules[m] for m in names if m in hp.host.modules]
             instances = next((p.instances for p in pl if p.instances is not None), None)
             gpus = next((p.gpus for p in pl if p.gpus is not None), None)
@@ -345,10 +360,15 @@ class Fleet:
             res = dep.install(wanted, opts)
             changed = bool(res.plan.changes)
             msg = (
-                f"{len(res.plan.modules)} module(s), {len(res.plan.changes)} change(s), "
-                f"{res.loaded_images} image(s) loaded"
+                _("{modules} module(s), {changes} change(s), {images} image(s) loaded").format(
+                    modules=len(res.plan.modules),
+                    changes=len(res.plan.changes),
+                    images=res.loaded_images,
+                )
                 if not options.dry_run
-                else f"plan: {len(res.plan.changes)} change(s) (dry run: nothing changed)"
+                else _("plan: {changes} change(s) (dry run: nothing changed)").format(
+                    changes=len(res.plan.changes)
+                )
             )
             data = {
                 "dry_run": options.dry_run,
@@ -402,11 +422,13 @@ class Fleet:
             dep.require_root("li")
             rows = dep.status()
             bad = [r for r in rows if r.state != "running" or not str(r.health).startswith("h")]
-            msg = f"{len(rows)} instance(s)" + (f", {len(bad)} not healthy" if bad else "")
+            msg: str = _("{n} instance(s)").format(n=len(rows))
+            if bad:
+                msg += _(", {n} not healthy").format(n=len(bad))
             found = license_of(dep) if license_of is not None else None
             lic = found[0] if found is not None else None
             if found is not None:
-                msg += f"; license {found[1]}"
+                msg += _("; license {state}").format(state=found[1])
             data = {"host": name, "instances": [vars(r) for r in rows], "license": lic}
             return Outcome(False, msg, data, failed=bool(bad))
 
@@ -425,7 +447,9 @@ class Fleet:
             base = dep.manifest.base
             if base is not None:  # a delta bundle: it installs only over its base version
                 data["delta_of"] = {"product": base.get("product"), "version": base.get("version")}
-            return Outcome(False, f"{len(rows)} module(s), {n} installed", data)
+            return Outcome(
+                False, _("{n_rows} module(s), {n} installed").format(n_rows=len(rows), n=n), data
+            )
 
         return self.each(one)
 
@@ -447,7 +471,11 @@ class Fleet:
             def run(report: Reporter) -> Outcome:
                 removed = action(self.deployment(name, report))
                 data = {"removed": removed, "purged": purge}
-                return Outcome(bool(removed), f"{len(removed)} container(s) removed", data)
+                return Outcome(
+                    bool(removed),
+                    _("{n_removed} container(s) removed").format(n_removed=len(removed)),
+                    data,
+                )
 
             return run
 

@@ -40,6 +40,7 @@ import yaml
 
 from installer.errors import SpecError, UsageError
 from installer.hosts.spec import HostSpec
+from installer.i18n import _
 from installer.spec.schema import Field, SchemaErrors, check_map
 
 LOCAL = "@local"
@@ -114,8 +115,9 @@ class InventoryHost:
         sudo_password = env.get(self.sudo_password_env) if self.sudo_password_env else None
         if self.password_env and password is None:
             raise UsageError(
-                f"host {self.name}: password_env {self.password_env} is not set in the "
-                f"environment; export it before running"
+                _(
+                    "host {name}: password_env {password_env} is not set in the environment; export it before running"
+                ).format(name=self.name, password_env=self.password_env)
             )
         return HostSpec(
             host=self.address,
@@ -160,8 +162,9 @@ def _check_secrets(data: Any, path: str, errors: SchemaErrors) -> None:
             if isinstance(k, str) and k.lower() in SECRET_KEYS:
                 errors.add(
                     sub,
-                    "passwords are not kept in the inventory: name an environment variable "
-                    f"with {k.lower().replace('passphrase', 'password')}_env instead",
+                    _(
+                        "passwords are not kept in the inventory: name an environment variable with {k}_env instead"
+                    ).format(k=k.lower().replace("passphrase", "password")),
                 )
             else:
                 _check_secrets(v, sub, errors)
@@ -171,7 +174,11 @@ def parse_inventory(data: Any, source: str = "inventory") -> Inventory:
     """Validate the parsed YAML; every problem is reported with its path, all at once."""
     errors = SchemaErrors(source)
     if not isinstance(data, dict):
-        raise SpecError(f"{source}: expected a mapping with 'hosts', got {type(data).__name__}")
+        raise SpecError(
+            _("{source}: expected a mapping with 'hosts', got {name}").format(
+                source=source, name=type(data).__name__
+            )
+        )
     _check_secrets(data, "", errors)
     clean = {k: v for k, v in data.items()}
     check_map(clean, INVENTORY_SCHEMA, "", errors)
@@ -183,14 +190,16 @@ def parse_inventory(data: Any, source: str = "inventory") -> Inventory:
     hosts: dict[str, InventoryHost] = {}
     if isinstance(hosts_raw, dict):
         if not hosts_raw:
-            errors.add("hosts", "names no host")
+            errors.add("hosts", _("names no host"))
         for name, raw in hosts_raw.items():
             path = f"hosts.{name}"
             if not isinstance(name, str) or not NAME_RE.match(name):
-                errors.add(path, "host names are letters, digits, '.', '_' and '-'")
+                errors.add(path, _("host names are letters, digits, '.', '_' and '-'"))
                 continue
             if not isinstance(raw, dict):
-                errors.add(path, f"expected a mapping with 'address', got {raw!r}")
+                errors.add(
+                    path, _("expected a mapping with 'address', got {raw!r}").format(raw=raw)
+                )
                 continue
             raw = {k: v for k, v in raw.items() if str(k).lower() not in SECRET_KEYS}
             if "modules" in raw:
@@ -201,7 +210,10 @@ def parse_inventory(data: Any, source: str = "inventory") -> Inventory:
             for env_key in ("password_env", "sudo_password_env"):
                 v = merged.get(env_key)
                 if isinstance(v, str) and not ENV_RE.match(v):
-                    errors.add(f"{path}.{env_key}", f"{v!r} is not an environment variable name")
+                    errors.add(
+                        f"{path}.{env_key}",
+                        _("{v!r} is not an environment variable name").format(v=v),
+                    )
             if isinstance(merged.get("jump"), str):
                 try:
                     HostSpec.parse(merged["jump"])
@@ -251,8 +263,9 @@ def _check_duplicates(hosts: dict[str, InventoryHost], errors: SchemaErrors) -> 
         if key in seen:
             errors.add(
                 f"hosts.{h.name}.address",
-                f"{h.address}:{h.port} is also host {seen[key]}; one entry per machine "
-                "(or a different state_dir)",
+                _(
+                    "{address}:{port} is also host {seen}; one entry per machine (or a different state_dir)"
+                ).format(address=h.address, port=h.port, seen=seen[key]),
             )
         else:
             seen[key] = h.name
@@ -263,11 +276,19 @@ def load_inventory(path: str) -> Inventory:
         with open(path, encoding="utf-8") as fh:
             data = yaml.safe_load(fh)
     except OSError as exc:
-        raise UsageError(f"{path}: cannot read the inventory ({exc.strerror})") from None
+        raise UsageError(
+            _("{path}: cannot read the inventory ({strerror})").format(
+                path=path, strerror=exc.strerror
+            )
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
-        raise SpecError(f"{path}:{where} not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        raise SpecError(
+            _("{path}:{where} not valid YAML: {exc}").format(
+                path=path, where=where, exc=getattr(exc, "problem", exc)
+            )
+        ) from None
     return parse_inventory(data, path)
 
 
@@ -282,13 +303,13 @@ def from_targets(targets: list[str]) -> Inventory:
     for t in targets:
         if t == LOCAL:
             if LOCAL_NAME in hosts:
-                raise UsageError(f"-H {t}: given twice")
+                raise UsageError(_("-H {t}: given twice").format(t=t))
             hosts[LOCAL_NAME] = InventoryHost(LOCAL_NAME, LOCAL, "127.0.0.1")
             continue
         spec = HostSpec.parse(t)
         name = str(spec)
         if name in hosts:
-            raise UsageError(f"-H {t}: given twice")
+            raise UsageError(_("-H {t}: given twice").format(t=t))
         hosts[name] = InventoryHost(
             name=name,
             address=spec.host,

@@ -18,6 +18,7 @@ from installer.deploy.preflight import EnvironmentCheckFailed
 from installer.events import Event, Reporter
 from installer.fleet.run import FAILED, SKIPPED, HostResult, Job, Outcome, run_jobs
 from installer.fleet.wiring import FleetPlan
+from installer.i18n import _
 
 
 def check_environments(
@@ -48,8 +49,8 @@ def check_environments(
             except EnvironmentCheckFailed:
                 raise
             except Exception as exc:  # noqa: BLE001 - the install job reports it
-                return Outcome(False, f"environment not checked here: {exc}")
-            return Outcome(False, "environment checked")
+                return Outcome(False, _("environment not checked here: {exc}").format(exc=exc))
+            return Outcome(False, _("environment checked"))
 
         return run
 

@@ -21,6 +21,7 @@ from typing import Any, Callable, Mapping, Optional
 from installer.errors import HostError
 from installer.fleet.wiring import HostPlan
 from installer.hosts.base import Host
+from installer.i18n import _
 from installer.runtime.reach import Endpoint, connect, endpoints
 from installer.spec.model import ModuleSpec
 
@@ -43,11 +44,26 @@ class Link:
         ep = self.endpoint
         here = f"{self.consumer} ({self.consumer_address})"
         there = f"{self.provider_host} ({ep.address})" if self.provider_host else ep.address
-        what = f"{ep.what} on {self.provider_host}" if self.provider_host else ep.what
-        return (
-            f"{here} cannot reach {what} at {ep.where} ({ep.host_var}, {ep.port_var}) for "
-            f"{self.module}: {why}; open TCP port {ep.port} from {here} to {there} in the "
-            f"firewall, or check that {ep.what} runs there"
+        what = (
+            _("{what} on {host}").format(what=ep.what, host=self.provider_host)
+            if self.provider_host
+            else ep.what
+        )
+        return _(
+            "{here} cannot reach {what} at {where} ({host_var}, {port_var}) for {module}: "
+            "{why}; open TCP port {port} from {here} to {there} in the firewall, or check "
+            "that {service} runs there"
+        ).format(
+            here=here,
+            what=what,
+            where=ep.where,
+            host_var=ep.host_var,
+            port_var=ep.port_var,
+            module=self.module,
+            why=why,
+            port=ep.port,
+            there=there,
+            service=ep.what,
         )
 
 

@@ -25,6 +25,7 @@ from installer.hosts.ssh import (
     HostUnreachableError,
     SudoRefusedError,
 )
+from installer.i18n import Text, english, english_tree
 
 OK, CHANGED, FAILED, UNREACHABLE, SKIPPED = "ok", "changed", "failed", "unreachable", "skipped"
 GOOD = (OK, CHANGED)
@@ -71,7 +72,9 @@ class HostResult:
         return {
             "host": self.host,
             "status": self.status,
-            "message": self.message,
+            "message": english(self.message),
+            # a stable code for scripts: the error's kind, whatever the message's language
+            "code": type(self.error).__name__ if self.error is not None else None,
             "seconds": round(self.seconds, 2),
             "exit_code": self.exit_code,
             "log": self.log,
@@ -87,6 +90,7 @@ class _HostLog:
         self._fh = open(path, "a", encoding="utf-8") if path else None
 
     def line(self, text: str) -> None:
+        text = english(text)  # logs are machine output: English whatever the user's language
         if self._fh is not None:
             stamp = time.strftime("%Y-%m-%d %H:%M:%S")
             self._fh.write(f"{stamp} {text}\n")
@@ -133,7 +137,7 @@ def run_jobs(
 
         def report(event: Event) -> None:
             if event.kind != "progress":
-                log.line(f"{event.kind:5} [{event.module}] {event.message}")
+                log.line(f"{event.kind:5} [{event.module}] {english(event.message)}")
             if on_event:
                 on_event(job.host, event)
 
@@ -149,14 +153,14 @@ def run_jobs(
             res = HostResult(
                 job.host, FAILED, _one_line(exc), None, 0.0, log_path, exc.exit_code, exc
             )
-            log.line(str(exc))
+            log.line(english_tree(exc))
         except Exception as exc:  # a bug must not take the other hosts down
             res = HostResult(
                 job.host, FAILED, f"{type(exc).__name__}: {exc}", None, 0.0, log_path, 1, exc
             )
             log.line(traceback.format_exc())
         res.seconds = time.monotonic() - started
-        log.line(f"{res.status}: {res.message}" if res.message else res.status)
+        log.line(f"{res.status}: {english(res.message)}" if res.message else res.status)
         log.close()
         return res
 
@@ -197,8 +201,13 @@ def run_jobs(
 
 
 def _one_line(exc: BaseException) -> str:
+    """The first line, in the user's language, keeping the English for --json and logs."""
     text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
+    first = text.splitlines()[0]
+    arg = exc.args[0] if len(exc.args) == 1 else None
+    if isinstance(arg, Text) and arg.english.strip():
+        return Text(first, arg.english.strip().splitlines()[0])
+    return first
 
 
 def exit_code(results: list[HostResult]) -> int:

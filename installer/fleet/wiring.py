@@ -19,6 +19,7 @@ from typing import Any, Mapping, Optional
 
 from installer.errors import SpecError
 from installer.fleet.inventory import Inventory, InventoryHost
+from installer.i18n import _
 from installer.spec.address import address_variables
 from installer.spec.model import ModuleSpec
 from installer.spec.order import dependency_closure
@@ -157,8 +158,9 @@ def _check_cycles(plans: Mapping[str, HostPlan], src: str) -> None:
         if state.get(name) == "visiting":
             cycle = path[path.index(name) :] + [name]
             raise SpecError(
-                f"{src}: hosts wait for each other: {' -> '.join(cycle)}; place each "
-                "dependency so that no two hosts need a module from each other"
+                _(
+                    "{src}: hosts wait for each other: {cycle}; place each dependency so that no two hosts need a module from each other"
+                ).format(src=src, cycle=" -> ".join(cycle))
             )
         state[name] = "visiting"
         for a in plans[name].after:

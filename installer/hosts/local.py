@@ -14,6 +14,7 @@ from typing import BinaryIO, Iterable, Iterator, Mapping, Optional, Union
 
 from installer.errors import HostError
 from installer.hosts.base import Command, LockHeld, Result, command_text
+from installer.i18n import _
 
 F_SETPIPE_SZ = 1031  # Linux fcntl; not in the fcntl module before Python 3.10
 
@@ -58,13 +59,19 @@ class LocalHost:
             os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
             fh = open(path, "w")
         except PermissionError:
-            raise HostError(f"cannot write {path} on {self.name}: run as root (sudo)") from None
+            raise HostError(
+                _("cannot write {path} on {name}: run as root (sudo)").format(
+                    path=path, name=self.name
+                )
+            ) from None
         with fh:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 raise LockHeld(
-                    f"another Sealbox run holds {path} on {self.name}; wait for it to finish"
+                    _("another Sealbox run holds {path} on {name}; wait for it to finish").format(
+                        path=path, name=self.name
+                    )
                 ) from None
             yield
 

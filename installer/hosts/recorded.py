@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import BinaryIO, Callable, Iterable, Iterator, Mapping, Optional, Union
 
 from installer.hosts.base import Command, LockHeld, Result, command_text
+from installer.i18n import _
 
 Answer = Union[Result, Callable[[str], Result]]
 
@@ -43,7 +44,11 @@ class RecordedHost:
     def lock(self, path: str) -> Iterator[None]:
         """Recorded as ``lock PATH`` / ``unlock PATH``; a path in ``held`` is refused."""
         if path in self.held:
-            raise LockHeld(f"another Sealbox run holds {path} on {self.name}; wait for it")
+            raise LockHeld(
+                _("another Sealbox run holds {path} on {name}; wait for it").format(
+                    path=path, name=self.name
+                )
+            )
         self.commands.append(f"lock {path}")
         self.held.add(path)
         try:

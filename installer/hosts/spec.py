@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Optional
 
 from installer.errors import UsageError
+from installer.i18n import _
 
 _SPEC = re.compile(
     r"""^(?:(?P<user>[^@\s:]+)@)?          # user@ (optional)
@@ -35,7 +36,11 @@ class HostSpec:
         """``host``, ``user@host``, ``user@host:port``, ``[v6]:port``; ``defaults`` fill the rest."""
         m = _SPEC.match(text.strip())
         if not m:
-            raise UsageError(f"bad host {text!r}: expected user@host[:port] (IPv6 as [addr]:port)")
+            raise UsageError(
+                _("bad host {text!r}: expected user@host[:port] (IPv6 as [addr]:port)").format(
+                    text=text
+                )
+            )
         host = m.group("v6") or m.group("host")
         spec = cls(host=host, **defaults)  # type: ignore[arg-type]
         if m.group("user"):
@@ -43,7 +48,11 @@ class HostSpec:
         if m.group("port"):
             port = int(m.group("port"))
             if not 0 < port < 65536:
-                raise UsageError(f"bad host {text!r}: port {port} is out of range 1-65535")
+                raise UsageError(
+                    _("bad host {text!r}: port {port} is out of range 1-65535").format(
+                        text=text, port=port
+                    )
+                )
             spec = replace(spec, port=port)
         return spec
 

@@ -61,6 +61,7 @@ from installer.hosts.sshwire import (
     remote_command,
     write_script,
 )
+from installer.i18n import _
 
 __all__ = [  # the wire's names stay importable from here, where callers always found them
     "PREFERRED_CIPHERS",
@@ -223,7 +224,9 @@ class SSHHost(SSHConnect):
         try:
             chan = self._transport_for_exec().open_session(timeout=self.connect_timeout)
         except (paramiko.SSHException, OSError, EOFError) as exc:
-            raise ConnectionLostError(f"connection to {self.name} lost: {exc or 'closed'}") from exc
+            raise ConnectionLostError(
+                _("connection to {name} lost: {exc}").format(name=self.name, exc=exc or "closed")
+            ) from exc
         out: list[bytes] = []
         err: list[bytes] = []
         timed_out = threading.Event()
@@ -283,7 +286,9 @@ class SSHHost(SSHConnect):
                 r.join()
             rc = chan.recv_exit_status() if not timed_out.is_set() else RC_TIMEOUT
         except paramiko.SSHException as exc:
-            raise ConnectionLostError(f"connection to {self.name} lost: {exc}") from exc
+            raise ConnectionLostError(
+                _("connection to {name} lost: {exc}").format(name=self.name, exc=exc)
+            ) from exc
         finally:
             if timer:
                 timer.cancel()
@@ -319,7 +324,9 @@ class SSHHost(SSHConnect):
         rc, out, err = self._exec_raw(text, chunks, timeout, kill)
         if rc == -1:
             raise ConnectionLostError(
-                f"connection to {self.name} lost while running: {_short(command_text(cmd))}"
+                _("connection to {name} lost while running: {cmd}").format(
+                    name=self.name, cmd=_short(command_text(cmd))
+                )
             )
         return rc, out, err
 
@@ -383,7 +390,9 @@ class SSHHost(SSHConnect):
         try:
             chan = transport.open_session(timeout=self.connect_timeout)
         except (paramiko.SSHException, OSError, EOFError) as exc:
-            raise ConnectionLostError(f"connection to {self.name} lost: {exc or 'closed'}") from exc
+            raise ConnectionLostError(
+                _("connection to {name} lost: {exc}").format(name=self.name, exc=exc or "closed")
+            ) from exc
         try:
             chan.settimeout(max(self.connect_timeout, 30.0))
             chan.exec_command(remote_command(script, sudo=mode))
@@ -398,7 +407,11 @@ class SSHHost(SSHConnect):
                         break
                     said += data
             except socket.timeout:
-                raise HostError(f"cannot lock {path} on {self.name}: no answer in time") from None
+                raise HostError(
+                    _("cannot lock {path} on {name}: no answer in time").format(
+                        path=path, name=self.name
+                    )
+                ) from None
             if said.startswith(b"held"):
                 chan.settimeout(None)
                 yield
@@ -409,14 +422,21 @@ class SSHHost(SSHConnect):
                 err += chan.recv_stderr(4096)
             if rc == LOCK_BUSY_RC:
                 raise LockHeld(
-                    f"another Sealbox run holds {path} on {self.name}; wait for it to finish"
+                    _("another Sealbox run holds {path} on {name}; wait for it to finish").format(
+                        path=path, name=self.name
+                    )
                 )
             if rc == 127:
                 raise HostError(
-                    f"cannot lock {path} on {self.name}: flock is not installed there "
-                    "(install util-linux)"
+                    _(
+                        "cannot lock {path} on {name}: flock is not installed there (install util-linux)"
+                    ).format(path=path, name=self.name)
                 )
-            raise HostError(f"cannot lock {path} on {self.name}: {_last_line(err, rc)}")
+            raise HostError(
+                _("cannot lock {path} on {name}: {err}").format(
+                    path=path, name=self.name, err=_last_line(err, rc)
+                )
+            )
         finally:
             try:  # end the holder's input, and wait (bounded) until it let go of the lock
                 chan.shutdown_write()
@@ -431,7 +451,11 @@ class SSHHost(SSHConnect):
         if rc == _MISSING:
             raise FileNotFoundError(f"{self.name}:{path}")
         if rc != 0:
-            raise HostError(f"cannot read {path} on {self.name}: {_last_line(err, rc)}")
+            raise HostError(
+                _("cannot read {path} on {name}: {err}").format(
+                    path=path, name=self.name, err=_last_line(err, rc)
+                )
+            )
         return out
 
     def write(self, path: str, data: bytes, mode: int = 0o600) -> None:
@@ -445,9 +469,13 @@ class SSHHost(SSHConnect):
             self._write_stream(dst, _iter_file(src), mode)
 
     def _write_stream(self, path: str, chunks: Iterable[bytes], mode: int) -> None:
-        rc, _, err = self._exec(write_script(path, mode), chunks)
+        rc, _unused, err = self._exec(write_script(path, mode), chunks)
         if rc != 0:
-            raise HostError(f"cannot write {path} on {self.name}: {_last_line(err, rc)}")
+            raise HostError(
+                _("cannot write {path} on {name}: {err}").format(
+                    path=path, name=self.name, err=_last_line(err, rc)
+                )
+            )
 
     def exists(self, path: str) -> bool:
         p = _q(path)
@@ -456,11 +484,19 @@ class SSHHost(SSHConnect):
 
     def remove(self, path: str, recursive: bool = False) -> None:
         flags = "-rf" if recursive else "-f"
-        rc, _, err = self._exec(f"rm {flags} -- {_q(path)}")
+        rc, _unused, err = self._exec(f"rm {flags} -- {_q(path)}")
         if rc != 0:
-            raise HostError(f"cannot remove {path} on {self.name}: {_last_line(err, rc)}")
+            raise HostError(
+                _("cannot remove {path} on {name}: {err}").format(
+                    path=path, name=self.name, err=_last_line(err, rc)
+                )
+            )
 
     def makedirs(self, path: str, mode: int = 0o755) -> None:
-        rc, _, err = self._exec(f"mkdir -p -m {mode:o} -- {_q(path)}")
+        rc, _unused, err = self._exec(f"mkdir -p -m {mode:o} -- {_q(path)}")
         if rc != 0:
-            raise HostError(f"cannot create {path} on {self.name}: {_last_line(err, rc)}")
+            raise HostError(
+                _("cannot create {path} on {name}: {err}").format(
+                    path=path, name=self.name, err=_last_line(err, rc)
+                )
+            )

@@ -29,6 +29,7 @@ from installer.hosts.sshwire import (
     SudoRefusedError,
     _Transport,
 )
+from installer.i18n import _
 
 
 class SSHConnect:
@@ -75,7 +76,9 @@ class SSHConnect:
         if isinstance(last, socket.timeout):
             reason = f"timed out after {self.connect_timeout:g}s"
         raise HostUnreachableError(
-            f"cannot reach {self.name}: {reason} ({attempts} attempt{'s' if attempts > 1 else ''})"
+            _("cannot reach {name}: {reason} ({attempts} attempt{value})").format(
+                name=self.name, reason=reason, attempts=attempts, value="s" if attempts > 1 else ""
+            )
         ) from last
 
     def _open_socket(self) -> Union[socket.socket, paramiko.Channel]:
@@ -142,26 +145,29 @@ class SSHConnect:
         where = f"line {line.lineno} of {self.known_hosts}" if line else self.known_hosts
         if decision.verdict == "revoked":
             raise HostKeyRevokedError(
-                f"host key of {name} ({shown}) is REVOKED by {where}; refusing to connect. "
-                f"Ask the host's administrator for its new key"
+                _(
+                    "host key of {name} ({shown}) is REVOKED by {where}; refusing to connect. Ask the host's administrator for its new key"
+                ).format(name=name, shown=shown, where=where)
             )
         if decision.verdict == "untrusted":
             raise HostKeyUntrustedError(
-                f"host key of {name} ({shown}) is not vouched for by the @cert-authority on "
-                f"{where}: {decision.reason}; refusing to connect"
+                _(
+                    "host key of {name} ({shown}) is not vouched for by the @cert-authority on {where}: {reason}; refusing to connect"
+                ).format(name=name, shown=shown, where=where, reason=decision.reason)
             )
         if decision.verdict == "changed":
             raise HostKeyChangedError(
-                f"host key of {name} has CHANGED (now {shown}); refusing to connect. If the "
-                f"host was reinstalled, remove {where} "
-                f"(ssh-keygen -R '{name}' -f {self.known_hosts}) and connect again"
+                _(
+                    "host key of {name} has CHANGED (now {shown}); refusing to connect. If the host was reinstalled, remove {where} (ssh-keygen -R '{name}' -f {known_hosts}) and connect again"
+                ).format(name=name, shown=shown, where=where, known_hosts=self.known_hosts)
             )
         if self.accept_new_host_keys:
             knownhosts.append(self.known_hosts, name, keytype, key_b64)
             return
         raise HostKeyUnknownError(
-            f"host key of {name} is not in {self.known_hosts}: {shown}; "
-            "check it and re-run with --accept-new-host-keys"
+            _(
+                "host key of {name} is not in {known_hosts}: {shown}; check it and re-run with --accept-new-host-keys"
+            ).format(name=name, known_hosts=self.known_hosts, shown=shown)
         )
 
     def _keys_to_try(self) -> Iterator[tuple[str, paramiko.PKey]]:
@@ -221,30 +227,38 @@ class SSHConnect:
                 tried.append("password")
         tried += self._skipped_keys
         what = ", ".join(tried) if tried else "no key or password was available"
-        raise AuthFailedError(f"authentication failed for {self.name}; tried: {what}")
+        raise AuthFailedError(
+            _("authentication failed for {name}; tried: {what}").format(name=self.name, what=what)
+        )
 
     # -- sudo ------------------------------------------------------------------------------
     def _probe_sudo(self) -> SudoMode:
         if self.sudo is False:
             return "none"
-        rc, out, _ = self._exec_raw("id -u", None, timeout=30)
+        rc, out, _unused = self._exec_raw("id -u", None, timeout=30)
         if rc == 0 and out.strip() == b"0":
             return "none"
         if rc == -1:
-            raise ConnectionLostError(f"connection to {self.name} lost while checking the user")
-        rc, _, err = self._exec_raw("LC_ALL=C sudo -n -- sh -c true", None, timeout=30)
+            raise ConnectionLostError(
+                _("connection to {name} lost while checking the user").format(name=self.name)
+            )
+        rc, _unused, err = self._exec_raw("LC_ALL=C sudo -n -- sh -c true", None, timeout=30)
         if rc == 0:
             return "nopasswd"
         if rc == 127:
-            raise SudoRefusedError(f"{self.name} is not root and sudo is not installed there")
+            raise SudoRefusedError(
+                _("{name} is not root and sudo is not installed there").format(name=self.name)
+            )
         secret = self._get_sudo_password(err.decode(errors="replace").strip())
-        rc, _, err = self._exec_raw(
+        rc, _unused, err = self._exec_raw(
             "LC_ALL=C sudo -S -k -p '' -- sh -c true", [secret + b"\n"], timeout=30
         )
         if rc != 0:
             lines = [ln for ln in err.decode(errors="replace").splitlines() if ln.strip()]
             reason = lines[-1].strip() if lines else f"exit code {rc}"
-            raise SudoRefusedError(f"sudo refused for {self.name}: {reason}")
+            raise SudoRefusedError(
+                _("sudo refused for {name}: {reason}").format(name=self.name, reason=reason)
+            )
         self._sudo_secret = secret
         return "password"
 
@@ -259,8 +273,9 @@ class SSHConnect:
         if password is None:
             said = sudo_said.splitlines()[-1] if sudo_said else "a password is required"
             raise SudoRefusedError(
-                f"sudo on {self.name} needs a password ({said}) and none was given: "
-                "pass a sudo password, run interactively, or connect as root"
+                _(
+                    "sudo on {name} needs a password ({said}) and none was given: pass a sudo password, run interactively, or connect as root"
+                ).format(name=self.name, said=said)
             )
         return password.encode()
 

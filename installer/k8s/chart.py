@@ -18,6 +18,7 @@ from typing import Any, Optional, Sequence, Union
 
 import yaml
 
+import installer.i18n.yamltext  # noqa: F401  (a Text in the YAML is written in English)
 from installer.bundle.manifest import Manifest
 from installer.bundle.opened import VerifiedBundle, as_verified
 from installer.k8s import labels as K

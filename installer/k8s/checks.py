@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from installer.errors import UsageError
+from installer.i18n import _
 from installer.k8s import labels as K
 from installer.k8s.facts import ClusterFacts
 from installer.k8s.pods import GPU_RESOURCE, quantity_value
@@ -45,26 +46,29 @@ def check_immutable(rendered: Rendered, facts: ClusterFacts) -> None:
             old_size, old_class = have.get(claim, (size, klass))
             if quantity_value(size) != quantity_value(old_size):
                 raise UsageError(
-                    f"StatefulSet {name} in {ns}: claim {claim} is {old_size}, asked {size}; a "
-                    f"StatefulSet's claim templates cannot change: resize the PVC "
-                    f"(kubectl -n {ns} patch pvc {claim}-{name}-0 -p "
-                    f'\'{{"spec":{{"resources":{{"requests":{{"storage":"{size}"}}}}}}}}\', '
-                    f"needs a class with allowVolumeExpansion), or keep --storage-size {old_size}"
+                    _(
+                        'StatefulSet {name} in {ns}: claim {claim} is {old_size}, asked {size}; a StatefulSet\'s claim templates cannot change: resize the PVC (kubectl -n {ns} patch pvc {claim}-{name}-0 -p \'{{"spec":{{"resources":{{"requests":{{"storage":"{size}"}}}}}}}}\', needs a class with allowVolumeExpansion), or keep --storage-size {old_size}'
+                    ).format(name=name, ns=ns, claim=claim, old_size=old_size, size=size)
                 )
             if (klass or None) != (old_class or None) and klass is not None:
                 raise UsageError(
-                    f"StatefulSet {name} in {ns}: claim {claim} uses storage class "
-                    f"{old_class or '(default)'}, asked {klass}; it cannot change in place: "
-                    f"`kubectl -n {ns} delete statefulset {name} --cascade=orphan` then apply "
-                    f"again (the data stays on the old claim), or keep the old --storage-class"
+                    _(
+                        "StatefulSet {name} in {ns}: claim {claim} uses storage class {old_class}, asked {klass}; it cannot change in place: `kubectl -n {ns} delete statefulset {name} --cascade=orphan` then apply again (the data stays on the old claim), or keep the old --storage-class"
+                    ).format(
+                        name=name,
+                        ns=ns,
+                        claim=claim,
+                        old_class=old_class or "(default)",
+                        klass=klass,
+                    )
                 )
         for field in ("serviceName", "selector"):
             old, new = live["spec"].get(field), obj["spec"].get(field)
             if old != new:
                 raise UsageError(
-                    f"StatefulSet {name} in {ns}: spec.{field} cannot change ({old} -> {new}): "
-                    f"`kubectl -n {ns} delete statefulset {name} --cascade=orphan` (pods and "
-                    f"data stay) then apply again"
+                    _(
+                        "StatefulSet {name} in {ns}: spec.{field} cannot change ({old} -> {new}): `kubectl -n {ns} delete statefulset {name} --cascade=orphan` (pods and data stay) then apply again"
+                    ).format(name=name, ns=ns, field=field, old=old, new=new)
                 )
 
 
@@ -98,8 +102,9 @@ def check_storage(rendered: Rendered, facts: ClusterFacts) -> None:
                     if klass not in classes:
                         have = ", ".join(classes) or "none"
                         raise UsageError(
-                            f"--storage-class {klass}: no such StorageClass in the cluster "
-                            f"(have: {have}); pick one of them or create it"
+                            _(
+                                "--storage-class {klass}: no such StorageClass in the cluster (have: {have}); pick one of them or create it"
+                            ).format(klass=klass, have=have)
                         )
                     continue
                 if _default_class(facts):
@@ -113,10 +118,11 @@ def check_storage(rendered: Rendered, facts: ClusterFacts) -> None:
                 ]
                 if not fits:
                     raise UsageError(
-                        f"StatefulSet {name}: claim {claim} ({size}) cannot bind: no default "
-                        f"StorageClass and no free PersistentVolume of {size} or more without a "
-                        f"class; pass --storage-class (have: {', '.join(classes) or 'none'}), "
-                        f"mark one as default, or create a PersistentVolume"
+                        _(
+                            "StatefulSet {name}: claim {claim} ({size}) cannot bind: no default StorageClass and no free PersistentVolume of {size} or more without a class; pass --storage-class (have: {classes}), mark one as default, or create a PersistentVolume"
+                        ).format(
+                            name=name, claim=claim, size=size, classes=", ".join(classes) or "none"
+                        )
                     )
                 free.remove(fits[0])
 
@@ -162,8 +168,15 @@ def check_gpus(rendered: Rendered, facts: ClusterFacts) -> None:
         need = per_pod * int(obj["spec"].get("replicas", 1))
         if allocatable - used < need:
             raise UsageError(
-                f"Deployment {name} in {ns}: needs {need:g} {GPU_RESOURCE} but the cluster has "
-                f"{max(allocatable - used, 0):g} free ({allocatable:g} allocatable on "
-                f"{len(facts.nodes)} node(s)); nothing was changed, the running pods keep "
-                f"serving: free GPUs or install the NVIDIA device plugin, or drop --gpus"
+                _(
+                    "Deployment {name} in {ns}: needs {need:g} {gpu_resource} but the cluster has {allocatable:g} free ({allocatable2:g} allocatable on {n_nodes} node(s)); nothing was changed, the running pods keep serving: free GPUs or install the NVIDIA device plugin, or drop --gpus"
+                ).format(
+                    name=name,
+                    ns=ns,
+                    need=need,
+                    gpu_resource=GPU_RESOURCE,
+                    allocatable=max(allocatable - used, 0),
+                    allocatable2=allocatable,
+                    n_nodes=len(facts.nodes),
+                )
             )

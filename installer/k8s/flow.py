@@ -18,6 +18,7 @@ from installer.bundle.opened import VerifiedBundle, as_verified
 from installer.errors import UsageError
 from installer.events import Event, Reporter, make
 from installer.hosts.base import Host
+from installer.i18n import _
 from installer.k8s import checks, secretsfile
 from installer.k8s.facts import ClusterFacts, read_facts
 from installer.k8s.kubectl import Kubectl
@@ -89,8 +90,9 @@ def image_digests(manifest: Manifest, client: RegistryClient) -> dict[str, str]:
         if remote is None or remote.config_digest not in (None, entry.id):
             state = "is not" if remote is None else "holds a different image"
             raise UsageError(
-                f"{client.registry}/{repo}:{tag} {state} in the registry: run "
-                f"`sealbox k8s push --registry {client.registry}` first"
+                _(
+                    "{registry}/{repo}:{tag} {state} in the registry: run `sealbox k8s push --registry {registry}` first"
+                ).format(registry=client.registry, repo=repo, tag=tag, state=state)
             )
         out[entry.ref] = remote.digest
     return out
@@ -145,8 +147,20 @@ def apply_bundle(
     if facts.namespace is not None and not facts.namespace_ours:
         # An admin's namespace (with its quota, config...): used, never marked as ours.
         paths = [p for p in paths if os.path.basename(p) != NAMESPACE_FILE]
-        report(Event("step", "k8s", f"namespace {ns} exists (not created by Sealbox): kept as is"))
-    report(Event("step", "k8s", f"kubectl apply --server-side ({len(paths)} files)"))
+        report(
+            Event(
+                "step",
+                "k8s",
+                _("namespace {ns} exists (not created by Sealbox): kept as is").format(ns=ns),
+            )
+        )
+    report(
+        Event(
+            "step",
+            "k8s",
+            _("kubectl apply --server-side ({n_paths} files)").format(n_paths=len(paths)),
+        )
+    )
     keep = {os.path.basename(p) for p in paths}
     order = [
         (o["kind"], o["metadata"]["name"])
@@ -157,14 +171,24 @@ def apply_bundle(
     kubectl.apply(paths, force_conflicts=force_conflicts, order=order)
     if wait:
         workloads = result.rendered.workloads()
-        report(Event("step", "k8s", f"waiting for {len(workloads)} workloads (up to {timeout}s)"))
+        report(
+            Event(
+                "step",
+                "k8s",
+                _("waiting for {n_workloads} workloads (up to {timeout}s)").format(
+                    n_workloads=len(workloads), timeout=timeout
+                ),
+            )
+        )
         wait_all(
             kubectl,
             ns,
             workloads,
             timeout,
             on_ready=lambda kind, name: report(
-                Event("done", name, f"{kind.lower()}/{name} rolled out")
+                Event(
+                    "done", name, _("{kind}/{name} rolled out").format(kind=kind.lower(), name=name)
+                )
             ),
         )
     return kubectl

@@ -14,6 +14,7 @@ from typing import Any, Optional, Sequence
 
 from installer.errors import HostError, RuntimeFailure
 from installer.hosts.base import Host, Result
+from installer.i18n import _
 from installer.k8s import labels as K
 
 FIELD_MANAGER = "sealbox"
@@ -58,14 +59,18 @@ class Kubectl:
         res = host.run(["sh", "-c", "command -v kubectl"], timeout=30)
         if not res.ok:
             raise HostError(
-                "kubectl not found: install it (Debian: apt-get install kubernetes-client), or "
-                "run `sealbox k8s render -o DIR` and apply DIR from a machine that has it"
+                _(
+                    "kubectl not found: install it (Debian: apt-get install kubernetes-client), or "
+                    "run `sealbox k8s render -o DIR` and apply DIR from a machine that has it"
+                )
             )
         config = find_kubeconfig(kubeconfig)
         if config is None:
             raise HostError(
-                "no kubeconfig (--kubeconfig, $KUBECONFIG or ~/.kube/config): point Sealbox at "
-                "the cluster, or apply the rendered DIR with kubectl elsewhere"
+                _(
+                    "no kubeconfig (--kubeconfig, $KUBECONFIG or ~/.kube/config): point Sealbox at "
+                    "the cluster, or apply the rendered DIR with kubectl elsewhere"
+                )
             )
         return cls(host, config)
 
@@ -80,7 +85,9 @@ class Kubectl:
 
     def _check(self, res: Result, what: str) -> Result:
         if not res.ok:
-            raise RuntimeFailure(f"kubectl {what} failed: {res.first_error_line()}")
+            raise RuntimeFailure(
+                _("kubectl {what} failed: {res}").format(what=what, res=res.first_error_line())
+            )
         return res
 
     def apply(
@@ -121,8 +128,16 @@ class Kubectl:
         )
         if not res.ok:
             raise RuntimeFailure(
-                f"{kind} {name} in {namespace} not ready within {timeout}s "
-                f"({res.first_error_line()}); see kubectl -n {namespace} describe {kind.lower()} {name}"
+                _(
+                    "{kind} {name} in {namespace} not ready within {timeout}s ({res}); see kubectl -n {namespace} describe {kind2} {name}"
+                ).format(
+                    kind=kind,
+                    name=name,
+                    namespace=namespace,
+                    timeout=timeout,
+                    res=res.first_error_line(),
+                    kind2=kind.lower(),
+                )
             )
 
     def status(self, namespace: str) -> list[WorkloadStatus]:

@@ -15,6 +15,7 @@ import re
 from typing import Any, Mapping, Optional
 
 from installer.errors import UsageError
+from installer.i18n import _
 from installer.spec.model import ModuleSpec
 
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -43,7 +44,11 @@ def container_security(spec: ModuleSpec, *, pinned: bool, stateful: bool) -> dic
 
 def check_quantity(value: str, what: str) -> str:
     if not _QUANTITY.match(value):
-        raise UsageError(f"{what} {value!r}: expected a Kubernetes quantity such as 500m, 2, 1Gi")
+        raise UsageError(
+            _("{what} {value!r}: expected a Kubernetes quantity such as 500m, 2, 1Gi").format(
+                what=what, value=value
+            )
+        )
     return value
 
 
@@ -54,7 +59,11 @@ def parse_resource_option(text: str, option: str) -> dict[str, str]:
         name, sep, value = part.partition("=")
         name = name.strip()
         if not sep or name not in RESOURCE_NAMES:
-            raise UsageError(f"{option} {text}: expected cpu=QUANTITY,memory=QUANTITY")
+            raise UsageError(
+                _("{option} {text}: expected cpu=QUANTITY,memory=QUANTITY").format(
+                    option=option, text=text
+                )
+            )
         out[name] = check_quantity(value.strip(), f"{option} {name}")
     return out
 

@@ -17,6 +17,7 @@ from installer.bundle.opened import open_bundle
 from installer.errors import HostError, RuntimeFailure
 from installer.events import Event, Reporter, make
 from installer.hosts.base import Host
+from installer.i18n import _
 from installer.k8s.registry import AuthRequired, RegistryClient, split_ref
 from installer.runtime.docker import DockerRuntime
 
@@ -99,10 +100,18 @@ def push_bundle(
     todo = [i for i in items if i.action == PUSH]
     for item in items:
         if item.action == SKIP:
-            report(Event("done", item.ref, f"already in {client.registry} ({item.digest[:19]})"))
+            report(
+                Event(
+                    "done",
+                    item.ref,
+                    _("already in {registry} ({digest})").format(
+                        registry=client.registry, digest=item.digest[:19]
+                    ),
+                )
+            )
     archives = {i.archive for i in todo if runtime.image_id(i.image_id) is None}
     for archive in sorted(archives):
-        report(Event("step", "images", f"loading {archive}"))
+        report(Event("step", "images", _("loading {archive}").format(archive=archive)))
         runtime.load_archive(
             bundle.archive_path(archive),
             manifest.archives()[archive],
@@ -115,15 +124,20 @@ def push_bundle(
     for item in todo:
         if runtime.image_id(item.image_id) is None:
             raise RuntimeFailure(
-                f"image {item.ref} ({item.image_id[:19]}) not present after loading "
-                f"{item.archive}; the bundle does not hold it, rebuild it"
+                _(
+                    "image {ref} ({image_id}) not present after loading {archive}; the bundle does not hold it, rebuild it"
+                ).format(ref=item.ref, image_id=item.image_id[:19], archive=item.archive)
             )
         had_tag = runtime.image_id(item.target) is not None
         tag = host.run(["docker", "tag", item.image_id, item.target], timeout=60)
         if not tag.ok:
-            raise RuntimeFailure(f"docker tag {item.ref} {item.target}: {tag.first_error_line()}")
+            raise RuntimeFailure(
+                _("docker tag {ref} {target}: {tag}").format(
+                    ref=item.ref, target=item.target, tag=tag.first_error_line()
+                )
+            )
         try:
-            report(Event("step", item.ref, f"pushing {item.target}"))
+            report(Event("step", item.ref, _("pushing {target}").format(target=item.target)))
             res = host.run(["docker", "push", item.target], timeout=PUSH_TIMEOUT)
             if not res.ok:
                 raise _push_failed(item.target, res.first_error_line())
@@ -139,10 +153,21 @@ def push_bundle(
             remote = None
         if remote is not None and remote.config_digest not in (None, item.image_id):
             raise RuntimeFailure(
-                f"{item.target}: the registry holds config {remote.config_digest[:19]} after the "
-                f"push, expected {item.image_id[:19]}; is another push racing this one?"
+                _(
+                    "{target}: the registry holds config {config_digest} after the push, expected {image_id}; is another push racing this one?"
+                ).format(
+                    target=item.target,
+                    config_digest=remote.config_digest[:19],
+                    image_id=item.image_id[:19],
+                )
             )
         if remote is not None:
             item.digest = remote.digest
-        report(Event("done", item.ref, f"pushed {item.target} ({item.digest[:19]})"))
+        report(
+            Event(
+                "done",
+                item.ref,
+                _("pushed {target} ({digest})").format(target=item.target, digest=item.digest[:19]),
+            )
+        )
     return items

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from installer.errors import HostError
+from installer.i18n import _
 
 MANIFEST_TYPES = ", ".join(
     (
@@ -94,7 +95,9 @@ class RegistryClient:
             if exc.code == 401:
                 return
             raise HostError(
-                f"registry {self.registry}: /v2/ answered HTTP {exc.code}; not a Docker v2 registry?"
+                _(
+                    "registry {registry}: /v2/ answered HTTP {code}; not a Docker v2 registry?"
+                ).format(registry=self.registry, code=exc.code)
             ) from None
         except (urllib.error.URLError, OSError) as exc:
             raise self._unreachable(exc) from None
@@ -111,7 +114,9 @@ class RegistryClient:
             if exc.code == 401:
                 raise AuthRequired(self.registry) from None
             raise HostError(
-                f"registry {self.registry}: manifest {repo}:{reference} answered HTTP {exc.code}"
+                _("registry {registry}: manifest {repo}:{reference} answered HTTP {code}").format(
+                    registry=self.registry, repo=repo, reference=reference, code=exc.code
+                )
             ) from None
         except (urllib.error.URLError, OSError) as exc:
             raise self._unreachable(exc) from None
@@ -119,7 +124,9 @@ class RegistryClient:
             doc = json.loads(body)
         except ValueError:
             raise HostError(
-                f"registry {self.registry}: manifest {repo}:{reference} is not JSON"
+                _("registry {registry}: manifest {repo}:{reference} is not JSON").format(
+                    registry=self.registry, repo=repo, reference=reference
+                )
             ) from None
         if not digest:
             import hashlib

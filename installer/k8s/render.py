@@ -18,6 +18,7 @@ from installer.deploy.desired import DesiredInstance, desired_module
 from installer.deploy.render import Renderer
 from installer.deploy.variables import Resolved
 from installer.errors import UsageError
+from installer.i18n import _
 from installer.k8s import labels as K
 from installer.k8s import objects as O
 from installer.k8s import pods
@@ -140,11 +141,16 @@ class _ModuleRenderer:
         if asked is not None and (self.explicit or not single):
             count = asked
         if self.options.check_replicas and not 1 <= count <= spec.max_instances:
-            raise UsageError(f"--instances {count}: {spec.name} allows 1 to {spec.max_instances}")
+            raise UsageError(
+                _("--instances {count}: {name} allows 1 to {max_instances}").format(
+                    count=count, name=spec.name, max_instances=spec.max_instances
+                )
+            )
         if single and count != 1:
             raise UsageError(
-                f"--instances {count}: {spec.name} runs as one pod in a cluster "
-                f"(its data or license binds it to one place); drop --instances"
+                _(
+                    "--instances {count}: {name} runs as one pod in a cluster (its data or license binds it to one place); drop --instances"
+                ).format(count=count, name=spec.name)
             )
         return count
 
@@ -154,12 +160,18 @@ class _ModuleRenderer:
             asked = None  # "all modules --gpus N": meant for the modules that use GPUs
         if spec.gpu == "none":
             if asked:
-                raise UsageError(f"module {spec.name} does not use GPUs; drop --gpus")
+                raise UsageError(
+                    _("module {name} does not use GPUs; drop --gpus").format(name=spec.name)
+                )
             return 0
         if asked is None:
             return 1 if spec.gpu == "required" else 0
         if asked < 0 or (spec.gpu == "required" and asked == 0):
-            raise UsageError(f"--gpus {asked}: {spec.name} needs at least 1 GPU per replica")
+            raise UsageError(
+                _("--gpus {asked}: {name} needs at least 1 GPU per replica").format(
+                    asked=asked, name=spec.name
+                )
+            )
         return asked
 
     def instance(self, spec: ModuleSpec, gpus: int) -> DesiredInstance:
@@ -187,8 +199,9 @@ class _ModuleRenderer:
                 return fh.read()
         except FileNotFoundError:
             raise UsageError(
-                f"{path}: no license file; pass --license FILE (the license.cfg issued for the "
-                f"licensed node)"
+                _(
+                    "{path}: no license file; pass --license FILE (the license.cfg issued for the licensed node)"
+                ).format(path=path)
             ) from None
 
     def module(self, spec: ModuleSpec) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -299,8 +312,9 @@ class _ModuleRenderer:
             node = self.options.license_node
             if not node:
                 raise UsageError(
-                    f"{spec.name} is bound to the licensed machine: pass --license-node NODE "
-                    f"(its node name in `kubectl get nodes`)"
+                    _(
+                        "{name} is bound to the licensed machine: pass --license-node NODE (its node name in `kubectl get nodes`)"
+                    ).format(name=spec.name)
                 )
             pod["hostNetwork"] = True
             pod["dnsPolicy"] = "ClusterFirstWithHostNet"
@@ -354,14 +368,18 @@ def render_bundle(
     """Render the named modules (none = all) and what they depend on."""
     if options.service_type not in SERVICE_TYPES:
         raise UsageError(
-            f"--service-type {options.service_type}: expected {' or '.join(SERVICE_TYPES)}"
+            _("--service-type {service_type}: expected {service_types}").format(
+                service_type=options.service_type, service_types=" or ".join(SERVICE_TYPES)
+            )
         )
     bundle = as_verified(bundle_dir)
     manifest, specs, renderer = bundle.manifest, bundle.specs, Renderer(bundle.templates)
     unknown = [n for n in names if n not in specs]
     if unknown:
         raise UsageError(
-            f"unknown module {', '.join(unknown)}; the bundle has: {', '.join(sorted(specs))}"
+            _("unknown module {unknown}; the bundle has: {specs}").format(
+                unknown=", ".join(unknown), specs=", ".join(sorted(specs))
+            )
         )
     named = list(names) or sorted(specs)
     order = install_order(specs, named)

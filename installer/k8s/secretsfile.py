@@ -12,7 +12,9 @@ from typing import Any
 
 import yaml
 
+import installer.i18n.yamltext  # noqa: F401  (a Text in the YAML is written in English)
 from installer.errors import UsageError
+from installer.i18n import _
 
 SECRETS_DIR = ".sealbox"  # inside the output dir: `kubectl apply -f DIR` does not descend
 SECRETS_NAME = "secrets.yaml"
@@ -30,12 +32,14 @@ def load(path: str) -> dict[str, Any]:
         return {}
     except yaml.YAMLError:
         raise UsageError(
-            f"{path}: malformed secrets file; restore it or delete it to regenerate"
+            _("{path}: malformed secrets file; restore it or delete it to regenerate").format(
+                path=path
+            )
         ) from None
     if doc is None:
         return {}
     if not isinstance(doc, dict):
-        raise UsageError(f"{path}: expected a mapping of variable: value")
+        raise UsageError(_("{path}: expected a mapping of variable: value").format(path=path))
     return {str(k): v for k, v in doc.items()}
 
 

@@ -12,6 +12,7 @@ import re
 from typing import Any, Iterable, Iterator, Sequence
 
 from installer.errors import SpecError
+from installer.i18n import _
 
 # The oldest and newest schema sets kubernetes-validate ships, plus a middle one.
 DEFAULT_VERSIONS: tuple[str, ...] = ("1.25", "1.30", "1.37")
@@ -176,7 +177,9 @@ def validate_objects(
     if errors:
         shown = "; ".join(errors[:8])
         more = f" (and {len(errors) - 8} more)" if len(errors) > 8 else ""
-        raise ValidationFailed(f"rendered manifests refused: {shown}{more}")
+        raise ValidationFailed(
+            _("rendered manifests refused: {shown}{more}").format(shown=shown, more=more)
+        )
 
 
 def supported_versions() -> list[str]:

@@ -7,6 +7,7 @@ from typing import Any, Mapping, Optional
 from installer.deploy.render import Renderer
 from installer.deploy.variables import Resolved, resolve
 from installer.errors import UsageError
+from installer.i18n import _
 from installer.spec.address import cluster_addresses
 from installer.spec.model import ModuleSpec
 
@@ -27,7 +28,11 @@ class _NoFacts:
     """Variable defaults that read host facts make no sense for a cluster: say so."""
 
     def __getattr__(self, name: str) -> Any:
-        raise UsageError(f"facts.{name} has no meaning in a cluster; pass the variable with --set")
+        raise UsageError(
+            _("facts.{name} has no meaning in a cluster; pass the variable with --set").format(
+                name=name
+            )
+        )
 
 
 def cluster_defaults(specs: Mapping[str, ModuleSpec], namespace: str) -> dict[str, str]:

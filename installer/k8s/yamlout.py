@@ -6,6 +6,8 @@ from typing import Any, Sequence
 
 import yaml
 
+import installer.i18n.yamltext  # noqa: F401  (a Text in the YAML is written in English)
+
 
 class _Dumper(yaml.SafeDumper):
     """Multi-line strings (rendered config files) as literal blocks, readable in a diff;

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, List, Mapping, Optional, Tuple
 
 from installer.errors import LicenseError, command
 from installer.events import Event
+from installer.i18n import _
 from installer.license import pins as P
 from installer.license import store as S
 from installer.license.shipped import clock
@@ -56,9 +57,9 @@ def license_gate(inp: GateInput) -> None:
     keys = K.bundle_keyring(inp.bundle)
     if server is None:
         raise LicenseError(
-            f"{', '.join(licensed)} need(s) a license, but no module of the bundle declares "
-            "license: {role: server}; declare the license server in its spec, or set "
-            "licensed: false"
+            _(
+                "{licensed} need(s) a license, but no module of the bundle declares license: {{role: server}}; declare the license server in its spec, or set licensed: false"
+            ).format(licensed=", ".join(licensed))
         )
     lstore = S.LicenseStore(inp.host, S.license_dir(inp.store, server))
     live = None
@@ -85,9 +86,13 @@ def license_gate(inp: GateInput) -> None:
         candidates.append(("bundle", bundled, check(bundled, bundle_path)))
     if not candidates:
         raise LicenseError(
-            f"no license: neither {K.BUNDLE_LICENSE} in the bundle nor one installed at "
-            f"{lstore.current}; ask the vendor for license.cfg and run "
-            f"'{command('license install license.cfg')}'"
+            _(
+                "no license: neither {bundle_license} in the bundle nor one installed at {current}; ask the vendor for license.cfg and run '{value}'"
+            ).format(
+                bundle_license=K.BUNDLE_LICENSE,
+                current=lstore.current,
+                value=command("license install license.cfg"),
+            )
         )
     good = [c for c in candidates if c[2].ok]
     chosen: Optional[Tuple[str, bytes, Verdict]] = None
@@ -109,13 +114,25 @@ def license_gate(inp: GateInput) -> None:
         # signed it) so its status page can say what is wrong, and let it deploy.
         if installed is None and verdict.license is not None:
             lstore.seed(data)
-        inp.report(Event("warn", "license", f"license not usable: {verdict.reason()}"))
+        inp.report(
+            Event(
+                "warn",
+                "license",
+                _("license not usable: {verdict}").format(verdict=verdict.reason()),
+            )
+        )
         return
     source = lstore.current if where == "installed" else bundle_path
     raise LicenseError(
-        f"license check failed for {', '.join(licensed)}: {verdict.reason()} ({source}); "
-        f"fix: '{command('license verify')}' for details, "
-        f"'{command('license install FILE')}' for a new one"
+        _(
+            "license check failed for {licensed}: {verdict} ({source}); fix: '{value}' for details, '{value2}' for a new one"
+        ).format(
+            licensed=", ".join(licensed),
+            verdict=verdict.reason(),
+            source=source,
+            value=command("license verify"),
+            value2=command("license install FILE"),
+        )
     )
 
 
@@ -137,17 +154,25 @@ def _served_elsewhere(
         source = bundle_path
         if bundled is None:
             raise LicenseError(
-                f"no license: the license server on another host has none and the bundle "
-                f"carries no {K.BUNDLE_LICENSE}; ask the vendor for license.cfg and install it "
-                f"where the license server runs ('{command('license install license.cfg -i INV')}')"
+                _(
+                    "no license: the license server on another host has none and the bundle carries no {bundle_license}; ask the vendor for license.cfg and install it where the license server runs ('{value}')"
+                ).format(
+                    bundle_license=K.BUNDLE_LICENSE,
+                    value=command("license install license.cfg -i INV"),
+                )
             )
         data = bundled
     verdict = check(data, source)
     if not verdict.ok:
         raise LicenseError(
-            f"license check failed for {', '.join(licensed)}: {verdict.reason()} ({source}); "
-            "fix: a license for this machine, installed where the license server runs "
-            f"('{command('license install FILE -i INV')}')"
+            _(
+                "license check failed for {licensed}: {verdict} ({source}); fix: a license for this machine, installed where the license server runs ('{value}')"
+            ).format(
+                licensed=", ".join(licensed),
+                verdict=verdict.reason(),
+                source=source,
+                value=command("license install FILE -i INV"),
+            )
         )
     _check_pins(inp, names, verdict, "served")
     lic = verdict.license

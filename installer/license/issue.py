@@ -12,6 +12,7 @@ from fingerprint.compare import SHARED_BY_MODEL, MatchPolicy
 from fingerprint.errors import SecfileError
 from fingerprint.model import COMPONENTS, MachineRecord
 from installer.errors import UsageError
+from installer.i18n import _
 from installer.license.shipped.model import DAY, TYPES, License, ModuleGrant
 
 _MODULE = re.compile(r"^([a-z][a-z0-9-]{0,40})=(\d+)(?::(\d+))?$")
@@ -26,12 +27,14 @@ def parse_modules(specs: Iterable[str]) -> Dict[str, ModuleGrant]:
             m = _MODULE.match(item)
             if not m or int(m.group(2)) < 1:
                 raise UsageError(
-                    f"--modules {item!r}: expected NAME=INSTANCES[:GPUS], e.g. face-server=4"
+                    _(
+                        "--modules {item!r}: expected NAME=INSTANCES[:GPUS], e.g. face-server=4"
+                    ).format(item=item)
                 )
             gpus = int(m.group(3)) if m.group(3) is not None else None
             out[m.group(1)] = ModuleGrant(int(m.group(2)), gpus)
     if not out:
-        raise UsageError("--modules: name at least one module, e.g. face-server=4")
+        raise UsageError(_("--modules: name at least one module, e.g. face-server=4"))
     return out
 
 
@@ -43,7 +46,11 @@ def policy_for(
     replaced), else all; computed on the machine with the fewest."""
     unknown = set(must_match) - set(COMPONENTS)
     if unknown:
-        raise UsageError(f"--must-match: unknown components {', '.join(sorted(unknown))}")
+        raise UsageError(
+            _("--must-match: unknown components {unknown}").format(
+                unknown=", ".join(sorted(unknown))
+            )
+        )
 
     def identity(m: MachineRecord) -> int:
         return sum(1 for k in m.components if k not in SHARED_BY_MODEL)
@@ -52,8 +59,9 @@ def policy_for(
     if fewest == 0:
         bad = [m.name for m in machines if not identity(m)]
         raise UsageError(
-            f"{', '.join(bad)}: no identity component recorded (the CPU model alone does not "
-            "identify a machine); collect again as root"
+            _(
+                "{bad}: no identity component recorded (the CPU model alone does not identify a machine); collect again as root"
+            ).format(bad=", ".join(bad))
         )
     k = (
         required
@@ -62,13 +70,18 @@ def policy_for(
     )
     if not 1 <= k <= fewest:
         raise UsageError(
-            f"--required {k}: must be between 1 and {fewest} (fewest identity components "
-            "recorded; the CPU model does not count)"
+            _(
+                "--required {k}: must be between 1 and {fewest} (fewest identity components recorded; the CPU model does not count)"
+            ).format(k=k, fewest=fewest)
         )
     for m in machines:
         absent = [c for c in must_match if c not in m.components]
         if absent:
-            raise UsageError(f"--must-match {', '.join(absent)}: not recorded for {m.name}")
+            raise UsageError(
+                _("--must-match {absent}: not recorded for {name}").format(
+                    absent=", ".join(absent), name=m.name
+                )
+            )
     return MatchPolicy(k, frozenset(must_match))
 
 
@@ -91,18 +104,20 @@ def issue(
 ) -> License:
     """The license payload (unsigned; ``fileformat.render`` signs it)."""
     if type not in TYPES:
-        raise UsageError(f"--type {type}: expected one of {', '.join(TYPES)}")
+        raise UsageError(
+            _("--type {type_}: expected one of {types}").format(type_=type, types=", ".join(TYPES))
+        )
     if days < 1:
-        raise UsageError(f"--days {days}: must be at least 1")
+        raise UsageError(_("--days {days}: must be at least 1").format(days=days))
     if isinstance(request, list):
         machines = request
     else:
         try:
             machines = read_archive(request)
         except SecfileError as exc:
-            raise UsageError(f"fingerprint request: {exc}") from None
+            raise UsageError(_("fingerprint request: {exc}").format(exc=exc)) from None
     if not machines:
-        raise UsageError("fingerprint request holds no machine")
+        raise UsageError(_("fingerprint request holds no machine"))
     t = int(time.time() if now is None else now)
     # Default start one day back: the customer's clock or time zone may lag the vendor's.
     start = int(t - DAY if not_before is None else not_before)

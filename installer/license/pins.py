@@ -17,6 +17,7 @@ import tarfile
 from typing import Dict, Iterable, List, Mapping
 
 from installer.errors import LicenseError
+from installer.i18n import _
 from installer.license.shipped.keys import IMAGE_PINNED_DIR, public_keys_from_pem
 
 MANIFEST_KEY = "license_pins"
@@ -26,7 +27,11 @@ def image_pins(ref: str) -> List[str]:
     """Key ids of the vendor keys ``ref`` pins under /app/pinned (empty when it pins none)."""
     made = subprocess.run(["docker", "create", ref], capture_output=True, text=True, timeout=60)
     if made.returncode != 0:
-        raise LicenseError(f"image {ref}: cannot read its pinned keys: {made.stderr.strip()}")
+        raise LicenseError(
+            _("image {ref}: cannot read its pinned keys: {stderr}").format(
+                ref=ref, stderr=made.stderr.strip()
+            )
+        )
     cid = made.stdout.strip()
     try:
         out = subprocess.run(
@@ -64,10 +69,9 @@ def check_license_key(key_id: str, pins: Mapping[str, List[str]], source: str) -
         if key_id not in ids:
             pinned = ", ".join(ids) or "none"
             raise LicenseError(
-                f"{source} is signed with vendor key {key_id}, but image {ref} pins {pinned}: "
-                "its services would refuse this license. Sign the license with the pinned key, "
-                "or rebuild the images with yours (SEALBOX_VENDOR_PUB=vendor.pub "
-                "demo/build_images.py)"
+                _(
+                    "{source} is signed with vendor key {key_id}, but image {ref} pins {pinned}: its services would refuse this license. Sign the license with the pinned key, or rebuild the images with yours (SEALBOX_VENDOR_PUB=vendor.pub demo/build_images.py)"
+                ).format(source=source, key_id=key_id, ref=ref, pinned=pinned)
             )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any, Optional
 
+from installer.i18n import _
 from installer.license.store import server_of
 
 # The image runs Debian's python3 (it *is* the Python license server).
@@ -71,16 +72,17 @@ def license_state(dep: Any) -> Optional[dict[str, Any]]:
 def describe(state: Optional[dict[str, Any]]) -> str:
     """One line for ``li``."""
     if state is None:
-        return "no license server here"
+        return _("no license server here")
     if not state.get("serving"):
-        return f"NOT serving: {state.get('reason') or 'no reason given'}"
+        return _("NOT serving: {reason}").format(reason=state.get("reason") or _("no reason given"))
     seats = ", ".join(f"{m} {s['in_use']}/{s['limit']}" for m, s in state.get("seats", {}).items())
     days = state.get("days_left")
-    return (
-        f"serving {state.get('license_id') or ''}".rstrip()
-        + (f", {days} day(s) left" if days is not None else "")
-        + (f"; seats in use: {seats}" if seats else "")
-    )
+    text: str = _("serving {license_id}").format(license_id=state.get("license_id") or "").rstrip()
+    if days is not None:
+        text += _(", {days} day(s) left").format(days=days)
+    if seats:
+        text += _("; seats in use: {seats}").format(seats=seats)
+    return text
 
 
 # Without the bundle (support bundle, any host): the server the state recorded ------------------

@@ -12,6 +12,7 @@ from typing import Any, Callable, List, Mapping, Optional
 
 from installer.errors import LicenseError
 from installer.hosts.base import Host
+from installer.i18n import _
 from installer.license.shipped.paths import LAST_GOOD_FILE, LICENSE_FILE
 from installer.license.shipped.verify import MALFORMED, SIGNATURE, UNKNOWN_KEY, Verdict
 
@@ -59,8 +60,9 @@ def _server(store, server: Optional[ServerRef]) -> ServerRef:
     ref = server or server_recorded(store)
     if ref is None:
         raise LicenseError(
-            f"no license server is installed under {store.root} (no installed module's spec "
-            "declares license: {role: server}); install the bundle first"
+            _(
+                "no license server is installed under {root} (no installed module's spec declares license: {{role: server}}); install the bundle first"
+            ).format(root=store.root)
         )
     return ref
 
@@ -112,7 +114,9 @@ class LicenseStore:
             if reason.startswith(f"{source}: "):  # signature problems name the file already
                 reason = reason[len(source) + 2 :]
             raise LicenseError(
-                f"{source}: {reason}; nothing changed, the installed license stays in force"
+                _(
+                    "{source}: {reason}; nothing changed, the installed license stays in force"
+                ).format(source=source, reason=reason)
             )
         self.host.makedirs(self.directory, 0o755)
         old = self.read()
@@ -147,8 +151,9 @@ def restart_server(deployment) -> List[str]:
             res = deployment.host.run(["docker", "restart", "-t", "5", cont.name], timeout=120)
             if not res.ok:
                 raise LicenseError(
-                    f"license installed, but restarting {cont.name} failed: "
-                    f"{res.first_error_line()}; run: docker restart {cont.name}"
+                    _(
+                        "license installed, but restarting {name} failed: {res}; run: docker restart {name}"
+                    ).format(name=cont.name, res=res.first_error_line())
                 )
             names.append(cont.name)
     return names

@@ -12,6 +12,7 @@ from installer.errors import RuntimeFailure
 from installer.facts.runtime import DockerFacts
 from installer.facts.snapshot import read_docker_facts
 from installer.hosts.base import Host
+from installer.i18n import _
 from installer.runtime.container import Container
 from installer.runtime.runspec import RunSpec
 
@@ -88,7 +89,11 @@ class DockerRuntime:
             timeout=30,
         )
         if not res.ok:
-            raise RuntimeFailure(f"docker ps failed on {self.host.name}: {res.first_error_line()}")
+            raise RuntimeFailure(
+                _("docker ps failed on {name}: {res}").format(
+                    name=self.host.name, res=res.first_error_line()
+                )
+            )
         ids = res.stdout.split()
         if not ids:
             return []
@@ -101,7 +106,11 @@ class DockerRuntime:
         """Create the container from the signed image ID, and check that is what it got."""
         res = self.host.run(spec.create_argv(self.facts), timeout=120)
         if not res.ok:
-            raise RuntimeFailure(f"docker create {spec.name} failed: {res.first_error_line()}")
+            raise RuntimeFailure(
+                _("docker create {name} failed: {res}").format(
+                    name=spec.name, res=res.first_error_line()
+                )
+            )
         cid = res.stdout.strip().splitlines()[-1] if res.stdout.strip() else spec.name
         got = self.host.run(
             ["docker", "container", "inspect", "--format", "{{.Image}}", cid], timeout=30
@@ -110,21 +119,30 @@ class DockerRuntime:
         if image != spec.image_id:
             self.remove(cid)
             raise RuntimeFailure(
-                f"container {spec.name} was created from image {image or '(unknown)'}, not the "
-                f"signed {spec.image_ref} ({spec.image_id}); removed it. Run the command again; "
-                "if it repeats, something on this engine is replacing images"
+                _(
+                    "container {name} was created from image {image}, not the signed {image_ref} ({image_id}); removed it. Run the command again; if it repeats, something on this engine is replacing images"
+                ).format(
+                    name=spec.name,
+                    image=image or "(unknown)",
+                    image_ref=spec.image_ref,
+                    image_id=spec.image_id,
+                )
             )
         return cid
 
     def start(self, name: str) -> None:
         res = self.host.run(["docker", "start", name], timeout=120)
         if not res.ok:
-            raise RuntimeFailure(f"docker start {name} failed: {res.first_error_line()}")
+            raise RuntimeFailure(
+                _("docker start {name} failed: {res}").format(name=name, res=res.first_error_line())
+            )
 
     def stop(self, name: str, timeout: int = 30) -> None:
         res = self.host.run(["docker", "stop", "-t", str(timeout), name], timeout=timeout + 60)
         if not res.ok and "No such container" not in res.stderr:
-            raise RuntimeFailure(f"docker stop {name} failed: {res.first_error_line()}")
+            raise RuntimeFailure(
+                _("docker stop {name} failed: {res}").format(name=name, res=res.first_error_line())
+            )
 
     def remove(self, name: str, stop_timeout: int = 10) -> None:
         """Stop (SIGTERM, then SIGKILL after ``stop_timeout`` s), then remove: ``rm -f`` alone
@@ -133,12 +151,18 @@ class DockerRuntime:
         self.host.run(["docker", "stop", "-t", str(stop_timeout), name], timeout=stop_timeout + 60)
         res = self.host.run(["docker", "rm", "-f", "-v", name], timeout=120)
         if not res.ok and "No such container" not in res.stderr:
-            raise RuntimeFailure(f"docker rm {name} failed: {res.first_error_line()}")
+            raise RuntimeFailure(
+                _("docker rm {name} failed: {res}").format(name=name, res=res.first_error_line())
+            )
 
     def rename(self, old: str, new: str) -> None:
         res = self.host.run(["docker", "rename", old, new], timeout=60)
         if not res.ok:
-            raise RuntimeFailure(f"docker rename {old} {new} failed: {res.first_error_line()}")
+            raise RuntimeFailure(
+                _("docker rename {old} {new} failed: {res}").format(
+                    old=old, new=new, res=res.first_error_line()
+                )
+            )
 
     def logs(self, name: str, tail: int = 20) -> str:
         res = self.host.run(["docker", "logs", "--tail", str(tail), name], timeout=30)

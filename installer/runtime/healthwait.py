@@ -18,6 +18,7 @@ from typing import Callable, Optional, Sequence
 
 from installer.errors import RuntimeFailure
 from installer.hosts.base import Host
+from installer.i18n import _
 from installer.runtime import health
 from installer.runtime.container import Container
 from installer.runtime.reach import Endpoint, connect
@@ -79,19 +80,25 @@ class SameReason:
 
 
 def exited_message(container: str, cont: Container, last_line: str) -> str:
-    said = f': its last log line: "{last_line}"' if last_line else ""
-    return (
-        f"{container} exited (exit code {cont.exit_code}) while starting{said}; "
-        "fix what the log says, then run the install again"
-    )
+    if last_line:
+        return _(
+            '{container} exited (exit code {code}) while starting: its last log line: "{line}"; '
+            "fix what the log says, then run the install again"
+        ).format(container=container, code=cont.exit_code, line=last_line)
+    return _(
+        "{container} exited (exit code {code}) while starting; fix what the log says, then run "
+        "the install again"
+    ).format(container=container, code=cont.exit_code)
 
 
 def own_problem(container: str, ans: health.HealthAnswer) -> Optional[Problem]:
     if ans.reason is None:
         return None
     return Problem(
-        f'{container} is not healthy: it says "{ans.reason}" ({ans.seen.split(":", 1)[0]})',
-        "fix what it says, then run the install again",
+        _('{container} is not healthy: it says "{reason}" ({probe})').format(
+            container=container, reason=ans.reason, probe=ans.seen.split(":", 1)[0]
+        ),
+        _("fix what it says, then run the install again"),
         fatal=ans.fatal,
         patient=ans.retry,
     )
@@ -99,17 +106,39 @@ def own_problem(container: str, ans: health.HealthAnswer) -> Optional[Problem]:
 
 def unreachable_problem(container: str, host: str, ep: Endpoint, why: str) -> Problem:
     return Problem(
-        f"{container} cannot reach {ep.what} at {ep.where} ({ep.host_var}, {ep.port_var}) "
-        f"from {host}: {why}",
-        f"start {ep.what} there, or open TCP port {ep.port} from {host} to {ep.address}, "
-        f"or correct --set {ep.host_var}=/{ep.port_var}=",
+        _(
+            "{container} cannot reach {what} at {where} ({host_var}, {port_var}) from {host}: {why}"
+        ).format(
+            container=container,
+            what=ep.what,
+            where=ep.where,
+            host_var=ep.host_var,
+            port_var=ep.port_var,
+            host=host,
+            why=why,
+        ),
+        _(
+            "start {what} there, or open TCP port {port} from {host} to {address}, or correct "
+            "--set {host_var}=/{port_var}="
+        ).format(
+            what=ep.what,
+            port=ep.port,
+            host=host,
+            address=ep.address,
+            host_var=ep.host_var,
+            port_var=ep.port_var,
+        ),
     )
 
 
 def dependency_problem(container: str, ep: Endpoint, ans: health.HealthAnswer) -> Problem:
     return Problem(
-        f'{container} cannot start: {ep.what} at {ep.where} is not serving: "{ans.reason}"',
-        f"fix {ep.what} first ('li' shows its state), then run the install again",
+        _('{container} cannot start: {what} at {where} is not serving: "{reason}"').format(
+            container=container, what=ep.what, where=ep.where, reason=ans.reason
+        ),
+        _("fix {what} first ('li' shows its state), then run the install again").format(
+            what=ep.what
+        ),
         fatal=ans.fatal,
         patient=ans.retry,
     )
@@ -181,12 +210,13 @@ class HealthWait:
                 # the hold runs out before another round of checks could finish: the last
                 # round saw the reason, so end when the hold does
                 self.sleep(tracker.pause(started, took))
-                raise HealthFailed(f"{last.text}; {last.fix}")
+                raise HealthFailed(_("{text}; {fix}").format(text=last.text, fix=last.fix))
             cont = self.inspect(self.container)
             if cont is None:
                 raise HealthFailed(
-                    f"{self.container} disappeared while starting (removed by someone else?); "
-                    "run the install again"
+                    _(
+                        "{container} disappeared while starting (removed by someone else?); run the install again"
+                    ).format(container=self.container)
                 )
             if cont.status in ("exited", "dead") or (
                 cont.status == "restarting" and cont.restart_count >= RESTARTS_MEAN_EXITED
@@ -200,16 +230,23 @@ class HealthWait:
             problem = self.dependency() or own_problem(self.container, ans)
             if problem is not None and problem.text != noted and not problem.fatal:
                 noted = problem.text
-                hold = "until the timeout" if problem.patient else f"{tracker.hold:g}s"
-                self.note(f"{problem.text} (waiting {hold} for a change)")
+                hold = (
+                    _("until the timeout")
+                    if problem.patient
+                    else _("{seconds:g}s").format(seconds=tracker.hold)
+                )
+                self.note(
+                    _("{text} (waiting {hold} for a change)").format(text=problem.text, hold=hold)
+                )
             if tracker.settled(self.clock(), problem, first_seen=started):
                 assert problem is not None
-                raise HealthFailed(f"{problem.text}; {problem.fix}")
+                raise HealthFailed(_("{text}; {fix}").format(text=problem.text, fix=problem.fix))
             last, took = problem, self.clock() - started
             if self.clock() > deadline:
                 raise HealthFailed(
-                    f"{self.container} not healthy after {self.check.timeout:.0f}s ({seen}) and "
-                    "it gave no reason; read its log, then run the install again"
+                    _(
+                        "{container} not healthy after {timeout:.0f}s ({seen}) and it gave no reason; read its log, then run the install again"
+                    ).format(container=self.container, timeout=self.check.timeout, seen=seen)
                 )
             # `interval` is the period of the checks, not the gap after them: a round that
             # took most of it (a loaded engine answering `inspect`) is not followed by a

@@ -17,6 +17,7 @@ from typing import Mapping, Optional
 
 from installer.errors import RuntimeFailure
 from installer.hosts.base import Host
+from installer.i18n import _
 
 _LOADED = re.compile(r"^Loaded image( ID)?: (\S+)\s*$")
 
@@ -77,7 +78,11 @@ def snapshot(host: Host) -> Snapshot:
     """One `docker image ls` (cheaper than an inspect per name)."""
     res = host.run(snapshot_command(), timeout=60)
     if not res.ok:
-        raise RuntimeFailure(f"docker image ls failed on {host.name}: {res.first_error_line()}")
+        raise RuntimeFailure(
+            _("docker image ls failed on {name}: {res}").format(
+                name=host.name, res=res.first_error_line()
+            )
+        )
     return parse_snapshot(res.stdout)
 
 
@@ -92,7 +97,11 @@ def _point(host: Host, ref: str, want: Optional[str]) -> None:
         if not res.ok:  # in use by a container: drop the name, keep the image for it
             res = host.run(["docker", "rmi", "-f", "--no-prune", ref], timeout=120)
     if not res.ok:
-        raise RuntimeFailure(f"cannot put tag {ref} right on {host.name}: {res.first_error_line()}")
+        raise RuntimeFailure(
+            _("cannot put tag {ref} right on {name}: {res}").format(
+                ref=ref, name=host.name, res=res.first_error_line()
+            )
+        )
 
 
 def settle(
@@ -110,7 +119,7 @@ def settle(
     every listed tag names its signed ID. After a failed one, a listed tag the load moved
     names the signed ID again if it did before, else nothing; tags it did not move are left.
     """
-    changed = []
+    changed: list[str] = []
     brought = [i if i.startswith("sha256:") else f"sha256:{i}" for i in loaded.ids]
     # tags the archive set that the manifest does not give: back to what they were
     for ref in loaded.refs:
@@ -119,7 +128,11 @@ def settle(
             continue
         brought.append(now)
         _point(host, ref, before.tags.get(ref))
-        changed.append(f"restored tag {ref}" if ref in before.tags else f"removed tag {ref}")
+        changed.append(
+            (_("restored tag {ref}") if ref in before.tags else _("removed tag {ref}")).format(
+                ref=ref
+            )
+        )
     # the bundle's own tags (after a failure, only those this load moved: a failed load
     # leaves the engine as it found it, it does not tidy up other people's images)
     for ref, want in listed.items():
@@ -132,10 +145,14 @@ def settle(
         have_signed = want in after.ids
         if have_signed and (succeeded or before.tags.get(ref) == want):
             _point(host, ref, want)
-            changed.append(f"tagged {ref} as {want[:19]}")
+            changed.append(_("tagged {ref} as {image_id}").format(ref=ref, image_id=want[:19]))
         elif now is not None:
             _point(host, ref, None)
-            changed.append(f"removed tag {ref} (it named {now[:19]}, not the signed image)")
+            changed.append(
+                _("removed tag {ref} (it named {image_id}, not the signed image)").format(
+                    ref=ref, image_id=now[:19]
+                )
+            )
     # images the archive brought that the manifest does not list
     kept = set(listed.values()) | before.ids
     for full in dict.fromkeys(brought):
@@ -143,7 +160,7 @@ def settle(
             continue
         res = host.run(["docker", "rmi", full], timeout=120)
         if res.ok:
-            changed.append(f"removed image {full[:19]}")
+            changed.append(_("removed image {image_id}").format(image_id=full[:19]))
     return changed
 
 

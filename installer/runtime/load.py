@@ -62,6 +62,7 @@ from installer.bundle.delta import check_base, needed_bases
 from installer.bundle.manifest import ImageEntry
 from installer.errors import HostError, RuntimeFailure, UsageError
 from installer.hosts.base import Host, Result
+from installer.i18n import _
 from installer.runtime.images import (
     Loaded,
     Snapshot,
@@ -115,7 +116,9 @@ def archive_format(path: str) -> str:
         if path.endswith(suffix):
             return fmt
     raise UsageError(
-        f"{path}: unknown image archive type (expected .tar, .tar.gz, .tar.xz or .tar.zst)"
+        _(
+            "{path}: unknown image archive type (expected .tar, .tar.gz, .tar.xz or .tar.zst)"
+        ).format(path=path)
     )
 
 
@@ -142,10 +145,15 @@ def load_command(host: Host, path: str, tools: Optional[set[str]] = None) -> str
     else:
         if fmt == "zstd":
             raise ZstdMissingError(
-                f"{host.name} has no zstd to unpack {posixpath.basename(path)}: "
-                "load it by the stream route (decompresses on this machine)"
+                _(
+                    "{name} has no zstd to unpack {posixpath}: load it by the stream route (decompresses on this machine)"
+                ).format(name=host.name, posixpath=posixpath.basename(path))
             )
-        raise HostError(f"{host.name} has no {fmt} to unpack {posixpath.basename(path)}")
+        raise HostError(
+            _("{name} has no {fmt} to unpack {posixpath}").format(
+                name=host.name, fmt=fmt, posixpath=posixpath.basename(path)
+            )
+        )
     # dash has no pipefail: each side reports its exit code on fd 3, docker's output stays on 1
     return (
         "exec 4>&1; "
@@ -266,13 +274,19 @@ def load_archive(
     engine's tags right; on success every listed image is there under its signed ID and tag.
     """
     if not images or len({e.file for e in images}) != 1 or len({e.sha256 for e in images}) != 1:
-        raise UsageError(f"{local_path}: load_archive needs the manifest entries of one archive")
+        raise UsageError(
+            _("{local_path}: load_archive needs the manifest entries of one archive").format(
+                local_path=local_path
+            )
+        )
     sha256 = images[0].sha256
     listed = {e.ref: e.id for e in images}
     name = os.path.basename(local_path)
     tools = host_tools(host)
     if "docker" not in tools:
-        raise HostError(f"{host.name} has no docker command: install Docker first")
+        raise HostError(
+            _("{name} has no docker command: install Docker first").format(name=host.name)
+        )
     route = load_route(host, local_path, tools)
     try:
         host.makedirs(remote_dir, 0o700)
@@ -301,16 +315,17 @@ def load_archive(
             )
         if not res.ok:
             raise RuntimeFailure(
-                f"docker load of {local_path} failed on {host.name}: {_detail(res)} "
-                "(a damaged or truncated archive: copy the bundle again)"
+                _(
+                    "docker load of {local_path} failed on {name}: {res} (a damaged or truncated archive: copy the bundle again)"
+                ).format(local_path=local_path, name=host.name, res=_detail(res))
             )
         after = snapshot(host)
         missing = missing_signed(after, listed)
         if missing:
             raise RuntimeFailure(
-                f"{local_path}: the load did not bring {', '.join(missing)} with the signed image "
-                "ID; "
-                "the archive is not the one the manifest lists, copy the bundle again"
+                _(
+                    "{local_path}: the load did not bring {missing} with the signed image ID; the archive is not the one the manifest lists, copy the bundle again"
+                ).format(local_path=local_path, missing=", ".join(missing))
             )
     except BaseException:
         try:

@@ -15,6 +15,7 @@ from typing import Optional
 
 from installer import constants as L
 from installer.facts.runtime import DockerFacts, gpu_run_args
+from installer.i18n import english_tree
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,8 @@ class RunSpec:
     def config_hash(self) -> str:
         data = asdict(self)
         data.pop("bundle_version")  # a new bundle with identical content is not a change
-        blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+        # English: a hash must not change with the user's language (it would recreate)
+        blob = json.dumps(english_tree(data), sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()
 
     def labels(self) -> dict[str, str]:

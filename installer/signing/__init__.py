@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from installer.errors import UsageError
+from installer.i18n import _
 
 
 class SignatureInvalid(Exception):
@@ -78,7 +79,9 @@ def write_keypair(private: PrivateKey, path: str) -> tuple[str, str]:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         raise UsageError(
-            f"{path} already exists; refusing to overwrite a key (move it aside)"
+            _("{path} already exists; refusing to overwrite a key (move it aside)").format(
+                path=path
+            )
         ) from None
     with os.fdopen(fd, "wb") as fh:
         fh.write(pem)
@@ -92,11 +95,11 @@ def load_private(path: str) -> PrivateKey:
         with open(path, "rb") as fh:
             key = serialization.load_pem_private_key(fh.read(), password=None)
     except FileNotFoundError:
-        raise UsageError(f"{path}: vendor private key not found") from None
+        raise UsageError(_("{path}: vendor private key not found").format(path=path)) from None
     except ValueError:
-        raise UsageError(f"{path}: not a PEM private key") from None
+        raise UsageError(_("{path}: not a PEM private key").format(path=path)) from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise UsageError(f"{path}: not an Ed25519 key")
+        raise UsageError(_("{path}: not an Ed25519 key").format(path=path))
     return PrivateKey(key)
 
 
@@ -104,9 +107,9 @@ def load_public_pem(data: bytes, source: str = "public key") -> PublicKey:
     try:
         key = serialization.load_pem_public_key(data)
     except ValueError:
-        raise UsageError(f"{source}: not a PEM public key") from None
+        raise UsageError(_("{source}: not a PEM public key").format(source=source)) from None
     if not isinstance(key, Ed25519PublicKey):
-        raise UsageError(f"{source}: not an Ed25519 key")
+        raise UsageError(_("{source}: not an Ed25519 key").format(source=source))
     return PublicKey(key)
 
 
@@ -115,7 +118,7 @@ def load_public(path: str) -> PublicKey:
         with open(path, "rb") as fh:
             return load_public_pem(fh.read(), path)
     except FileNotFoundError:
-        raise UsageError(f"{path}: public key not found") from None
+        raise UsageError(_("{path}: public key not found").format(path=path)) from None
 
 
 def b64(data: bytes) -> str:

@@ -9,6 +9,7 @@ from typing import Any, Mapping
 import yaml
 
 from installer.errors import SpecError
+from installer.i18n import _
 from installer.spec.model import (
     Accelerator,
     HealthCheck,
@@ -24,7 +25,11 @@ def parse_module(doc: Any, source: str, expected_name: str = "") -> ModuleSpec:
     """Validate a loaded YAML document and build the spec; all errors reported at once."""
     errors = SchemaErrors(source)
     if not isinstance(doc, dict):
-        raise SpecError(f"{source}: expected a mapping at the top level, got {type(doc).__name__}")
+        raise SpecError(
+            _("{source}: expected a mapping at the top level, got {name}").format(
+                source=source, name=type(doc).__name__
+            )
+        )
     check_module_doc(doc, errors, expected_name)
     if errors.errors:
         raise SpecError("; ".join(errors.errors))
@@ -41,7 +46,10 @@ def _derived(spec: ModuleSpec, doc: dict[str, Any]) -> dict[str, Any]:
     for p in spec.ports:
         if p.variable and p.variable not in declared and p.variable not in port_vars:
             port_vars[p.variable] = Variable(
-                name=p.variable, type="port", default=p.port, description=f"{p.name} port"
+                name=p.variable,
+                type="port",
+                default=p.port,
+                description=_("{name} port").format(name=p.name),
             )
     if port_vars:
         out["variables"] = spec.variables + tuple(port_vars.values())
@@ -69,7 +77,11 @@ def parse_module_bytes(data: bytes, source: str, expected_name: str = "") -> Mod
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise SpecError(f"{source}:{where}: malformed YAML: {problem}") from None
+        raise SpecError(
+            _("{source}:{where}: malformed YAML: {problem}").format(
+                source=source, where=where, problem=problem
+            )
+        ) from None
     return parse_module(doc, source, expected_name)
 
 
@@ -80,7 +92,7 @@ def load_module_file(path: str) -> ModuleSpec:
         with open(path, "rb") as fh:
             data = fh.read()
     except FileNotFoundError:
-        raise SpecError(f"{source}: file not found") from None
+        raise SpecError(_("{source}: file not found").format(source=source)) from None
     return parse_module_bytes(data, source, os.path.splitext(os.path.basename(path))[0])
 
 
@@ -99,7 +111,9 @@ def load_modules_from_bytes(files: Mapping[str, bytes]) -> dict[str, ModuleSpec]
 def load_modules(modules_dir: str) -> dict[str, ModuleSpec]:
     """Every `*.yaml` in a source folder on disk (vendor side: `bundle create`, tests)."""
     if not os.path.isdir(modules_dir):
-        raise SpecError(f"{modules_dir}: no modules folder in the bundle")
+        raise SpecError(
+            _("{modules_dir}: no modules folder in the bundle").format(modules_dir=modules_dir)
+        )
     files: dict[str, bytes] = {}
     for fname in sorted(os.listdir(modules_dir)):
         if fname.endswith((".yaml", ".yml")):
@@ -107,7 +121,7 @@ def load_modules(modules_dir: str) -> dict[str, ModuleSpec]:
                 with open(os.path.join(modules_dir, fname), "rb") as fh:
                     files[f"modules/{fname}"] = fh.read()
             except FileNotFoundError:
-                raise SpecError(f"modules/{fname}: file not found") from None
+                raise SpecError(_("modules/{fname}: file not found").format(fname=fname)) from None
     return load_modules_from_bytes(files)
 
 
@@ -117,34 +131,39 @@ def check_bundle_rules(specs: dict[str, ModuleSpec]) -> None:
         for dep in spec.depends_on:
             if dep not in specs:
                 raise SpecError(
-                    f"{spec.source}: depends_on: unknown module {dep!r} "
-                    f"(known: {', '.join(sorted(specs))})"
+                    _("{source}: depends_on: unknown module {dep!r} (known: {specs})").format(
+                        source=spec.source, dep=dep, specs=", ".join(sorted(specs))
+                    )
                 )
         for var in spec.variables:
             if var.name in owners:
                 raise SpecError(
-                    f"{spec.source}: variables.{var.name}: already declared by "
-                    f"{owners[var.name]}; variables are shared across modules, declare it once"
+                    _(
+                        "{source}: variables.{name}: already declared by {owners}; variables are shared across modules, declare it once"
+                    ).format(source=spec.source, name=var.name, owners=owners[var.name])
                 )
             owners[var.name] = spec.source
     servers = [s.source for s in specs.values() if s.is_license_server]
     if len(servers) > 1:
         raise SpecError(
-            f"{servers[1]}: license.role: {servers[0]} is already the license server; "
-            "a bundle has one"
+            _(
+                "{servers}: license.role: {servers2} is already the license server; a bundle has one"
+            ).format(servers=servers[1], servers2=servers[0])
         )
     for spec in specs.values():
         b = spec.backup
         for key, name in (("user", b.user), ("password", b.password), ("database", b.database)):
             if name is not None and name not in owners:
                 raise SpecError(
-                    f"{spec.source}: backup.{key}: unknown variable {name!r}; name a variable "
-                    "of this module or of a module it depends on"
+                    _(
+                        "{source}: backup.{key}: unknown variable {name!r}; name a variable of this module or of a module it depends on"
+                    ).format(source=spec.source, key=key, name=name)
                 )
         for i, w in enumerate(spec.wired_to):
             for key, name in (("host", w.host_var), ("port", w.port_var)):
                 if name not in owners:
                     raise SpecError(
-                        f"{spec.source}: wired_to[{i}].{key}: unknown variable {name!r}; "
-                        "name a variable of this module or of a module it depends on"
+                        _(
+                            "{source}: wired_to[{i}].{key}: unknown variable {name!r}; name a variable of this module or of a module it depends on"
+                        ).format(source=spec.source, i=i, key=key, name=name)
                     )

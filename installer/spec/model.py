@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
-from installer.spec.schema import Field, SchemaErrors, check_map, schema_of, spec_field
+from installer.i18n import _
+from installer.spec.schema import Field, SchemaErrors, check_map, schema_of, spec_field, text_of
 
 NETWORK_MODES = ("host", "bridge")
 GPU_NEEDS = ("none", "optional", "required")
@@ -81,12 +82,12 @@ class Variable:
     name: str  # the key of `variables:` (or the port's `variable`)
     type: str = spec_field("str", default="str", choices=VARIABLE_TYPES)
     default: Any = spec_field(("str", "int", "bool"), default=None)  # a value or Jinja string
-    prompt: Optional[str] = spec_field("str", default=None)
+    prompt: Optional[str] = spec_field("text", default=None, convert=text_of)
     secret: bool = spec_field("bool", default=False)
     generate: int = spec_field("int", default=0, minimum=0, maximum=128)  # 0 = not generated
     choices: tuple[str, ...] = spec_field("list", default=(), items=_STR)
     pattern: Optional[str] = spec_field("str", default=None)
-    description: str = spec_field("str", default="")
+    description: str = spec_field("text", default="", convert=text_of)
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,7 @@ class LicenseRole:
 class CheckProfile:
     """The module's envcheck profile: what a host needs to run it (items as envcheck data)."""
 
-    about: str = spec_field("str", default="")
+    about: str = spec_field("text", default="", convert=text_of)
     aliases: tuple[str, ...] = spec_field("list", default=(), items=_STR)
     items: tuple[dict[str, Any], ...] = spec_field(
         "list", default=(), required=True, items=Field("map")
@@ -166,7 +167,7 @@ class CheckProfile:
 class ModuleSpec:
     name: str = spec_field("str", required=True)
     version: str = spec_field(("str", "int", "number"), required=True, convert=str)
-    description: str = spec_field("str", required=True, convert=lambda v: str(v).strip())
+    description: str = spec_field("text", required=True, convert=text_of)
     image: ImageRef = spec_field("map", required=True, of=ImageRef)
     source: str = ""  # file it was loaded from, for error messages
     depends_on: tuple[str, ...] = spec_field("list", default=(), items=_STR)
@@ -244,24 +245,35 @@ def check_module_doc(doc: dict[str, Any], errors: SchemaErrors, expected_name: s
     name = doc.get("name")
     if isinstance(name, str):
         if not NAME_RE.match(name):
-            errors.add("name", f"must be lower-case letters, digits and '-', got {name!r}")
+            errors.add(
+                "name",
+                _("must be lower-case letters, digits and '-', got {name!r}").format(name=name),
+            )
         elif expected_name and name != expected_name:
-            errors.add("name", f"is {name!r} but the file is named {expected_name}.yaml")
+            errors.add(
+                "name",
+                _("is {name!r} but the file is named {expected_name}.yaml").format(
+                    name=name, expected_name=expected_name
+                ),
+            )
     port_names = [p.get("name") for p in _maps(doc.get("ports"))]
     for i, pname in enumerate(port_names):
         if pname in port_names[:i]:
-            errors.add(f"ports[{i}].name", f"duplicate port name {pname!r}")
+            errors.add(f"ports[{i}].name", _("duplicate port name {pname!r}").format(pname=pname))
     health = doc.get("health")
     if isinstance(health, dict):
         htype = health.get("type")
         if htype in ("tcp", "http") and health.get("port") not in port_names:
-            errors.add("health.port", f"must name one of the module's ports {port_names}")
+            errors.add(
+                "health.port",
+                _("must name one of the module's ports {port_names}").format(port_names=port_names),
+            )
         if htype == "command" and not health.get("command"):
-            errors.add("health.command", "is required for a command health check")
+            errors.add("health.command", _("is required for a command health check"))
     variables = doc.get("variables")
     for vname in variables if isinstance(variables, dict) else {}:
         if isinstance(vname, str) and not VAR_RE.match(vname):
-            errors.add(f"variables.{vname}", "names are lower-case letters, digits and '_'")
+            errors.add(f"variables.{vname}", _("names are lower-case letters, digits and '_'"))
     data_names = [d.get("name") for d in _maps(doc.get("data"))]
     _check_accelerator(doc, errors)
     _check_backup(doc.get("backup"), data_names, errors)
@@ -280,7 +292,9 @@ def _check_accelerator(doc: dict[str, Any], errors: SchemaErrors) -> None:
     if doc["gpu"] in GPU_NEEDS and gpu_of(acc) != doc["gpu"]:
         errors.add(
             "accelerator",
-            f"says gpu {gpu_of(acc)!r} but gpu: is {doc['gpu']!r}; state one of them",
+            _("says gpu {acc!r} but gpu: is {doc!r}; state one of them").format(
+                acc=gpu_of(acc), doc=doc["gpu"]
+            ),
         )
 
 
@@ -290,13 +304,16 @@ def _check_backup(backup: Any, data_names: list[Any], errors: SchemaErrors) -> N
     method = backup.get("method")
     for i, name in enumerate(backup.get("data") or []):
         if name not in data_names:
-            errors.add(f"backup.data[{i}]", f"must name one of the module's data {data_names}")
+            errors.add(
+                f"backup.data[{i}]",
+                _("must name one of the module's data {data_names}").format(data_names=data_names),
+            )
     if method == "archive" and not data_names:
-        errors.add("backup.method", "archive needs a data directory (data:) to archive")
+        errors.add("backup.method", _("archive needs a data directory (data:) to archive"))
     if method == "command":
         for key in ("command", "restore"):
             if not backup.get(key):
-                errors.add(f"backup.{key}", "is required for a command backup")
+                errors.add(f"backup.{key}", _("is required for a command backup"))
 
 
 def _check_license(doc: dict[str, Any], data_names: list[Any], errors: SchemaErrors) -> None:
@@ -304,12 +321,14 @@ def _check_license(doc: dict[str, Any], data_names: list[Any], errors: SchemaErr
     if not isinstance(lic, dict):
         return
     if doc.get("licensed") is True:
-        errors.add("licensed", "the license server is not licensed itself; set licensed: false")
+        errors.add("licensed", _("the license server is not licensed itself; set licensed: false"))
     for key, default in (("license_data", "license"), ("state_data", "state")):
         if lic.get(key, default) not in data_names:
             errors.add(
                 f"license.{key}",
-                f"must name one of the module's data {data_names} (default {default!r})",
+                _("must name one of the module's data {data_names} (default {default!r})").format(
+                    data_names=data_names, default=default
+                ),
             )
 
 
@@ -324,8 +343,9 @@ def _check_profile(profile: Any, extra: Any, errors: SchemaErrors) -> None:
             if not isinstance(item, dict):
                 continue
             if not isinstance(item.get("id"), str):
-                errors.add(f"{path}[{n}].id", "is required: the envcheck item, e.g. memory")
+                errors.add(f"{path}[{n}].id", _("is required: the envcheck item, e.g. memory"))
             if "required" in item and not isinstance(item["required"], bool):
                 errors.add(
-                    f"{path}[{n}].required", f"expected true or false, got {item['required']!r}"
+                    f"{path}[{n}].required",
+                    _("expected true or false, got {item!r}").format(item=item["required"]),
                 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterable, Mapping
 
 from installer.errors import SpecError
+from installer.i18n import _
 from installer.spec.model import ModuleSpec
 
 
@@ -33,7 +34,9 @@ def install_order(specs: Mapping[str, ModuleSpec], names: Iterable[str]) -> list
             return
         if mark == "visiting":
             cycle = path[path.index(name) :] + [name]
-            raise SpecError(f"dependency cycle between modules: {' -> '.join(cycle)}")
+            raise SpecError(
+                _("dependency cycle between modules: {cycle}").format(cycle=" -> ".join(cycle))
+            )
         state[name] = "visiting"
         for dep in sorted(specs[name].depends_on):
             visit(dep, path + [name])

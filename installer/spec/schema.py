@@ -10,6 +10,8 @@ from dataclasses import MISSING, dataclass, field, fields, replace
 from dataclasses import field as dc_field
 from typing import Any, Callable, Mapping, Optional, Union
 
+from installer.i18n import _, joined, pick
+
 
 @dataclass
 class Field:
@@ -35,14 +37,23 @@ class SchemaErrors:
 
 
 _KIND_NAMES = {
-    "str": "a string",
-    "int": "an integer",
-    "bool": "true or false",
-    "number": "a number",
-    "list": "a list",
-    "map": "a mapping",
-    "any": "a value",
+    "str": _("a string"),
+    "int": _("an integer"),
+    "bool": _("true or false"),
+    "number": _("a number"),
+    "list": _("a list"),
+    "map": _("a mapping"),
+    "any": _("a value"),
+    "text": _("a string or {en: ..., zh: ...} (en required)"),
 }
+
+TEXT_LANGUAGES = ("en", "zh")
+
+
+def text_of(value: Any) -> str:
+    """A vendor's text (``text`` kind) in the user's language; its English stays reachable
+    through ``installer.i18n.english`` for machine output."""
+    return pick(value) if isinstance(value, dict) else str(value).strip()
 
 
 def _is_kind(value: Any, kind: str) -> bool:
@@ -50,6 +61,13 @@ def _is_kind(value: Any, kind: str) -> bool:
         return True
     if kind == "str":
         return isinstance(value, str)
+    if kind == "text":  # a bundle's own words in both languages (issue 21)
+        return isinstance(value, str) or (
+            isinstance(value, dict)
+            and isinstance(value.get("en"), str)
+            and set(value) <= set(TEXT_LANGUAGES)
+            and all(isinstance(v, str) for v in value.values())
+        )
     if kind == "int":
         return isinstance(value, int) and not isinstance(value, bool)
     if kind == "bool":
@@ -72,15 +90,26 @@ def _join(path: str, key: Union[str, int]) -> str:
 def check_field(value: Any, spec: Field, path: str, errors: SchemaErrors) -> None:
     kinds = spec.kind if isinstance(spec.kind, tuple) else (spec.kind,)
     if not any(_is_kind(value, k) for k in kinds):
-        expected = " or ".join(_KIND_NAMES[k] for k in kinds)
-        errors.add(path, f"expected {expected}, got {value!r}")
+        expected = joined(_(" or "), [_KIND_NAMES[k] for k in kinds])
+        errors.add(
+            path, _("expected {expected}, got {value!r}").format(expected=expected, value=value)
+        )
         return
     if spec.choices and value not in spec.choices:
-        errors.add(path, f"must be one of {', '.join(map(str, spec.choices))}, got {value!r}")
+        errors.add(
+            path,
+            _("must be one of {str_}, got {value!r}").format(
+                str_=", ".join(map(str, spec.choices)), value=value
+            ),
+        )
     if spec.minimum is not None and _is_kind(value, "number") and value < spec.minimum:
-        errors.add(path, f"must be >= {spec.minimum:g}, got {value}")
+        errors.add(
+            path, _("must be >= {minimum:g}, got {value}").format(minimum=spec.minimum, value=value)
+        )
     if spec.maximum is not None and _is_kind(value, "number") and value > spec.maximum:
-        errors.add(path, f"must be <= {spec.maximum:g}, got {value}")
+        errors.add(
+            path, _("must be <= {maximum:g}, got {value}").format(maximum=spec.maximum, value=value)
+        )
     if isinstance(value, list) and spec.items is not None:
         for i, item in enumerate(value):
             if isinstance(spec.items, dict):
@@ -92,7 +121,7 @@ def check_field(value: Any, spec: Field, path: str, errors: SchemaErrors) -> Non
     if isinstance(value, dict) and spec.values is not None:
         for key, item in value.items():
             if not isinstance(key, str):
-                errors.add(_join(path, str(key)), "keys must be strings")
+                errors.add(_join(path, str(key)), _("keys must be strings"))
                 continue
             if isinstance(spec.values.items, dict) and spec.values.kind == "map":
                 check_map(item, spec.values.items, _join(path, key), errors)
@@ -102,16 +131,18 @@ def check_field(value: Any, spec: Field, path: str, errors: SchemaErrors) -> Non
 
 def check_map(value: Any, schema: dict[str, Field], path: str, errors: SchemaErrors) -> None:
     if not isinstance(value, dict):
-        errors.add(path, f"expected a mapping, got {value!r}")
+        errors.add(path, _("expected a mapping, got {value!r}").format(value=value))
         return
     for key in value:
         if key not in schema:
             known = ", ".join(sorted(schema))
-            errors.add(_join(path, str(key)), f"unknown field (known: {known})")
+            errors.add(
+                _join(path, str(key)), _("unknown field (known: {known})").format(known=known)
+            )
     for key, spec in schema.items():
         if key not in value or value[key] is None:
             if spec.required:
-                errors.add(_join(path, key), "is required")
+                errors.add(_join(path, key), _("is required"))
             continue
         check_field(value[key], spec, _join(path, key), errors)
 

@@ -55,7 +55,8 @@ class CliResult:
         return json.loads(self.stdout)
 
     def error_lines(self) -> list[str]:
-        return [line for line in self.stderr.splitlines() if line.startswith("error:")]
+        # "错误：" under a Chinese locale (issue 21)
+        return [line for line in self.stderr.splitlines() if line.startswith(("error:", "错误："))]
 
 
 def run_cli(
@@ -76,6 +77,10 @@ def run_cli(
     # the demo bundle is signed with the demo vendor key: trust it the way a field engineer
     # would be told to (SEALBOX_TRUST), never by allowing unsigned bundles
     full_env.setdefault("SEALBOX_TRUST", str(DEMO_VENDOR_PUB))
+    # English unless the test asks for another language (the messages follow the locale)
+    for var in ("LC_ALL", "LC_MESSAGES", "LANGUAGE", "SEALBOX_LANG"):
+        full_env.pop(var, None)
+    full_env["LANG"] = "C.UTF-8"
     full_env.update(env or {})
     if preexec_user is not None:
         cmd = [

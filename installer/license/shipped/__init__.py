@@ -25,6 +25,7 @@ OUTSIDE_MODULES = (
     "installer.hosts.local",
     "installer.license",
     "installer.constants",
+    "installer.i18n",  # stdlib gettext; no catalogue in images: texts stay English
 )
 OUTSIDE_PACKAGES = ("fingerprint", "installer.facts")
 OUTSIDE_EXCLUDED = ("fingerprint.cli",)
