@@ -34,9 +34,22 @@ def root(
     state_dir: Optional[str] = typer.Option(
         None, "--state-dir", help="State directory (default /var/lib/sealbox)."
     ),
+    runtime: Optional[str] = typer.Option(
+        None,
+        "--runtime",
+        help="Container runtime on every target: docker, podman or auto (default: the "
+        "inventory's, else auto: Docker where installed, else Podman).",
+    ),
+    ulimit: Optional[List[str]] = typer.Option(
+        None,
+        "--ulimit",
+        help="NAME=SOFT[:HARD] for every container created (repeatable), e.g. "
+        "nofile=1024:1024; default: the inventory's, else the engine's defaults.",
+    ),
 ) -> None:
     CTX.bundle = bundle
     CTX.state_dir = state_dir
+    CTX.set_runtime(runtime, ulimit or [])
 
 
 @app.command("version", help="Print the Sealbox version.")

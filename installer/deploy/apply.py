@@ -88,12 +88,13 @@ class Applier:
             inst.ports.get(check.port) if check.port else None,
             wired,
             note=lambda msg: self.report(Event("step", spec.name, msg, inst.container)),
+            cli=self.runtime.cli,
         ).run()
         self.report(Event("done", spec.name, f"{inst.container} healthy ({seen})", inst.container))
 
     def _fail_with_logs(self, name: str, exc: RuntimeFailure) -> RuntimeFailure:
         """One line: the failure, and the file that keeps the container's whole log."""
-        path = keep_logs(self.host, name, self.log_dir) if self.log_dir else None
+        path = keep_logs(self.host, name, self.log_dir, self.runtime.cli) if self.log_dir else None
         where = f"; its log is kept on {self.host.name} in {path}" if path else ""
         return RuntimeFailure(f"{exc}{where}")
 

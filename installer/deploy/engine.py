@@ -28,17 +28,31 @@ from installer.deploy.state import State, StateStore
 from installer.deploy.variables import Resolved
 from installer.errors import HostError, UsageError
 from installer.events import Reporter, make
-from installer.facts.snapshot import DOCKER_FACTS, ENGINE_FACTS, PORT_FACTS, ROOT_FACTS, HostFacts
+from installer.facts.snapshot import (
+    PORT_FACTS,
+    ROOT_FACTS,
+    RUNTIMES,
+    HostFacts,
+    engine_facts,
+    runtime_facts,
+)
 from installer.hosts.base import Host
-from installer.runtime.docker import DockerRuntime
+from installer.runtime.docker import ContainerRuntime
 from installer.spec.model import ModuleSpec
 from installer.spec.order import dependents
 
 __all__ = ["Deployment", "Gate", "InstallOptions", "InstallResult", "InstanceStatus"]
 
 LOCK_FILE = ".lock"
-PLAN_FACTS = tuple(k for k in ENGINE_FACTS if k not in PORT_FACTS)
-"""What the planner reads (root, Docker, LAN address, GPUs); the port gate declares the rest."""
+
+
+def plan_facts(runtime: str) -> tuple[str, ...]:
+    """What the planner reads (root, the engine, LAN address, GPUs); the port gate declares
+    the rest."""
+    return tuple(k for k in engine_facts(runtime) if k not in PORT_FACTS)
+
+
+PLAN_FACTS = plan_facts("docker")
 
 
 class Deployment:
@@ -53,7 +67,12 @@ class Deployment:
         store: Optional[StateStore] = None,
         reporter: Optional[Reporter] = None,
         gates: Optional[Sequence[Gate]] = None,
+        runtime: str = "docker",
+        ulimits: Sequence[str] = (),
     ) -> None:
+        if runtime not in RUNTIMES:
+            raise UsageError(f"runtime {runtime!r}: expected one of {', '.join(RUNTIMES)}")
+        self.runtime_choice = runtime  # docker | podman | auto: the host's facts decide auto
         self.bundle = as_verified(bundle)
         self.bundle_dir = self.bundle.root
         self.host = host
@@ -63,12 +82,13 @@ class Deployment:
         self.manifest: Manifest = self.bundle.manifest
         self.specs: dict[str, ModuleSpec] = self.bundle.specs
         self.renderer = Renderer(self.bundle.templates)
-        self.facts = HostFacts(host)  # this run's snapshot of the host: one round trip
-        self.runtime = DockerRuntime(
+        self.facts = self._snapshot()  # this run's snapshot of the host: one round trip
+        self.runtime = ContainerRuntime(
             host,
             self.store.deployment_id,
             staging_dir=f"{self.store.root}/images",
             facts=lambda: self.facts.docker,
+            ulimits=ulimits,
         )
         self.planner = Planner(
             self.specs,
@@ -82,6 +102,9 @@ class Deployment:
         self.remover = Remover(host, self.runtime, self.store, self.specs, self.report)
 
     # helpers ----------------------------------------------------------------------------
+    def _snapshot(self) -> HostFacts:
+        return HostFacts(self.host, runtime=self.runtime_choice)
+
     def check_names(self, names: list[str]) -> None:
         check_names(self.specs, names)
 
@@ -103,15 +126,15 @@ class Deployment:
         """The one place the engine reads the host's facts for a run: a fresh snapshot,
         gathered in one round trip with what every gate declares it reads (GATE_FACTS), then
         handed to the planner and every gate (none gathers on its own)."""
-        self.facts = HostFacts(self.host)
+        self.facts = self._snapshot()
         gated = gate_facts(self.gates, self.specs, self.store.root, names) if for_gates else []
-        self.facts.gather(PLAN_FACTS + tuple(gated))
+        self.facts.gather(plan_facts(self.runtime_choice) + tuple(gated))
         return self.facts
 
     def _root_and_docker(self) -> None:
         """rm/rmall read no more than these: root and Docker, one round trip."""
-        self.facts = HostFacts(self.host)
-        self.facts.gather(ROOT_FACTS + DOCKER_FACTS)
+        self.facts = self._snapshot()
+        self.facts.gather(ROOT_FACTS + runtime_facts(self.runtime_choice))
 
     # read-only views --------------------------------------------------------------------
     def available(self) -> list[dict[str, Any]]:

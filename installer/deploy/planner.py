@@ -145,6 +145,7 @@ class Planner:
                 store=self.store,
                 count=count,
                 gpus=gpus,
+                ulimits=self.runtime.ulimits,
             )
             image_present = self.runtime.image_id(desired.image.id) is not None
             plan.modules.append(module_plan(desired, existing.get(name, {}), image_present))

@@ -144,11 +144,12 @@ def restart_server(deployment) -> List[str]:
         return names
     for cont in deployment.runtime.ours():
         if cont.module == ref.module and cont.running:
-            res = deployment.host.run(["docker", "restart", "-t", "5", cont.name], timeout=120)
+            cli = deployment.runtime.cli
+            res = deployment.host.run([cli, "restart", "-t", "5", cont.name], timeout=120)
             if not res.ok:
                 raise LicenseError(
                     f"license installed, but restarting {cont.name} failed: "
-                    f"{res.first_error_line()}; run: docker restart {cont.name}"
+                    f"{res.first_error_line()}; run: {cli} restart {cont.name}"
                 )
             names.append(cont.name)
     return names

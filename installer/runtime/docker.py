@@ -1,4 +1,12 @@
-"""The Docker runtime on a Host, through the docker CLI (no SDK, so targets need nothing else)."""
+"""The container runtime on a Host, through its CLI (no SDK, so targets need nothing else).
+
+One class for Docker and Podman: Podman's CLI takes Docker's commands and flags for everything
+Sealbox does (create/start/stop/rm/rename/logs/inspect/ps/load), so the runtime is the same
+code with ``cli`` naming the program, read from the host's engine facts (``facts.engine``).
+Where the two differ, the difference is a value, not a branch here: the create arguments
+(installer.runtime.runspec: restart policy, log driver, GPU), image IDs in inspect output
+(Container.image_id), image names after a load (installer.runtime.images).
+"""
 
 from __future__ import annotations
 
@@ -12,24 +20,41 @@ from installer.errors import RuntimeFailure
 from installer.facts.runtime import DockerFacts
 from installer.facts.snapshot import read_docker_facts
 from installer.hosts.base import Host
-from installer.runtime.container import Container
+from installer.runtime.container import Container, image_id
 from installer.runtime.runspec import RunSpec
 
 if TYPE_CHECKING:
     from installer.runtime.load import LoadResult
 
 
-class DockerRuntime:
+ULIMIT_HINT = (
+    "; the engine may not raise this container's limits here (no CAP_SYS_RESOURCE): set "
+    "container ulimits at or below the host's, e.g. --ulimit nofile=1024:1024 --ulimit "
+    "nproc=1024:1024 (inventory: ulimits: [nofile=1024:1024, nproc=1024:1024])"
+)
+
+
+def _gone(stderr: str) -> bool:
+    """Docker's "No such container" and Podman's "no such container" alike."""
+    return "no such container" in stderr.lower()
+
+
+class ContainerRuntime:
+    """``ulimits``: ``--ulimit`` values every container of this host gets (a host setting:
+    inventory ``ulimits:``, ``--ulimit``); empty leaves the engine's defaults."""
+
     def __init__(
         self,
         host: Host,
         deployment: str = L.DEFAULT_DEPLOYMENT,
         staging_dir: str = "/var/lib/sealbox/images",
         facts: Optional[Callable[[], DockerFacts]] = None,
+        ulimits: Sequence[str] = (),
     ) -> None:
         self.host = host
         self.deployment = deployment
         self.staging_dir = staging_dir  # remote hosts: where archives are uploaded before load
+        self.ulimits = tuple(ulimits)
         self._facts: Optional[DockerFacts] = None
         self._facts_source = facts  # the run's snapshot, so docker version/info are read once
 
@@ -40,10 +65,15 @@ class DockerRuntime:
             self._facts = source() if source is not None else read_docker_facts(self.host)
         return self._facts
 
+    @property
+    def cli(self) -> str:
+        """The program that drives this host's engine: ``docker`` or ``podman``."""
+        return self.facts.engine
+
     # images -----------------------------------------------------------------------------
     def image_id(self, ref: str) -> Optional[str]:
-        res = self.host.run(["docker", "image", "inspect", "--format", "{{.Id}}", ref], timeout=30)
-        return res.stdout.strip() if res.ok and res.stdout.strip() else None
+        res = self.host.run([self.cli, "image", "inspect", "--format", "{{.Id}}", ref], timeout=30)
+        return image_id(res.stdout.strip()) if res.ok and res.stdout.strip() else None
 
     def load_archive(
         self,
@@ -59,11 +89,13 @@ class DockerRuntime:
         """
         from installer.runtime.load import load_archive
 
-        return load_archive(self.host, path, images, self.staging_dir, progress=progress)
+        return load_archive(
+            self.host, path, images, self.staging_dir, progress=progress, cli=self.cli
+        )
 
     # containers -------------------------------------------------------------------------
     def inspect(self, name_or_id: str) -> Optional[Container]:
-        res = self.host.run(["docker", "container", "inspect", name_or_id], timeout=30)
+        res = self.host.run([self.cli, "container", "inspect", name_or_id], timeout=30)
         if not res.ok:
             return None
         try:
@@ -76,7 +108,7 @@ class DockerRuntime:
         """Every container of this deployment (by label), running or not."""
         res = self.host.run(
             [
-                "docker",
+                self.cli,
                 "ps",
                 "-aq",
                 "--no-trunc",
@@ -88,11 +120,13 @@ class DockerRuntime:
             timeout=30,
         )
         if not res.ok:
-            raise RuntimeFailure(f"docker ps failed on {self.host.name}: {res.first_error_line()}")
+            raise RuntimeFailure(
+                f"{self.cli} ps failed on {self.host.name}: {res.first_error_line()}"
+            )
         ids = res.stdout.split()
         if not ids:
             return []
-        out = self.host.run(["docker", "container", "inspect", *ids], timeout=60)
+        out = self.host.run([self.cli, "container", "inspect", *ids], timeout=60)
         if not out.ok:  # a container went away between ps and inspect: ask again, one by one
             return [c for c in (self.inspect(i) for i in ids) if c is not None]
         return [Container(raw) for raw in json.loads(out.stdout)]
@@ -101,12 +135,12 @@ class DockerRuntime:
         """Create the container from the signed image ID, and check that is what it got."""
         res = self.host.run(spec.create_argv(self.facts), timeout=120)
         if not res.ok:
-            raise RuntimeFailure(f"docker create {spec.name} failed: {res.first_error_line()}")
+            raise RuntimeFailure(f"{self.cli} create {spec.name} failed: {res.first_error_line()}")
         cid = res.stdout.strip().splitlines()[-1] if res.stdout.strip() else spec.name
         got = self.host.run(
-            ["docker", "container", "inspect", "--format", "{{.Image}}", cid], timeout=30
+            [self.cli, "container", "inspect", "--format", "{{.Image}}", cid], timeout=30
         )
-        image = got.stdout.strip() if got.ok else ""
+        image = image_id(got.stdout.strip()) if got.ok else ""
         if image != spec.image_id:
             self.remove(cid)
             raise RuntimeFailure(
@@ -117,29 +151,34 @@ class DockerRuntime:
         return cid
 
     def start(self, name: str) -> None:
-        res = self.host.run(["docker", "start", name], timeout=120)
+        res = self.host.run([self.cli, "start", name], timeout=120)
         if not res.ok:
-            raise RuntimeFailure(f"docker start {name} failed: {res.first_error_line()}")
+            hint = ULIMIT_HINT if "setting rlimit" in res.stderr else ""
+            raise RuntimeFailure(f"{self.cli} start {name} failed: {res.first_error_line()}{hint}")
 
     def stop(self, name: str, timeout: int = 30) -> None:
-        res = self.host.run(["docker", "stop", "-t", str(timeout), name], timeout=timeout + 60)
-        if not res.ok and "No such container" not in res.stderr:
-            raise RuntimeFailure(f"docker stop {name} failed: {res.first_error_line()}")
+        res = self.host.run([self.cli, "stop", "-t", str(timeout), name], timeout=timeout + 60)
+        if not res.ok and not _gone(res.stderr):
+            raise RuntimeFailure(f"{self.cli} stop {name} failed: {res.first_error_line()}")
 
     def remove(self, name: str, stop_timeout: int = 10) -> None:
         """Stop (SIGTERM, then SIGKILL after ``stop_timeout`` s), then remove: ``rm -f`` alone
         kills at once, so a service's exit handler -- the one that gives its license seat back --
         never runs, and the next install waits for the seat's lease to expire."""
-        self.host.run(["docker", "stop", "-t", str(stop_timeout), name], timeout=stop_timeout + 60)
-        res = self.host.run(["docker", "rm", "-f", "-v", name], timeout=120)
-        if not res.ok and "No such container" not in res.stderr:
-            raise RuntimeFailure(f"docker rm {name} failed: {res.first_error_line()}")
+        self.host.run([self.cli, "stop", "-t", str(stop_timeout), name], timeout=stop_timeout + 60)
+        res = self.host.run([self.cli, "rm", "-f", "-v", name], timeout=120)
+        if not res.ok and not _gone(res.stderr):
+            raise RuntimeFailure(f"{self.cli} rm {name} failed: {res.first_error_line()}")
 
     def rename(self, old: str, new: str) -> None:
-        res = self.host.run(["docker", "rename", old, new], timeout=60)
+        res = self.host.run([self.cli, "rename", old, new], timeout=60)
         if not res.ok:
-            raise RuntimeFailure(f"docker rename {old} {new} failed: {res.first_error_line()}")
+            raise RuntimeFailure(f"{self.cli} rename {old} {new} failed: {res.first_error_line()}")
 
     def logs(self, name: str, tail: int = 20) -> str:
-        res = self.host.run(["docker", "logs", "--tail", str(tail), name], timeout=30)
+        res = self.host.run([self.cli, "logs", "--tail", str(tail), name], timeout=30)
         return (res.stdout + res.stderr).strip()
+
+
+DockerRuntime = ContainerRuntime
+"""The name every caller knew before Podman; the same class."""

@@ -89,7 +89,7 @@ _DECOMPRESS: dict[str, list[tuple[str, str]]] = {
     # zstd refuses such frames ("Frame requires too much memory").
     "zstd": [("zstd", "zstd -dcq --long=31 < {p}")],
 }
-_TOOLS = ("pigz", "gzip", "pixz", "xz", "zstd", "docker")
+_TOOLS = ("pigz", "gzip", "pixz", "xz", "zstd", "docker", "podman")
 
 
 class ZstdMissingError(HostError):
@@ -112,7 +112,9 @@ def host_tools(host: Host) -> set[str]:
     return set(host.run(script).stdout.split())
 
 
-def load_command(host: Host, path: str, tools: Optional[set[str]] = None) -> str:
+def load_command(
+    host: Host, path: str, tools: Optional[set[str]] = None, cli: str = "docker"
+) -> str:
     """Shell text that loads the archive at ``path`` (on the host) into the host's docker.
 
     A failure of the decompressor or of ``docker load`` makes the whole command fail.
@@ -120,7 +122,7 @@ def load_command(host: Host, path: str, tools: Optional[set[str]] = None) -> str
     fmt = archive_format(path)
     p = shlex.quote(path)
     if fmt == "tar":
-        return f"docker load -i {p}"
+        return f"{cli} load -i {p}"
     have = tools if tools is not None else host_tools(host)
     for tool, template in _DECOMPRESS[fmt]:
         if tool in have:
@@ -136,9 +138,9 @@ def load_command(host: Host, path: str, tools: Optional[set[str]] = None) -> str
     # dash has no pipefail: each side reports its exit code on fd 3, docker's output stays on 1
     return (
         "exec 4>&1; "
-        f"s=$( {{ {{ {decompress}; echo d$? >&3; }} | {{ docker load >&4; echo l$? >&3; }}; }} "
+        f"s=$( {{ {{ {decompress}; echo d$? >&3; }} | {{ {cli} load >&4; echo l$? >&3; }}; }} "
         "3>&1 ); ok=0; for x in $s; do case $x in d0|l0) ok=$((ok+1));; esac; done; "
-        '[ $ok = 2 ] || { echo "image load failed: $s (d=decompress, l=docker load)" >&2; exit 1; }'
+        f'[ $ok = 2 ] || {{ echo "image load failed: $s (d=decompress, l={cli} load)" >&2; exit 1; }}'
     )
 
 
@@ -170,11 +172,16 @@ def kill_group(host: Host, pgid_file: str) -> None:
 
 
 def _stream(
-    host: Host, local_path: str, sha256: str, progress: Optional[Progress], pgid_file: str
+    host: Host,
+    local_path: str,
+    sha256: str,
+    progress: Optional[Progress],
+    pgid_file: str,
+    cli: str,
 ) -> Result:
     chunks = stream_decompressed(local_path, expected_sha256=sha256, progress=progress)
     return host.run_streaming_input(
-        group_command("exec docker load", pgid_file), chunks, timeout=LOAD_TIMEOUT
+        group_command(f"exec {cli} load", pgid_file), chunks, timeout=LOAD_TIMEOUT
     )
 
 
@@ -188,13 +195,15 @@ def _upload_then_load(
     retries: int,
     on_step: Optional[Callable[[str], None]],
     pgid_file: str,
+    cli: str,
 ) -> Result:
     if on_step:
         on_step("upload")
     upload(host, local_path, dst, sha256=sha256, progress=progress, retries=retries)
     if on_step:
         on_step("load")
-    return host.run(group_command(load_command(host, dst, tools), pgid_file), timeout=LOAD_TIMEOUT)
+    command = load_command(host, dst, tools, cli)
+    return host.run(group_command(command, pgid_file), timeout=LOAD_TIMEOUT)
 
 
 def load_archive(
@@ -207,8 +216,10 @@ def load_archive(
     keep_archive: bool = False,
     retries: int = 2,
     on_step: Optional[Callable[[str], None]] = None,
+    cli: str = "docker",
 ) -> LoadResult:
-    """Load the archive holding ``images`` (manifest entries, one file) into the host's Docker.
+    """Load the archive holding ``images`` (manifest entries, one file) into the host's Docker
+    (or Podman: ``cli``; it reads the same docker-save archives and gives the same image IDs).
 
     Raises RuntimeFailure (ArchiveError for a file that fails its checks) after putting the
     engine's tags right; on success every listed image is there under its signed ID and tag.
@@ -219,8 +230,8 @@ def load_archive(
     listed = {e.ref: e.id for e in images}
     name = os.path.basename(local_path)
     tools = host_tools(host)
-    if "docker" not in tools:
-        raise HostError(f"{host.name} has no docker command: install Docker first")
+    if cli not in tools:
+        raise HostError(f"{host.name} has no {cli} command: install {cli.capitalize()} first")
     route = load_route(host, local_path, tools)
     try:
         host.makedirs(remote_dir, 0o700)
@@ -229,23 +240,23 @@ def load_archive(
         run_dir = "/tmp"
     pgid_file = posixpath.join(run_dir, f".load-{os.getpid()}-{uuid.uuid4().hex[:8]}.pgid")
     dst = posixpath.join(remote_dir, name)
-    before = snapshot(host)
+    before = snapshot(host, cli)
     res: Optional[Result] = None
     try:
         if route == "stream":
             if on_step:
                 on_step("stream")
-            res = _stream(host, local_path, sha256, progress, pgid_file)
+            res = _stream(host, local_path, sha256, progress, pgid_file, cli)
         else:
             res = _upload_then_load(
-                host, local_path, dst, sha256, tools, progress, retries, on_step, pgid_file
+                host, local_path, dst, sha256, tools, progress, retries, on_step, pgid_file, cli
             )
         if not res.ok:
             raise RuntimeFailure(
-                f"docker load of {local_path} failed on {host.name}: {_detail(res)} "
+                f"{cli} load of {local_path} failed on {host.name}: {_detail(res)} "
                 "(a damaged or truncated archive: copy the bundle again)"
             )
-        after = snapshot(host)
+        after = snapshot(host, cli)
         missing = missing_signed(after, listed)
         if missing:
             raise RuntimeFailure(
@@ -256,14 +267,14 @@ def load_archive(
     except BaseException:
         try:
             kill_group(host, pgid_file)
-            loaded = parse_loaded(res.stdout) if res is not None else Loaded()
-            settle(host, listed, before, snapshot(host), loaded, succeeded=False)
+            loaded = parse_loaded(res.stdout, cli) if res is not None else Loaded()
+            settle(host, listed, before, snapshot(host, cli), loaded, succeeded=False, cli=cli)
         except Exception:  # noqa: S110 -- the load's own error says more; a re-run settles again
             pass
         raise
     host.remove(pgid_file)
-    loaded = parse_loaded(res.stdout)
-    changed = settle(host, listed, before, after, loaded, succeeded=True)
+    loaded = parse_loaded(res.stdout, cli)
+    changed = settle(host, listed, before, after, loaded, succeeded=True, cli=cli)
     if route == "host" and not keep_archive:
         host.remove(dst)
     return LoadResult(route, loaded, tuple(changed))
