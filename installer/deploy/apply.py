@@ -15,7 +15,7 @@ from installer.deploy.plan import CREATE, LOAD, NOOP, RECREATE, REMOVE, START, A
 from installer.errors import RuntimeFailure
 from installer.events import Event, Reporter
 from installer.hosts.base import Host
-from installer.runtime.docker import DockerRuntime
+from installer.runtime.docker import ContainerRuntime
 from installer.runtime.healthwait import HealthWait, keep_logs
 from installer.runtime.reach import endpoints
 from installer.spec.model import ModuleSpec
@@ -27,7 +27,7 @@ class Applier:
     def __init__(
         self,
         host: Host,
-        runtime: DockerRuntime,
+        runtime: ContainerRuntime,
         bundle_dir: str,
         report: Reporter,
         *,

@@ -22,7 +22,7 @@ from installer.events import Reporter
 from installer.facts.snapshot import HostFacts, TemplateFacts
 from installer.hosts.base import Host
 from installer.runtime.container import Container
-from installer.runtime.docker import DockerRuntime
+from installer.runtime.docker import ContainerRuntime
 from installer.spec.model import ModuleSpec
 from installer.spec.order import install_order
 
@@ -88,7 +88,7 @@ class Planner:
     manifest: Manifest
     renderer: Renderer
     store: StateStore
-    runtime: DockerRuntime
+    runtime: ContainerRuntime
     host: Host
     report: Reporter
 

@@ -12,7 +12,7 @@ from installer.deploy.apply import OLD_SUFFIX
 from installer.deploy.state import State, StateStore
 from installer.events import Event, Reporter
 from installer.hosts.base import Host
-from installer.runtime.docker import DockerRuntime
+from installer.runtime.docker import ContainerRuntime
 from installer.spec.model import ModuleSpec
 from installer.spec.order import install_order
 
@@ -21,7 +21,7 @@ class Remover:
     def __init__(
         self,
         host: Host,
-        runtime: DockerRuntime,
+        runtime: ContainerRuntime,
         store: StateStore,
         specs: dict[str, ModuleSpec],
         report: Reporter,

@@ -10,7 +10,7 @@ from installer.deploy.state import InstanceRecord, State, StateStore
 from installer.errors import HostError
 from installer.hosts.base import Host
 from installer.runtime.container import Container
-from installer.runtime.docker import DockerRuntime
+from installer.runtime.docker import ContainerRuntime
 from installer.runtime.health import probe
 from installer.spec.model import ModuleSpec
 from installer.spec.order import install_order
@@ -62,7 +62,7 @@ def _health(host: Host, spec: ModuleSpec, inst: InstanceRecord, cont: Container,
 
 
 def status(
-    specs: dict[str, ModuleSpec], store: StateStore, runtime: DockerRuntime, host: Host
+    specs: dict[str, ModuleSpec], store: StateStore, runtime: ContainerRuntime, host: Host
 ) -> list[InstanceStatus]:
     """Installed instances from the state, checked against the real containers and probes."""
     state = store.load()

@@ -11,7 +11,7 @@ Where the two differ, the difference is a value, not a branch here: the create a
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from installer import constants as L
 from installer.archive.streams import Progress
@@ -50,8 +50,10 @@ class ContainerRuntime:
         staging_dir: str = "/var/lib/sealbox/images",
         facts: Optional[Callable[[], DockerFacts]] = None,
         ulimits: Sequence[str] = (),
+        cli: Optional[str] = None,
     ) -> None:
         self.host = host
+        self._cli = cli  # None: the engine the facts name (the host's runtime choice)
         self.deployment = deployment
         self.staging_dir = staging_dir  # remote hosts: where archives are uploaded before load
         self.ulimits = tuple(ulimits)
@@ -68,7 +70,7 @@ class ContainerRuntime:
     @property
     def cli(self) -> str:
         """The program that drives this host's engine: ``docker`` or ``podman``."""
-        return self.facts.engine
+        return self._cli or self.facts.engine
 
     # images -----------------------------------------------------------------------------
     def image_id(self, ref: str) -> Optional[str]:
@@ -180,5 +182,9 @@ class ContainerRuntime:
         return (res.stdout + res.stderr).strip()
 
 
-DockerRuntime = ContainerRuntime
-"""The name every caller knew before Podman; the same class."""
+class DockerRuntime(ContainerRuntime):
+    """Docker by name, whatever the facts say (the k8s push drives the controller's Docker)."""
+
+    def __init__(self, host: Host, *args: Any, **kw: Any) -> None:
+        kw.setdefault("cli", "docker")
+        super().__init__(host, *args, **kw)
