@@ -37,6 +37,7 @@ from installer.facts.snapshot import (
     runtime_facts,
 )
 from installer.hosts.base import Host
+from installer.i18n import _
 from installer.runtime.docker import ContainerRuntime
 from installer.spec.model import ModuleSpec
 from installer.spec.order import dependents
@@ -103,7 +104,30 @@ class Deployment:
 
     # helpers ----------------------------------------------------------------------------
     def _snapshot(self) -> HostFacts:
-        return HostFacts(self.host, runtime=self.runtime_choice)
+        return HostFacts(self.host, runtime=self._runtime_for_run())
+
+    def _runtime_for_run(self) -> str:
+        """auto: the runtime the installed modules run on, where the state names one (a host
+        with both engines keeps its containers where they are)."""
+        if self.runtime_choice != "auto":
+            return self.runtime_choice
+        try:
+            return self.store.load().runtime or "auto"
+        except HostError:  # not root: the facts say what runs here
+            return "auto"
+
+    def same_runtime(self, state: State) -> None:
+        """Refuse to act on modules installed on the other engine: `li` would call them
+        missing, `in` would start a second copy, `rmall --purge` would orphan them."""
+        kind = self.facts.runtime_kind
+        if state.modules and state.runtime and state.runtime != kind:
+            raise UsageError(
+                _(
+                    "the modules in {root} on {host} run on {was}, not {now}: run with "
+                    "--runtime {was} (or runtime: {was} in the inventory), or remove them first"
+                ).format(root=self.store.root, host=self.host.name, was=state.runtime, now=kind)
+            )
+        state.runtime = kind
 
     def check_names(self, names: list[str]) -> None:
         check_names(self.specs, names)
@@ -191,6 +215,7 @@ class Deployment:
         _ = self.runtime.facts  # Docker missing or down: stop here with the fix
         with self.locked():
             state = self.store.load()
+            self.same_runtime(state)
             planned = self.planner.plan(names, options, state, facts)
             inp = self.gate_input(planned, state, options, facts)
             for gate in self.gates:
@@ -235,6 +260,7 @@ class Deployment:
         _ = self.runtime.facts
         with self.locked():
             state = self.store.load()
+            self.same_runtime(state)
             planned = self.planner.plan(names, options, state, facts)
             inp = self.gate_input(planned, state, options, facts)
             for gate in self.gates:  # the plan's own errors (exit 2) before the host's (exit 3)
@@ -250,6 +276,7 @@ class Deployment:
         _ = self.runtime.facts
         with self.locked():
             state = self.store.load()
+            self.same_runtime(state)
             users = [d for d in dependents(self.specs, name) if d in state.modules]
             if users and not force:
                 raise UsageError(
@@ -265,7 +292,9 @@ class Deployment:
         self.require_root("rmall")
         _ = self.runtime.facts
         with self.locked():
-            removed = self.remover.everything(self.store.load(), purge)
+            state = self.store.load()
+            self.same_runtime(state)
+            removed = self.remover.everything(state, purge)
         if purge:  # the lock file and the (now empty) state folder go last, outside the lock
             self.host.remove(f"{self.store.root}/{LOCK_FILE}")
             self.host.run(["rmdir", self.store.root])

@@ -65,6 +65,7 @@ class State:
     variables: dict[str, Any] = field(default_factory=dict)
     secrets: dict[str, Any] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
+    runtime: str = ""  # docker | podman: what the installed modules run on ("" before Podman)
 
     def remembered(self) -> dict[str, Any]:
         return {**self.variables, **self.secrets}
@@ -123,6 +124,7 @@ class StateStore:
             variables=doc.get("variables") or {},
             secrets=secrets.get("secrets") or {},
             history=doc.get("history") or [],
+            runtime=str(doc.get("runtime") or ""),
         )
 
     def save(self, state: State) -> None:
@@ -133,6 +135,8 @@ class StateStore:
             "variables": dict(sorted(state.variables.items())),
             "history": state.history[-50:],
         }
+        if state.runtime:
+            doc["runtime"] = state.runtime
         self.host.write(
             self.secrets_file, json.dumps({"secrets": state.secrets}, indent=1).encode(), 0o600
         )
