@@ -90,11 +90,29 @@ def check_disk_podman(p: Params, f: Facts) -> Outcome:
     return _check_df(f["df_podman"], p["min_gb"], "Podman's graph root")
 
 
+@_kind(
+    "nvidia-cdi",
+    "NVIDIA GPUs declared for Podman (CDI spec from nvidia-container-toolkit)",
+    ["cdi_nvidia"],
+    lambda p: "a CDI spec naming nvidia.com/gpu in /etc/cdi or /var/run/cdi",
+    fix="install nvidia-container-toolkit, then: nvidia-ctk cdi generate "
+    "--output=/etc/cdi/nvidia.yaml",
+)
+def check_nvidia_cdi(p: Params, f: Facts) -> Outcome:
+    c = f["cdi_nvidia"]
+    if not c.ok:
+        return _fail(f"cannot tell: {c.error}")
+    if c.value:
+        return Outcome(True, ", ".join(c.value))
+    return _fail("no CDI spec names nvidia.com/gpu")
+
+
 FOR_PODMAN = {
     "docker-installed": "podman-installed",
     "docker-version": "podman-version",
     "docker-running": "podman-running",
     "storage-driver": "podman-storage-driver",
     "disk-docker": "disk-podman",
+    "nvidia-runtime": "nvidia-cdi",
 }
 """Docker's item -> the item that judges the same thing on a Podman host."""

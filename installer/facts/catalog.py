@@ -185,6 +185,7 @@ STATIC_FACTS: dict[str, Fact] = {
             about="free space on Podman's graph root",
             may_hang=True,
         ),
+        Fact("cdi_nvidia", podman.cdi_nvidia_specs, [], command=podman.CDI_COMMAND),
         # --- security, modules, GPU ----------------------------------------------------------
         Fact("getenforce", parse.word, "", command="getenforce"),
         Fact("selinux_enforce", parse.file_text, "", path="/sys/fs/selinux/enforce", lines=1),

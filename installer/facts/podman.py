@@ -18,6 +18,11 @@ from installer.hosts.base import Result
 
 VERSION_COMMAND = "podman version --format json"
 INFO_COMMAND = "podman info --format json"
+CDI_COMMAND = (
+    "for f in /etc/cdi/*.yaml /etc/cdi/*.json /var/run/cdi/*.yaml /var/run/cdi/*.json; do "
+    '[ -f "$f" ] && grep -q "nvidia.com/gpu" "$f" && echo "$f"; done; true'
+)
+"""The CDI spec files that declare NVIDIA GPUs (what ``--device nvidia.com/gpu=N`` needs)."""
 
 
 def parse_podman_version(text: str) -> str:
@@ -89,3 +94,10 @@ def podman_info(r: Result) -> dict[str, Any]:
     if not data.get("host"):
         raise Unavailable(f"podman info printed no JSON: {r.first_error_line()}")
     return data
+
+
+def cdi_nvidia_specs(r: Result) -> list[str]:
+    """Paths of CDI specs naming ``nvidia.com/gpu`` ([] where none: no GPU for Podman)."""
+    if not r.ok:
+        raise Unavailable(r.first_error_line())
+    return [line.strip() for line in r.stdout.splitlines() if line.strip()]

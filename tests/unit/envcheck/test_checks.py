@@ -352,7 +352,11 @@ def test_every_check_kind_can_pass_and_can_fail() -> None:
         **FULL_DOCKER_DISK,
         "stdout": FULL_DOCKER_DISK["stdout"].replace("docker", "containers"),
     }
-    for swap in ({}, {"podman_version": NO_PODMAN, "podman_info": NO_PODMAN, "df_podman": full}):
+    cdi = {"rc": 0, "stdout": "/etc/cdi/nvidia.yaml\n"}
+    for swap in (
+        {"cdi_nvidia": cdi},
+        {"podman_version": NO_PODMAN, "podman_info": NO_PODMAN, "df_podman": full},
+    ):
         report = run_checks(
             recorded_host("debian12-kvm", **swap), ["default", "face-server"], runtime="podman"
         )
@@ -373,6 +377,7 @@ def test_a_podman_host_is_judged_by_the_podman_items() -> None:
     assert got["podman-running"].actual.startswith("rootful")
     assert got["disk-podman"].passed and got["podman-storage-driver"].actual == "overlay"
     assert got["podman-running"].skipped  # --skip-check docker-running skips its counterpart
+    assert not got["nvidia-cdi"].passed and "nvidia-ctk cdi generate" in got["nvidia-cdi"].fix
     # the same host with Docker keeps Docker's items
     docker = run_checks(recorded_host("debian12-kvm"), ["face-server"], runtime="auto")
     assert "docker-running" in {i.id for i in docker.items}
