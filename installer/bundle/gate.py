@@ -62,7 +62,11 @@ def archives_to_load(manifest: Manifest, missing: Iterable[ImageEntry]) -> dict[
 
 
 def check_disk(
-    host: Host, data_root: str, manifest: Manifest, missing: list[ImageEntry]
+    host: Host,
+    data_root: str,
+    manifest: Manifest,
+    missing: list[ImageEntry],
+    engine: str = "docker",
 ) -> DiskCheck:
     uncompressed = sum(archives_to_load(manifest, missing).values())
     needed = uncompressed * LOAD_FACTOR
@@ -71,8 +75,12 @@ def check_disk(
         raise NotEnoughDisk(
             f"not enough disk for the images on {host.name}:{data_root}: need "
             f"{needed / GB:.1f} GB ({uncompressed / GB:.1f} GB uncompressed, staged then unpacked "
-            f"by docker load), {check.free / GB:.1f} GB free; free space there or move Docker's "
-            f"data-root (/etc/docker/daemon.json)"
+            f"by {engine} load), {check.free / GB:.1f} GB free; free space there or move "
+            + (
+                "Podman's graphroot (/etc/containers/storage.conf)"
+                if engine == "podman"
+                else "Docker's data-root (/etc/docker/daemon.json)"
+            )
         )
     return check
 
@@ -100,7 +108,7 @@ def bundle_gate(inp: GateInput) -> None:
     )
     missing = missing_images(inp)
     if missing:
-        disk = check_disk(inp.host, inp.docker.data_root, inp.manifest, missing)
+        disk = check_disk(inp.host, inp.docker.data_root, inp.manifest, missing, inp.docker.engine)
         inp.report(
             Event(
                 "done",
