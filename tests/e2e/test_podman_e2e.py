@@ -69,6 +69,17 @@ def on_podman(demo_bundle, tmp_path_factory, ports, skip_args):
     assert not leftover, f"rmall left {sorted(leftover)} on podman"
 
 
+def network_traces() -> set[str]:
+    """iptables rules and links a Podman network would add (CNI / netavark / podman bridge)."""
+    text = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
+    text += subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    return {
+        line.split("@")[0] if " link/" in line else line
+        for line in text.splitlines()
+        if any(w in line.lower() for w in ("cni", "podman", "netavark"))
+    }
+
+
 def wait_for(what: str, cond, timeout: float = 90.0):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -82,6 +93,7 @@ def wait_for(what: str, cond, timeout: float = 90.0):
 def test_demo_on_podman(on_podman):
     bundle, state, dep, sets, ports = on_podman
     docker_before = ours("docker", dep)
+    traces_before = network_traces()
 
     # --- install on podman: every container is podman's, none is docker's
     res = run_cli(*PODMAN, "inall", "-y", "--json", *sets, bundle=bundle, state_dir=state)
@@ -96,6 +108,9 @@ def test_demo_on_podman(on_podman):
         assert c["HostConfig"]["RestartPolicy"]["Name"] == "always"
         limits = {u["Name"]: (u["Soft"], u["Hard"]) for u in c["HostConfig"]["Ulimits"]}
         assert limits.get("RLIMIT_NOFILE") == (1024, 1024), limits
+
+    # host networking, no Podman network: nothing added beside dockerd's iptables rules
+    assert network_traces() == traces_before
 
     status, health = http_json("GET", ports["http_port"], "/health")
     assert status == 200 and health["licensed"] is True and health["db"] == "ok"
