@@ -15,6 +15,7 @@ from installer.bundle.manifest import ImageEntry, Manifest
 from installer.errors import HostError
 from installer.events import Event
 from installer.hosts.base import Host
+from installer.i18n import _
 
 if TYPE_CHECKING:
     from installer.deploy.gateinput import GateInput
@@ -77,7 +78,7 @@ def check_disk(
             f"{needed / GB:.1f} GB ({uncompressed / GB:.1f} GB uncompressed, staged then unpacked "
             f"by {engine} load), {check.free / GB:.1f} GB free; free space there or move "
             + (
-                "Podman's graphroot (/etc/containers/storage.conf)"
+                _("Podman's graphroot (/etc/containers/storage.conf)")
                 if engine == "podman"
                 else "Docker's data-root (/etc/docker/daemon.json)"
             )

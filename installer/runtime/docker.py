@@ -32,6 +32,8 @@ ULIMIT_HINT = (
     "container ulimits at or below the host's, e.g. --ulimit nofile=1024:1024 --ulimit "
     "nproc=1024:1024 (inventory: ulimits: [nofile=1024:1024, nproc=1024:1024])"
 )
+"""Added to a start that failed on rlimits. (Not through installer.i18n: the runtime sits
+below it in the import graph, like every engine error text today.)"""
 
 
 def _gone(stderr: str) -> bool:
