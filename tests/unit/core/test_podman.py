@@ -257,3 +257,48 @@ def test_rlimit_failure_names_the_ulimit_setting():
     rt = ContainerRuntime(host, facts=podman)
     with pytest.raises(Exception, match=r"--ulimit nofile=1024:1024 .*inventory: ulimits"):
         rt.start("c")
+
+
+# --- the host setting: inventory and command line ---------------------------------------------
+
+
+def test_inventory_runtime_and_ulimits_per_host_and_in_defaults():
+    from installer.errors import SpecError
+    from installer.fleet.inventory import parse_inventory
+
+    inv = parse_inventory(
+        {
+            "defaults": {"runtime": "podman", "ulimits": ["nofile=1024:1024"]},
+            "hosts": {
+                "kylin1": {"address": "10.0.0.31"},
+                "old": {"address": "10.0.0.32", "runtime": "docker", "ulimits": []},
+                "plain": {"address": "10.0.0.33", "runtime": "auto"},
+            },
+        }
+    )
+    h = inv.hosts
+    assert (h["kylin1"].runtime, h["kylin1"].ulimits) == ("podman", ("nofile=1024:1024",))
+    assert (h["old"].runtime, h["old"].ulimits) == ("docker", ())
+    assert parse_inventory({"hosts": {"x": {"address": "a"}}}).hosts["x"].runtime == "auto"
+    with pytest.raises(SpecError) as exc:
+        parse_inventory({"hosts": {"x": {"address": "a", "runtime": "lxc", "ulimits": ["nofile"]}}})
+    assert "hosts.x.runtime: must be one of docker, podman, auto, got 'lxc'" in str(exc.value)
+    assert "hosts.x.ulimits[0]: ulimit 'nofile': expected NAME=SOFT" in str(exc.value)
+
+
+def test_command_line_runtime_and_ulimits_override_every_host():
+    from installer.cli.context import CliContext
+    from installer.fleet.inventory import parse_inventory
+
+    ctx = CliContext()
+    ctx.set_runtime("podman", ["nproc=512"])
+    inv = parse_inventory(
+        {"hosts": {"a": {"address": "a", "runtime": "docker", "ulimits": ["nofile=1:1"]}}}
+    )
+    assert ctx.host_settings(inv).hosts["a"].runtime == "podman"
+    assert inv.hosts["a"].ulimits == ("nproc=512",)
+    ctx.set_runtime(None, [])  # nothing given: the inventory's own settings stay
+    inv2 = parse_inventory({"hosts": {"a": {"address": "a", "runtime": "docker"}}})
+    assert ctx.host_settings(inv2).hosts["a"].runtime == "docker"
+    with pytest.raises(UsageError, match="--runtime lxc: expected one of docker, podman, auto"):
+        ctx.set_runtime("lxc", [])
