@@ -36,9 +36,14 @@ ULIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]
 PORTS = {"license_port": 28887, "http_port": 28300, "mysql_port": 25535}
 
 
+VENDOR_PUB = os.path.join(ROOT, "build", "demo-vendor", "vendor.pub")
+
+
 def signed_ids(bundle: str) -> list[str]:
     sys.path.insert(0, ROOT)
     from installer.bundle.opened import open_bundle
+
+    os.environ.setdefault("SEALBOX_TRUST", VENDOR_PUB)  # the demo vendor, as the tests trust it
 
     return sorted({e.id for e in open_bundle(bundle).manifest.images})
 
@@ -53,7 +58,7 @@ def skip_args() -> list[str]:
 def cli(bundle: str, state: str, runtime: str, *args: str) -> subprocess.CompletedProcess:
     cmd = [sys.executable, os.path.join(ROOT, "install.py"), "--bundle", bundle]
     cmd += ["--state-dir", state, "--runtime", runtime, *ULIMITS, *args]
-    env = {**os.environ, "SEALBOX_TRUST": os.path.join(ROOT, "build", "demo-vendor", "vendor.pub")}
+    env = {**os.environ, "SEALBOX_TRUST": VENDOR_PUB}
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
 
 
