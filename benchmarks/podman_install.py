@@ -15,6 +15,15 @@ back with the same IDs and tags.
 Both sides pass the same ``--ulimit`` (these build machines cannot raise rlimits; see
 README, "Podman").
 
+Measured 2026-12-06 on the 2-core shared build machine (Debian 12, Docker 20.10, Podman 4.3.1),
+``--rounds 3``: Docker 7.80 s, Podman 11.41 s median: 1.46x, over the 1.30x target. Podman's
+own ``zstd -dc | podman load`` of the same archive took 6.41 s median in that run (0.82x
+Docker's *whole* install): the gap is Podman's load (it buffers the tar to a file, then copies
+each image's layers through containers/storage), not Sealbox. A traced Podman install
+(podman on PATH wrapped to log each call) spent 7.9 s of 12.7 s in 36 podman calls: the load
+6.0 s, then `podman info` (0.6 s, 4 calls: two fact round trips), inspect 0.7 s, create/start
+0.6 s.
+
 Usage (as root, Docker running, Podman installed, under /tmp/sealbox-e2e.lock):
     python benchmarks/podman_install.py [--rounds 2] [--bundle build/demo-bundle]
 """
