@@ -29,6 +29,7 @@ from installer.deploy.variables import Resolved
 from installer.errors import HostError, UsageError
 from installer.events import Reporter, make
 from installer.facts.snapshot import (
+    PODMAN_CHECK_FACTS,
     PORT_FACTS,
     ROOT_FACTS,
     RUNTIMES,
@@ -152,7 +153,9 @@ class Deployment:
         handed to the planner and every gate (none gathers on its own)."""
         self.facts = self._snapshot()
         gated = gate_facts(self.gates, self.specs, self.store.root, names) if for_gates else []
-        self.facts.gather(plan_facts(self.runtime_choice) + tuple(gated))
+        if gated and self.facts.runtime == "podman":  # envcheck's Podman items, same trip
+            gated = [*gated, *PODMAN_CHECK_FACTS]
+        self.facts.gather(plan_facts(self.facts.runtime) + tuple(gated))
         return self.facts
 
     def _root_and_docker(self) -> None:

@@ -25,6 +25,8 @@ from installer.hosts.base import Host
 
 DOCKER_FACTS = ("docker_version", "docker_info")
 PODMAN_FACTS = ("podman_version", "podman_info")
+PODMAN_CHECK_FACTS = PODMAN_FACTS + ("df_podman", "cdi_nvidia")
+"""What envcheck's Podman items read where a profile names Docker's (envcheck.checks_podman)."""
 RUNTIMES = ("docker", "podman", "auto")
 """A host's container runtime (inventory ``runtime:``, ``--runtime``); auto: Docker where its
 command is installed, else Podman where its command is, else Docker (and its install hint)."""
