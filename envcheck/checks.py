@@ -7,7 +7,7 @@ and ``checks_site`` (VM, LAN, ports, time); ``kinds`` holds the registry they fi
 
 from __future__ import annotations
 
-from envcheck import checks_docker, checks_gpu, checks_host, checks_site
+from envcheck import checks_docker, checks_gpu, checks_host, checks_podman, checks_site
 from envcheck.kinds import KINDS, CheckKind, Facts, ItemSpec, Outcome, Params
 
 
@@ -29,6 +29,7 @@ __all__ = [
     "checks_docker",
     "checks_gpu",
     "checks_host",
+    "checks_podman",
     "checks_site",
     "with_install_path",
 ]

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from typing import Any, Mapping, Optional, Sequence
 
 from envcheck.checks import KINDS, ItemSpec, Outcome
+from envcheck.checks_podman import FOR_PODMAN
 from envcheck.profiles import MERGE_DICTS, Catalog, default_catalog
 from installer.errors import UsageError
 from installer.facts.fact import FactResult
@@ -264,6 +265,20 @@ def needed_facts(plan: Sequence[tuple[str, ItemSpec]]) -> list[str]:
     return sorted({key for _, spec in plan for key in spec.kind.facts(spec.merged())})
 
 
+def for_podman(plan: Sequence[tuple[str, ItemSpec]]) -> list[tuple[str, ItemSpec]]:
+    """Docker's items judged by their Podman equivalents (envcheck.checks_podman), each once
+    per profile, required as the Docker item was."""
+    out: list[tuple[str, ItemSpec]] = []
+    seen: set[tuple[str, str]] = set()
+    for prof, spec in plan:
+        if spec.id in FOR_PODMAN:
+            spec = ItemSpec(FOR_PODMAN[spec.id], spec.required)
+        if (prof, spec.id) not in seen:
+            seen.add((prof, spec.id))
+            out.append((prof, spec))
+    return out
+
+
 def run_checks(
     host: Host,
     profiles: list[str],
@@ -274,6 +289,7 @@ def run_checks(
     mode: str = "auto",
     catalog: Optional[Catalog] = None,
     facts: Optional[HostFacts] = None,
+    runtime: str = "docker",
 ) -> Report:
     """Check ``host`` against ``profiles``; see the package docstring for every argument.
 
@@ -287,7 +303,13 @@ def run_checks(
     skips = set(skip or [])
     for s in skips:
         _known_item(s.rpartition("/")[2], f"--skip-check {s}")
-    snapshot = facts if facts is not None else HostFacts(host, mode=mode)
+    snapshot = facts if facts is not None else HostFacts(host, mode=mode, runtime=runtime)
+    if any(spec.id in FOR_PODMAN for _, spec in plan) and snapshot.runtime_kind == "podman":
+        plan = for_podman(plan)
+        for s in list(skips):  # --skip-check docker-running skips what stands in for it
+            scope, _, item = s.rpartition("/")
+            if item in FOR_PODMAN:
+                skips.add(f"{scope}/{FOR_PODMAN[item]}" if scope else FOR_PODMAN[item])
     facts_read = snapshot.gather(needed_facts(plan))
     items = []
     for prof, spec in plan:

@@ -43,6 +43,7 @@ def envcheck_job(
             overrides=with_install_path(overrides, on.store.root),
             skip=skip,
             catalog=catalog,
+            runtime="auto",  # a Podman-only host is judged by the Podman items
         )
         code = exit_code(rep)
         failed = rep.failed_required()

@@ -27,6 +27,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# Podman, the second container runtime (issue 22), beside Docker: Debian's podman 4.3. Without
+# recommends (no slirp4netns/CNI plugins: Sealbox runs host-networked containers and creates no
+# podman network, so it adds no iptables rules and leaves dockerd's alone); its OCI runtime is
+# the runc docker.io brought.
+if ! dpkg-query -W -f='${Status}' podman 2>/dev/null | grep -q "install ok installed"; then
+  log "installing podman"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/dev/null
+  apt-get install -y -q --no-install-recommends podman >/dev/null
+fi
+
 # A Docker engine: systemd where it runs, a plain dockerd in the background elsewhere.
 if ! docker info >/dev/null 2>&1; then
   if [ "$(ps -p 1 -o comm= 2>/dev/null)" = systemd ]; then

@@ -37,6 +37,7 @@ class Target:
     data_root: str  # <state>/data
     data_paths: list[str]  # relative to data_root: module[-i]/name
     values: Mapping[str, Any]
+    cli: str = "docker"  # the host's engine program (docker | podman: the state records it)
 
 
 def data_file(method: str) -> str:
@@ -67,7 +68,7 @@ def save(host: Host, t: Target, out: str) -> None:
         pw = _value(t, b.password, "", "password")
         db = _value(t, b.database, "", "database")
         script = (
-            f"set -o pipefail 2>/dev/null; umask 077; docker exec -i {shlex.quote(t.containers[0])} "
+            f"set -o pipefail 2>/dev/null; umask 077; {t.cli} exec -i {shlex.quote(t.containers[0])} "
             f"sh -c {shlex.quote(_DUMP)} sh {shlex.quote(user)} {shlex.quote(db)} "
             f"| gzip -c > {shlex.quote(out)}"
         )
@@ -78,7 +79,7 @@ def save(host: Host, t: Target, out: str) -> None:
         stop = b.stop
         if stop:
             for c in t.containers:
-                host.run(["docker", "stop", "-t", "30", c])
+                host.run([t.cli, "stop", "-t", "30", c])
         try:
             res = host.run(
                 ["sh", "-c", 'umask 077; out="$1"; root="$2"; shift 2; '
@@ -89,7 +90,7 @@ def save(host: Host, t: Target, out: str) -> None:
         finally:
             if stop:
                 for c in t.containers:
-                    host.run(["docker", "start", c])
+                    host.run([t.cli, "start", c])
         return
     raise UsageError(
         f"{t.spec.source}: backup.method {b.method} is not supported by this Sealbox "
@@ -106,7 +107,7 @@ def load(host: Host, t: Target, src: str) -> None:
         pw = _value(t, b.password, "", "password")
         script = (
             'set -o pipefail; IFS= read -r P; { printf "%s\\n" "$P"; gzip -dc "$1"; } '
-            f"| docker exec -i {shlex.quote(t.containers[0])} sh -c {shlex.quote(_LOAD)} "
+            f"| {t.cli} exec -i {shlex.quote(t.containers[0])} sh -c {shlex.quote(_LOAD)} "
             f"sh {shlex.quote(user)}"
         )
         res = host.run(
@@ -116,7 +117,7 @@ def load(host: Host, t: Target, src: str) -> None:
         return
     if b.method == "archive":
         for c in t.containers:
-            host.run(["docker", "stop", "-t", "30", c])
+            host.run([t.cli, "stop", "-t", "30", c])
         try:
             res = host.run(
                 ["sh", "-c", 'src="$1"; root="$2"; shift 2; cd "$root" && rm -rf -- "$@" && '
@@ -126,6 +127,6 @@ def load(host: Host, t: Target, src: str) -> None:
             _check(host, res, f"restore of {t.spec.name}'s data")
         finally:
             for c in t.containers:
-                host.run(["docker", "start", c])
+                host.run([t.cli, "start", c])
         return
     raise UsageError(f"{t.spec.source}: backup.method {b.method} cannot be restored")

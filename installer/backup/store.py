@@ -62,8 +62,14 @@ def target(
             paths += [f"{spec.name}-{i.index}/{d.name}" for i in record.instances]
         else:
             paths.append(f"{spec.name}/{d.name}")
+    recorded = getattr(store, "recorded_runtime", None)  # a StateStore names its engine
     return methods.Target(
-        spec, [i.container for i in record.instances], f"{store.root}/data", paths, values
+        spec,
+        [i.container for i in record.instances],
+        f"{store.root}/data",
+        paths,
+        values,
+        cli=(recorded() if recorded is not None else None) or "docker",
     )
 
 

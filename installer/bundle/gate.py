@@ -66,7 +66,11 @@ def archives_to_load(manifest: Manifest, missing: Iterable[ImageEntry]) -> dict[
 
 
 def check_disk(
-    host: Host, data_root: str, manifest: Manifest, missing: list[ImageEntry]
+    host: Host,
+    data_root: str,
+    manifest: Manifest,
+    missing: list[ImageEntry],
+    engine: str = "docker",
 ) -> DiskCheck:
     uncompressed = sum(archives_to_load(manifest, missing).values())
     needed = uncompressed * LOAD_FACTOR
@@ -74,13 +78,17 @@ def check_disk(
     if needed and not check.ok:
         raise NotEnoughDisk(
             _(
-                "not enough disk for the images on {name}:{data_root}: need {needed:.1f} GB ({uncompressed:.1f} GB uncompressed, staged then unpacked by docker load), {free:.1f} GB free; free space there or move Docker's data-root (/etc/docker/daemon.json)"
+                "not enough disk for the images on {name}:{data_root}: need {needed:.1f} GB ({uncompressed:.1f} GB uncompressed, staged then unpacked by {engine} load), {free:.1f} GB free; free space there or move {where}"
             ).format(
                 name=host.name,
                 data_root=data_root,
                 needed=needed / GB,
                 uncompressed=uncompressed / GB,
+                engine=engine,
                 free=check.free / GB,
+                where=_("Podman's graphroot (/etc/containers/storage.conf)")
+                if engine == "podman"
+                else _("Docker's data-root (/etc/docker/daemon.json)"),
             )
         )
     return check
@@ -134,7 +142,7 @@ def bundle_gate(inp: GateInput) -> None:
     if missing and inp.manifest.base is not None:
         base_gate(inp, missing)
     if missing:
-        disk = check_disk(inp.host, inp.docker.data_root, inp.manifest, missing)
+        disk = check_disk(inp.host, inp.docker.data_root, inp.manifest, missing, inp.docker.engine)
         inp.report(
             Event(
                 "done",

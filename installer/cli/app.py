@@ -43,6 +43,18 @@ def root(
         "--lang",
         help=_("Language of messages: zh or en (default: from LC_ALL, LC_MESSAGES, LANG)."),
     ),
+    runtime: Optional[str] = typer.Option(
+        None,
+        "--runtime",
+        help="Container runtime on every target: docker, podman or auto (default: the "
+        "inventory's, else auto: Docker where installed, else Podman).",
+    ),
+    ulimit: Optional[List[str]] = typer.Option(
+        None,
+        "--ulimit",
+        help="NAME=SOFT[:HARD] for every container created (repeatable), e.g. "
+        "nofile=1024:1024; default: the inventory's, else the engine's defaults.",
+    ),
 ) -> None:
     if lang is not None:
         if lang.lower() not in LANGUAGES and lang.lower() != PSEUDO:
@@ -50,6 +62,7 @@ def root(
         set_language(lang)
     CTX.bundle = bundle
     CTX.state_dir = state_dir
+    CTX.set_runtime(runtime, ulimit or [])
 
 
 @app.command("version", help=_("Print the Sealbox version."))

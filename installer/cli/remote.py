@@ -172,7 +172,7 @@ def fleet(
     log_dir = t.log_dir or (None if t.here else default_log_dir())
     return Fleet(
         bundle,
-        t.load(),
+        CTX.host_settings(t.load()),
         connect=ConnectOptions(
             known_hosts=t.known_hosts,
             accept_new_host_keys=t.accept_new_host_keys,

@@ -16,7 +16,7 @@ from installer.errors import RuntimeFailure
 from installer.events import Event, Reporter
 from installer.hosts.base import Host
 from installer.i18n import _
-from installer.runtime.docker import DockerRuntime
+from installer.runtime.docker import ContainerRuntime
 from installer.runtime.healthwait import HealthWait, keep_logs
 from installer.runtime.reach import endpoints
 from installer.spec.model import ModuleSpec
@@ -28,7 +28,7 @@ class Applier:
     def __init__(
         self,
         host: Host,
-        runtime: DockerRuntime,
+        runtime: ContainerRuntime,
         bundle_dir: str,
         report: Reporter,
         *,
@@ -123,6 +123,7 @@ class Applier:
             inst.ports.get(check.port) if check.port else None,
             wired,
             note=lambda msg: self.report(Event("step", spec.name, msg, inst.container)),
+            cli=self.runtime.cli,
         ).run()
         self.report(
             Event(
@@ -135,7 +136,7 @@ class Applier:
 
     def _fail_with_logs(self, name: str, exc: RuntimeFailure) -> RuntimeFailure:
         """One line: the failure, and the file that keeps the container's whole log."""
-        path = keep_logs(self.host, name, self.log_dir) if self.log_dir else None
+        path = keep_logs(self.host, name, self.log_dir, self.runtime.cli) if self.log_dir else None
         where = f"; its log is kept on {self.host.name} in {path}" if path else ""
         return RuntimeFailure(f"{exc}{where}")
 

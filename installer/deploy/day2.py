@@ -21,7 +21,7 @@ from installer.deploy.upgrade import installed_version
 from installer.errors import RuntimeFailure, UsageError
 from installer.events import Event, Reporter, make
 from installer.hosts.base import Host
-from installer.runtime.docker import DockerRuntime
+from installer.runtime.docker import ContainerRuntime
 from installer.spec.model import ModuleSpec
 from installer.spec.versions import compare, version_key
 
@@ -71,13 +71,16 @@ class HostOps:
         host: Host,
         store: StateStore,
         report: Optional[Reporter] = None,
-        runtime: Optional[DockerRuntime] = None,
+        runtime: Optional[ContainerRuntime] = None,
     ) -> None:
         self.host = host
         self.store = store
         self.report = make(report)
-        self.runtime = runtime or DockerRuntime(
-            host, store.deployment_id, staging_dir=f"{store.root}/images"
+        self.runtime = runtime or ContainerRuntime(
+            host,
+            store.deployment_id,
+            staging_dir=f"{store.root}/images",
+            cli=store.recorded_runtime(),
         )
         self.releases = Releases(store)
         self.history = History(store)
@@ -379,7 +382,7 @@ class HostOps:
             for image in sorted(rel.image_ids() if rel else set()):
                 if image in needed or self.runtime.image_id(image) is None:
                     continue
-                res = self.host.run(["docker", "image", "rm", image])
+                res = self.host.run([self.runtime.cli, "image", "rm", image])
                 if res.ok:
                     removed.append(image)
                     self.report(Event("done", "prune", f"removed image {image[7:19]} of {v}"))

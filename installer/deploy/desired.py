@@ -89,6 +89,7 @@ def desired_module(
     count: int,
     gpus: list[str],
     image_id: Optional[str] = None,
+    ulimits: tuple[str, ...] = (),
 ) -> DesiredModule:
     entry = manifest.image_for(spec.image.archive)
     if entry is None:
@@ -171,6 +172,7 @@ def desired_module(
             module_version=spec.version,
             deployment=store.deployment_id,
             file_hashes={f.path: _sha(f.content) for f in files},
+            ulimits=ulimits,
         )
         instances.append(DesiredInstance(spec.name, index, runspec, files, data_dirs, ports))
     archive = manifest.archives().get(entry.file, [entry])

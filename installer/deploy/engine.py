@@ -28,18 +28,33 @@ from installer.deploy.state import State, StateStore
 from installer.deploy.variables import Resolved
 from installer.errors import HostError, UsageError
 from installer.events import Reporter, make
-from installer.facts.snapshot import DOCKER_FACTS, ENGINE_FACTS, PORT_FACTS, ROOT_FACTS, HostFacts
+from installer.facts.snapshot import (
+    PODMAN_CHECK_FACTS,
+    PORT_FACTS,
+    ROOT_FACTS,
+    RUNTIMES,
+    HostFacts,
+    engine_facts,
+    runtime_facts,
+)
 from installer.hosts.base import Host
 from installer.i18n import _
-from installer.runtime.docker import DockerRuntime
+from installer.runtime.docker import ContainerRuntime
 from installer.spec.model import ModuleSpec
 from installer.spec.order import dependents
 
 __all__ = ["Deployment", "Gate", "InstallOptions", "InstallResult", "InstanceStatus"]
 
 LOCK_FILE = ".lock"
-PLAN_FACTS = tuple(k for k in ENGINE_FACTS if k not in PORT_FACTS)
-"""What the planner reads (root, Docker, LAN address, GPUs); the port gate declares the rest."""
+
+
+def plan_facts(runtime: str) -> tuple[str, ...]:
+    """What the planner reads (root, the engine, LAN address, GPUs); the port gate declares
+    the rest."""
+    return tuple(k for k in engine_facts(runtime) if k not in PORT_FACTS)
+
+
+PLAN_FACTS = plan_facts("docker")
 
 
 class Deployment:
@@ -54,7 +69,12 @@ class Deployment:
         store: Optional[StateStore] = None,
         reporter: Optional[Reporter] = None,
         gates: Optional[Sequence[Gate]] = None,
+        runtime: str = "docker",
+        ulimits: Sequence[str] = (),
     ) -> None:
+        if runtime not in RUNTIMES:
+            raise UsageError(f"runtime {runtime!r}: expected one of {', '.join(RUNTIMES)}")
+        self.runtime_choice = runtime  # docker | podman | auto: the host's facts decide auto
         self.bundle = as_verified(bundle)
         self.bundle_dir = self.bundle.root
         self.host = host
@@ -64,12 +84,13 @@ class Deployment:
         self.manifest: Manifest = self.bundle.manifest
         self.specs: dict[str, ModuleSpec] = self.bundle.specs
         self.renderer = Renderer(self.bundle.templates)
-        self.facts = HostFacts(host)  # this run's snapshot of the host: one round trip
-        self.runtime = DockerRuntime(
+        self.facts = self._snapshot()  # this run's snapshot of the host: one round trip
+        self.runtime = ContainerRuntime(
             host,
             self.store.deployment_id,
             staging_dir=f"{self.store.root}/images",
             facts=lambda: self.facts.docker,
+            ulimits=ulimits,
         )
         self.planner = Planner(
             self.specs,
@@ -83,6 +104,32 @@ class Deployment:
         self.remover = Remover(host, self.runtime, self.store, self.specs, self.report)
 
     # helpers ----------------------------------------------------------------------------
+    def _snapshot(self) -> HostFacts:
+        return HostFacts(self.host, runtime=self._runtime_for_run())
+
+    def _runtime_for_run(self) -> str:
+        """auto: the runtime the installed modules run on, where the state names one (a host
+        with both engines keeps its containers where they are)."""
+        if self.runtime_choice != "auto":
+            return self.runtime_choice
+        try:
+            return self.store.load().runtime or "auto"
+        except HostError:  # not root: the facts say what runs here
+            return "auto"
+
+    def same_runtime(self, state: State) -> None:
+        """Refuse to act on modules installed on the other engine: `li` would call them
+        missing, `in` would start a second copy, `rmall --purge` would orphan them."""
+        kind = self.facts.runtime_kind
+        if state.modules and state.runtime and state.runtime != kind:
+            raise UsageError(
+                _(
+                    "the modules in {root} on {host} run on {was}, not {now}: run with "
+                    "--runtime {was} (or runtime: {was} in the inventory), or remove them first"
+                ).format(root=self.store.root, host=self.host.name, was=state.runtime, now=kind)
+            )
+        state.runtime = kind
+
     def check_names(self, names: list[str]) -> None:
         check_names(self.specs, names)
 
@@ -105,15 +152,17 @@ class Deployment:
         """The one place the engine reads the host's facts for a run: a fresh snapshot,
         gathered in one round trip with what every gate declares it reads (GATE_FACTS), then
         handed to the planner and every gate (none gathers on its own)."""
-        self.facts = HostFacts(self.host)
+        self.facts = self._snapshot()
         gated = gate_facts(self.gates, self.specs, self.store.root, names) if for_gates else []
-        self.facts.gather(PLAN_FACTS + tuple(gated))
+        if gated and self.facts.runtime == "podman":  # envcheck's Podman items, same trip
+            gated = [*gated, *PODMAN_CHECK_FACTS]
+        self.facts.gather(plan_facts(self.facts.runtime) + tuple(gated))
         return self.facts
 
     def _root_and_docker(self) -> None:
         """rm/rmall read no more than these: root and Docker, one round trip."""
-        self.facts = HostFacts(self.host)
-        self.facts.gather(ROOT_FACTS + DOCKER_FACTS)
+        self.facts = self._snapshot()
+        self.facts.gather(ROOT_FACTS + runtime_facts(self.runtime_choice))
 
     def _record(self, action: str, modules: list[str], detail: str) -> None:
         History(self.store).record(
@@ -180,6 +229,7 @@ class Deployment:
         _ = self.runtime.facts  # Docker missing or down: stop here with the fix
         with self.locked():
             state = self.store.load()
+            self.same_runtime(state)
             planned = self.planner.plan(names, options, state, facts)
             inp = self.gate_input(planned, state, options, facts)
             up = upgrade_run.assess_plan(self, planned, state, options)  # refusals first
@@ -216,6 +266,7 @@ class Deployment:
         _ = self.runtime.facts
         with self.locked():
             state = self.store.load()
+            self.same_runtime(state)
             planned = self.planner.plan(names, options, state, facts)
             upgrade_run.assess_plan(self, planned, state, options, say=False)  # refusals
             inp = self.gate_input(planned, state, options, facts)
@@ -232,6 +283,7 @@ class Deployment:
         _unused = self.runtime.facts
         with self.locked():
             state = self.store.load()
+            self.same_runtime(state)
             users = [d for d in dependents(self.specs, name) if d in state.modules]
             if users and not force:
                 raise UsageError(
@@ -249,7 +301,9 @@ class Deployment:
         self.require_root("rmall")
         _ = self.runtime.facts
         with self.locked():
-            removed = self.remover.everything(self.store.load(), purge)
+            state = self.store.load()
+            self.same_runtime(state)
+            removed = self.remover.everything(state, purge)
             if not purge:  # a purge removes the history with the rest of the state
                 self._record("remove", sorted(self.specs), "all modules")
         if purge:  # the lock file and the (now empty) state folder go last, outside the lock

@@ -24,7 +24,7 @@ from installer.facts.snapshot import HostFacts, TemplateFacts
 from installer.hosts.base import Host
 from installer.i18n import _
 from installer.runtime.container import Container
-from installer.runtime.docker import DockerRuntime
+from installer.runtime.docker import ContainerRuntime
 from installer.spec.model import ModuleSpec
 from installer.spec.order import install_order
 
@@ -98,7 +98,7 @@ class Planner:
     manifest: Manifest
     renderer: Renderer
     store: StateStore
-    runtime: DockerRuntime
+    runtime: ContainerRuntime
     host: Host
     report: Reporter
 
@@ -181,6 +181,7 @@ class Planner:
                 store=self.store,
                 count=count,
                 gpus=gpus,
+                ulimits=self.runtime.ulimits,
             )
             out.append((name, desired, self.runtime.image_id(desired.image.id) is not None))
         return out

@@ -13,7 +13,7 @@ from installer.deploy.state import State, StateStore
 from installer.events import Event, Reporter
 from installer.hosts.base import Host
 from installer.i18n import _
-from installer.runtime.docker import DockerRuntime
+from installer.runtime.docker import ContainerRuntime
 from installer.spec.model import ModuleSpec
 from installer.spec.order import install_order
 
@@ -22,7 +22,7 @@ class Remover:
     def __init__(
         self,
         host: Host,
-        runtime: DockerRuntime,
+        runtime: ContainerRuntime,
         store: StateStore,
         specs: dict[str, ModuleSpec],
         report: Reporter,

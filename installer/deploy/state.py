@@ -67,6 +67,7 @@ class State:
     variables: dict[str, Any] = field(default_factory=dict)
     secrets: dict[str, Any] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
+    runtime: str = ""  # docker | podman: what the installed modules run on ("" before Podman)
 
     def remembered(self) -> dict[str, Any]:
         return {**self.variables, **self.secrets}
@@ -120,6 +121,14 @@ class StateStore:
             ) from None
         return doc if isinstance(doc, dict) else {}
 
+    def recorded_runtime(self) -> Optional[str]:
+        """docker | podman: the engine the installed modules run on; None when the state names
+        none or cannot be read (the host's facts decide then)."""
+        try:
+            return self.load().runtime or None
+        except (HostError, OSError, ValueError):
+            return None
+
     def load(self) -> State:
         doc = self._load_json(self.state_file)
         secrets = self._load_json(self.secrets_file)
@@ -128,6 +137,7 @@ class StateStore:
             variables=doc.get("variables") or {},
             secrets=secrets.get("secrets") or {},
             history=doc.get("history") or [],
+            runtime=str(doc.get("runtime") or ""),
         )
 
     def save(self, state: State) -> None:
@@ -138,6 +148,8 @@ class StateStore:
             "variables": dict(sorted(state.variables.items())),
             "history": state.history[-50:],
         }
+        if state.runtime:
+            doc["runtime"] = state.runtime
         self.host.write(
             self.secrets_file, json.dumps({"secrets": state.secrets}, indent=1).encode(), 0o600
         )

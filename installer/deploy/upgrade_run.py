@@ -25,7 +25,7 @@ from installer.deploy.upgrade import Upgrade, assess, check_disk, disk_needed_kb
 from installer.errors import RuntimeFailure
 from installer.events import Event, Reporter
 from installer.hosts.base import Host
-from installer.runtime.docker import DockerRuntime
+from installer.runtime.docker import ContainerRuntime
 from installer.spec.model import ModuleSpec
 
 
@@ -35,7 +35,7 @@ class Deployment(Protocol):
     host: Host
     store: StateStore
     report: Reporter
-    runtime: DockerRuntime
+    runtime: ContainerRuntime
     manifest: Manifest
     specs: dict[str, ModuleSpec]
     bundle: VerifiedBundle

@@ -10,7 +10,7 @@ from installer.deploy.state import InstanceRecord, State, StateStore
 from installer.errors import HostError
 from installer.hosts.base import Host
 from installer.runtime.container import Container
-from installer.runtime.docker import DockerRuntime
+from installer.runtime.docker import ContainerRuntime
 from installer.runtime.health import probe
 from installer.spec.model import ModuleSpec
 from installer.spec.order import install_order
@@ -42,7 +42,7 @@ def available(specs: dict[str, ModuleSpec], store: StateStore, host: Host) -> li
     return rows
 
 
-def _health(host: Host, spec: ModuleSpec, inst: InstanceRecord, cont: Container) -> str:
+def _health(host: Host, spec: ModuleSpec, inst: InstanceRecord, cont: Container, cli: str) -> str:
     health = "-"
     if cont.running:
         port = inst.ports.get(spec.health.port or "") if spec.health.port else None
@@ -53,6 +53,7 @@ def _health(host: Host, spec: ModuleSpec, inst: InstanceRecord, cont: Container)
             path=spec.health.path,
             container=inst.container,
             command=spec.health.command,
+            cli=cli,
         )
         health = "healthy" if ok else f"unhealthy: {seen}"
     if inst.image_id and cont.image_id != inst.image_id:
@@ -61,7 +62,7 @@ def _health(host: Host, spec: ModuleSpec, inst: InstanceRecord, cont: Container)
 
 
 def status(
-    specs: dict[str, ModuleSpec], store: StateStore, runtime: DockerRuntime, host: Host
+    specs: dict[str, ModuleSpec], store: StateStore, runtime: ContainerRuntime, host: Host
 ) -> list[InstanceStatus]:
     """Installed instances from the state, checked against the real containers and probes."""
     state = store.load()
@@ -77,7 +78,7 @@ def status(
             else:
                 st = cont.status
                 if spec is not None:
-                    health = _health(host, spec, inst, cont)
+                    health = _health(host, spec, inst, cont, runtime.cli)
                 elif inst.image_id and cont.image_id != inst.image_id:
                     health = f"wrong image: runs {cont.image_id[:19]}, signed {inst.image_id[:19]}"
             rows.append(

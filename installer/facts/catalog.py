@@ -14,7 +14,7 @@ from __future__ import annotations
 import shlex
 
 from installer.constants import MANAGED
-from installer.facts import machine, net, parse, runtime
+from installer.facts import machine, net, parse, podman, runtime
 from installer.facts.fact import Fact
 
 
@@ -165,6 +165,27 @@ STATIC_FACTS: dict[str, Fact] = {
             may_hang=True,
         ),
         Fact("containers", runtime.docker_ps, [], command=_DOCKER_PS, may_hang=True),
+        # --- Podman (the second runtime; no daemon: the command is the engine) --------------
+        Fact(
+            "podman_version",
+            podman.podman_version,
+            {},
+            command=podman.VERSION_COMMAND,
+            may_hang=True,
+        ),
+        Fact("podman_info", podman.podman_info, {}, command=podman.INFO_COMMAND, may_hang=True),
+        Fact(
+            "df_podman",
+            parse.df,
+            {},
+            command=_nearest_existing_df(
+                "$(podman info --format '{{.Store.GraphRoot}}' 2>/dev/null); "
+                "p=${p:-/var/lib/containers/storage}"
+            ),
+            about="free space on Podman's graph root",
+            may_hang=True,
+        ),
+        Fact("cdi_nvidia", podman.cdi_nvidia_specs, [], command=podman.CDI_COMMAND),
         # --- security, modules, GPU ----------------------------------------------------------
         Fact("getenforce", parse.word, "", command="getenforce"),
         Fact("selinux_enforce", parse.file_text, "", path="/sys/fs/selinux/enforce", lines=1),

@@ -38,6 +38,8 @@ class DockerFacts:
     storage_driver: str = ""
     data_root: str = "/var/lib/docker"
     raw_info: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    engine: str = "docker"  # the CLI that drives it: "docker" or "podman" (same commands)
+    rootless: bool = False
 
     @property
     def server(self) -> tuple[int, int, int]:
@@ -53,7 +55,7 @@ class DockerFacts:
         return "nvidia" in self.runtimes
 
 
-def _first_json(text: str) -> dict[str, Any]:
+def first_json(text: str) -> dict[str, Any]:
     """The JSON object a docker command printed; a down daemon can add error lines after it."""
     text = text.strip()
     start = text.find("{")
@@ -71,7 +73,7 @@ def _first_json(text: str) -> dict[str, Any]:
 
 def parse_docker_version(text: str) -> tuple[str, str, str]:
     """Client version, server version ('' when the daemon is down), API version."""
-    doc = _first_json(text)
+    doc = first_json(text)
     client = (doc.get("Client") or {}).get("Version", "")
     server = doc.get("Server") or {}
     return (
@@ -82,7 +84,7 @@ def parse_docker_version(text: str) -> tuple[str, str, str]:
 
 
 def parse_docker_info(text: str) -> dict[str, Any]:
-    return _first_json(text)
+    return first_json(text)
 
 
 def build_facts(version_out: str, info_out: str) -> DockerFacts:
@@ -130,10 +132,14 @@ def gpu_run_args(facts: DockerFacts, gpu: Optional[str]) -> list[str]:
     """The `docker run` flags that give a container one GPU, for this engine.
 
     --gpus on Docker >= 19.03; the nvidia runtime (nvidia-docker2) on older engines where it is
-    registered. Raises when a GPU is asked for and the engine can give none.
+    registered; a CDI device on Podman. Raises when a GPU is asked for and the engine can give none.
     """
     if gpu is None or gpu == "":
         return []
+    if facts.engine == "podman":
+        # Podman takes the NVIDIA Container Toolkit's CDI devices (`nvidia-ctk cdi generate
+        # --output=/etc/cdi/nvidia.yaml` once per host), not Docker's --gpus hook.
+        return ["--device", f"nvidia.com/gpu={gpu}"]
     if facts.supports_gpus_flag:
         return ["--gpus", f"device={gpu}"]
     if facts.has_nvidia_runtime:
@@ -152,7 +158,7 @@ def docker_version(r: Result) -> dict[str, Any]:
     """`docker version --format '{{json .}}'`: client always, server when the daemon answers."""
     if r.not_found:
         raise Unavailable("docker: command not found (not installed)")
-    if not _first_json(r.stdout):
+    if not first_json(r.stdout):
         raise Unavailable(r.first_error_line())
     client, server, _ = parse_docker_version(r.stdout)
     return {

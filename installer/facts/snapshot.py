@@ -18,12 +18,19 @@ from installer.facts.catalog import fact
 from installer.facts.fact import FactResult
 from installer.facts.gather import gather
 from installer.facts.machine import Virt, virtualization
+from installer.facts.podman import podman_facts
 from installer.facts.ports import Listener, judge_port, listeners, published_ports
 from installer.facts.runtime import DockerFacts, docker_facts
 from installer.hosts.base import Host
 from installer.i18n import _
 
 DOCKER_FACTS = ("docker_version", "docker_info")
+PODMAN_FACTS = ("podman_version", "podman_info")
+PODMAN_CHECK_FACTS = PODMAN_FACTS + ("df_podman", "cdi_nvidia")
+"""What envcheck's Podman items read where a profile names Docker's (envcheck.checks_podman)."""
+RUNTIMES = ("docker", "podman", "auto")
+"""A host's container runtime (inventory ``runtime:``, ``--runtime``); auto: Docker where its
+command is installed, else Podman where its command is, else Docker (and its install hint)."""
 ROOT_FACTS = ("uid",)
 LAN_FACTS = ("ip_addr", "ip_route", "net_ifaces")
 PORT_FACTS = ("ss", "netstat", "listener_cgroups")
@@ -38,14 +45,28 @@ VIRT_FACTS = (
     "cgroup1",
 )
 ENGINE_FACTS = ROOT_FACTS + DOCKER_FACTS + LAN_FACTS + PORT_FACTS + GPU_FACTS
-"""What an install reads itself: root, Docker, the LAN address default, ports, GPU indexes."""
+"""What an install reads itself: root, Docker, the LAN address default, ports, GPU indexes
+(a Podman host reads PODMAN_FACTS in Docker's place: `runtime_facts`)."""
+
+
+def runtime_facts(kind: str) -> tuple[str, ...]:
+    """The facts that tell a host's engine for runtime ``kind`` (auto: both, one round trip)."""
+    return {"docker": DOCKER_FACTS, "podman": PODMAN_FACTS}.get(kind, DOCKER_FACTS + PODMAN_FACTS)
+
+
+def engine_facts(kind: str) -> tuple[str, ...]:
+    """ENGINE_FACTS with the engine facts of runtime ``kind``."""
+    return tuple(k for k in ENGINE_FACTS if k not in DOCKER_FACTS) + runtime_facts(kind)
 
 
 class HostFacts:
     """The snapshot of one host for one run. ``root`` prefixes file paths (fixture trees)."""
 
-    def __init__(self, host: Host, *, root: str = "", mode: str = "auto") -> None:
+    def __init__(
+        self, host: Host, *, root: str = "", mode: str = "auto", runtime: str = "docker"
+    ) -> None:
         self.host = host
+        self.runtime = runtime  # docker | podman | auto (RUNTIMES)
         self.root = root
         self.mode = mode
         self.results: dict[str, FactResult] = {}
@@ -69,8 +90,23 @@ class HostFacts:
 
     # typed views ------------------------------------------------------------------------
     @property
+    def runtime_kind(self) -> str:
+        """``docker`` or ``podman``: the runtime asked for, or auto's pick on this host."""
+        if self.runtime != "auto":
+            return self.runtime
+        got = self.gather(runtime_facts("auto"))
+        if got["docker_version"].raw.not_found and not got["podman_version"].raw.not_found:
+            return "podman"
+        return "docker"
+
+    @property
     def docker(self) -> DockerFacts:
-        """Raises HostError with the fix when Docker is missing or its daemon is down."""
+        """The engine of this host's runtime (Docker or Podman; the name predates Podman).
+        Raises HostError with the fix when it is missing or its daemon is down."""
+        kind = self.runtime_kind
+        if kind == "podman":
+            got = self.gather(PODMAN_FACTS)
+            return podman_facts(got["podman_version"].raw, got["podman_info"].raw, self.host.name)
         got = self.gather(DOCKER_FACTS)
         return docker_facts(got["docker_version"].raw, got["docker_info"].raw, self.host.name)
 
@@ -138,9 +174,9 @@ class HostFacts:
         return virt_of(got)
 
 
-def read_docker_facts(host: Host) -> DockerFacts:
-    """Docker facts of ``host`` on their own (one round trip); a run reads its HostFacts."""
-    return HostFacts(host).docker
+def read_docker_facts(host: Host, runtime: str = "docker") -> DockerFacts:
+    """Engine facts of ``host`` on their own (one round trip); a run reads its HostFacts."""
+    return HostFacts(host, runtime=runtime).docker
 
 
 def virt_of(got: dict[str, FactResult]) -> Virt:

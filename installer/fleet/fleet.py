@@ -142,8 +142,15 @@ class Fleet:
 
     def deployment(self, name: str, report: Reporter) -> Deployment:
         host = reach(self.host(name))  # unreachable hosts fail here, before any bundle work
+        ih = self.inventory.hosts[name]
         return Deployment(
-            self.verified, host, store=self.store(name), reporter=report, gates=self.gates
+            self.verified,
+            host,
+            store=self.store(name),
+            reporter=report,
+            gates=self.gates,
+            runtime=ih.runtime,
+            ulimits=ih.ulimits,
         )
 
     def _run(self, jobs: list[Job]) -> list[HostResult]:

@@ -24,6 +24,10 @@ Example (``inventory.yaml``)::
         vars: {license_check_interval: 5}
         modules:
           face-server: {instances: 2, gpus: [0, 1]}
+      kylin1:
+        address: 10.0.0.31
+        runtime: podman             # docker | podman | auto (default: auto)
+        ulimits: [nofile=65536:65536]   # --ulimit for every container here (default: none)
 
 Passwords never live in the file: ``password_env`` / ``sudo_password_env`` name environment
 variables read at connect time, so the file can be kept in version control and sent by mail.
@@ -41,6 +45,7 @@ import yaml
 from installer.errors import SpecError, UsageError
 from installer.hosts.spec import HostSpec
 from installer.i18n import _
+from installer.runtime.runspec import parse_ulimit
 from installer.spec.schema import Field, SchemaErrors, check_map
 
 LOCAL = "@local"
@@ -51,6 +56,11 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SECRET_KEYS = ("password", "sudo_password", "passphrase")
 
+RUNTIME_FIELDS = {
+    "runtime": Field("str", choices=("docker", "podman", "auto")),
+    "ulimits": Field("list", items=Field("str")),
+}
+"""The host's container runtime and the ulimits its containers get: in ``defaults`` or a host."""
 CONNECTION_FIELDS = {
     "user": Field("str"),
     "port": Field("int", minimum=1, maximum=65535),
@@ -61,6 +71,7 @@ CONNECTION_FIELDS = {
     "sudo": Field("bool"),
     "known_hosts": Field("str"),
     "connect_timeout": Field("number", minimum=1, maximum=600),
+    **RUNTIME_FIELDS,
 }
 MODULE_FIELDS = {
     "instances": Field("int", minimum=1, maximum=64),
@@ -107,6 +118,8 @@ class InventoryHost:
     state_dir: Optional[str] = None
     vars: dict[str, Any] = field(default_factory=dict)
     modules: dict[str, Placement] = field(default_factory=dict)
+    runtime: str = "auto"  # docker | podman | auto (installer.facts.snapshot.RUNTIMES)
+    ulimits: tuple[str, ...] = ()  # "nofile=1024:1024": --ulimit for each container here
 
     def host_spec(self, environ: Optional[dict[str, str]] = None) -> HostSpec:
         """Connection settings with passwords read from the named environment variables."""
@@ -214,6 +227,11 @@ def parse_inventory(data: Any, source: str = "inventory") -> Inventory:
                         f"{path}.{env_key}",
                         _("{v!r} is not an environment variable name").format(v=v),
                     )
+            for i, u in enumerate(merged.get("ulimits") or []):
+                try:
+                    parse_ulimit(str(u))
+                except UsageError as exc:
+                    errors.add(f"{path}.ulimits[{i}]", str(exc))
             if isinstance(merged.get("jump"), str):
                 try:
                     HostSpec.parse(merged["jump"])
@@ -253,6 +271,8 @@ def _host(name: str, m: dict[str, Any]) -> InventoryHost:
         state_dir=m.get("state_dir"),
         vars=dict(m.get("vars") or {}),
         modules=modules,
+        runtime=m.get("runtime", "auto"),
+        ulimits=tuple(parse_ulimit(str(u)) for u in m.get("ulimits") or []),
     )
 
 

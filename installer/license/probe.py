@@ -55,7 +55,8 @@ def license_state(dep: Any) -> Optional[dict[str, Any]]:
         port = spec.ports[0].container_port or port
     if port is None:
         return {"container": cont.name, "serving": False, "reason": "no port recorded"}
-    res = dep.host.run(["docker", "exec", cont.name, "python3", "-c", _ASK, str(port)], timeout=20)
+    argv = [dep.runtime.cli, "exec", cont.name, "python3", "-c", _ASK, str(port)]
+    res = dep.host.run(argv, timeout=20)
     if not res.ok:
         return {
             "container": cont.name,

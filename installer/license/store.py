@@ -148,12 +148,13 @@ def restart_server(deployment) -> List[str]:
         return names
     for cont in deployment.runtime.ours():
         if cont.module == ref.module and cont.running:
-            res = deployment.host.run(["docker", "restart", "-t", "5", cont.name], timeout=120)
+            cli = deployment.runtime.cli
+            res = deployment.host.run([cli, "restart", "-t", "5", cont.name], timeout=120)
             if not res.ok:
                 raise LicenseError(
                     _(
-                        "license installed, but restarting {name} failed: {res}; run: docker restart {name}"
-                    ).format(name=cont.name, res=res.first_error_line())
+                        "license installed, but restarting {name} failed: {res}; run: {cli} restart {name}"
+                    ).format(name=cont.name, res=res.first_error_line(), cli=cli)
                 )
             names.append(cont.name)
     return names

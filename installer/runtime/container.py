@@ -1,4 +1,5 @@
-"""A small wrapper over `docker inspect` JSON (like compose/container.py): what we read of it."""
+"""A small wrapper over `docker inspect` / `podman inspect` JSON (like compose/container.py):
+what we read of it (the two engines write the same keys; image IDs are normalised)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,13 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from installer import constants as labels
+
+
+def image_id(value: str) -> str:
+    """An image ID as Docker writes it (``sha256:<hex>``): Podman's inspect gives the bare hex."""
+    if value and ":" not in value and len(value) == 64:
+        return f"sha256:{value}"
+    return value
 
 
 @dataclass(frozen=True)
@@ -41,7 +49,7 @@ class Container:
 
     @property
     def image_id(self) -> str:
-        return self.raw.get("Image", "")
+        return image_id(self.raw.get("Image", ""))
 
     @property
     def image_ref(self) -> str:

@@ -100,10 +100,11 @@ def check(
     container: str = "",
     command: tuple[str, ...] = (),
     address: str = "127.0.0.1",
+    cli: str = "docker",
 ) -> HealthAnswer:
-    """One probe through the host."""
+    """One probe through the host (``cli``: the engine's program, for command probes)."""
     if kind == "command":
-        res = host.run(["docker", "exec", container, *command], timeout=PROBE_TIMEOUT * 5)
+        res = host.run([cli, "exec", container, *command], timeout=PROBE_TIMEOUT * 5)
         if res.ok:
             return HealthAnswer(True, "command ok", answered=True)
         return HealthAnswer(False, res.first_error_line(), answered=res.rc not in (124, 137))
@@ -128,7 +129,8 @@ def probe(
     path: str = "/",
     container: str = "",
     command: tuple[str, ...] = (),
+    cli: str = "docker",
 ) -> tuple[bool, str]:
     """One probe: (healthy, what was seen) -- for status tables."""
-    ans = check(host, kind, port=port, path=path, container=container, command=command)
+    ans = check(host, kind, port=port, path=path, container=container, command=command, cli=cli)
     return ans.ok, ans.seen

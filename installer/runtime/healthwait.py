@@ -164,8 +164,10 @@ class HealthWait:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         note: Callable[[str], None] = lambda _msg: None,
+        cli: str = "docker",
     ) -> None:
         self.host, self.inspect, self.logs = host, inspect, logs
+        self.cli = cli  # the engine's program, for command probes
         self.note = note  # progress: a new reason seen, and how long it may stay
         self.check, self.container, self.port = check, container, port
         self.endpoints = list(endpoints)
@@ -194,6 +196,7 @@ class HealthWait:
             path=c.path,
             container=self.container,
             command=c.command,
+            cli=self.cli,
         )
 
     def run(self) -> str:
@@ -266,11 +269,11 @@ def _stamp_key(line: str) -> str:
     return f"{whole}.{frac:0<9}"
 
 
-def keep_logs(host: Host, container: str, log_dir: str) -> Optional[str]:
+def keep_logs(host: Host, container: str, log_dir: str, cli: str = "docker") -> Optional[str]:
     """Save the container's log (stdout and stderr, in time order) to a 0600 file on its host
     before the container is removed; the path, or None when there was nothing to save."""
     res = host.run(
-        ["docker", "logs", "--timestamps", "--tail", str(KEPT_LOG_LINES), container], timeout=60
+        [cli, "logs", "--timestamps", "--tail", str(KEPT_LOG_LINES), container], timeout=60
     )
     if not res.ok:
         return None

@@ -30,14 +30,32 @@ class Loaded:
     ids: tuple[str, ...] = ()
 
 
-def parse_loaded(stdout: str) -> Loaded:
+def engine_ref(cli: str, ref: str) -> str:
+    """A name as the bundle writes it. Podman files names without a registry under
+    ``localhost/`` (``localhost/sealbox-demo/x:1``) and takes them back without it."""
+    if cli == "podman" and ref.startswith(PODMAN_LOCAL):
+        return ref[len(PODMAN_LOCAL) :]
+    return ref
+
+
+PODMAN_LOCAL = "localhost/"
+
+
+def parse_loaded(stdout: str, cli: str = "docker") -> Loaded:
+    """Docker: "Loaded image: r:t" / "Loaded image ID: sha256:..". Podman names an untagged
+    image by its ID on a "Loaded image:" line."""
     refs: list[str] = []
     ids: list[str] = []
     for line in stdout.splitlines():
         m = _LOADED.match(line.strip())
         if m:
-            (ids if m.group(1) else refs).append(m.group(2))
+            name = m.group(2)
+            untagged = m.group(1) or (cli == "podman" and re.fullmatch(_ID, name))
+            (ids if untagged else refs).append(name if untagged else engine_ref(cli, name))
     return Loaded(tuple(refs), tuple(ids))
+
+
+_ID = r"(sha256:)?[0-9a-f]{64}"
 
 
 @dataclass(frozen=True)
@@ -48,9 +66,9 @@ class Snapshot:
     ids: frozenset[str]
 
 
-def snapshot_command() -> list[str]:
+def snapshot_command(cli: str = "docker") -> list[str]:
     return [
-        "docker",
+        cli,
         "image",
         "ls",
         "-a",
@@ -60,7 +78,7 @@ def snapshot_command() -> list[str]:
     ]
 
 
-def parse_snapshot(stdout: str) -> Snapshot:
+def parse_snapshot(stdout: str, cli: str = "docker") -> Snapshot:
     """`docker image ls` lines; untagged images (<none>:<none>) count for IDs only."""
     tags = {}
     ids = set()
@@ -70,32 +88,40 @@ def parse_snapshot(stdout: str) -> Snapshot:
             continue
         ids.add(parts[1])
         if "<none>" not in parts[0]:
-            tags[parts[0]] = parts[1]
+            tags[engine_ref(cli, parts[0])] = parts[1]
     return Snapshot(tags, frozenset(ids))
 
 
-def snapshot(host: Host) -> Snapshot:
+def snapshot(host: Host, cli: str = "docker") -> Snapshot:
     """One `docker image ls` (cheaper than an inspect per name)."""
-    res = host.run(snapshot_command(), timeout=60)
+    res = host.run(snapshot_command(cli), timeout=60)
     if not res.ok:
         raise RuntimeFailure(
-            _("docker image ls failed on {name}: {res}").format(
-                name=host.name, res=res.first_error_line()
+            _("{cli} image ls failed on {name}: {res}").format(
+                cli=cli, name=host.name, res=res.first_error_line()
             )
         )
-    return parse_snapshot(res.stdout)
+    return parse_snapshot(res.stdout, cli)
 
 
-def _point(host: Host, ref: str, want: Optional[str]) -> None:
+def keep_image_argv(cli: str, ref: str) -> list[str]:
+    """Drop the name ``ref`` and keep its image (a container uses it). Not ``podman rmi -f``:
+    that removes the containers using the image."""
+    if cli == "podman":
+        return ["podman", "untag", ref, ref]
+    return ["docker", "rmi", "-f", "--no-prune", ref]
+
+
+def _point(host: Host, ref: str, want: Optional[str], cli: str = "docker") -> None:
     """Make `ref` name `want`, or name nothing when `want` is None."""
     if want is not None:
-        res = host.run(["docker", "tag", want, ref], timeout=60)
+        res = host.run([cli, "tag", want, ref], timeout=60)
     else:
-        res = host.run(["docker", "rmi", ref], timeout=120)
-        if not res.ok and "No such image" in res.stderr:
+        res = host.run([cli, "rmi", ref], timeout=120)
+        if not res.ok and any(s in res.stderr for s in ("No such image", "image not known")):
             return
         if not res.ok:  # in use by a container: drop the name, keep the image for it
-            res = host.run(["docker", "rmi", "-f", "--no-prune", ref], timeout=120)
+            res = host.run(keep_image_argv(cli, ref), timeout=120)
     if not res.ok:
         raise RuntimeFailure(
             _("cannot put tag {ref} right on {name}: {res}").format(
@@ -112,6 +138,7 @@ def settle(
     loaded: Loaded,
     *,
     succeeded: bool,
+    cli: str = "docker",
 ) -> list[str]:
     """Undo what a load did beyond `listed` (tag -> signed ID); returns what it changed.
 
@@ -127,7 +154,7 @@ def settle(
         if ref in listed or now is None or now == before.tags.get(ref):
             continue
         brought.append(now)
-        _point(host, ref, before.tags.get(ref))
+        _point(host, ref, before.tags.get(ref), cli)
         changed.append(
             (_("restored tag {ref}") if ref in before.tags else _("removed tag {ref}")).format(
                 ref=ref
@@ -144,10 +171,10 @@ def settle(
             brought.append(now)
         have_signed = want in after.ids
         if have_signed and (succeeded or before.tags.get(ref) == want):
-            _point(host, ref, want)
+            _point(host, ref, want, cli)
             changed.append(_("tagged {ref} as {image_id}").format(ref=ref, image_id=want[:19]))
         elif now is not None:
-            _point(host, ref, None)
+            _point(host, ref, None, cli)
             changed.append(
                 _("removed tag {ref} (it named {image_id}, not the signed image)").format(
                     ref=ref, image_id=now[:19]
@@ -158,7 +185,7 @@ def settle(
     for full in dict.fromkeys(brought):
         if full in kept or full not in after.ids:
             continue
-        res = host.run(["docker", "rmi", full], timeout=120)
+        res = host.run([cli, "rmi", full], timeout=120)
         if res.ok:
             changed.append(_("removed image {image_id}").format(image_id=full[:19]))
     return changed

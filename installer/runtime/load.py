@@ -103,7 +103,7 @@ _DECOMPRESS: dict[str, list[tuple[str, str]]] = {
     # zstd refuses such frames ("Frame requires too much memory").
     "zstd": [("zstd", "zstd -dcq --long=31 < {p}")],
 }
-_TOOLS = ("pigz", "gzip", "pixz", "xz", "zstd", "docker")
+_TOOLS = ("pigz", "gzip", "pixz", "xz", "zstd", "docker", "podman")
 
 
 class ZstdMissingError(HostError):
@@ -128,7 +128,9 @@ def host_tools(host: Host) -> set[str]:
     return set(host.run(script).stdout.split())
 
 
-def load_command(host: Host, path: str, tools: Optional[set[str]] = None) -> str:
+def load_command(
+    host: Host, path: str, tools: Optional[set[str]] = None, cli: str = "docker"
+) -> str:
     """Shell text that loads the archive at ``path`` (on the host) into the host's docker.
 
     A failure of the decompressor or of ``docker load`` makes the whole command fail.
@@ -136,7 +138,7 @@ def load_command(host: Host, path: str, tools: Optional[set[str]] = None) -> str
     fmt = archive_format(path)
     p = shlex.quote(path)
     if fmt == "tar":
-        return f"docker load -i {p}"
+        return f"{cli} load -i {p}"
     have = tools if tools is not None else host_tools(host)
     for tool, template in _DECOMPRESS[fmt]:
         if tool in have:
@@ -157,9 +159,9 @@ def load_command(host: Host, path: str, tools: Optional[set[str]] = None) -> str
     # dash has no pipefail: each side reports its exit code on fd 3, docker's output stays on 1
     return (
         "exec 4>&1; "
-        f"s=$( {{ {{ {decompress}; echo d$? >&3; }} | {{ docker load >&4; echo l$? >&3; }}; }} "
+        f"s=$( {{ {{ {decompress}; echo d$? >&3; }} | {{ {cli} load >&4; echo l$? >&3; }}; }} "
         "3>&1 ); ok=0; for x in $s; do case $x in d0|l0) ok=$((ok+1));; esac; done; "
-        '[ $ok = 2 ] || { echo "image load failed: $s (d=decompress, l=docker load)" >&2; exit 1; }'
+        f'[ $ok = 2 ] || {{ echo "image load failed: $s (d=decompress, l={cli} load)" >&2; exit 1; }}'
     )
 
 
@@ -197,15 +199,15 @@ class EngineBeforeEnd:
     which waits for this snapshot. So it is still the engine before the load, read while the
     decompression runs instead of in front of it."""
 
-    def __init__(self, host: Host) -> None:
+    def __init__(self, host: Host, cli: str = "docker") -> None:
         self._got: list[Snapshot] = []
         self._error: list[BaseException] = []
-        self._thread = threading.Thread(target=self._read, args=(host,), daemon=True)
+        self._thread = threading.Thread(target=self._read, args=(host, cli), daemon=True)
         self._thread.start()
 
-    def _read(self, host: Host) -> None:
+    def _read(self, host: Host, cli: str) -> None:
         try:
-            self._got.append(snapshot(host))
+            self._got.append(snapshot(host, cli))
         except BaseException as exc:  # noqa: BLE001 -- handed to the caller by get()
             self._error.append(exc)
 
@@ -229,12 +231,13 @@ def _stream(
     progress: Optional[Progress],
     pgid_file: str,
     before: Optional[EngineBeforeEnd],
+    cli: str,
 ) -> Result:
     chunks = stream_decompressed(
         local_path, expected_sha256=sha256, progress=progress, inspector=before
     )
     return host.run_streaming_input(
-        group_command("exec docker load", pgid_file), chunks, timeout=LOAD_TIMEOUT
+        group_command(f"exec {cli} load", pgid_file), chunks, timeout=LOAD_TIMEOUT
     )
 
 
@@ -248,13 +251,15 @@ def _upload_then_load(
     retries: int,
     on_step: Optional[Callable[[str], None]],
     pgid_file: str,
+    cli: str,
 ) -> Result:
     if on_step:
         on_step("upload")
     upload(host, local_path, dst, sha256=sha256, progress=progress, retries=retries)
     if on_step:
         on_step("load")
-    return host.run(group_command(load_command(host, dst, tools), pgid_file), timeout=LOAD_TIMEOUT)
+    command = load_command(host, dst, tools, cli)
+    return host.run(group_command(command, pgid_file), timeout=LOAD_TIMEOUT)
 
 
 def load_archive(
@@ -267,8 +272,10 @@ def load_archive(
     keep_archive: bool = False,
     retries: int = 2,
     on_step: Optional[Callable[[str], None]] = None,
+    cli: str = "docker",
 ) -> LoadResult:
-    """Load the archive holding ``images`` (manifest entries, one file) into the host's Docker.
+    """Load the archive holding ``images`` (manifest entries, one file) into the host's Docker
+    (or Podman: ``cli``; it reads the same docker-save archives and gives the same image IDs).
 
     Raises RuntimeFailure (ArchiveError for a file that fails its checks) after putting the
     engine's tags right; on success every listed image is there under its signed ID and tag.
@@ -283,9 +290,11 @@ def load_archive(
     listed = {e.ref: e.id for e in images}
     name = os.path.basename(local_path)
     tools = host_tools(host)
-    if "docker" not in tools:
+    if cli not in tools:
         raise HostError(
-            _("{name} has no docker command: install Docker first").format(name=host.name)
+            _("{name} has no {cli} command: install {engine} first").format(
+                name=host.name, cli=cli, engine=cli.capitalize()
+            )
         )
     route = load_route(host, local_path, tools)
     try:
@@ -296,10 +305,12 @@ def load_archive(
     pgid_file = posixpath.join(run_dir, f".load-{os.getpid()}-{uuid.uuid4().hex[:8]}.pgid")
     dst = posixpath.join(remote_dir, name)
     # a delta archive leaves out layers its base images supply: the engine's images are read
-    # first and the base refused before docker sees a byte; otherwise beside the stream
+    # first and the base refused before the engine sees a byte; otherwise beside the stream
+    # (Docker's rule that nothing registers before the tar's end; Podman is read before it)
     delta = bool(needed_bases(images))
-    early = EngineBeforeEnd(host) if route == "stream" and not delta else None
-    before = snapshot(host) if early is None else None
+    beside = route == "stream" and not delta and cli == "docker"
+    early = EngineBeforeEnd(host, cli) if beside else None
+    before = snapshot(host, cli) if early is None else None
     if before is not None:
         check_base(images, before.ids, host.name)
     res: Optional[Result] = None
@@ -307,19 +318,19 @@ def load_archive(
         if route == "stream":
             if on_step:
                 on_step("stream")
-            res = _stream(host, local_path, sha256, progress, pgid_file, early)
+            res = _stream(host, local_path, sha256, progress, pgid_file, early, cli)
             before = early.get() if early is not None else before
         else:
             res = _upload_then_load(
-                host, local_path, dst, sha256, tools, progress, retries, on_step, pgid_file
+                host, local_path, dst, sha256, tools, progress, retries, on_step, pgid_file, cli
             )
         if not res.ok:
             raise RuntimeFailure(
                 _(
-                    "docker load of {local_path} failed on {name}: {res} (a damaged or truncated archive: copy the bundle again)"
-                ).format(local_path=local_path, name=host.name, res=_detail(res))
+                    "{cli} load of {local_path} failed on {name}: {res} (a damaged or truncated archive: copy the bundle again)"
+                ).format(cli=cli, local_path=local_path, name=host.name, res=_detail(res))
             )
-        after = snapshot(host)
+        after = snapshot(host, cli)
         missing = missing_signed(after, listed)
         if missing:
             raise RuntimeFailure(
@@ -333,15 +344,15 @@ def load_archive(
             if before is None and early is not None:
                 before = early.get()  # the stream failed before its end: still the engine before
             assert before is not None
-            loaded = parse_loaded(res.stdout) if res is not None else Loaded()
-            settle(host, listed, before, snapshot(host), loaded, succeeded=False)
+            loaded = parse_loaded(res.stdout, cli) if res is not None else Loaded()
+            settle(host, listed, before, snapshot(host, cli), loaded, succeeded=False, cli=cli)
         except Exception:  # noqa: S110 -- the load's own error says more; a re-run settles again
             pass
         raise
     host.remove(pgid_file)
     assert before is not None
-    loaded = parse_loaded(res.stdout)
-    changed = settle(host, listed, before, after, loaded, succeeded=True)
+    loaded = parse_loaded(res.stdout, cli)
+    changed = settle(host, listed, before, after, loaded, succeeded=True, cli=cli)
     if route == "host" and not keep_archive:
         host.remove(dst)
     return LoadResult(route, loaded, tuple(changed))

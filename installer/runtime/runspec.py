@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Optional
 
 from installer import constants as L
+from installer.errors import UsageError
 from installer.facts.runtime import DockerFacts, gpu_run_args
 from installer.i18n import english_tree
 
@@ -52,10 +54,13 @@ class RunSpec:
     deployment: str = L.DEFAULT_DEPLOYMENT
     # sha256 of each file the container gets (rendered configs, env file): changes recreate
     file_hashes: dict[str, str] = field(default_factory=dict)
+    ulimits: tuple[str, ...] = ()  # "nofile=1024:1024": the host's setting (runtime.ulimits)
 
     def config_hash(self) -> str:
         data = asdict(self)
         data.pop("bundle_version")  # a new bundle with identical content is not a change
+        if not data["ulimits"]:
+            data.pop("ulimits")  # hosts that set none keep the hash they had before the field
         # English: a hash must not change with the user's language (it would recreate)
         blob = json.dumps(english_tree(data), sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()
@@ -72,8 +77,9 @@ class RunSpec:
         }
 
     def create_argv(self, facts: DockerFacts) -> list[str]:
-        """`docker create` arguments valid back to Docker 17.12."""
-        argv = ["docker", "create", "--name", self.name, "--restart", self.restart]
+        """`docker create` arguments valid back to Docker 17.12, or `podman create`'s (4.x)."""
+        cli = facts.engine
+        argv = [cli, "create", "--name", self.name, "--restart", restart_policy(cli, self.restart)]
         for key, value in sorted(self.labels().items()):
             argv += ["--label", f"{key}={value}"]
         if self.network == "host":
@@ -86,8 +92,45 @@ class RunSpec:
             argv += ["-v", f"{v.host}:{v.container}:{'ro' if v.read_only else 'rw'}"]
         if self.env_file:
             argv += ["--env-file", self.env_file]
-        argv += ["--log-opt", "max-size=50m", "--log-opt", "max-file=3"]
+        argv += log_args(cli)
+        for limit in self.ulimits:
+            argv += ["--ulimit", limit]
         argv += gpu_run_args(facts, self.gpu)
         argv.append(self.image_id)  # the signed ID, never the tag: a tag can be moved
         argv += list(self.command)
         return argv
+
+
+def restart_policy(cli: str, policy: str) -> str:
+    """Podman has no daemon to restart containers at boot: ``podman-restart.service`` (enabled
+    by Debian's and RHEL's packages) starts those with policy ``always`` only, so Docker's
+    ``unless-stopped`` becomes ``always`` there. A container that dies while the host runs is
+    restarted by its conmon either way (no systemd needed)."""
+    if cli == "podman" and policy == "unless-stopped":
+        return "always"
+    return policy
+
+
+def log_args(cli: str) -> list[str]:
+    """Bounded logs. Podman: the k8s-file driver explicitly (its default is journald where
+    systemd runs, a file elsewhere), so ``podman logs`` and the size cap work on every host."""
+    if cli == "podman":
+        return ["--log-driver", "k8s-file", "--log-opt", "max-size=50m"]
+    return ["--log-opt", "max-size=50m", "--log-opt", "max-file=3"]
+
+
+def parse_ulimit(text: str) -> str:
+    """``nofile=1024:1024`` / ``nproc=4096``, checked: a bad value is a one-line usage error
+    here, not an engine error at create time."""
+    name, sep, value = text.strip().partition("=")
+    soft, _, hard = value.partition(":")
+    if (
+        not sep
+        or not re.fullmatch(r"[a-z]+", name)
+        or not re.fullmatch(r"-?\d+", soft)
+        or (hard and not re.fullmatch(r"-?\d+", hard))
+    ):
+        raise UsageError(
+            f"ulimit {text!r}: expected NAME=SOFT[:HARD] with numbers, e.g. nofile=1024:1024"
+        )
+    return f"{name}={soft}:{hard}" if hard else f"{name}={soft}"

@@ -22,7 +22,7 @@ from installer.facts.catalog import STATIC_FACTS
 from installer.facts.snapshot import HostFacts
 from installer.hosts.base import Host
 from installer.license.probe import ask_recorded
-from installer.runtime.docker import DockerRuntime
+from installer.runtime.docker import ContainerRuntime
 
 LOG_TAIL = 2000  # container log lines per container
 KERNEL_TAIL = 500
@@ -86,7 +86,9 @@ def collect_host(
 ) -> HostBundle:
     """Everything a vendor's engineer asks for first, from one host."""
     out = HostBundle(host.name)
-    runtime = DockerRuntime(host, store.deployment_id, staging_dir=f"{store.root}/images")
+    runtime = ContainerRuntime(
+        host, store.deployment_id, staging_dir=f"{store.root}/images", cli=store.recorded_runtime()
+    )
     facts = HostFacts(host)
 
     def raw_facts() -> None:
@@ -168,8 +170,8 @@ def collect_host(
         ("state", state),
         ("containers", containers),
         ("li", li),
-        ("docker-info", lambda: _put("docker-info.txt", ["docker", "info"])),
-        ("docker-version", lambda: _put("docker-version.txt", ["docker", "version"])),
+        ("docker-info", lambda: _put("docker-info.txt", [runtime.cli, "info"])),
+        ("docker-version", lambda: _put("docker-version.txt", [runtime.cli, "version"])),
         ("kernel", lambda: _put("kernel.log", ["sh", "-c", _KERNEL])),
         ("license", license_parts),
         ("sealbox-logs", run_logs),

@@ -11,7 +11,7 @@ from installer.events import Event, Reporter
 from installer.fleet import Fleet
 from installer.fleet.fleet import HostJob, OnHost
 from installer.fleet.run import Outcome
-from installer.runtime.docker import DockerRuntime
+from installer.runtime.docker import ContainerRuntime
 from installer.support.collect import HostBundle, collect_host
 from installer.support.logs import (
     LogLine,
@@ -22,9 +22,14 @@ from installer.support.logs import (
 )
 
 
-def runtime_of(on: OnHost) -> DockerRuntime:
+def runtime_of(on: OnHost) -> ContainerRuntime:
     """The runtime of this host's deployment (the state dir names it), without a bundle."""
-    return DockerRuntime(on.host, on.store.deployment_id, staging_dir=f"{on.store.root}/images")
+    return ContainerRuntime(
+        on.host,
+        on.store.deployment_id,
+        staging_dir=f"{on.store.root}/images",
+        cli=on.store.recorded_runtime(),
+    )
 
 
 def logs_job(
@@ -93,7 +98,7 @@ def follow(
     """Poll every host's containers of ``module`` for new lines until interrupted (Ctrl-C in
     the caller) or ``polls`` rounds; each round's lines of all hosts go out in time order.
     A host that fails is reported once and dropped; the others go on."""
-    hosts: dict[str, tuple[DockerRuntime, list[Any]]] = {}
+    hosts: dict[str, tuple[ContainerRuntime, list[Any]]] = {}
     try:
         for name in fleet.inventory.hosts:
             try:

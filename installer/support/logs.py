@@ -11,7 +11,7 @@ from typing import Optional
 
 from installer.errors import UsageError
 from installer.runtime.container import Container
-from installer.runtime.docker import DockerRuntime
+from installer.runtime.docker import ContainerRuntime
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ def prefixed(host: str, line: LogLine, *, with_container: bool) -> str:
 
 
 def module_containers(
-    runtime: DockerRuntime, module: str, instance: Optional[int] = None
+    runtime: ContainerRuntime, module: str, instance: Optional[int] = None
 ) -> list[Container]:
     """The containers of ``module`` (one instance or all) on this host, by instance."""
     found = [c for c in runtime.ours() if c.module == module]
@@ -56,7 +56,7 @@ def check_instance(instance: Optional[int]) -> None:
 
 
 def read_logs(
-    runtime: DockerRuntime,
+    runtime: ContainerRuntime,
     containers: list[Container],
     *,
     tail: Optional[int] = None,
@@ -87,7 +87,7 @@ def last_times(lines: list[LogLine], before: Optional[dict[str, str]] = None) ->
     return seen
 
 
-def restart_module(runtime: DockerRuntime, containers: list[Container]) -> list[dict[str, str]]:
+def restart_module(runtime: ContainerRuntime, containers: list[Container]) -> list[dict[str, str]]:
     """Restart each container; return what the engine says before and after (StartedAt), so
     the caller (and a test) sees the restart happened in the engine, not only that it was asked."""
     done = []

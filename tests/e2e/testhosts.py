@@ -5,7 +5,8 @@ Each sandbox host is:
 * a network namespace joined to the root namespace by a veth pair (addresses taken from the
   benchmark range 198.18.0.0/15, so no test packet can leave the machine);
 * a private, persistent mount namespace in which ``/run`` is a fresh tmpfs and ``/tmp``,
-  ``/home``, ``/var/lib/sealbox``, ``/var/lib/docker``, ``/etc/passwd|shadow|group|gshadow`` and
+  ``/home``, ``/var/lib/sealbox``, ``/var/lib/docker``, ``/var/lib/containers`` (Podman's
+  store), ``/etc/passwd|shadow|group|gshadow`` and
   ``/etc/sudoers.d`` are bind mounts of per-host directories -- one host's state can never satisfy
   another's, and the machine's real users, sudoers and Docker engine are not touched (the main
   engine's socket and the system containerd are hidden by the private ``/run``);
@@ -272,6 +273,9 @@ mount --bind "$H/var-lib-sealbox" /var/lib/sealbox
 for f in passwd shadow group gshadow; do mount --bind "$H/etc/$f" "/etc/$f"; done
 mount --bind "$H/etc/sudoers.d" /etc/sudoers.d
 if [ -d "$H/docker-data" ]; then mount --bind "$H/docker-data" /var/lib/docker; fi
+# Its own Podman store (images, containers, libpod's database); runroot is under the fresh /run.
+mkdir -p /var/lib/containers
+mount --bind "$H/containers-data" /var/lib/containers
 for f in /etc/machine-id /var/lib/dbus/machine-id; do
   if [ -f "$f" ]; then mount --bind "$H/machine-id" "$f"; fi
 done
@@ -392,7 +396,7 @@ class _Run:
         self.pending_uts.append(utsns_file)
         root_addr, addr = str(net[1]), str(net[2])
 
-        for sub in ("ssh", "keys", "home", "var-lib-sealbox", "etc/sudoers.d"):
+        for sub in ("ssh", "keys", "home", "var-lib-sealbox", "etc/sudoers.d", "containers-data"):
             os.makedirs(os.path.join(hostdir, sub), mode=0o755)
         os.makedirs(os.path.join(hostdir, "tmp"))
         os.chmod(os.path.join(hostdir, "tmp"), 0o1777)

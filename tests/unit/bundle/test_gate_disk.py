@@ -65,3 +65,16 @@ def test_nothing_to_load_needs_no_df():
     host = DfHost(free=0)
     assert check_disk(host, "/var/lib/docker", manifest(), []).needed == 0
     assert host.commands == []
+
+
+def test_a_full_podman_graph_root_is_refused_the_same_way_with_podmans_fix():
+    """Disk full behaves the same on Podman: the graph root (podman info's store.graphRoot,
+    the engine facts' data_root) is measured and the fix names Podman's setting."""
+    host = DfHost(free=4_000_000_000)
+    m = manifest()
+    with pytest.raises(NotEnoughDisk) as exc:
+        check_disk(host, "/var/lib/containers/storage", m, m.images[:1], "podman")
+    msg = str(exc.value)
+    assert host.commands == [["df", "-P", "-B1", "/var/lib/containers/storage"]]
+    assert "need 5.6 GB" in msg and "by podman load" in msg
+    assert "storage.conf" in msg and "daemon.json" not in msg

@@ -203,3 +203,25 @@ def test_a_second_run_on_the_host_is_refused(engine) -> None:
     with pytest.raises(LockHeld):
         make().remove("mysql")
     assert _changes(host) == [] and docker.containers == {}
+
+
+def test_modules_installed_on_docker_are_not_touched_through_podman(engine):
+    """A host with both engines: the state records which one runs its modules. Another
+    runtime is refused before any change (`rmall --purge` through Podman would have purged
+    the state and left Docker's containers running, unmanaged); auto follows the record."""
+    from installer.errors import UsageError
+
+    make, host, docker, _ = engine
+    make().install(["mysql"], InstallOptions())
+    assert _state(host)["runtime"] == "docker"
+    host.answers["podman"] = docker  # a podman that answers (here: the same fake engine)
+    bundle = replace(source_bundle(), manifest=MANIFEST)
+    podman = Deployment(bundle, host, store=StateStore(host, ROOT), gates=[], runtime="podman")
+    host.commands.clear()
+    with pytest.raises(UsageError, match="run on docker, not podman: run with --runtime docker"):
+        podman.remove_all(purge=True)
+    assert not [c for c in host.commands if c.split()[:2] in (["podman", "rm"], ["podman", "stop"])]
+    assert MYSQL in docker.containers and f"{ROOT}/state.json" in host.files
+    auto = Deployment(bundle, host, store=StateStore(host, ROOT), gates=[], runtime="auto")
+    assert auto.facts.runtime == "docker"  # the record, though both engines answer
+    assert [s.container for s in auto.status()] == [MYSQL]

@@ -7,8 +7,11 @@ from typing import Any
 import pytest
 
 from envcheck import KINDS, Item, run_checks
+from envcheck.checks_podman import FOR_PODMAN
 
 from .conftest import recorded_host
+
+PODMAN_KINDS = set(FOR_PODMAN.values())
 
 
 def items(host: str, profiles: list[str], **swap: Any) -> dict[str, Item]:
@@ -41,7 +44,8 @@ FACE_EXPECTED = {
         "nouveau": "fail", "kernel-headers": "pass", "nvidia-runtime": "fail",
         "network": "pass", "ports": "pass", "time-sync": "warn",
     },
-    "ubuntu2004-healthy": {k: "pass" for k in KINDS if k != "physical"},
+    # every kind a Docker host's profiles name (the Podman kinds stand in on Podman hosts only)
+    "ubuntu2004-healthy": {k: "pass" for k in KINDS if k != "physical" and k not in PODMAN_KINDS},
     "ubuntu2204-kvm-vgpu": {
         "os": "pass", "arch": "pass", "kernel": "pass", "glibc": "pass", "gcc": "pass",
         "cpu-cores": "pass", "memory": "pass", "disk-install": "pass", "disk-docker": "pass",
@@ -272,6 +276,7 @@ def test_ports_without_process_names_or_without_ss() -> None:
     assert none["license-server/ports"].actual.startswith("cannot list listening ports")
 
 
+NO_PODMAN = {"rc": 127, "stdout": "", "stderr": "sh: 1: podman: not found"}
 FULL_DOCKER_DISK = {
     "rc": 0,
     "stdout": "path: /var/lib/docker\nchecked: /var/lib/docker\n"
@@ -341,4 +346,39 @@ def test_every_check_kind_can_pass_and_can_fail() -> None:
         )
         for i in report.items:
             seen[i.id].add(i.passed)
+    # a Podman host (runtime podman): its items pass on the recorded Debian 12 host with
+    # podman 4.3.1, and fail where podman is missing and its graph root full
+    full = {
+        **FULL_DOCKER_DISK,
+        "stdout": FULL_DOCKER_DISK["stdout"].replace("docker", "containers"),
+    }
+    cdi = {"rc": 0, "stdout": "/etc/cdi/nvidia.yaml\n"}
+    for swap in (
+        {"cdi_nvidia": cdi},
+        {"podman_version": NO_PODMAN, "podman_info": NO_PODMAN, "df_podman": full},
+    ):
+        report = run_checks(
+            recorded_host("debian12-kvm", **swap), ["default", "face-server"], runtime="podman"
+        )
+        for i in report.items:
+            seen[i.id].add(i.passed)
     assert {k: v for k, v in seen.items() if v != {True, False}} == {}
+
+
+def test_a_podman_host_is_judged_by_the_podman_items() -> None:
+    """Docker's items in a module's profile stand for "the container engine": on a Podman-only
+    host (auto picks Podman) each is judged by its Podman counterpart, required as it was."""
+    host = recorded_host("debian12-kvm", docker_version=NO_PODMAN, docker_info=NO_PODMAN)
+    report = run_checks(host, ["face-server"], runtime="auto", skip=["docker-running"])
+    got = {i.id: i for i in report.items}
+    assert not {"docker-installed", "docker-version", "docker-running"} & set(got)
+    assert got["podman-installed"].passed and got["podman-installed"].actual == "podman 4.3.1"
+    assert got["podman-version"].passed and got["podman-running"].passed
+    assert got["podman-running"].actual.startswith("rootful")
+    assert got["disk-podman"].passed and got["podman-storage-driver"].actual == "overlay"
+    assert got["podman-running"].skipped  # --skip-check docker-running skips its counterpart
+    assert not got["nvidia-cdi"].passed and "nvidia-ctk cdi generate" in got["nvidia-cdi"].fix
+    # the same host with Docker keeps Docker's items
+    docker = run_checks(recorded_host("debian12-kvm"), ["face-server"], runtime="auto")
+    assert "docker-running" in {i.id for i in docker.items}
+    assert not PODMAN_KINDS & {i.id for i in docker.items}
