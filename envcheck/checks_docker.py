@@ -17,7 +17,7 @@ from installer.facts.runtime import devicemapper_base_size_gb
     "Docker engine installed",
     ["docker_version"],
     lambda p: "docker command present",
-    fix="install docker-ce (or the distribution's docker) from the offline repo",
+    fix="install Docker from the offline repo: {install:docker}",
 )
 def check_docker_installed(p: Params, f: Facts) -> Outcome:
     v = f["docker_version"]

@@ -112,7 +112,7 @@ def check_nouveau(p: Params, f: Facts) -> Outcome:
     "kernel headers for the running kernel (to build the NVIDIA driver)",
     ["kernel_headers", "uname"],
     lambda p: "/lib/modules/$(uname -r)/build present",
-    fix="install kernel-devel-$(uname -r) / linux-headers-$(uname -r)",
+    fix="install the headers of the running kernel: {install:kernel-headers}",
 )
 def check_kernel_headers(p: Params, f: Facts) -> Outcome:
     h = f["kernel_headers"]
@@ -129,7 +129,8 @@ def check_kernel_headers(p: Params, f: Facts) -> Outcome:
     "NVIDIA container runtime registered with Docker (nvidia-docker2 / toolkit)",
     ["docker_info", "nvidia_container_cli"],
     lambda p: "docker runtime 'nvidia', or nvidia-container-toolkit with Docker >= 19.03",
-    fix="install nvidia-docker2 (>= 2.0.2) or nvidia-container-toolkit, restart docker",
+    fix="install nvidia-container-toolkit ({install:nvidia-container-toolkit}) or nvidia-docker2 "
+    "(>= 2.0.2), restart docker",
 )
 def check_nvidia_runtime(p: Params, f: Facts) -> Outcome:
     i, cli = f["docker_info"], f["nvidia_container_cli"]

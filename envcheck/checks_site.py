@@ -100,7 +100,7 @@ def check_ports(p: Params, f: Facts) -> Outcome:
     "clock synchronised (license dates, logs)",
     ["timedatectl", "chronyc", "ntpstat"],
     lambda p: "NTP/chrony synchronised",
-    fix="enable chronyd or ntpd against the customer's time server",
+    fix="{install:chrony}, then enable chronyd against the customer's time server",
 )
 def check_time(p: Params, f: Facts) -> Outcome:
     said = []

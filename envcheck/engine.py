@@ -11,6 +11,7 @@ from envcheck.checks import KINDS, ItemSpec, Outcome
 from envcheck.profiles import MERGE_DICTS, Catalog, default_catalog
 from installer.errors import UsageError
 from installer.facts.fact import FactResult
+from installer.facts.osinfo import OS_FACTS, os_from_facts, render_fix
 from installer.facts.snapshot import HostFacts
 from installer.hosts.base import Host
 
@@ -233,8 +234,10 @@ def build_plan(
 
 
 def needed_facts(plan: Sequence[tuple[str, ItemSpec]]) -> list[str]:
-    """The fact keys a plan's checks read (what a run asks its snapshot to gather)."""
-    return sorted({key for _, spec in plan for key in spec.kind.facts(spec.merged())})
+    """The fact keys a plan's checks read (what a run asks its snapshot to gather), plus the
+    OS facts every fix's install command is worded from (small files, same round trip)."""
+    keys = {key for _, spec in plan for key in spec.kind.facts(spec.merged())}
+    return sorted(keys | set(OS_FACTS))
 
 
 def run_checks(
@@ -262,6 +265,7 @@ def run_checks(
         _known_item(s.rpartition("/")[2], f"--skip-check {s}")
     snapshot = facts if facts is not None else HostFacts(host, mode=mode)
     facts_read = snapshot.gather(needed_facts(plan))
+    host_os = os_from_facts(facts_read)
     items = []
     for prof, spec in plan:
         params = spec.merged()
@@ -282,7 +286,7 @@ def run_checks(
                 required=spec.required,
                 passed=outcome.passed,
                 skipped=spec.id in skips or f"{prof}/{spec.id}" in skips,
-                fix="" if outcome.passed else (outcome.fix or kind.fix),
+                fix="" if outcome.passed else render_fix(outcome.fix or kind.fix, host_os),
                 error=error,
             )
         )

@@ -72,6 +72,8 @@ done; true"""
 
 _MARKERS = r"""for p in /.dockerenv /run/.containerenv; do [ -e "$R$p" ] && echo "$p"; done; true"""
 
+_PKG_TOOLS = r"""for p in /usr/bin/dnf /usr/bin/yum /usr/bin/apt-get /usr/bin/zypper; do [ -x "$R$p" ] && echo "$p"; done; true"""
+
 _UID = r"""while IFS= read -r l; do case $l in Uid:*) printf '%s\n' "$l";; esac; done 2>/dev/null <"$R/proc/self/status"; true"""
 
 _ROOT_MOUNT = r"""while read -r a b mm rt mp rest; do [ "$mp" = / ] && printf '%s %s\n' "$mm" "$rest"; done 2>/dev/null <"$R/proc/self/mountinfo"; true"""
@@ -116,6 +118,22 @@ STATIC_FACTS: dict[str, Fact] = {
         # --- OS, kernel, CPU, memory -------------------------------------------------------
         Fact("os_release", parse.os_release, {}, path="/etc/os-release", about="distribution"),
         Fact("redhat_release", parse.redhat_release, "", path="/etc/redhat-release", lines=1),
+        Fact(
+            "system_release",
+            parse.file_text,
+            "",
+            path="/etc/system-release",
+            lines=1,
+            about="Kylin, openEuler, UOS (RPM line): their release line ('... release V10 (Sword)')",
+        ),
+        Fact(
+            "product_info",
+            parse.file_text,
+            "",
+            path="/etc/.productinfo",
+            about="Kylin's build line with the service pack: 'release V10 (SP1) /(Tercel)-...'",
+        ),
+        Fact("pkg_tools", parse.existing_paths, [], command=_PKG_TOOLS, builtin=True),
         Fact("uname", parse.uname, {}, command="uname -r -m", about="kernel and machine"),
         Fact("cpu_count", parse.count, 0, command="grep -c ^processor /proc/cpuinfo"),
         Fact(

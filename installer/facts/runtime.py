@@ -14,6 +14,7 @@ from typing import Any, Optional
 
 from installer.errors import HostError
 from installer.facts.fact import Unavailable
+from installer.facts.osinfo import OsInfo, install_hint
 from installer.hosts.base import Result
 
 VERSION_FORMAT = "{{json .}}"
@@ -100,12 +101,15 @@ def build_facts(version_out: str, info_out: str) -> DockerFacts:
     )
 
 
-def docker_facts(version: Result, info: Result, host_name: str) -> DockerFacts:
-    """The engine's view; raises HostError with the fix when Docker is missing or down."""
+def docker_facts(
+    version: Result, info: Result, host_name: str, os: Optional[OsInfo] = None
+) -> DockerFacts:
+    """The engine's view; raises HostError with the fix when Docker is missing or down.
+    ``os``: the host's distribution, so the fix names its own package tool."""
     if version.not_found:
         raise HostError(
-            f"Docker is not installed on {host_name}: install it (Debian/Ubuntu: "
-            f"apt-get install docker.io; CentOS/RHEL: docker-ce) and start the daemon"
+            f"Docker is not installed on {host_name}: install it "
+            f"({install_hint(os, 'docker')}) and start the daemon"
         )
     client, server, _ = parse_docker_version(version.stdout)
     if not version.ok or not server:

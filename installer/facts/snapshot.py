@@ -18,6 +18,7 @@ from installer.facts.catalog import fact
 from installer.facts.fact import FactResult
 from installer.facts.gather import gather
 from installer.facts.machine import Virt, virtualization
+from installer.facts.osinfo import OS_FACTS, OsInfo, os_from_facts
 from installer.facts.ports import Listener, judge_port, listeners, published_ports
 from installer.facts.runtime import DockerFacts, docker_facts
 from installer.hosts.base import Host
@@ -36,8 +37,9 @@ VIRT_FACTS = (
     "systemd_container",
     "cgroup1",
 )
-ENGINE_FACTS = ROOT_FACTS + DOCKER_FACTS + LAN_FACTS + PORT_FACTS + GPU_FACTS
-"""What an install reads itself: root, Docker, the LAN address default, ports, GPU indexes."""
+ENGINE_FACTS = ROOT_FACTS + DOCKER_FACTS + LAN_FACTS + PORT_FACTS + GPU_FACTS + OS_FACTS
+"""What an install reads itself: root, Docker, the LAN address default, ports, GPU indexes,
+and the distribution (its package tool words the fix when Docker is missing)."""
 
 
 class HostFacts:
@@ -71,7 +73,15 @@ class HostFacts:
     def docker(self) -> DockerFacts:
         """Raises HostError with the fix when Docker is missing or its daemon is down."""
         got = self.gather(DOCKER_FACTS)
-        return docker_facts(got["docker_version"].raw, got["docker_info"].raw, self.host.name)
+        host_os = self.os if got["docker_version"].raw.not_found else None
+        return docker_facts(
+            got["docker_version"].raw, got["docker_info"].raw, self.host.name, host_os
+        )
+
+    @property
+    def os(self) -> Optional[OsInfo]:
+        """The distribution and its package tool (None when no release file is readable)."""
+        return os_from_facts(self.gather(OS_FACTS))
 
     @property
     def is_root(self) -> bool:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
 from installer.errors import HostError, RuntimeFailure
+from installer.facts.osinfo import install_hint
 from installer.hosts.base import Host, Result
 from installer.k8s import labels as K
 
@@ -58,7 +59,7 @@ class Kubectl:
         res = host.run(["sh", "-c", "command -v kubectl"], timeout=30)
         if not res.ok:
             raise HostError(
-                "kubectl not found: install it (Debian: apt-get install kubernetes-client), or "
+                f"kubectl not found: install it ({install_hint(None, 'kubectl')}), or "
                 "run `sealbox k8s render -o DIR` and apply DIR from a machine that has it"
             )
         config = find_kubeconfig(kubeconfig)

@@ -95,9 +95,14 @@ def test_daemon_down_and_not_installed_messages_say_the_fix():
     )
     with pytest.raises(HostError, match="daemon is not running.*systemctl start docker"):
         read_docker_facts(down)
-    missing = RecordedHost({})
-    with pytest.raises(HostError, match="not installed.*apt-get install docker.io"):
+    missing = RecordedHost({})  # no release file either: both families are named
+    with pytest.raises(HostError, match="not installed.*apt-get install -y docker.io.*yum"):
         read_docker_facts(missing)
+    kylin = RecordedHost(
+        {}, files={"/etc/os-release": b'NAME="Kylin Linux Advanced Server"\nID="kylin"\n'}
+    )
+    with pytest.raises(HostError, match=r"not installed.*\(yum install -y docker-engine\)"):
+        read_docker_facts(kylin)  # Kylin's Docker package, and no apt-get hint (issue 22)
 
 
 def test_gpu_indexes_come_from_the_one_nvidia_smi_query():
