@@ -128,12 +128,19 @@ def check_kernel_headers(p: Params, f: Facts) -> Outcome:
     "nvidia-runtime",
     "NVIDIA container runtime registered with Docker (nvidia-docker2 / toolkit)",
     ["docker_info", "nvidia_container_cli"],
-    lambda p: "docker runtime 'nvidia', or nvidia-container-toolkit with Docker >= 19.03",
+    lambda p: (
+        "docker runtime 'nvidia', or nvidia-container-toolkit with Docker >= 19.03"
+        + (f"; nvidia-container-cli >= {p['min']}" if p["min"] else "")
+    ),
     fix="install nvidia-container-toolkit ({install:nvidia-container-toolkit}) or nvidia-docker2 "
     "(>= 2.0.2), restart docker",
+    min="",
 )
 def check_nvidia_runtime(p: Params, f: Facts) -> Outcome:
     i, cli = f["docker_info"], f["nvidia_container_cli"]
+    if p["min"] and not (cli.ok and version_at_least(cli.value, str(p["min"]))):
+        seen = f"nvidia-container-cli {cli.value}" if cli.ok else (cli.error or "not found")
+        return _fail(f"{seen}; the module needs {p['min']}+", "upgrade nvidia-container-toolkit")
     if i.ok and "nvidia" in (i.value.get("Runtimes") or {}):
         return Outcome(
             True, f"runtime 'nvidia' registered (default: {i.value.get('DefaultRuntime')})"

@@ -50,6 +50,12 @@ def by_module(containers: tuple[Container, ...]) -> dict[str, dict[str, Containe
     return out
 
 
+ACCELERATOR_WORDS = {
+    "nvidia": ("GPU", "nvidia-smi lists none; check the NVIDIA driver"),
+    "ascend": ("Ascend NPU", "npu-smi info lists none; check the Ascend NPU driver"),
+}
+
+
 def gpus_for(
     host: Host,
     facts: HostFacts,
@@ -58,26 +64,29 @@ def gpus_for(
     explicit: Optional[list[str]],
     previous: Optional[ModuleRecord],
 ) -> list[str]:
-    """One GPU per instance: --gpus, else the ones recorded, else the host's, round robin."""
-    if spec.gpu == "none":
+    """One accelerator of the spec's kind per instance (an NVIDIA GPU index or an Ascend NPU
+    chip's device number): --gpus, else the ones recorded, else the host's, round robin."""
+    acc = spec.accelerator
+    if acc.kind == "none" or acc.count == 0:
         if explicit:
-            raise UsageError(f"module {spec.name} does not use GPUs; drop --gpus")
+            raise UsageError(f"module {spec.name} uses no GPU or NPU; drop --gpus")
         return []
     if explicit is not None:
         gpus = explicit
     elif previous is not None and previous.gpus:
         gpus = previous.gpus
     else:
-        gpus = facts.gpu_indexes
+        gpus = facts.accelerator_indexes(acc.kind)
+    word, why = ACCELERATOR_WORDS.get(acc.kind, (acc.kind, "check its driver"))
     if gpus and len(gpus) < count and explicit is not None:
         raise UsageError(
-            f"--gpus {','.join(explicit)} gives {len(explicit)} GPU(s) for {count} instances of "
-            f"{spec.name}; name one GPU per instance"
+            f"--gpus {','.join(explicit)} gives {len(explicit)} {word}(s) for {count} instances "
+            f"of {spec.name}; name one {word} per instance"
         )
-    if spec.gpu == "required" and not gpus:
+    if acc.required and not gpus:
         raise HostError(
-            f"module {spec.name} needs a GPU and none was found on {host.name} "
-            f"(nvidia-smi -L lists none); check the NVIDIA driver"
+            f"module {spec.name} needs a{'n' if word[0] in 'AEIOU' else ''} {word} and none was "
+            f"found on {host.name} ({why})"
         )
     return [gpus[i % len(gpus)] for i in range(count)] if gpus else []
 

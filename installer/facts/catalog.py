@@ -14,7 +14,7 @@ from __future__ import annotations
 import shlex
 
 from installer.constants import MANAGED
-from installer.facts import machine, net, parse, runtime
+from installer.facts import accel, machine, net, parse, runtime
 from installer.facts.fact import Fact
 
 
@@ -190,6 +190,26 @@ STATIC_FACTS: dict[str, Fact] = {
         Fact("iptables_input", parse.iptables_chain, {}, command="iptables -S INPUT"),
         Fact("nvidia_smi", machine.nvidia_smi_csv, [], command=NVIDIA_QUERY, may_hang=True),
         Fact("pci_nvidia", machine.pci_devices, [], command=_PCI_NVIDIA, builtin=True),
+        Fact(
+            "npu_smi",
+            accel.npu_smi_info,
+            {},
+            command="npu-smi info",
+            may_hang=True,
+            about="Huawei Ascend NPUs: driver version, chips, health, memory",
+        ),
+        Fact("npu_map", accel.npu_smi_map, [], command="npu-smi info -m", may_hang=True),
+        Fact(
+            "npu_boards",
+            accel.npu_boards,
+            [],
+            command=accel.NPU_BOARDS,
+            may_hang=True,
+            about="each Ascend card's board record (serial number, firmware)",
+        ),
+        Fact(
+            "ascend_devices", parse.existing_paths, [], command=accel.ASCEND_DEVICES, builtin=True
+        ),
         Fact("modules", parse.modules, [], path="/proc/modules"),
         Fact(
             "kernel_headers",

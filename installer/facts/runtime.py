@@ -125,14 +125,35 @@ def docker_facts(
     return build_facts(version.stdout, info.stdout if info.ok else "")
 
 
-def gpu_run_args(facts: DockerFacts, gpu: Optional[str]) -> list[str]:
-    """The `docker run` flags that give a container one GPU, for this engine.
+ASCEND_NODES = ("/dev/davinci_manager", "/dev/devmm_svm", "/dev/hisi_hdc")
+ASCEND_MOUNTS = (
+    "/usr/local/Ascend/driver:/usr/local/Ascend/driver:ro",
+    "/usr/local/dcmi:/usr/local/dcmi:ro",
+    "/usr/local/bin/npu-smi:/usr/local/bin/npu-smi:ro",
+)
+"""Without the Ascend Docker Runtime a container needs the chip's node, the manager nodes and the
+driver's libraries and tools from the host (the driver's own `docker run` examples)."""
 
-    --gpus on Docker >= 19.03; the nvidia runtime (nvidia-docker2) on older engines where it is
-    registered. Raises when a GPU is asked for and the engine can give none.
+
+def gpu_run_args(facts: DockerFacts, gpu: Optional[str], kind: str = "") -> list[str]:
+    """The `docker run` flags that give a container one accelerator, for this engine.
+
+    NVIDIA (kind ''): --gpus on Docker >= 19.03; the nvidia runtime (nvidia-docker2) on older
+    engines where it is registered. Ascend: the 'ascend' runtime with ASCEND_VISIBLE_DEVICES
+    where the Ascend Docker Runtime is registered, else the device nodes and driver mounts.
+    Raises when a GPU is asked for and the engine can give none.
     """
     if gpu is None or gpu == "":
         return []
+    if kind == "ascend":
+        if "ascend" in facts.runtimes:
+            return ["--runtime", "ascend", "-e", f"ASCEND_VISIBLE_DEVICES={gpu}"]
+        argv = ["--device", f"/dev/davinci{gpu}"]
+        for node in ASCEND_NODES:
+            argv += ["--device", node]
+        for mount in ASCEND_MOUNTS:
+            argv += ["-v", mount]
+        return argv
     if facts.supports_gpus_flag:
         return ["--gpus", f"device={gpu}"]
     if facts.has_nvidia_runtime:

@@ -14,6 +14,7 @@ from typing import Any, Iterable, Optional, Sequence
 
 from installer.errors import HostError
 from installer.facts import net
+from installer.facts.accel import ascend_device_indexes
 from installer.facts.catalog import fact
 from installer.facts.fact import FactResult
 from installer.facts.gather import gather
@@ -27,7 +28,8 @@ DOCKER_FACTS = ("docker_version", "docker_info")
 ROOT_FACTS = ("uid",)
 LAN_FACTS = ("ip_addr", "ip_route", "net_ifaces")
 PORT_FACTS = ("ss", "netstat", "listener_cgroups")
-GPU_FACTS = ("nvidia_smi",)
+GPU_FACTS = ("nvidia_smi", "npu_smi", "npu_map")
+"""The accelerators an install places instances on: NVIDIA GPUs and Huawei Ascend NPU chips."""
 VIRT_FACTS = (
     "virt_vm",
     "virt_container",
@@ -92,6 +94,19 @@ class HostFacts:
         """Indexes of the GPUs nvidia-smi lists ([] without a driver)."""
         smi = self["nvidia_smi"]
         return [g["index"] for g in smi.value or []] if smi.ok else []
+
+    def accelerator_indexes(self, kind: str) -> list[str]:
+        """The device numbers of the host's accelerators of ``kind`` ([] without a driver):
+        GPU indexes for 'nvidia', NPU chip device numbers for 'ascend'."""
+        if kind == "nvidia":
+            return self.gpu_indexes
+        if kind == "ascend":
+            got = self.gather(("npu_smi", "npu_map"))
+            smi, mapping = got["npu_smi"], got["npu_map"]
+            if not smi.ok:
+                return []
+            return ascend_device_indexes(smi.value, mapping.value if mapping.ok else None)
+        return []
 
     @property
     def ifaces(self) -> dict[str, net.Iface]:

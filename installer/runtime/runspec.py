@@ -45,7 +45,8 @@ class RunSpec:
     volumes: tuple[VolumeBinding, ...] = ()
     env_file: Optional[str] = None
     command: tuple[str, ...] = ()
-    gpu: Optional[str] = None
+    gpu: Optional[str] = None  # the accelerator device: a GPU index, an Ascend chip's number
+    accelerator: str = ""  # its kind where not NVIDIA ("ascend"); "" = NVIDIA, as before
     bundle_version: str = ""
     module_version: str = ""
     deployment: str = L.DEFAULT_DEPLOYMENT
@@ -55,6 +56,8 @@ class RunSpec:
     def config_hash(self) -> str:
         data = asdict(self)
         data.pop("bundle_version")  # a new bundle with identical content is not a change
+        if not data["accelerator"]:
+            data.pop("accelerator")  # containers made before accelerator kinds keep their hash
         blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()
 
@@ -85,7 +88,7 @@ class RunSpec:
         if self.env_file:
             argv += ["--env-file", self.env_file]
         argv += ["--log-opt", "max-size=50m", "--log-opt", "max-file=3"]
-        argv += gpu_run_args(facts, self.gpu)
+        argv += gpu_run_args(facts, self.gpu, self.accelerator)
         argv.append(self.image_id)  # the signed ID, never the tag: a tag can be moved
         argv += list(self.command)
         return argv
