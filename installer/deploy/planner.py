@@ -21,6 +21,7 @@ from installer.errors import HostError, UsageError
 from installer.events import Reporter
 from installer.facts.snapshot import HostFacts, TemplateFacts
 from installer.hosts.base import Host
+from installer.i18n import _
 from installer.runtime.container import Container
 from installer.runtime.docker import DockerRuntime
 from installer.spec.model import ModuleSpec
@@ -54,6 +55,7 @@ ACCELERATOR_WORDS = {
     "nvidia": ("GPU", "nvidia-smi lists none; check the NVIDIA driver"),
     "ascend": ("Ascend NPU", "npu-smi info lists none; check the Ascend NPU driver"),
 }
+"""How the planner's errors name each kind and say where to look (the driver's own tool)."""
 
 
 def gpus_for(
@@ -85,8 +87,9 @@ def gpus_for(
         )
     if acc.required and not gpus:
         raise HostError(
-            f"module {spec.name} needs a{'n' if word[0] in 'AEIOU' else ''} {word} and none was "
-            f"found on {host.name} ({why})"
+            _(
+                "module {module} needs an accelerator ({word}) and none was found on {host} ({why})"
+            ).format(module=spec.name, word=word, host=host.name, why=why)
         )
     return [gpus[i % len(gpus)] for i in range(count)] if gpus else []
 

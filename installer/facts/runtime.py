@@ -107,7 +107,7 @@ def docker_facts(
     """The engine's view; raises HostError with the fix when Docker is missing or down.
     ``os``: the host's distribution, so the fix names its own package tool."""
     if version.not_found:
-        raise HostError(
+        raise HostError(  # no _(): installer.facts ships inside the license image
             f"Docker is not installed on {host_name}: install it "
             f"({install_hint(os, 'docker')}) and start the daemon"
         )

@@ -134,5 +134,7 @@ def test_the_310_card_gives_its_chips_device_numbers_not_the_card_number() -> No
 
 
 def test_a_required_npu_missing_stops_before_anything_is_created() -> None:
-    with pytest.raises(HostError, match="needs an Ascend NPU and none was found.*npu-smi"):
+    with pytest.raises(
+        HostError, match=r"needs an accelerator \(Ascend NPU\) and none was found.*npu-smi"
+    ):
         install(1, runtime=True, npu_smi="")
