@@ -100,3 +100,33 @@ def test_the_device_nodes_loop_reads_a_fixture_tree(tmp_path: Path) -> None:
         "/dev/devmm_svm",
         "/dev/hisi_hdc",
     ]
+
+
+def test_the_board_loop_asks_each_card_once(tmp_path: Path) -> None:
+    """The facts loop over `npu-smi info -m` (a stand-in npu-smi that replays the recorded
+    310 host): card 6 carries four chips and an Mcu, its board is read once."""
+    import subprocess
+
+    fake = tmp_path / "npu-smi"
+    calls = tmp_path / "calls"
+    mapping = ASCEND / "npu-smi-info-m-310-4chip.txt"
+    board = ASCEND / "npu-smi-board-310.txt"
+    fake.write_text(
+        "#!/bin/sh\n"
+        f'echo "$*" >> {calls}\n'
+        f'case "$*" in "info -m") cat {mapping};; "info -t board -i 6") sed 1d {board};; '
+        "*) exit 2;; esac\n"
+    )
+    fake.chmod(0o755)
+    from installer.facts.accel import NPU_BOARDS
+
+    res = subprocess.run(
+        ["sh", "-c", NPU_BOARDS],
+        capture_output=True,
+        text=True,
+        env={"PATH": f"{tmp_path}:/usr/bin:/bin"},
+        check=True,
+    )
+    boards = npu_boards(Result(NPU_BOARDS, 0, res.stdout))
+    assert [(b["npu"], b["Serial Number"]) for b in boards] == [("6", "033GWL10LB000840")]
+    assert calls.read_text().splitlines() == ["info -m", "info -t board -i 6"]
