@@ -2,12 +2,19 @@
 
 ``KINDS`` maps an item id to its ``CheckKind``; ``ItemSpec`` is one item of a profile. The kinds
 live in ``checks_host`` (machine), ``checks_docker`` (engine, SELinux, firewall), ``checks_gpu``
-and ``checks_site`` (VM, LAN, ports, time); ``kinds`` holds the registry they fill.
+(NVIDIA), ``checks_npu`` (Huawei Ascend) and ``checks_site`` (VM, LAN, ports, time); ``kinds`` holds the registry they fill.
 """
 
 from __future__ import annotations
 
-from envcheck import checks_docker, checks_gpu, checks_host, checks_podman, checks_site
+from envcheck import (
+    checks_docker,
+    checks_gpu,
+    checks_host,
+    checks_npu,
+    checks_podman,
+    checks_site,
+)
 from envcheck.kinds import KINDS, CheckKind, Facts, ItemSpec, Outcome, Params
 
 
@@ -29,6 +36,7 @@ __all__ = [
     "checks_docker",
     "checks_gpu",
     "checks_host",
+    "checks_npu",
     "checks_podman",
     "checks_site",
     "with_install_path",

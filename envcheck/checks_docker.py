@@ -18,7 +18,7 @@ from installer.i18n import _, joined
     _("Docker engine installed"),
     ["docker_version"],
     lambda p: _("docker command present"),
-    fix=_("install docker-ce (or the distribution's docker) from the offline repo"),
+    fix=_("install Docker from the offline repo: {install:docker}"),
 )
 def check_docker_installed(p: Params, f: Facts) -> Outcome:
     v = f["docker_version"]

@@ -120,7 +120,7 @@ def check_nouveau(p: Params, f: Facts) -> Outcome:
     _("kernel headers for the running kernel (to build the NVIDIA driver)"),
     ["kernel_headers", "uname"],
     lambda p: _("/lib/modules/$(uname -r)/build present"),
-    fix=_("install kernel-devel-$(uname -r) / linux-headers-$(uname -r)"),
+    fix=_("install the headers of the running kernel: {install:kernel-headers}"),
 )
 def check_kernel_headers(p: Params, f: Facts) -> Outcome:
     h = f["kernel_headers"]
@@ -138,11 +138,21 @@ def check_kernel_headers(p: Params, f: Facts) -> Outcome:
     "nvidia-runtime",
     _("NVIDIA container runtime registered with Docker (nvidia-docker2 / toolkit)"),
     ["docker_info", "nvidia_container_cli"],
-    lambda p: _("docker runtime 'nvidia', or nvidia-container-toolkit with Docker >= 19.03"),
-    fix=_("install nvidia-docker2 (>= 2.0.2) or nvidia-container-toolkit, restart docker"),
+    lambda p: (
+        _("docker runtime 'nvidia', or nvidia-container-toolkit with Docker >= 19.03")
+        + (_("; nvidia-container-cli >= {min}").format(min=p["min"]) if p["min"] else "")
+    ),
+    fix=_(
+        "install nvidia-container-toolkit ({install:nvidia-container-toolkit}) or nvidia-docker2 "
+        "(>= 2.0.2), restart docker"
+    ),
+    min="",
 )
 def check_nvidia_runtime(p: Params, f: Facts) -> Outcome:
     i, cli = f["docker_info"], f["nvidia_container_cli"]
+    if p["min"] and not (cli.ok and version_at_least(cli.value, str(p["min"]))):
+        seen = f"nvidia-container-cli {cli.value}" if cli.ok else (cli.error or "not found")
+        return _fail(f"{seen}; the module needs {p['min']}+", "upgrade nvidia-container-toolkit")
     if i.ok and "nvidia" in (i.value.get("Runtimes") or {}):
         return Outcome(
             True,

@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 from envcheck.kinds import KINDS, Facts, Outcome, Params, _fail, _gb, _kind
 from installer.facts.fact import FactResult
+from installer.facts.osinfo import NAMES, OS_FACTS, os_from_facts
 from installer.facts.parse import version_at_least
 from installer.i18n import _, joined
 
 # --- OS, hardware ---------------------------------------------------------------------------
 
-OS_NAMES = {
-    "centos": "CentOS",
-    "rhel": "RHEL",
-    "rocky": "Rocky",
-    "almalinux": "AlmaLinux",
-    "ol": "Oracle Linux",
-    "ubuntu": "Ubuntu",
-    "debian": "Debian",
-    "sles": "SUSE",
-    "opensuse-leap": "openSUSE Leap",
-    "kylin": "Kylin",
-    "uos": "UOS",
-}
+OS_NAMES = NAMES
 
 
 def _os_requirement(p: Params) -> str:
@@ -32,7 +23,7 @@ def _os_requirement(p: Params) -> str:
 @_kind(
     "os",
     _("operating system and version"),
-    ["os_release", "redhat_release"],
+    list(OS_FACTS),
     _os_requirement,
     fix=_("install on a supported distribution"),
     min={
@@ -47,25 +38,28 @@ def _os_requirement(p: Params) -> str:
         "opensuse-leap": "15",
         "kylin": "10",
         "uos": "20",
+        "openeuler": "20.03",
     },
 )
 def check_os(p: Params, f: Facts) -> Outcome:
+    """Kylin's minimum is 'V10' or, with a service pack, '10.2' (= V10 SP2): os-release says
+    V10 for every SP, the codename or /etc/.productinfo tells them apart (facts.osinfo)."""
     rel = f["os_release"]
-    if not rel.ok:
+    info = os_from_facts(f)
+    if info is None:
         return _fail(_("cannot read /etc/os-release: {error}").format(error=rel.error))
-    os_id = rel.value.get("ID", "").lower()
-    version = rel.value.get("VERSION_ID", "")
-    if os_id in ("centos", "rhel") and f["redhat_release"].ok:
-        version = f["redhat_release"].value  # 7.9.2009: os-release only says 7
-    shown = f"{rel.value.get('PRETTY_NAME') or os_id} (ID={os_id}, version {version or '?'})"
-    minimum = p["min"].get(os_id)
+    shown = f"{info.pretty} (ID={info.id}, version {info.version or '?'})"
+    minimum = p["min"].get(info.id)
     if minimum is None:
         return _fail(_("{shown}: not a supported distribution").format(shown=shown))
-    if not version_at_least(version, str(minimum)):
+    wanted = str(minimum)
+    if info.id == "kylin":
+        wanted = re.sub(r"^V?(\d+)\s*SP(\d+)$", r"\1.\2", wanted.strip(), flags=re.I)
+    if not version_at_least(info.version_key, wanted):
         return _fail(
             _("{shown}: older than {minimum}").format(shown=shown, minimum=minimum),
             _("upgrade to {os_names} {minimum}+").format(
-                os_names=OS_NAMES.get(os_id), minimum=minimum
+                os_names=OS_NAMES.get(info.id), minimum=minimum
             ),
         )
     return Outcome(True, shown)
@@ -172,7 +166,7 @@ def check_disk_docker(p: Params, f: Facts) -> Outcome:
     _("Linux kernel version"),
     ["uname"],
     lambda p: f">= {p['min']}",
-    fix=_("upgrade the kernel"),
+    fix=_("upgrade the kernel (the distribution's kernel package) and reboot"),
     min="3.10",
 )
 def check_kernel(p: Params, f: Facts) -> Outcome:
@@ -207,7 +201,7 @@ def check_glibc(p: Params, f: Facts) -> Outcome:
     _("C compiler (to build the NVIDIA driver module)"),
     ["gcc"],
     lambda p: f">= {p['min']}",
-    fix=_("install gcc from the distribution"),
+    fix=_("install gcc from the distribution: {install:gcc}"),
     min="4.8.2",
 )
 def check_gcc(p: Params, f: Facts) -> Outcome:

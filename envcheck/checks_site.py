@@ -112,7 +112,7 @@ def check_ports(p: Params, f: Facts) -> Outcome:
     _("clock synchronised (license dates, logs)"),
     ["timedatectl", "chronyc", "ntpstat"],
     lambda p: _("NTP/chrony synchronised"),
-    fix=_("enable chronyd or ntpd against the customer's time server"),
+    fix=_("{install:chrony}, then enable chronyd against the customer's time server"),
 )
 def check_time(p: Params, f: Facts) -> Outcome:
     said = []

@@ -12,9 +12,10 @@ from envcheck.checks_podman import FOR_PODMAN
 from envcheck.profiles import MERGE_DICTS, Catalog, default_catalog
 from installer.errors import UsageError
 from installer.facts.fact import FactResult
+from installer.facts.osinfo import OS_FACTS, os_from_facts, render_fix
 from installer.facts.snapshot import HostFacts
 from installer.hosts.base import Host
-from installer.i18n import _, english
+from installer.i18n import Text, _, english
 
 CONCLUSION = "The conclusion of environment checking is: {}"
 
@@ -114,6 +115,14 @@ class Report:
         if raw:
             out["facts"] = {k: v.to_dict() for k, v in sorted(self.facts.items())}
         return out
+
+
+def _fix_for(text: str, host_os: Any) -> str:
+    """The fix with this host's package command in place of ``{install:pkg}``, in both the
+    user's language and the English that ``--json`` carries."""
+    if isinstance(text, Text):
+        return Text(render_fix(str(text), host_os), render_fix(text.english, host_os))
+    return render_fix(text, host_os)
 
 
 def resolve_profiles(names: Sequence[str], catalog: Optional[Catalog] = None) -> list[str]:
@@ -261,8 +270,10 @@ def build_plan(
 
 
 def needed_facts(plan: Sequence[tuple[str, ItemSpec]]) -> list[str]:
-    """The fact keys a plan's checks read (what a run asks its snapshot to gather)."""
-    return sorted({key for _, spec in plan for key in spec.kind.facts(spec.merged())})
+    """The fact keys a plan's checks read (what a run asks its snapshot to gather), plus the
+    OS facts every fix's install command is worded from (small files, same round trip)."""
+    keys = {key for _, spec in plan for key in spec.kind.facts(spec.merged())}
+    return sorted(keys | set(OS_FACTS))
 
 
 def for_podman(plan: Sequence[tuple[str, ItemSpec]]) -> list[tuple[str, ItemSpec]]:
@@ -311,6 +322,7 @@ def run_checks(
             if item in FOR_PODMAN:
                 skips.add(f"{scope}/{FOR_PODMAN[item]}" if scope else FOR_PODMAN[item])
     facts_read = snapshot.gather(needed_facts(plan))
+    host_os = os_from_facts(facts_read)
     items = []
     for prof, spec in plan:
         params = spec.merged()
@@ -331,7 +343,7 @@ def run_checks(
                 required=spec.required,
                 passed=outcome.passed,
                 skipped=spec.id in skips or f"{prof}/{spec.id}" in skips,
-                fix="" if outcome.passed else (outcome.fix or kind.fix),
+                fix="" if outcome.passed else _fix_for(outcome.fix or kind.fix, host_os),
                 error=error,
             )
         )

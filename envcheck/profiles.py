@@ -17,7 +17,7 @@ from typing import Any, Mapping, Optional
 from installer.errors import SpecError, UsageError
 from installer.i18n import _
 from installer.spec.load import load_modules
-from installer.spec.model import ModuleSpec
+from installer.spec.model import Accelerator, ModuleSpec
 from installer.spec.order import install_order
 
 BASE: list[dict[str, Any]] = [
@@ -78,14 +78,38 @@ class Catalog:
         return list(self.profiles) + list(self.aliases)
 
 
+def accelerator_items(acc: Accelerator, listed: set[str]) -> list[dict[str, Any]]:
+    """The items a module's ``accelerator:`` asks for (accelerators as data): its kind's driver,
+    devices and container runtime, with the spec's count, memory and versions; required as the
+    accelerator is. Items the module's profile lists itself are left as it states them."""
+    if acc.kind == "none" or acc.count == 0:
+        return []
+    memory = {"min_memory_gb": acc.memory_gb} if acc.memory_gb else {}
+    if acc.kind == "nvidia":
+        wanted: list[dict[str, Any]] = [
+            {"id": "nvidia-driver"},
+            {"id": "gpu", "min_count": acc.count, **memory},
+            {"id": "nvidia-runtime", **({"min": acc.runtime} if acc.runtime else {})},
+        ]
+        if acc.driver:
+            wanted.append({"id": "nvidia-driver-recommended", "min": acc.driver})
+    else:
+        wanted = [
+            {"id": "npu-driver", **({"min": acc.driver} if acc.driver else {})},
+            {"id": "npu", "min_count": acc.count, **memory},
+            {"id": "ascend-runtime"},
+        ]
+    return [{**w, "required": acc.required} for w in wanted if w["id"] not in listed]
+
+
 def catalog_from_specs(specs: Mapping[str, ModuleSpec]) -> Catalog:
-    """Generic profiles plus one per module that declares a ``check_profile`` or ``envcheck``
-    items (a module with neither is not checked); item ids and thresholds are validated here,
+    """Generic profiles plus one per module that declares a ``check_profile``, ``envcheck``
+    items or an ``accelerator`` (a module with none of them is not checked); item ids and thresholds are validated here,
     with the spec file in the error."""
     cat = Catalog()
     for name, spec in specs.items():
         prof = spec.check_profile
-        if prof is None and not spec.envcheck:
+        if prof is None and not spec.envcheck and not accelerator_items(spec.accelerator, set()):
             continue
         if name in cat.profiles or name in cat.aliases:
             raise SpecError(
@@ -99,6 +123,8 @@ def catalog_from_specs(specs: Mapping[str, ModuleSpec]) -> Catalog:
             items = list(PROFILES["default"]["items"])
             if spec.ports:
                 items.append({"id": "ports", "ports": [p.port for p in spec.ports]})
+        listed = {str(i.get("id")) for i in [*items, *spec.envcheck]}
+        items += accelerator_items(spec.accelerator, listed)
         cat.profiles[name] = {
             "about": prof.about if prof and prof.about else spec.description,
             "items": items,

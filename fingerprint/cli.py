@@ -221,7 +221,7 @@ def _row(r: MachineRecord, flags: List[str]) -> List[str]:
     virt = f"VM: {vm}" if vm else "physical"
     if labels.get("container"):
         virt += f", container: {labels['container']}"
-    gpus = labels.get("gpus") or []
+    gpus = (labels.get("gpus") or []) + (labels.get("npus") or [])
     return [
         r.name,
         r.host,

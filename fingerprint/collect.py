@@ -37,6 +37,8 @@ FACTS = (
     "ip_addr",
     "ip_route",
     "nvidia_smi",
+    "npu_smi",
+    "npu_boards",
     *VIRT_FACTS,
 )
 """The facts a fingerprint reads (``cpu_flags`` is the first CPU's block: model and flags)."""

@@ -239,6 +239,7 @@ _LABELS_DIFFED = (
     "cpu_model",
     "memory_bytes",
     "gpus",
+    "npus",
     "vm",
 )
 

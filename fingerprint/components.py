@@ -204,6 +204,27 @@ def _gpus(f: Facts) -> Tuple[List[str], List[str], Optional[str]]:
     return models, uuids, None
 
 
+def _npus(f: Facts) -> Tuple[List[str], List[str], Optional[str]]:
+    """Ascend chips by name (labels) and each board's serial (``npu-smi info -t board``).
+    No reason when npu-smi is absent: most machines have no Ascend card (unlike a GPU, whose
+    missing driver is worth saying)."""
+    smi, boards = f.get("npu_smi"), f.get("npu_boards")
+    if smi is None or boards is None or boards.raw.not_found:
+        return [], [], None
+    models = [c["name"] for c in (smi.value or {}).get("npus", [])] if smi.ok else []
+    serials: List[str] = []
+    rejected = ""
+    for board in boards.value or []:
+        value, why = clean_value("npu_serials", board.get("Serial Number", ""))
+        if value:
+            serials.append(value)
+        else:
+            rejected = f"NPU {board.get('npu')}: {why}"
+    if serials:
+        return models, serials, None
+    return models, [], rejected or f"npu-smi listed no board serial ({boards.error or 'none'})"
+
+
 def _os_name(f: Facts) -> Optional[str]:
     osr = f["os_release"]
     if osr.ok and (osr.value.get("PRETTY_NAME") or osr.value.get("NAME")):
@@ -264,6 +285,12 @@ def build_fingerprint(f: Facts) -> Fingerprint:
     elif gpu_why:
         missing["gpu_uuids"] = gpu_why
 
+    npu_models, npu_serials, npu_why = _npus(f)
+    if npu_serials:
+        raw["npu_serials"] = tuple(npu_serials)
+    elif npu_why:
+        missing["npu_serials"] = npu_why
+
     mem = f["meminfo"].value.get("MemTotal") if f["meminfo"].ok else None
     host = f["hostname"].value if f["hostname"].ok else None
     uname = f["uname"].value if f["uname"].ok else {}
@@ -279,6 +306,7 @@ def build_fingerprint(f: Facts) -> Fingerprint:
         "cpu_count": cpu_count,
         "memory_bytes": mem * 1024 if mem else None,
         "gpus": gpu_models,
+        "npus": npu_models,
         "nics": sorted(nic_names),
         "ignored_nics": sorted(ignored),
         "collected_as_root": uid == 0 if uid is not None else None,

@@ -24,7 +24,7 @@ def _norm_v1(kind: str, value: str) -> str:
     value = _SPACES.sub(" ", value.replace("\x00", "").strip())
     if kind in ("machine_id", "product_uuid", "macs", "gpu_uuids"):
         return value.lower()
-    if kind in ("board_serial", "system_serial", "disk_serials"):
+    if kind in ("board_serial", "system_serial", "disk_serials", "npu_serials"):
         return value.upper()
     return value
 

@@ -23,6 +23,7 @@ COMPONENTS: Tuple[str, ...] = (
     "macs",
     "cpu_model",
     "gpu_uuids",
+    "npu_serials",
 )
 """Component kinds in display order. Multi-valued kinds end in ``s`` (sets of hashes)."""
 
@@ -35,6 +36,7 @@ COMPONENT_TITLES: Dict[str, str] = {
     "macs": "physical NIC MACs",
     "cpu_model": "CPU model",
     "gpu_uuids": "GPU UUIDs",
+    "npu_serials": "Ascend NPU board serials",
 }
 
 IDENTITY_COMPONENTS: Tuple[str, ...] = tuple(c for c in COMPONENTS if c != "cpu_model")

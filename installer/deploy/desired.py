@@ -110,6 +110,7 @@ def desired_module(
             "instance": index,
             "instance_count": count,
             "gpu": gpu if gpu is not None else "",
+            "accelerator": spec.accelerator.kind if gpu is not None else "",
             "ports": ports,
             "network": spec.network,
             "container_name": name,
@@ -168,6 +169,9 @@ def desired_module(
             env_file=env_file,
             command=command,
             gpu=gpu,
+            accelerator=spec.accelerator.kind
+            if gpu is not None and spec.accelerator.kind != "nvidia"
+            else "",
             bundle_version=manifest.version,
             module_version=spec.version,
             deployment=store.deployment_id,

@@ -54,6 +54,13 @@ def by_module(containers: tuple[Container, ...]) -> dict[str, dict[str, Containe
     return out
 
 
+ACCELERATOR_WORDS = {
+    "nvidia": ("GPU", "nvidia-smi lists none; check the NVIDIA driver"),
+    "ascend": ("Ascend NPU", "npu-smi info lists none; check the Ascend NPU driver"),
+}
+"""How the planner's errors name each kind and say where to look (the driver's own tool)."""
+
+
 def gpus_for(
     host: Host,
     facts: HostFacts,
@@ -62,11 +69,13 @@ def gpus_for(
     explicit: Optional[list[str]],
     previous: Optional[ModuleRecord],
 ) -> list[str]:
-    """One GPU per instance: --gpus, else the ones recorded, else the host's, round robin."""
-    if spec.gpu == "none":
+    """One accelerator of the spec's kind per instance (an NVIDIA GPU index or an Ascend NPU
+    chip's device number): --gpus, else the ones recorded, else the host's, round robin."""
+    acc = spec.accelerator
+    if acc.kind == "none" or acc.count == 0:
         if explicit:
             raise UsageError(
-                _("module {name} does not use GPUs; drop --gpus").format(name=spec.name)
+                _("module {name} uses no GPU or NPU; drop --gpus").format(name=spec.name)
             )
         return []
     if explicit is not None:
@@ -74,20 +83,25 @@ def gpus_for(
     elif previous is not None and previous.gpus:
         gpus = previous.gpus
     else:
-        gpus = facts.gpu_indexes
+        gpus = facts.accelerator_indexes(acc.kind)
+    word, why = ACCELERATOR_WORDS.get(acc.kind, (acc.kind, "check its driver"))
     if gpus and len(gpus) < count and explicit is not None:
         raise UsageError(
             _(
-                "--gpus {explicit} gives {n_explicit} GPU(s) for {count} instances of {name}; name one GPU per instance"
+                "--gpus {explicit} gives {n_explicit} {word}(s) for {count} instances of {name}; name one {word} per instance"
             ).format(
-                explicit=",".join(explicit), n_explicit=len(explicit), count=count, name=spec.name
+                explicit=",".join(explicit),
+                n_explicit=len(explicit),
+                word=word,
+                count=count,
+                name=spec.name,
             )
         )
-    if spec.gpu == "required" and not gpus:
+    if acc.required and not gpus:
         raise HostError(
             _(
-                "module {name} needs a GPU and none was found on {name2} (nvidia-smi -L lists none); check the NVIDIA driver"
-            ).format(name=spec.name, name2=host.name)
+                "module {module} needs an accelerator ({word}) and none was found on {host} ({why})"
+            ).format(module=spec.name, word=word, host=host.name, why=why)
         )
     return [gpus[i % len(gpus)] for i in range(count)] if gpus else []
 

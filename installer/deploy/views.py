@@ -36,6 +36,7 @@ def available(specs: dict[str, ModuleSpec], store: StateStore, host: Host) -> li
                 "installed": (rec is not None) if readable else None,
                 "installed_version": rec.version if rec else None,
                 "gpu": spec.gpu,
+                "accelerator": spec.accelerator.kind,
                 "ports": {p.name: p.port for p in spec.ports},
             }
         )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import shlex
 
 from installer.constants import MANAGED
-from installer.facts import machine, net, parse, podman, runtime
+from installer.facts import accel, machine, net, parse, podman, runtime
 from installer.facts.fact import Fact
 
 
@@ -72,6 +72,8 @@ done; true"""
 
 _MARKERS = r"""for p in /.dockerenv /run/.containerenv; do [ -e "$R$p" ] && echo "$p"; done; true"""
 
+_PKG_TOOLS = r"""for p in /usr/bin/dnf /usr/bin/yum /usr/bin/apt-get /usr/bin/zypper; do [ -x "$R$p" ] && echo "$p"; done; true"""
+
 _UID = r"""while IFS= read -r l; do case $l in Uid:*) printf '%s\n' "$l";; esac; done 2>/dev/null <"$R/proc/self/status"; true"""
 
 _ROOT_MOUNT = r"""while read -r a b mm rt mp rest; do [ "$mp" = / ] && printf '%s %s\n' "$mm" "$rest"; done 2>/dev/null <"$R/proc/self/mountinfo"; true"""
@@ -116,6 +118,22 @@ STATIC_FACTS: dict[str, Fact] = {
         # --- OS, kernel, CPU, memory -------------------------------------------------------
         Fact("os_release", parse.os_release, {}, path="/etc/os-release", about="distribution"),
         Fact("redhat_release", parse.redhat_release, "", path="/etc/redhat-release", lines=1),
+        Fact(
+            "system_release",
+            parse.file_text,
+            "",
+            path="/etc/system-release",
+            lines=1,
+            about="Kylin, openEuler, UOS (RPM line): their release line ('... release V10 (Sword)')",
+        ),
+        Fact(
+            "product_info",
+            parse.file_text,
+            "",
+            path="/etc/.productinfo",
+            about="Kylin's build line with the service pack: 'release V10 (SP1) /(Tercel)-...'",
+        ),
+        Fact("pkg_tools", parse.existing_paths, [], command=_PKG_TOOLS, builtin=True),
         Fact("uname", parse.uname, {}, command="uname -r -m", about="kernel and machine"),
         Fact("cpu_count", parse.count, 0, command="grep -c ^processor /proc/cpuinfo"),
         Fact(
@@ -193,6 +211,26 @@ STATIC_FACTS: dict[str, Fact] = {
         Fact("iptables_input", parse.iptables_chain, {}, command="iptables -S INPUT"),
         Fact("nvidia_smi", machine.nvidia_smi_csv, [], command=NVIDIA_QUERY, may_hang=True),
         Fact("pci_nvidia", machine.pci_devices, [], command=_PCI_NVIDIA, builtin=True),
+        Fact(
+            "npu_smi",
+            accel.npu_smi_info,
+            {},
+            command="npu-smi info",
+            may_hang=True,
+            about="Huawei Ascend NPUs: driver version, chips, health, memory",
+        ),
+        Fact("npu_map", accel.npu_smi_map, [], command="npu-smi info -m", may_hang=True),
+        Fact(
+            "npu_boards",
+            accel.npu_boards,
+            [],
+            command=accel.NPU_BOARDS,
+            may_hang=True,
+            about="each Ascend card's board record (serial number, firmware)",
+        ),
+        Fact(
+            "ascend_devices", parse.existing_paths, [], command=accel.ASCEND_DEVICES, builtin=True
+        ),
         Fact("modules", parse.modules, [], path="/proc/modules"),
         Fact(
             "kernel_headers",

@@ -14,6 +14,7 @@ from typing import Any, Optional
 
 from installer.errors import HostError
 from installer.facts.fact import Unavailable
+from installer.facts.osinfo import OsInfo, install_hint
 from installer.hosts.base import Result
 from installer.i18n import _
 
@@ -103,13 +104,16 @@ def build_facts(version_out: str, info_out: str) -> DockerFacts:
     )
 
 
-def docker_facts(version: Result, info: Result, host_name: str) -> DockerFacts:
-    """The engine's view; raises HostError with the fix when Docker is missing or down."""
+def docker_facts(
+    version: Result, info: Result, host_name: str, os: Optional[OsInfo] = None
+) -> DockerFacts:
+    """The engine's view; raises HostError with the fix when Docker is missing or down.
+    ``os``: the host's distribution, so the fix names its own package tool."""
     if version.not_found:
         raise HostError(
             _(
-                "Docker is not installed on {host_name}: install it (Debian/Ubuntu: apt-get install docker.io; CentOS/RHEL: docker-ce) and start the daemon"
-            ).format(host_name=host_name)
+                "Docker is not installed on {host_name}: install it ({hint}) and start the daemon"
+            ).format(host_name=host_name, hint=install_hint(os, "docker"))
         )
     client, server, _unused = parse_docker_version(version.stdout)
     if not version.ok or not server:
@@ -128,14 +132,35 @@ def docker_facts(version: Result, info: Result, host_name: str) -> DockerFacts:
     return build_facts(version.stdout, info.stdout if info.ok else "")
 
 
-def gpu_run_args(facts: DockerFacts, gpu: Optional[str]) -> list[str]:
-    """The `docker run` flags that give a container one GPU, for this engine.
+ASCEND_NODES = ("/dev/davinci_manager", "/dev/devmm_svm", "/dev/hisi_hdc")
+ASCEND_MOUNTS = (
+    "/usr/local/Ascend/driver:/usr/local/Ascend/driver:ro",
+    "/usr/local/dcmi:/usr/local/dcmi:ro",
+    "/usr/local/bin/npu-smi:/usr/local/bin/npu-smi:ro",
+)
+"""Without the Ascend Docker Runtime a container needs the chip's node, the manager nodes and the
+driver's libraries and tools from the host (the driver's own `docker run` examples)."""
 
-    --gpus on Docker >= 19.03; the nvidia runtime (nvidia-docker2) on older engines where it is
-    registered; a CDI device on Podman. Raises when a GPU is asked for and the engine can give none.
+
+def gpu_run_args(facts: DockerFacts, gpu: Optional[str], kind: str = "") -> list[str]:
+    """The `docker run` flags that give a container one accelerator, for this engine.
+
+    NVIDIA (kind ''): --gpus on Docker >= 19.03; the nvidia runtime (nvidia-docker2) on older
+    engines where it is registered; a CDI device on Podman. Ascend: the 'ascend' runtime with
+    ASCEND_VISIBLE_DEVICES where the Ascend Docker Runtime is registered, else the device nodes
+    and driver mounts. Raises when a GPU is asked for and the engine can give none.
     """
     if gpu is None or gpu == "":
         return []
+    if kind == "ascend":
+        if "ascend" in facts.runtimes:
+            return ["--runtime", "ascend", "-e", f"ASCEND_VISIBLE_DEVICES={gpu}"]
+        argv = ["--device", f"/dev/davinci{gpu}"]
+        for node in ASCEND_NODES:
+            argv += ["--device", node]
+        for mount in ASCEND_MOUNTS:
+            argv += ["-v", mount]
+        return argv
     if facts.engine == "podman":
         # Podman takes the NVIDIA Container Toolkit's CDI devices (`nvidia-ctk cdi generate
         # --output=/etc/cdi/nvidia.yaml` once per host), not Docker's --gpus hook.

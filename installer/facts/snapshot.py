@@ -14,10 +14,12 @@ from typing import Any, Iterable, Optional, Sequence
 
 from installer.errors import HostError
 from installer.facts import net
+from installer.facts.accel import ascend_device_indexes
 from installer.facts.catalog import fact
 from installer.facts.fact import FactResult
 from installer.facts.gather import gather
 from installer.facts.machine import Virt, virtualization
+from installer.facts.osinfo import OS_FACTS, OsInfo, os_from_facts
 from installer.facts.podman import podman_facts
 from installer.facts.ports import Listener, judge_port, listeners, published_ports
 from installer.facts.runtime import DockerFacts, docker_facts
@@ -34,7 +36,8 @@ command is installed, else Podman where its command is, else Docker (and its ins
 ROOT_FACTS = ("uid",)
 LAN_FACTS = ("ip_addr", "ip_route", "net_ifaces")
 PORT_FACTS = ("ss", "netstat", "listener_cgroups")
-GPU_FACTS = ("nvidia_smi",)
+GPU_FACTS = ("nvidia_smi", "npu_smi", "npu_map")
+"""The accelerators an install places instances on: NVIDIA GPUs and Huawei Ascend NPU chips."""
 VIRT_FACTS = (
     "virt_vm",
     "virt_container",
@@ -44,9 +47,10 @@ VIRT_FACTS = (
     "systemd_container",
     "cgroup1",
 )
-ENGINE_FACTS = ROOT_FACTS + DOCKER_FACTS + LAN_FACTS + PORT_FACTS + GPU_FACTS
-"""What an install reads itself: root, Docker, the LAN address default, ports, GPU indexes
-(a Podman host reads PODMAN_FACTS in Docker's place: `runtime_facts`)."""
+ENGINE_FACTS = ROOT_FACTS + DOCKER_FACTS + LAN_FACTS + PORT_FACTS + GPU_FACTS + OS_FACTS
+"""What an install reads itself: root, Docker, the LAN address default, ports, GPU indexes,
+and the distribution (its package tool words the fix when Docker is missing). A Podman host
+reads PODMAN_FACTS in Docker's place: `runtime_facts`."""
 
 
 def runtime_facts(kind: str) -> tuple[str, ...]:
@@ -108,7 +112,15 @@ class HostFacts:
             got = self.gather(PODMAN_FACTS)
             return podman_facts(got["podman_version"].raw, got["podman_info"].raw, self.host.name)
         got = self.gather(DOCKER_FACTS)
-        return docker_facts(got["docker_version"].raw, got["docker_info"].raw, self.host.name)
+        host_os = self.os if got["docker_version"].raw.not_found else None
+        return docker_facts(
+            got["docker_version"].raw, got["docker_info"].raw, self.host.name, host_os
+        )
+
+    @property
+    def os(self) -> Optional[OsInfo]:
+        """The distribution and its package tool (None when no release file is readable)."""
+        return os_from_facts(self.gather(OS_FACTS))
 
     @property
     def is_root(self) -> bool:
@@ -119,6 +131,19 @@ class HostFacts:
         """Indexes of the GPUs nvidia-smi lists ([] without a driver)."""
         smi = self["nvidia_smi"]
         return [g["index"] for g in smi.value or []] if smi.ok else []
+
+    def accelerator_indexes(self, kind: str) -> list[str]:
+        """The device numbers of the host's accelerators of ``kind`` ([] without a driver):
+        GPU indexes for 'nvidia', NPU chip device numbers for 'ascend'."""
+        if kind == "nvidia":
+            return self.gpu_indexes
+        if kind == "ascend":
+            got = self.gather(("npu_smi", "npu_map"))
+            smi, mapping = got["npu_smi"], got["npu_map"]
+            if not smi.ok:
+                return []
+            return ascend_device_indexes(smi.value, mapping.value if mapping.ok else None)
+        return []
 
     @property
     def ifaces(self) -> dict[str, net.Iface]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
 from installer.errors import HostError, RuntimeFailure
+from installer.facts.osinfo import install_hint
 from installer.hosts.base import Host, Result
 from installer.i18n import _
 from installer.k8s import labels as K
@@ -60,9 +61,9 @@ class Kubectl:
         if not res.ok:
             raise HostError(
                 _(
-                    "kubectl not found: install it (Debian: apt-get install kubernetes-client), or "
+                    "kubectl not found: install it ({hint}), or "
                     "run `sealbox k8s render -o DIR` and apply DIR from a machine that has it"
-                )
+                ).format(hint=install_hint(None, "kubectl"))
             )
         config = find_kubeconfig(kubeconfig)
         if config is None:

@@ -48,7 +48,8 @@ class RunSpec:
     volumes: tuple[VolumeBinding, ...] = ()
     env_file: Optional[str] = None
     command: tuple[str, ...] = ()
-    gpu: Optional[str] = None
+    gpu: Optional[str] = None  # the accelerator device: a GPU index, an Ascend chip's number
+    accelerator: str = ""  # its kind where not NVIDIA ("ascend"); "" = NVIDIA, as before
     bundle_version: str = ""
     module_version: str = ""
     deployment: str = L.DEFAULT_DEPLOYMENT
@@ -61,6 +62,8 @@ class RunSpec:
         data.pop("bundle_version")  # a new bundle with identical content is not a change
         if not data["ulimits"]:
             data.pop("ulimits")  # hosts that set none keep the hash they had before the field
+        if not data["accelerator"]:
+            data.pop("accelerator")  # containers made before accelerator kinds keep their hash
         # English: a hash must not change with the user's language (it would recreate)
         blob = json.dumps(english_tree(data), sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()
@@ -95,7 +98,7 @@ class RunSpec:
         argv += log_args(cli)
         for limit in self.ulimits:
             argv += ["--ulimit", limit]
-        argv += gpu_run_args(facts, self.gpu)
+        argv += gpu_run_args(facts, self.gpu, self.accelerator)
         argv.append(self.image_id)  # the signed ID, never the tag: a tag can be moved
         argv += list(self.command)
         return argv

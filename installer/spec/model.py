@@ -121,12 +121,18 @@ class WiredTo:
 
 @dataclass(frozen=True)
 class Accelerator:
-    """What accelerator the module needs. `gpu:` is the older word for NVIDIA only."""
+    """What accelerator the module needs. `gpu:` is the older word for NVIDIA only.
+
+    Each instance gets one device of ``kind`` (NVIDIA GPU, Huawei Ascend NPU chip), round robin
+    over the host's; envcheck checks the host has ``count`` of them with the driver (and, for
+    NVIDIA, the container toolkit) at the versions given (envcheck.profiles)."""
 
     kind: str = spec_field("str", default="none", required=True, choices=ACCELERATOR_KINDS)
     count: int = spec_field("int", default=1, minimum=0, maximum=64)  # per instance
     required: bool = spec_field("bool", default=True)  # False: uses one when the host has it
     memory_gb: Optional[float] = spec_field("number", default=None, minimum=0, maximum=4096)
+    driver: Optional[str] = spec_field(("str", "number"), default=None, convert=str)  # minimum
+    runtime: Optional[str] = spec_field(("str", "number"), default=None, convert=str)  # minimum
 
 
 @dataclass(frozen=True)

@@ -95,9 +95,14 @@ def test_daemon_down_and_not_installed_messages_say_the_fix():
     )
     with pytest.raises(HostError, match="daemon is not running.*systemctl start docker"):
         read_docker_facts(down)
-    missing = RecordedHost({})
-    with pytest.raises(HostError, match="not installed.*apt-get install docker.io"):
+    missing = RecordedHost({})  # no release file either: both families are named
+    with pytest.raises(HostError, match="not installed.*apt-get install -y docker.io.*yum"):
         read_docker_facts(missing)
+    kylin = RecordedHost(
+        {}, files={"/etc/os-release": b'NAME="Kylin Linux Advanced Server"\nID="kylin"\n'}
+    )
+    with pytest.raises(HostError, match=r"not installed.*\(yum install -y docker-engine\)"):
+        read_docker_facts(kylin)  # Kylin's Docker package, and no apt-get hint (issue 22)
 
 
 def test_gpu_indexes_come_from_the_one_nvidia_smi_query():
@@ -162,3 +167,31 @@ def test_remove_stops_first_so_the_exit_handler_runs():
         "docker stop -t 10 sealbox-face-server-0",
         "docker rm -f -v sealbox-face-server-0",
     ]
+
+
+def test_existing_containers_keep_their_config_hash_and_an_npu_changes_it():
+    """Accelerator kinds must not recreate every container made before them: an NVIDIA or
+    accelerator-less run spec hashes as it did (values computed on main at 6e3819b)."""
+    base = RunSpec("sealbox-x-0", "x", 0, "vendor/x:1", "sha256:" + "a" * 64)
+    assert base.config_hash() == "48599c11f72dc49f3f42e2884c3e0f2f3dc470139dc95aa723ee47768d9dad1f"
+    gpu = RunSpec("sealbox-x-0", "x", 0, "vendor/x:1", "sha256:" + "a" * 64, gpu="1")
+    assert gpu.config_hash() == "f73704b53a547493b73be4b849adf2ffafc60235fc4e0346590c597f8ab5c931"
+    npu = RunSpec(
+        "sealbox-x-0", "x", 0, "vendor/x:1", "sha256:" + "a" * 64, gpu="1", accelerator="ascend"
+    )
+    assert npu.config_hash() != gpu.config_hash()  # GPU 1 and NPU chip 1 are different devices
+
+
+def test_ascend_run_args_with_and_without_the_ascend_runtime():
+    ascend = build_facts(
+        (FIX / "version-24.0.json").read_text(),
+        (FIX.parent / "ascend" / "docker-info-24.0-ascend.json").read_text(),
+    )
+    assert gpu_run_args(ascend, "3", "ascend") == [
+        "--runtime", "ascend", "-e", "ASCEND_VISIBLE_DEVICES=3",
+    ]  # fmt: skip
+    plain = facts("version-24.0.json", "info-24.0-nvidia.json")
+    argv = gpu_run_args(plain, "3", "ascend")
+    assert argv[:2] == ["--device", "/dev/davinci3"] and "--gpus" not in argv
+    assert gpu_run_args(plain, "3") == ["--gpus", "device=3"]  # NVIDIA as before
+    assert gpu_run_args(ascend, None, "ascend") == []

@@ -72,3 +72,24 @@ def recorded_host(name: str, **swap: Union[str, dict[str, Any]]) -> RecordedHost
 @pytest.fixture(params=HOSTS)
 def host_name(request: pytest.FixtureRequest) -> str:
     return request.param
+
+
+OS_FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "os"
+OS_RELEASES = sorted(p.stem for p in OS_FIXTURES.glob("*.yaml"))
+
+
+@functools.cache
+def _os_yaml(name: str) -> dict[str, Any]:
+    with open(OS_FIXTURES / f"{name}.yaml", encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def os_fixture(name: str) -> dict[str, Any]:
+    """A recorded release (tests/fixtures/os): its ``facts`` and what ``expect``-ed of them."""
+    return copy.deepcopy(_os_yaml(name))
+
+
+def os_host(release: str, base: str = "debian12-kvm", **swap: Union[str, dict[str, Any]]):
+    """The real recorded ``base`` host with the OS facts of ``release`` in place of its own
+    (release files, kernel, C library, package tools): the machine as that OS would show it."""
+    return recorded_host(base, **{**os_fixture(release)["facts"], **swap})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +26,10 @@ def statuses(host: str, profile: str, **swap: Any) -> dict[str, str]:
     return {k.split("/", 1)[1]: i.status for k, i in items(host, [profile], **swap).items()}
 
 
+ASCEND_KINDS = ("npu-driver", "npu", "ascend-runtime")
+"""Not in face-server's (NVIDIA) profile: a module whose accelerator is Ascend brings them."""
+ASCEND_FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "ascend"
+
 FACE_EXPECTED = {
     "centos7-docker1712": {
         "os": "pass", "arch": "pass", "kernel": "pass", "glibc": "pass", "gcc": "pass",
@@ -45,7 +50,9 @@ FACE_EXPECTED = {
         "network": "pass", "ports": "pass", "time-sync": "warn",
     },
     # every kind a Docker host's profiles name (the Podman kinds stand in on Podman hosts only)
-    "ubuntu2004-healthy": {k: "pass" for k in KINDS if k != "physical" and k not in PODMAN_KINDS},
+    "ubuntu2004-healthy": {
+        k: "pass" for k in KINDS if k not in ("physical", *ASCEND_KINDS, *PODMAN_KINDS)
+    },
     "ubuntu2204-kvm-vgpu": {
         "os": "pass", "arch": "pass", "kernel": "pass", "glibc": "pass", "gcc": "pass",
         "cpu-cores": "pass", "memory": "pass", "disk-install": "pass", "disk-docker": "pass",
@@ -335,14 +342,21 @@ SCENARIOS: list[tuple[str, dict[str, Any]]] = [
     ("ubuntu2004-healthy", {"nvidia_smi": "nvidia_smi_gtx1050ti_4gb", "uname": {"rc": 0, "stdout": "2.6.32-754.el6.x86_64 aarch64\n"}}),
     ("ubuntu2004-healthy", {"df_docker": FULL_DOCKER_DISK, "cpu_count": {"rc": 0, "stdout": "1\n"}, "ip_addr": "ip_addr_wifi_only", "net_ifaces": "net_ifaces_wifi_only"}),
     ("ubuntu2004-healthy", {"glibc_getconf": {"rc": 1}, "ldd_version": "glibc_musl_ldd", "os_release": {"rc": 0, "stdout": "ID=arch\n"}}),
+    ("debian12-kvm", {
+        "npu_smi": {"rc": 0, "stdout": (ASCEND_FIXTURES / "npu-smi-info-910b4-2npu.txt").read_text()},
+        "docker_info": {"rc": 0, "stdout": (ASCEND_FIXTURES / "docker-info-24.0-ascend.json").read_text()},
+    }),
 ]  # fmt: skip
+NPU_ITEMS = [{"id": k, "profile": "default"} for k in ASCEND_KINDS]
 
 
 def test_every_check_kind_can_pass_and_can_fail() -> None:
     seen: dict[str, set[bool]] = {k: set() for k in KINDS}
     for host, swap in SCENARIOS:
         report = run_checks(
-            recorded_host(host, **swap), ["default", "license-server", "mysql", "face-server"]
+            recorded_host(host, **swap),
+            ["default", "license-server", "mysql", "face-server"],
+            extra_items=NPU_ITEMS,
         )
         for i in report.items:
             seen[i.id].add(i.passed)
