@@ -7,6 +7,7 @@ written once and never held uncompressed on disk. See README.md for the measurem
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import lzma
 import os
@@ -32,6 +33,7 @@ from installer.bundle.manifest import (
 )
 from installer.bundle.trust import sign_manifest
 from installer.errors import LicenseError, RuntimeFailure, UsageError
+from installer.facts.arch import KNOWN, normalize, platform
 from installer.license.pins import MANIFEST_KEY, check_license_key, image_pins, licensed_refs
 from installer.spec.load import load_modules
 
@@ -44,6 +46,22 @@ class BundleDefinition:
     version: str
     modules: list[str]
     source_dir: str  # where modules/ and templates/ live
+    platforms: list[str] = dataclasses.field(default_factory=list)  # arch names; [] = as built
+
+
+def parse_platforms(values: list[str], where: str) -> list[str]:
+    """``linux/amd64``, ``linux/arm64`` (or ``amd64``, ``aarch64``) -> arch names, in order."""
+    out: list[str] = []
+    for raw in values:
+        arch = normalize(str(raw))
+        if arch not in KNOWN:
+            raise UsageError(
+                f"{where} {raw}: unknown platform; choose from "
+                f"{', '.join(platform(a) for a in KNOWN)}"
+            )
+        if arch not in out:
+            out.append(arch)
+    return out
 
 
 def load_definition(path: str) -> BundleDefinition:
@@ -56,18 +74,61 @@ def load_definition(path: str) -> BundleDefinition:
             raise UsageError(f"{path}: {key}: is required")
     base = os.path.dirname(os.path.abspath(path))
     source = os.path.normpath(os.path.join(base, doc.get("source", ".")))
-    return BundleDefinition(str(doc["product"]), str(doc["version"]), list(doc["modules"]), source)
+    plats = doc.get("platforms") or []
+    if not isinstance(plats, list):
+        raise UsageError(f"{path}: platforms: expected a list such as [linux/amd64, linux/arm64]")
+    return BundleDefinition(
+        str(doc["product"]),
+        str(doc["version"]),
+        list(doc["modules"]),
+        source,
+        parse_platforms(plats, f"{path}: platforms:"),
+    )
 
 
-def _docker_image_id(ref: str) -> str:
+def _inspect(ref: str) -> Optional[tuple[str, str]]:
+    """(image ID, normalised architecture) of a local image, None when there is none."""
     res = subprocess.run(
-        ["docker", "image", "inspect", "--format", "{{.Id}}", ref], capture_output=True, text=True
+        ["docker", "image", "inspect", "--format", "{{.Id}} {{.Architecture}}", ref],
+        capture_output=True,
+        text=True,
     )
     if res.returncode != 0:
-        raise RuntimeFailure(
-            f"image {ref} is not in the local Docker engine; build or pull it first"
-        )
-    return res.stdout.strip()
+        return None
+    image_id, _, arch = res.stdout.strip().partition(" ")
+    return image_id, normalize(arch)
+
+
+def arch_ref(ref: str, arch: str) -> str:
+    """Where the image of ``ref`` for another architecture is found in the one local engine
+    (it holds one image per tag): the tag with ``-ARCH`` appended (``app:1.0-arm64``)."""
+    repo, sep, tag = ref.rpartition(":")
+    if not sep or "/" in tag:
+        return f"{ref}:latest-{arch}"
+    return f"{repo}:{tag}-{arch}"
+
+
+def image_for_arch(ref: str, arch: Optional[str]) -> tuple[str, str, str]:
+    """(local reference, image ID, architecture) of the image a bundle carries for ``arch``:
+    ``REF-ARCH`` or ``REF`` itself, whichever is an image whose config says that architecture
+    (None: ``REF`` as it is, a one-architecture bundle)."""
+    if arch is None:
+        found = _inspect(ref)
+        if found is None:
+            raise RuntimeFailure(
+                f"image {ref} is not in the local Docker engine; build or pull it first"
+            )
+        return ref, found[0], found[1] or normalize(os.uname().machine)
+    seen = []
+    for cand in (arch_ref(ref, arch), ref):
+        found = _inspect(cand)
+        if found is not None and found[1] == arch:
+            return cand, found[0], arch
+        seen.append(f"{cand}: {found[1] if found else 'absent'}")
+    raise RuntimeFailure(
+        f"no {platform(arch)} image for {ref} in the local Docker engine ({'; '.join(seen)}): "
+        f"build it and tag it {arch_ref(ref, arch)}"
+    )
 
 
 class _HashingWriter:
@@ -155,19 +216,23 @@ LAYOUTS = ("shared", "per-image")
 @dataclass(frozen=True)
 class _Image:
     module: str
-    ref: str
+    ref: str  # the spec's reference (what the manifest records)
     id: str
     name: str  # the archive name the module spec asks for
+    arch: str = ""
+    local: str = ""  # the local reference docker save reads ('' = ref)
 
 
-def _plan_archives(images: list[_Image], layout: str, compression: str) -> dict[str, list[_Image]]:
-    """Archive file -> images in it: one shared archive, or one per image."""
-    if layout == "shared":
-        return {SHARED_ARCHIVE + SUFFIX[compression]: images}
+def _plan_archives(
+    images: list[_Image], layout: str, compression: str, multi: bool = False
+) -> dict[str, list[_Image]]:
+    """Archive file -> images in it: one shared archive, or one per image; with several
+    architectures, one set per architecture (``-ARCH`` in the name): a host reads only its own."""
     out: dict[str, list[_Image]] = {}
     for img in images:
-        base = img.name.rsplit(".tar", 1)[0]
-        out.setdefault(base + SUFFIX[compression], []).append(img)
+        tail = f"-{img.arch}" if multi else ""
+        base = SHARED_ARCHIVE if layout == "shared" else img.name.rsplit(".tar", 1)[0]
+        out.setdefault(base + tail + SUFFIX[compression], []).append(img)
     return out
 
 
@@ -246,11 +311,15 @@ def create_bundle(
     wheels_from: Optional[str] = None,
     license_dir: Optional[str] = None,
     progress: Optional[Progress] = None,
+    platforms: Optional[list[str]] = None,
 ) -> Manifest:
     """Write modules/, templates/, images/, install.py + wheels/, manifest.yaml (+ manifest.sig).
 
     `license_dir` (with license.cfg and vendor.pub) becomes the bundle's license/ folder, listed
     and signed like every other file; without it an existing license/ folder is kept.
+
+    `platforms` (arch names; default the definition's, else the images as built): each
+    module's image is taken per architecture (`image_for_arch`) and signed per architecture.
 
     An archive is kept when it already holds exactly the same image IDs (a second run is fast)."""
     say = progress or (lambda _msg: None)
@@ -280,6 +349,9 @@ def create_bundle(
         shutil.rmtree(os.path.join(out_dir, sub), ignore_errors=True)
         os.makedirs(os.path.join(out_dir, sub))
     wanted: list[_Image] = []
+    arches: list[Optional[str]] = list(
+        platforms if platforms is not None else definition.platforms
+    ) or [None]
     for name in definition.modules:
         spec = specs[name]
         rel = f"modules/{name}.yaml"
@@ -287,11 +359,17 @@ def create_bundle(
         tdir = os.path.join(definition.source_dir, "templates", name)
         if os.path.isdir(tdir):
             shutil.copytree(tdir, os.path.join(out_dir, "templates", name))
-        wanted.append(
-            _Image(name, spec.image.ref, _docker_image_id(spec.image.ref), spec.image.archive)
-        )
+        for arch in arches:
+            local, image_id, got = image_for_arch(spec.image.ref, arch)
+            ref = spec.image.ref
+            if ref in pins and local != ref and image_pins(local) != pins[ref]:
+                raise LicenseError(
+                    f"{local} pins vendor key(s) {image_pins(local) or 'none'}, {ref} pins "
+                    f"{pins[ref] or 'none'}: build every architecture with the same vendor key"
+                )
+            wanted.append(_Image(name, spec.image.ref, image_id, spec.image.archive, got, local))
     images: list[ImageEntry] = []
-    plan = _plan_archives(wanted, layout, compression)
+    plan = _plan_archives(wanted, layout, compression, multi=len(arches) > 1)
     for rel, group in plan.items():
         by_id = {e.id: e for e in _reusable(previous, out_dir, rel, [g.id for g in group])}
         refs = ", ".join(g.ref for g in group)
@@ -306,13 +384,13 @@ def create_bundle(
             say(f"{rel}: docker save {refs} | {compression} -{level or DEFAULT_ZSTD_LEVEL}")
             started = time.monotonic()
             sha, size, raw = save_images(
-                [g.ref for g in group], os.path.join(out_dir, rel), compression, level
+                [g.local or g.ref for g in group], os.path.join(out_dir, rel), compression, level
             )
             say(
                 f"{rel}: {raw / 1e6:.0f} MB -> {size / 1e6:.0f} MB in {time.monotonic() - started:.1f}s"
             )
         for g in group:
-            images.append(ImageEntry(g.ref, g.id, rel, sha, size, raw, g.name))
+            images.append(ImageEntry(g.ref, g.id, rel, sha, size, raw, g.name, g.arch))
     for fname in os.listdir(os.path.join(out_dir, "images")):  # archives of an earlier layout
         if f"images/{fname}" not in plan:
             os.unlink(os.path.join(out_dir, "images", fname))

@@ -13,18 +13,26 @@ from typing import Any, Optional
 import yaml
 
 from installer.errors import UsageError
+from installer.facts.arch import normalize
 
 MANIFEST = "manifest.yaml"
 CARRIED = "carried"  # written as one JSON line: the bundle's install.py reads it without PyYAML
 SIGNATURE = "manifest.sig"
 FORMAT = 1
+LEGACY_ARCH = "amd64"
+"""The architecture of an image entry without ``arch`` (manifests before issue 22): Sealbox
+ran on x86_64 only, so such a bundle's images are amd64."""
 
 
 @dataclass(frozen=True)
 class ImageEntry:
     """One image. Several images may share one archive `file` (a multi-image `docker save`
     stores their common layers once); `name` is then the archive name the module spec asks for.
-    `size` and `uncompressed_size` are those of the whole archive `file`."""
+    `size` and `uncompressed_size` are those of the whole archive `file`.
+
+    `arch` (issue 22): the architecture the image is for (``amd64``, ``arm64``). A bundle
+    carries one entry per image and architecture, each with its own archive, ID and sha256,
+    all under the one signature; an entry without it is a pre-issue-22 (amd64) one."""
 
     ref: str
     id: str
@@ -33,6 +41,11 @@ class ImageEntry:
     size: int = 0
     uncompressed_size: int = 0
     name: str = ""
+    arch: str = ""
+
+    @property
+    def architecture(self) -> str:
+        return self.arch or LEGACY_ARCH
 
 
 @dataclass
@@ -45,20 +58,35 @@ class Manifest:
     tool_version: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def image_for(self, archive: str) -> Optional[ImageEntry]:
+    def architectures(self) -> list[str]:
+        """The architectures the bundle carries images for, sorted (legacy entries: amd64)."""
+        return sorted({e.architecture for e in self.images})
+
+    def first_per_ref(self) -> list[ImageEntry]:
+        """One entry per image reference, the first listed (Kubernetes mode pushes and pins
+        one architecture per image: the bundle's first --platform)."""
+        seen: dict[str, ImageEntry] = {}
         for entry in self.images:
-            if entry.name == archive:
-                return entry
-        for entry in self.images:
-            if entry.file == archive:
-                return entry
+            seen.setdefault(entry.ref, entry)
+        return list(seen.values())
+
+    def image_for(self, archive: str, arch: Optional[str] = None) -> Optional[ImageEntry]:
+        """The entry a spec's ``image.archive`` names, for ``arch`` (None: any architecture,
+        the first listed; only for code that does not run the image)."""
+        for field_ in ("name", "file"):
+            for entry in self.images:
+                if getattr(entry, field_) == archive and (
+                    arch is None or entry.architecture == arch
+                ):
+                    return entry
         return None
 
-    def archives(self) -> dict[str, list[ImageEntry]]:
-        """Archive file -> the images it holds, in manifest order."""
+    def archives(self, arch: Optional[str] = None) -> dict[str, list[ImageEntry]]:
+        """Archive file -> the images it holds, in manifest order (only ``arch``'s if given)."""
         out: dict[str, list[ImageEntry]] = {}
         for entry in self.images:
-            out.setdefault(entry.file, []).append(entry)
+            if arch is None or entry.architecture == arch:
+                out.setdefault(entry.file, []).append(entry)
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -111,10 +139,18 @@ def parse_manifest(data: bytes, source: str = MANIFEST) -> Manifest:
                     size=int(img.get("size", 0)),
                     uncompressed_size=int(img.get("uncompressed_size", 0)),
                     name=str(img.get("name", "")),
+                    arch=normalize(str(img.get("arch", ""))),
                 )
             )
         except (KeyError, TypeError) as exc:
             raise UsageError(f"{path}: images[{i}]: missing field {exc}") from None
+    arch_of: dict[str, str] = {}
+    for entry in images:
+        if arch_of.setdefault(entry.file, entry.architecture) != entry.architecture:
+            raise UsageError(
+                f"{path}: {entry.file} holds images of two architectures "
+                f"({arch_of[entry.file]}, {entry.architecture}); each archive is for one"
+            )
     files = doc.get("files") or {}
     if not isinstance(files, dict):
         raise UsageError(f"{path}: files: expected a mapping of path to sha256")

@@ -17,6 +17,8 @@ from installer.cli import license as license_cli
 from installer.cli import modules, output
 from installer.cli.context import CTX
 from installer.errors import SealboxError
+from installer.facts.arch import OVERRIDE_ENV, override_note
+from installer.i18n import _
 
 app = typer.Typer(
     add_completion=False,
@@ -37,6 +39,15 @@ def root(
 ) -> None:
     CTX.bundle = bundle
     CTX.state_dir = state_dir
+    forced = override_note()
+    if forced:  # visible every time: a test stand-in, never a way to run on the wrong CPU
+        output.err.print(
+            _(
+                "[yellow]warning:[/] ${env}={value}: the hosts' CPU architecture is "
+                "OVERRIDDEN for tests; unset it on real installs"
+            ).format(env=OVERRIDE_ENV, value=forced),
+            highlight=False,
+        )
 
 
 @app.command("version", help="Print the Sealbox version.")

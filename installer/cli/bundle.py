@@ -8,11 +8,13 @@ from typing import List, Optional
 import typer
 
 from installer import signing
-from installer.bundle.create import LAYOUTS, create_bundle, load_definition
+from installer.bundle.create import LAYOUTS, create_bundle, load_definition, parse_platforms
 from installer.bundle.trust import BundleRefused, pin_key, trusted_keys
 from installer.bundle.verify import verify_bundle
 from installer.cli import output
 from installer.cli.context import CTX
+from installer.facts.arch import platform
+from installer.i18n import _
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -51,9 +53,17 @@ def create(
         help="Folder with license.cfg + vendor.pub to ship as license/ (checked against the "
         "key the licensed images pin).",
     ),
+    platforms: List[str] = typer.Option(
+        [],
+        "--platform",
+        help="linux/amd64 or linux/arm64; repeatable: the image of each module per architecture "
+        "(REF-ARCH or REF, whichever is that architecture). Default: bundle.yaml's platforms, "
+        "else the images as built.",
+    ),
 ) -> None:
     started = time.monotonic()
     private = signing.load_private(key) if key else None
+    chosen = parse_platforms(list(platforms), "--platform") or None
     manifest = create_bundle(
         load_definition(definition),
         out,
@@ -65,15 +75,17 @@ def create(
         python_versions=list(python) or None,
         wheels_from=wheels_from,
         license_dir=license_dir,
+        platforms=chosen,
         progress=lambda m: output.err.print(f"[bundle] {m}", markup=False, highlight=False),
     )
     archives = manifest.archives()
     output.table(
         f"{manifest.product} {manifest.version} in {out} ({time.monotonic() - started:.1f}s)",
-        ["archive", "images", "uncompressed MB", "compressed MB"],
+        ["archive", "platform", "images", "uncompressed MB", "compressed MB"],
         [
             (
                 rel,
+                platform(entries[0].architecture),
                 ", ".join(e.ref for e in entries),
                 f"{entries[0].uncompressed_size / 1e6:.0f}",
                 f"{entries[0].size / 1e6:.0f}",
@@ -107,6 +119,7 @@ def verify(
                 "deep": report.deep,
                 "files_checked": report.files_checked,
                 "archives_checked": report.archives_checked,
+                "architectures": report.manifest.architectures() if report.manifest else [],
                 "problems": [{"path": p.path, "reason": p.reason} for p in report.problems],
             }
         )
@@ -119,6 +132,13 @@ def verify(
                 f"OK: {report.bundle} ({who}; {report.files_checked} files, "
                 f"{report.archives_checked} image archive(s) checked)"
             )
+            if report.manifest is not None:
+                output.out.print(
+                    _("Architectures: {platforms}").format(
+                        platforms=", ".join(platform(a) for a in report.manifest.architectures())
+                        or "-"
+                    )
+                )
     if not report.ok:
         raise typer.Exit(code=BundleRefused.exit_code)
 

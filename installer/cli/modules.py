@@ -14,7 +14,9 @@ from installer.cli.prompt import interactive, prompt_variable
 from installer.cli.remote import on_targets, targets, with_targets
 from installer.deploy.engine import InstallOptions, InstanceStatus
 from installer.deploy.variables import load_answers, parse_set_options
+from installer.facts.arch import platform
 from installer.fleet import Fleet, HostResult
+from installer.i18n import _
 from installer.license.probe import describe, license_state
 
 JSON_OPT = typer.Option(False, "--json", help="Print JSON on stdout (progress stays on stderr).")
@@ -109,8 +111,17 @@ def _available(data: dict[str, Any], as_json: bool) -> None:
         return
     rows = data["modules"]
     manifest = CTX.verified().manifest
+    host_arch = data.get("host_arch")
+    note = "" if host_arch is None or data.get("host_arch_carried") else _(" - NOT CARRIED")
+    if data.get("host_arch_overridden"):
+        note += _(" (test override)")
+    arches = _("architectures: {carried}; this host: {host}{note}").format(
+        carried=", ".join(platform(a) for a in data.get("architectures", [])) or "-",
+        host=platform(host_arch) if host_arch else "?",
+        note=note,
+    )
     output.table(
-        f"{manifest.product} {data['version']}  ({data['bundle']})",
+        f"{manifest.product} {data['version']}  ({data['bundle']})\n{arches}",
         ["module", "version", "description", "depends on", "installed"],
         [
             (

@@ -88,12 +88,15 @@ def desired_module(
     count: int,
     gpus: list[str],
     image_id: Optional[str] = None,
+    arch: Optional[str] = None,
 ) -> DesiredModule:
-    entry = manifest.image_for(spec.image.archive)
+    """`arch`: the host's architecture; its entry (signed ID, archive) is the one used."""
+    entry = manifest.image_for(spec.image.archive, arch)
     if entry is None:
+        where = f" for {arch}" if arch else ""
         raise UsageError(
             f"{spec.source}: image.archive {spec.image.archive} is not listed in the bundle "
-            f"manifest; rebuild the bundle"
+            f"manifest{where}; rebuild the bundle"
         )
     visible = {k: values[k] for k in module_variables(specs, spec) if k in values}
     instances = []
@@ -167,5 +170,5 @@ def desired_module(
             file_hashes={f.path: _sha(f.content) for f in files},
         )
         instances.append(DesiredInstance(spec.name, index, runspec, files, data_dirs, ports))
-    archive = manifest.archives().get(entry.file, [entry])
+    archive = manifest.archives(entry.architecture).get(entry.file, [entry])
     return DesiredModule(spec, entry, instances, gpus, archive)

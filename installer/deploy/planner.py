@@ -131,6 +131,8 @@ class Planner:
         containers = tuple(self.runtime.ours())
         existing = by_module(containers)
         plan = Plan()
+        found = facts.arch  # the plan gate refused a host the bundle cannot serve
+        arch = found.arch if found is not None else None
         for name in order:
             spec = self.specs[name]
             count = self._count(name, names, options, state)
@@ -145,6 +147,7 @@ class Planner:
                 store=self.store,
                 count=count,
                 gpus=gpus,
+                arch=arch,
             )
             image_present = self.runtime.image_id(desired.image.id) is not None
             plan.modules.append(module_plan(desired, existing.get(name, {}), image_present))

@@ -14,6 +14,7 @@ from typing import Any, Iterable, Optional, Sequence
 
 from installer.errors import HostError
 from installer.facts import net
+from installer.facts.arch import HostArch, host_arch
 from installer.facts.catalog import fact
 from installer.facts.fact import FactResult
 from installer.facts.gather import gather
@@ -36,8 +37,10 @@ VIRT_FACTS = (
     "systemd_container",
     "cgroup1",
 )
-ENGINE_FACTS = ROOT_FACTS + DOCKER_FACTS + LAN_FACTS + PORT_FACTS + GPU_FACTS
-"""What an install reads itself: root, Docker, the LAN address default, ports, GPU indexes."""
+ARCH_FACTS = ("uname",) + DOCKER_FACTS
+ENGINE_FACTS = ROOT_FACTS + ARCH_FACTS + LAN_FACTS + PORT_FACTS + GPU_FACTS
+"""What an install reads itself: root, Docker, the architecture (the images it picks), the LAN
+address default, ports, GPU indexes."""
 
 
 class HostFacts:
@@ -72,6 +75,15 @@ class HostFacts:
         """Raises HostError with the fix when Docker is missing or its daemon is down."""
         got = self.gather(DOCKER_FACTS)
         return docker_facts(got["docker_version"].raw, got["docker_info"].raw, self.host.name)
+
+    @property
+    def arch(self) -> Optional[HostArch]:
+        """The architecture the engine picks images for (None: neither fact answered)."""
+        got = self.gather(ARCH_FACTS)
+        uname, info = got["uname"], got["docker_info"]
+        return host_arch(
+            uname.value if uname.ok else None, info.value if info.ok else None, self.host.name
+        )
 
     @property
     def is_root(self) -> bool:

@@ -413,6 +413,7 @@ class Fleet:
             rows = dep.available()
             n = sum(1 for r in rows if r["installed"])
             data = {"bundle": dep.bundle_dir, "version": dep.manifest.version, "modules": rows}
+            data.update(dep.arch_view())  # the bundle's architectures and this host's
             return Outcome(False, f"{len(rows)} module(s), {n} installed", data)
 
         return self.each(one)
