@@ -34,6 +34,7 @@ from installer.bundle.manifest import (
 from installer.bundle.trust import sign_manifest
 from installer.errors import LicenseError, RuntimeFailure, UsageError
 from installer.facts.arch import KNOWN, normalize, platform
+from installer.i18n import _
 from installer.license.pins import MANIFEST_KEY, check_license_key, image_pins, licensed_refs
 from installer.spec.load import load_modules
 
@@ -56,8 +57,9 @@ def parse_platforms(values: list[str], where: str) -> list[str]:
         arch = normalize(str(raw))
         if arch not in KNOWN:
             raise UsageError(
-                f"{where} {raw}: unknown platform; choose from "
-                f"{', '.join(platform(a) for a in KNOWN)}"
+                _("{where} {raw}: unknown platform; choose from {known}").format(
+                    where=where, raw=raw, known=", ".join(platform(a) for a in KNOWN)
+                )
             )
         if arch not in out:
             out.append(arch)
@@ -88,11 +90,9 @@ def load_definition(path: str) -> BundleDefinition:
 
 def _inspect(ref: str) -> Optional[tuple[str, str]]:
     """(image ID, normalised architecture) of a local image, None when there is none."""
-    res = subprocess.run(
-        ["docker", "image", "inspect", "--format", "{{.Id}} {{.Architecture}}", ref],
-        capture_output=True,
-        text=True,
-    )
+    fmt = "{{.Id}} {{.Architecture}}"
+    res = subprocess.run(["docker", "image", "inspect", "--format", fmt, ref],
+                         capture_output=True, text=True)  # fmt: skip
     if res.returncode != 0:
         return None
     image_id, _, arch = res.stdout.strip().partition(" ")
@@ -126,8 +126,10 @@ def image_for_arch(ref: str, arch: Optional[str]) -> tuple[str, str, str]:
             return cand, found[0], arch
         seen.append(f"{cand}: {found[1] if found else 'absent'}")
     raise RuntimeFailure(
-        f"no {platform(arch)} image for {ref} in the local Docker engine ({'; '.join(seen)}): "
-        f"build it and tag it {arch_ref(ref, arch)}"
+        _(
+            "no {platform} image for {ref} in the local Docker engine ({seen}): build it and "
+            "tag it {tag}"
+        ).format(platform=platform(arch), ref=ref, seen="; ".join(seen), tag=arch_ref(ref, arch))
     )
 
 
@@ -362,11 +364,11 @@ def create_bundle(
         for arch in arches:
             local, image_id, got = image_for_arch(spec.image.ref, arch)
             ref = spec.image.ref
-            if ref in pins and local != ref and image_pins(local) != pins[ref]:
-                raise LicenseError(
-                    f"{local} pins vendor key(s) {image_pins(local) or 'none'}, {ref} pins "
-                    f"{pins[ref] or 'none'}: build every architecture with the same vendor key"
-                )
+            theirs = image_pins(local) if ref in pins and local != ref else pins.get(ref)
+            if theirs != pins.get(ref):
+                msg = _("{local} pins vendor key(s) {theirs}, {ref} pins {ours}: build every "
+                        "architecture with the same vendor key")  # fmt: skip
+                raise LicenseError(msg.format(local=local, theirs=theirs, ref=ref, ours=pins[ref]))
             wanted.append(_Image(name, spec.image.ref, image_id, spec.image.archive, got, local))
     images: list[ImageEntry] = []
     plan = _plan_archives(wanted, layout, compression, multi=len(arches) > 1)

@@ -51,8 +51,9 @@ def required_arch(inp: ArchInput) -> HostArch:
             Event(
                 "warn",
                 "arch",
-                f"{inp.host.name}: architecture {platform(found.arch)} ({found.describe()}): "
-                f"for tests only",
+                _("{host}: architecture {arch} ({said}): for tests only").format(
+                    host=inp.host.name, arch=platform(found.arch), said=found.describe()
+                ),
             )
         )
     if carried and found.arch not in carried:
