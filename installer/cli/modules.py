@@ -121,7 +121,7 @@ def _available(data: dict[str, Any], as_json: bool) -> None:
         note=note,
     )
     output.table(
-        f"{manifest.product} {data['version']}  ({data['bundle']})\n{arches}",
+        f"{manifest.product} {data['version']}  ({data['bundle']})",
         ["module", "version", "description", "depends on", "installed"],
         [
             (
@@ -136,6 +136,7 @@ def _available(data: dict[str, Any], as_json: bool) -> None:
             for r in rows
         ],
     )
+    output.out.print(arches, markup=False, highlight=False, soft_wrap=True)
 
 
 K8S_OPT = typer.Option(False, "--k8s", help="On the Kubernetes cluster (kubeconfig) instead.")
