@@ -15,6 +15,7 @@ builds here (debootstrap --foreign + qemu; cached by build key).
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -196,3 +197,46 @@ def test_arm64_on_a_sandbox_host_under_emulation(bundles, arm_host, tmp_path) ->
     amd = load_manifest(str(copy)).image_for("images/license-server.tar.zst", "amd64")
     assert amd is not None
     assert h.exec(["docker", "image", "inspect", amd.id], check=False).returncode != 0
+
+
+def test_the_carried_aarch64_wheels_work_on_arm64(arm64_images, tmp_path) -> None:
+    """install.py on an arm64 server installs the lock's aarch64 wheels: here they are
+    unpacked into the arm64 rootfs demo/build_arm64.py keeps, and imported by its Python 3.11
+    under qemu (the compiled ones too: cryptography, psutil, zstandard, PyYAML, PyNaCl, bcrypt)."""
+    import glob
+    import shutil
+    import zipfile
+
+    from installer.bundle.carry import build_sealbox_wheel, download_locked, source_root
+    from installer.bundle.lockfile import load_lock
+
+    wheels = tmp_path / "wheels"
+    download_locked(load_lock(source_root()), str(wheels), ["3.11"])
+    build_sealbox_wheel(str(wheels))
+    arm = [w for w in sorted(p.name for p in wheels.iterdir()) if "x86_64" not in w]
+    assert sum("aarch64" in w for w in arm) >= 6  # one per compiled dependency
+    cache = os.environ.get("SEALBOX_IMAGE_CACHE", "/var/cache/sealbox-demo")
+    (root,) = [p for p in glob.glob(f"{cache}/rootfs-arm64/base-*") if not p.endswith(".tmp")]
+    site = Path(root) / "tmp" / "sealbox-wheels-check"
+    shutil.rmtree(site, ignore_errors=True)
+    try:
+        for name in arm:
+            zipfile.ZipFile(wheels / name).extractall(site)
+        code = (
+            "import sys; sys.path.insert(0, '/tmp/sealbox-wheels-check'); import platform; "
+            "import cryptography.hazmat.primitives.asymmetric.ed25519 as ed, psutil, zstandard, "
+            "yaml, nacl.signing, bcrypt; ed.Ed25519PrivateKey.generate(); "
+            "zstandard.ZstdCompressor().compress(b'x'); import installer.cli.app; "
+            "print(platform.machine(), psutil.__file__)"
+        )
+        res = subprocess.run(
+            ["/usr/sbin/chroot", root, "/usr/bin/python3", "-c", code],
+            capture_output=True,
+            text=True,
+            env={"PATH": "/usr/bin:/bin"},
+        )
+        assert res.returncode == 0, res.stderr[-2000:]
+        machine, where = res.stdout.split()
+        assert machine == "aarch64" and where.startswith("/tmp/sealbox-wheels-check/")
+    finally:
+        shutil.rmtree(site, ignore_errors=True)
