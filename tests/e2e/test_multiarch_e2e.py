@@ -168,7 +168,7 @@ def test_arm64_on_a_sandbox_host_under_emulation(bundles, arm_host, tmp_path) ->
     h = arm_host
     kh = tmp_path / "known_hosts"
     kh.write_text(h.known_hosts_line())
-    copy = licensed_copy(bundles["two"], [h], str(kh), tmp_path / "b", {})
+    copy = licensed_copy(bundles["two"], [h], str(kh), tmp_path / "b", {"face-server": 1})
     _spoil(copy, AMD_ARCHIVE)
     target = ["-H", f"root@{h.address}", "--identity", h.client_key, "--known-hosts", str(kh)]
     env = {OVERRIDE: "arm64", "SEALBOX_ALLOW_UNSIGNED": "1"}
