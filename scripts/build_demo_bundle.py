@@ -8,7 +8,7 @@
    0600, never committed). Installs trust it through SEALBOX_TRUST=build/demo-vendor/vendor.pub.
 
 Usage: python scripts/build_demo_bundle.py [-o build/demo-bundle] [--skip-images] [--carry]
-                                          [--product NAME]
+                                          [--product NAME | --arm64]
 Second runs are fast: images are cached by build key, the archive kept while image IDs match.
 
 --product NAME builds a second demo product from demo/products/NAME/ instead (its bundle.yaml,
@@ -19,6 +19,7 @@ build/NAME-bundle, licensed for this machine for every licensed module of its sp
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import subprocess
 import sys
@@ -35,6 +36,7 @@ DEMO_KEY = os.path.join(ROOT, "build", "demo-vendor", "vendor.key")
 DEMO_PUB = os.path.join(ROOT, "build", "demo-vendor", "vendor.pub")
 LICENSE_DIR = os.path.join(ROOT, "build", "demo-license")
 PRODUCTS = os.path.join(ROOT, "demo", "products")
+ARM64_MODULES = ("license-server",)  # what demo/build_arm64.py builds for arm64 (kept small)
 
 
 def step(argv: list[str], what: str) -> None:
@@ -50,7 +52,16 @@ def main() -> int:
         "--carry", action="store_true", help="also carry Sealbox + wheels (pip download)"
     )
     parser.add_argument("--product", help="a product folder under demo/products/, e.g. ops")
+    parser.add_argument(
+        "--arm64",
+        action="store_true",
+        help="also build the arm64 images here under qemu (demo/build_arm64.py, ~13 min the "
+        "first time) and make a linux/amd64 + linux/arm64 bundle of the modules that have them "
+        f"({', '.join(ARM64_MODULES)}) in build/demo-bundle-multiarch",
+    )
     args = parser.parse_args()
+    if args.arm64 and args.product:
+        raise SystemExit("error: --arm64 builds the demo's own images; drop --product")
     started = time.monotonic()
     if args.product:
         folder = os.path.join(PRODUCTS, args.product)
@@ -66,9 +77,12 @@ def main() -> int:
     else:
         build = [os.path.join(ROOT, "demo", "build_images.py")]
         definition = load_definition(os.path.join(ROOT, "demo", "bundle.yaml"))
-        license_dir, out = LICENSE_DIR, args.out or os.path.join(ROOT, "build", "demo-bundle")
+        name = "demo-bundle-multiarch" if args.arm64 else "demo-bundle"
+        license_dir, out = LICENSE_DIR, args.out or os.path.join(ROOT, "build", name)
     if not args.skip_images:
         step([sys.executable, *build], "building the images")
+        if args.arm64:
+            step([sys.executable, os.path.join(ROOT, "demo", "build_arm64.py")], "arm64 images")
     # the license grants every licensed module of the bundle (4 instances each)
     specs = load_modules(os.path.join(definition.source_dir, "modules"))
     grants = ",".join(f"{m}=4" for m in definition.modules if specs[m].licensed)
@@ -77,6 +91,10 @@ def main() -> int:
          "--modules", grants, "--product", definition.product],
         "issuing the demo license",
     )  # fmt: skip
+    if args.arm64:  # the license still grants the demo's licensed modules
+        definition = dataclasses.replace(
+            definition, modules=list(ARM64_MODULES), platforms=["amd64", "arm64"]
+        )
     manifest = create_bundle(
         definition,
         out,
