@@ -374,7 +374,7 @@ def create_bundle(
     plan = _plan_archives(wanted, layout, compression, multi=len(arches) > 1)
     for rel, group in plan.items():
         by_id = {e.id: e for e in _reusable(previous, out_dir, rel, [g.id for g in group])}
-        refs = ", ".join(g.ref for g in group)
+        refs = ", ".join(g.local or g.ref for g in group)
         if by_id:
             say(f"{rel}: unchanged ({refs}), archive kept")
             sha, size, raw = next(iter(by_id.values())).sha256, 0, 0
