@@ -70,8 +70,8 @@ def check_os(p: Params, f: Facts) -> Outcome:
     _("CPU architecture"),
     ["uname"],
     lambda p: joined(_(" or "), p["allowed"]),
-    fix=_("use an x86_64 server: the images are built for x86_64"),
-    allowed=["x86_64"],
+    fix=_("use an x86_64 or arm64 (aarch64) server: bundles carry images for those"),
+    allowed=["x86_64", "aarch64"],
 )
 def check_arch(p: Params, f: Facts) -> Outcome:
     u = f["uname"]

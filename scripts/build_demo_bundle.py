@@ -8,7 +8,7 @@
    0600, never committed). Installs trust it through SEALBOX_TRUST=build/demo-vendor/vendor.pub.
 
 Usage: python scripts/build_demo_bundle.py [-o build/demo-bundle] [--skip-images] [--carry]
-                                          [--product NAME] [--version 1.1]
+                                          [--product NAME | --arm64] [--version 1.1]
 Second runs are fast: images are cached by build key, the archive kept while image IDs match.
 
 --product NAME builds a second demo product from demo/products/NAME/ instead (its bundle.yaml,
@@ -23,6 +23,7 @@ demo/v2/modules and demo/v2/templates laid over them, for upgrade / rollback / r
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -41,6 +42,7 @@ DEMO_KEY = os.path.join(ROOT, "build", "demo-vendor", "vendor.key")
 DEMO_PUB = os.path.join(ROOT, "build", "demo-vendor", "vendor.pub")
 LICENSE_DIR = os.path.join(ROOT, "build", "demo-license")
 PRODUCTS = os.path.join(ROOT, "demo", "products")
+ARM64_MODULES = ("license-server",)  # what demo/build_arm64.py builds for arm64 (kept small)
 
 
 V2 = {"1.1": "v2"}  # --version -> the folder under demo/ laid over modules/ and templates/
@@ -70,7 +72,16 @@ def main() -> int:
     )
     parser.add_argument("--product", help="a product folder under demo/products/, e.g. ops")
     parser.add_argument("--version", help="1.1: the demo product's v2 (demo/v2/)")
+    parser.add_argument(
+        "--arm64",
+        action="store_true",
+        help="also build the arm64 images here under qemu (demo/build_arm64.py, ~13 min the "
+        "first time) and make a linux/amd64 + linux/arm64 bundle of the modules that have them "
+        f"({', '.join(ARM64_MODULES)}) in build/demo-bundle-multiarch",
+    )
     args = parser.parse_args()
+    if args.arm64 and args.product:
+        raise SystemExit("error: --arm64 builds the demo's own images; drop --product")
     started = time.monotonic()
     if args.product:
         folder = os.path.join(PRODUCTS, args.product)
@@ -94,9 +105,12 @@ def main() -> int:
     else:
         build = [os.path.join(ROOT, "demo", "build_images.py")]
         definition = load_definition(os.path.join(ROOT, "demo", "bundle.yaml"))
-        license_dir, out = LICENSE_DIR, args.out or os.path.join(ROOT, "build", "demo-bundle")
+        name = "demo-bundle-multiarch" if args.arm64 else "demo-bundle"
+        license_dir, out = LICENSE_DIR, args.out or os.path.join(ROOT, "build", name)
     if not args.skip_images:
         step([sys.executable, *build], "building the images")
+        if args.arm64:
+            step([sys.executable, os.path.join(ROOT, "demo", "build_arm64.py")], "arm64 images")
     # the license grants every licensed module of the bundle (4 instances each)
     specs = load_modules(os.path.join(definition.source_dir, "modules"))
     grants = ",".join(f"{m}=4" for m in definition.modules if specs[m].licensed)
@@ -105,6 +119,10 @@ def main() -> int:
          "--modules", grants, "--product", definition.product],
         "issuing the demo license",
     )  # fmt: skip
+    if args.arm64:  # the license still grants the demo's licensed modules
+        definition = dataclasses.replace(
+            definition, modules=list(ARM64_MODULES), platforms=["amd64", "arm64"]
+        )
     manifest = create_bundle(
         definition,
         out,

@@ -38,6 +38,25 @@ if ! dpkg-query -W -f='${Status}' podman 2>/dev/null | grep -q "install ok insta
   apt-get install -y -q --no-install-recommends podman >/dev/null
 fi
 
+# arm64 under emulation (issue 22: demo/build_arm64.py, tests/e2e/test_multiarch_e2e.py): qemu's
+# static aarch64 interpreter registered with binfmt_misc, fix-binary flag (F) so that it also
+# runs inside chroots and containers that do not hold a copy of qemu.
+arm=()
+for p in qemu-user-static binfmt-support; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || arm+=("$p")
+done
+if [ ${#arm[@]} -gt 0 ]; then
+  log "installing ${arm[*]} (arm64 images under emulation)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/dev/null
+  apt-get install -y -q --no-install-recommends "${arm[@]}" >/dev/null
+fi
+bfm=/proc/sys/fs/binfmt_misc
+[ -e $bfm/register ] || mount -t binfmt_misc binfmt_misc $bfm 2>/dev/null || log "warning: cannot mount binfmt_misc: arm64 tests will fail"
+if [ -e $bfm/register ] && [ ! -e $bfm/qemu-aarch64 ]; then
+  printf '%s' ':qemu-aarch64:M::\x7f\x45\x4c\x46\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00:\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff:/usr/bin/qemu-aarch64-static:FP' >$bfm/register
+fi
+
 # A Docker engine: systemd where it runs, a plain dockerd in the background elsewhere.
 if ! docker info >/dev/null 2>&1; then
   if [ "$(ps -p 1 -o comm= 2>/dev/null)" = systemd ]; then

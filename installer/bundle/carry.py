@@ -22,14 +22,18 @@ import tempfile
 from typing import Callable, Optional, Sequence
 
 from installer import signing
-from installer.bundle.lockfile import LOCK_REL, Lock, load_lock
+from installer.bundle.lockfile import LOCK_REL, Lock, Locked, load_lock
 from installer.bundle.trust import BundleRefused
 from installer.errors import RuntimeFailure, UsageError
 from installer.i18n import _
 
 SHIM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "install_shim.py")
 PACKAGES = ("installer", "envcheck", "fingerprint")
-PLATFORM = "manylinux2014_x86_64"  # glibc 2.17: CentOS 7 and anything newer
+PLATFORMS = ("manylinux2014_x86_64", "manylinux2014_aarch64")
+"""glibc 2.17 (CentOS 7 and anything newer) on x86_64 and on arm64 servers (issue 22): the lock
+holds one wheel per architecture of each compiled dependency (cryptography, psutil, zstandard,
+bcrypt, PyNaCl, cffi, PyYAML, MarkupSafe), so install.py works on both."""
+PLATFORM = " ".join(PLATFORMS)  # the lock's platform header
 CARRIED_FORMAT = 1
 WHEEL_CACHE_ENV = "SEALBOX_WHEEL_CACHE"
 
@@ -125,6 +129,41 @@ def _refused_by_hash(stderr: str) -> Optional[str]:
     return f"{m.group(1)} ({m.group(2)})" if m else "a wheel"
 
 
+def _download_for(
+    locked: Sequence[Locked], cache: str, ver: str, plat: str, wheels_from: Optional[str]
+) -> str:
+    """One `pip download --require-hashes` of the locked wheels for one Python and platform
+    into the cache; returns pip's output (which names the files)."""
+    with tempfile.TemporaryDirectory(prefix="sealbox-req-") as tmp:
+        req = os.path.join(tmp, "requirements.txt")
+        with open(req, "w") as fh:
+            for e in locked:
+                fh.write(e.requirement + "".join(f" --hash=sha256:{h}" for h in e.hashes))
+                fh.write("\n")
+        args = ["download", "-r", req, "-d", cache, "--require-hashes", "--no-deps",
+                "--only-binary=:all:", "--platform", plat, "--python-version",
+                pip_python_version(ver), "--implementation", "cp"]  # fmt: skip
+        if wheels_from:
+            args += ["--no-index", "--find-links", wheels_from]
+        else:
+            args += ["--find-links", cache]
+        res = subprocess.run(
+            [sys.executable, "-m", "pip", *args, "--disable-pip-version-check"],
+            capture_output=True,
+            text=True,
+        )
+    bad = _refused_by_hash(res.stderr)
+    if bad:
+        raise BundleRefused(
+            f"{bad}: does not match the hash in {LOCK_REL}; the file was altered (or the "
+            f"lock is wrong): delete it from {wheels_from or cache} and run again"
+        )
+    if res.returncode != 0:
+        tail = (res.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise RuntimeFailure(f"pip download of the locked wheels for Python {ver} ({plat}): {tail}")
+    return res.stdout + res.stderr
+
+
 def download_locked(
     lock: Lock, dest: str, python_versions: Sequence[str], wheels_from: Optional[str] = None
 ) -> list[dict]:
@@ -147,39 +186,9 @@ def download_locked(
                 ).format(lock_rel=LOCK_REL, ver=ver, lock=", ".join(lock.pythons()))
             )
         allowed = {h: e for e in locked for h in e.hashes}
-        with tempfile.TemporaryDirectory(prefix="sealbox-req-") as tmp:
-            req = os.path.join(tmp, "requirements.txt")
-            with open(req, "w") as fh:
-                for e in locked:
-                    fh.write(e.requirement + "".join(f" --hash=sha256:{h}" for h in e.hashes))
-                    fh.write("\n")
-            args = ["download", "-r", req, "-d", cache, "--require-hashes", "--no-deps",
-                    "--only-binary=:all:", "--platform", lock.platform, "--python-version",
-                    pip_python_version(ver), "--implementation", "cp"]  # fmt: skip
-            if wheels_from:
-                args += ["--no-index", "--find-links", wheels_from]
-            else:
-                args += ["--find-links", cache]
-            res = subprocess.run(
-                [sys.executable, "-m", "pip", *args, "--disable-pip-version-check"],
-                capture_output=True,
-                text=True,
-            )
-            log = res.stdout + res.stderr
-            bad = _refused_by_hash(res.stderr)
-            if bad:
-                raise BundleRefused(
-                    _(
-                        "{bad}: does not match the hash in {lock_rel}; the file was altered (or the lock is wrong): delete it from {wheels_from} and run again"
-                    ).format(bad=bad, lock_rel=LOCK_REL, wheels_from=wheels_from or cache)
-                )
-            if res.returncode != 0:
-                tail = (res.stderr.strip().splitlines() or ["(no output)"])[-1]
-                raise RuntimeFailure(
-                    _("pip download of the locked wheels for Python {ver}: {tail}").format(
-                        ver=ver, tail=tail
-                    )
-                )
+        log = ""
+        for plat in lock.platforms:
+            log += _download_for(locked, cache, ver, plat, wheels_from)
         got = {
             os.path.basename(m.group(1))
             for m in re.finditer(r"(?:Saved|File was already downloaded) (\S+\.whl)", log)

@@ -7,6 +7,7 @@ written once and never held uncompressed on disk. See README.md for the measurem
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import lzma
 import os
@@ -40,6 +41,7 @@ from installer.bundle.manifest import (
 )
 from installer.bundle.trust import sign_manifest
 from installer.errors import LicenseError, RuntimeFailure, UsageError
+from installer.facts.arch import KNOWN, normalize, platform
 from installer.i18n import _
 from installer.license.pins import MANIFEST_KEY, check_license_key, image_pins, licensed_refs
 from installer.spec.load import load_modules
@@ -53,6 +55,23 @@ class BundleDefinition:
     version: str
     modules: list[str]
     source_dir: str  # where modules/ and templates/ live
+    platforms: list[str] = dataclasses.field(default_factory=list)  # arch names; [] = as built
+
+
+def parse_platforms(values: list[str], where: str) -> list[str]:
+    """``linux/amd64``, ``linux/arm64`` (or ``amd64``, ``aarch64``) -> arch names, in order."""
+    out: list[str] = []
+    for raw in values:
+        arch = normalize(str(raw))
+        if arch not in KNOWN:
+            raise UsageError(
+                _("{where} {raw}: unknown platform; choose from {known}").format(
+                    where=where, raw=raw, known=", ".join(platform(a) for a in KNOWN)
+                )
+            )
+        if arch not in out:
+            out.append(arch)
+    return out
 
 
 def load_definition(path: str) -> BundleDefinition:
@@ -67,20 +86,61 @@ def load_definition(path: str) -> BundleDefinition:
             raise UsageError(_("{path}: {key}: is required").format(path=path, key=key))
     base = os.path.dirname(os.path.abspath(path))
     source = os.path.normpath(os.path.join(base, doc.get("source", ".")))
-    return BundleDefinition(str(doc["product"]), str(doc["version"]), list(doc["modules"]), source)
-
-
-def _docker_image_id(ref: str) -> str:
-    res = subprocess.run(
-        ["docker", "image", "inspect", "--format", "{{.Id}}", ref], capture_output=True, text=True
+    plats = doc.get("platforms") or []
+    if not isinstance(plats, list):
+        raise UsageError(f"{path}: platforms: expected a list such as [linux/amd64, linux/arm64]")
+    return BundleDefinition(
+        str(doc["product"]),
+        str(doc["version"]),
+        list(doc["modules"]),
+        source,
+        parse_platforms(plats, f"{path}: platforms:"),
     )
+
+
+def _inspect(ref: str) -> Optional[tuple[str, str]]:
+    """(image ID, normalised architecture) of a local image, None when there is none."""
+    fmt = "{{.Id}} {{.Architecture}}"
+    res = subprocess.run(["docker", "image", "inspect", "--format", fmt, ref],
+                         capture_output=True, text=True)  # fmt: skip
     if res.returncode != 0:
-        raise RuntimeFailure(
-            _("image {ref} is not in the local Docker engine; build or pull it first").format(
-                ref=ref
+        return None
+    image_id, _, arch = res.stdout.strip().partition(" ")
+    return image_id, normalize(arch)
+
+
+def arch_ref(ref: str, arch: str) -> str:
+    """Where the image of ``ref`` for another architecture is found in the one local engine
+    (it holds one image per tag): the tag with ``-ARCH`` appended (``app:1.0-arm64``)."""
+    repo, sep, tag = ref.rpartition(":")
+    if not sep or "/" in tag:
+        return f"{ref}:latest-{arch}"
+    return f"{repo}:{tag}-{arch}"
+
+
+def image_for_arch(ref: str, arch: Optional[str]) -> tuple[str, str, str]:
+    """(local reference, image ID, architecture) of the image a bundle carries for ``arch``:
+    ``REF-ARCH`` or ``REF`` itself, whichever is an image whose config says that architecture
+    (None: ``REF`` as it is, a one-architecture bundle)."""
+    if arch is None:
+        found = _inspect(ref)
+        if found is None:
+            raise RuntimeFailure(
+                f"image {ref} is not in the local Docker engine; build or pull it first"
             )
-        )
-    return res.stdout.strip()
+        return ref, found[0], found[1] or normalize(os.uname().machine)
+    seen = []
+    for cand in (arch_ref(ref, arch), ref):
+        found = _inspect(cand)
+        if found is not None and found[1] == arch:
+            return cand, found[0], arch
+        seen.append(f"{cand}: {found[1] if found else 'absent'}")
+    raise RuntimeFailure(
+        _(
+            "no {platform} image for {ref} in the local Docker engine ({seen}): build it and "
+            "tag it {tag}"
+        ).format(platform=platform(arch), ref=ref, seen="; ".join(seen), tag=arch_ref(ref, arch))
+    )
 
 
 class _HashingWriter:
@@ -182,19 +242,23 @@ LAYOUTS = ("shared", "per-image")
 @dataclass(frozen=True)
 class _Image:
     module: str
-    ref: str
+    ref: str  # the spec's reference (what the manifest records)
     id: str
     name: str  # the archive name the module spec asks for
+    arch: str = ""
+    local: str = ""  # the local reference docker save reads ('' = ref)
 
 
-def _plan_archives(images: list[_Image], layout: str, compression: str) -> dict[str, list[_Image]]:
-    """Archive file -> images in it: one shared archive, or one per image."""
-    if layout == "shared":
-        return {SHARED_ARCHIVE + SUFFIX[compression]: images}
+def _plan_archives(
+    images: list[_Image], layout: str, compression: str, multi: bool = False
+) -> dict[str, list[_Image]]:
+    """Archive file -> images in it: one shared archive, or one per image; with several
+    architectures, one set per architecture (``-ARCH`` in the name): a host reads only its own."""
     out: dict[str, list[_Image]] = {}
     for img in images:
-        base = img.name.rsplit(".tar", 1)[0]
-        out.setdefault(base + SUFFIX[compression], []).append(img)
+        tail = f"-{img.arch}" if multi else ""
+        base = SHARED_ARCHIVE if layout == "shared" else img.name.rsplit(".tar", 1)[0]
+        out.setdefault(base + tail + SUFFIX[compression], []).append(img)
     return out
 
 
@@ -276,6 +340,7 @@ def create_bundle(
     license_dir: Optional[str] = None,
     progress: Optional[Progress] = None,
     since: Optional[Manifest] = None,
+    platforms: Optional[list[str]] = None,
 ) -> Manifest:
     """Write modules/, templates/, images/, install.py + wheels/, manifest.yaml (+ manifest.sig).
 
@@ -284,7 +349,9 @@ def create_bundle(
 
     An archive is kept when it already holds exactly the same image IDs (a second run is fast).
     `since` (the previous bundle's verified manifest) makes a delta bundle: its archives leave
-    out the layers the base version's images supply on the host (installer.bundle.delta)."""
+    out the layers the base version's images supply on the host (installer.bundle.delta).
+    `platforms` (arch names; default the definition's, else the images as built): each
+    module's image is taken per architecture (`image_for_arch`) and signed per architecture."""
     say = progress or (lambda _msg: None)
     if compression not in SUFFIX:
         raise UsageError(
@@ -325,6 +392,9 @@ def create_bundle(
         shutil.rmtree(os.path.join(out_dir, sub), ignore_errors=True)
         os.makedirs(os.path.join(out_dir, sub))
     wanted: list[_Image] = []
+    arches: list[Optional[str]] = list(
+        platforms if platforms is not None else definition.platforms
+    ) or [None]
     for name in definition.modules:
         spec = specs[name]
         rel = f"modules/{name}.yaml"
@@ -332,16 +402,22 @@ def create_bundle(
         tdir = os.path.join(definition.source_dir, "templates", name)
         if os.path.isdir(tdir):
             shutil.copytree(tdir, os.path.join(out_dir, "templates", name))
-        wanted.append(
-            _Image(name, spec.image.ref, _docker_image_id(spec.image.ref), spec.image.archive)
-        )
+        for arch in arches:
+            local, image_id, got = image_for_arch(spec.image.ref, arch)
+            ref = spec.image.ref
+            theirs = image_pins(local) if ref in pins and local != ref else pins.get(ref)
+            if theirs != pins.get(ref):
+                msg = _("{local} pins vendor key(s) {theirs}, {ref} pins {ours}: build every "
+                        "architecture with the same vendor key")  # fmt: skip
+                raise LicenseError(msg.format(local=local, theirs=theirs, ref=ref, ours=pins[ref]))
+            wanted.append(_Image(name, spec.image.ref, image_id, spec.image.archive, got, local))
     images: list[ImageEntry] = []
-    plan = _plan_archives(wanted, layout, compression)
+    plan = _plan_archives(wanted, layout, compression, multi=len(arches) > 1)
     deltas, layers = plan_delta([g.id for g in wanted], since) if since else ({}, {})
     for rel, group in plan.items():
         omit = omit_set([deltas[g.id] for g in group], layers) if deltas else frozenset()
         by_id = {e.id: e for e in _reusable(previous, out_dir, rel, [g.id for g in group])}
-        refs = ", ".join(g.ref for g in group)
+        refs = ", ".join(g.local or g.ref for g in group)
         if by_id:
             say(_("{rel}: unchanged ({refs}), archive kept").format(rel=rel, refs=refs))
             sha, size, raw = next(iter(by_id.values())).sha256, 0, 0
@@ -357,7 +433,11 @@ def create_bundle(
             )
             started = time.monotonic()
             sha, size, raw = save_images(
-                [g.ref for g in group], os.path.join(out_dir, rel), compression, level, omit
+                [g.local or g.ref for g in group],
+                os.path.join(out_dir, rel),
+                compression,
+                level,
+                omit,
             )
             say(
                 _("{rel}: {raw:.0f} MB -> {size:.0f} MB in {time:.1f}s").format(
@@ -366,7 +446,20 @@ def create_bundle(
             )
         for g in group:
             base_image, omits = entry_fields(deltas[g.id], omit) if deltas else ("", ())
-            images.append(ImageEntry(g.ref, g.id, rel, sha, size, raw, g.name, base_image, omits))
+            images.append(
+                ImageEntry(
+                    g.ref,
+                    g.id,
+                    rel,
+                    sha,
+                    size,
+                    raw,
+                    g.name,
+                    base_image=base_image,
+                    omits=omits,
+                    arch=g.arch,
+                )
+            )
     for fname in os.listdir(os.path.join(out_dir, "images")):  # archives of an earlier layout
         if f"images/{fname}" not in plan:
             os.unlink(os.path.join(out_dir, "images", fname))

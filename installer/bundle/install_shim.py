@@ -421,7 +421,7 @@ def build_venv(staging: str, venv: str, wheels: List[dict], key: str) -> None:
     if res != 0:
         raise Stop(
             "installing Sealbox into %s failed (see above); is this a platform the "
-            "bundle was built for (glibc >= 2.17, x86_64)?" % venv,
+            "bundle was built for (glibc >= 2.17, x86_64 or aarch64)?" % venv,
             1,
         )
     with open(os.path.join(venv, STAMP + ".tmp"), "w") as fh:

@@ -45,8 +45,12 @@ class Locked:
 class Lock:
     entries: tuple[Locked, ...]
     dependencies_sha256: str
-    platform: str
+    platform: str  # pip platform tags, space-separated (one wheel per architecture)
     sha256: str  # of the lock file's bytes, recorded in the signed manifest
+
+    @property
+    def platforms(self) -> tuple[str, ...]:
+        return tuple(self.platform.split())
 
     def for_python(self, version: str) -> list[Locked]:
         return [e for e in self.entries if e.python == version]

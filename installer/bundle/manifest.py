@@ -14,19 +14,27 @@ import yaml
 
 import installer.i18n.yamltext  # noqa: F401  (a Text in the YAML is written in English)
 from installer.errors import UsageError
+from installer.facts.arch import normalize
 from installer.i18n import _
 
 MANIFEST = "manifest.yaml"
 CARRIED = "carried"  # written as one JSON line: the bundle's install.py reads it without PyYAML
 SIGNATURE = "manifest.sig"
 FORMAT = 1
+LEGACY_ARCH = "amd64"
+"""The architecture of an image entry without ``arch`` (manifests before issue 22): Sealbox
+ran on x86_64 only, so such a bundle's images are amd64."""
 
 
 @dataclass(frozen=True)
 class ImageEntry:
     """One image. Several images may share one archive `file` (a multi-image `docker save`
     stores their common layers once); `name` is then the archive name the module spec asks for.
-    `size` and `uncompressed_size` are those of the whole archive `file`."""
+    `size` and `uncompressed_size` are those of the whole archive `file`.
+
+    `arch` (issue 22): the architecture the image is for (``amd64``, ``arm64``). A bundle
+    carries one entry per image and architecture, each with its own archive, ID and sha256,
+    all under the one signature; an entry without it is a pre-issue-22 (amd64) one."""
 
     ref: str
     id: str
@@ -39,6 +47,11 @@ class ImageEntry:
     # reuses from the host, and those layers (diff IDs, bottom first), absent from `file`
     base_image: str = ""
     omits: tuple[str, ...] = ()
+    arch: str = ""
+
+    @property
+    def architecture(self) -> str:
+        return self.arch or LEGACY_ARCH
 
 
 @dataclass
@@ -51,13 +64,27 @@ class Manifest:
     tool_version: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def image_for(self, archive: str) -> Optional[ImageEntry]:
+    def architectures(self) -> list[str]:
+        """The architectures the bundle carries images for, sorted (legacy entries: amd64)."""
+        return sorted({e.architecture for e in self.images})
+
+    def first_per_ref(self) -> list[ImageEntry]:
+        """One entry per image reference, the first listed (Kubernetes mode pushes and pins
+        one architecture per image: the bundle's first --platform)."""
+        seen: dict[str, ImageEntry] = {}
         for entry in self.images:
-            if entry.name == archive:
-                return entry
-        for entry in self.images:
-            if entry.file == archive:
-                return entry
+            seen.setdefault(entry.ref, entry)
+        return list(seen.values())
+
+    def image_for(self, archive: str, arch: Optional[str] = None) -> Optional[ImageEntry]:
+        """The entry a spec's ``image.archive`` names, for ``arch`` (None: any architecture,
+        the first listed; only for code that does not run the image)."""
+        for field_ in ("name", "file"):
+            for entry in self.images:
+                if getattr(entry, field_) == archive and (
+                    arch is None or entry.architecture == arch
+                ):
+                    return entry
         return None
 
     @property
@@ -66,11 +93,12 @@ class Manifest:
         base = self.extra.get("base")
         return base if isinstance(base, dict) else None
 
-    def archives(self) -> dict[str, list[ImageEntry]]:
-        """Archive file -> the images it holds, in manifest order."""
+    def archives(self, arch: Optional[str] = None) -> dict[str, list[ImageEntry]]:
+        """Archive file -> the images it holds, in manifest order (only ``arch``'s if given)."""
         out: dict[str, list[ImageEntry]] = {}
         for entry in self.images:
-            out.setdefault(entry.file, []).append(entry)
+            if arch is None or entry.architecture == arch:
+                out.setdefault(entry.file, []).append(entry)
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -137,12 +165,22 @@ def parse_manifest(data: bytes, source: str = MANIFEST) -> Manifest:
                     name=str(img.get("name", "")),
                     base_image=str(img.get("base_image", "")),
                     omits=tuple(str(d) for d in img.get("omits") or ()),
+                    arch=normalize(str(img.get("arch", ""))),
                 )
             )
         except (KeyError, TypeError) as exc:
             raise UsageError(
                 _("{path}: images[{i}]: missing field {exc}").format(path=path, i=i, exc=exc)
             ) from None
+    arch_of: dict[str, str] = {}
+    for entry in images:
+        if arch_of.setdefault(entry.file, entry.architecture) != entry.architecture:
+            raise UsageError(
+                _(
+                    "{path}: {file} holds images of two architectures ({a}, {b}); each archive "
+                    "is for one"
+                ).format(path=path, file=entry.file, a=arch_of[entry.file], b=entry.architecture)
+            )
     files = doc.get("files") or {}
     if not isinstance(files, dict):
         raise UsageError(_("{path}: files: expected a mapping of path to sha256").format(path=path))

@@ -18,6 +18,7 @@ from installer.cli import license as license_cli
 from installer.cli import support as support_cli
 from installer.cli.context import CTX
 from installer.errors import SealboxError, UsageError
+from installer.facts.arch import OVERRIDE_ENV, override_note
 from installer.i18n import LANGUAGES, PSEUDO, _, set_language
 
 app = typer.Typer(
@@ -46,14 +47,18 @@ def root(
     runtime: Optional[str] = typer.Option(
         None,
         "--runtime",
-        help="Container runtime on every target: docker, podman or auto (default: the "
-        "inventory's, else auto: Docker where installed, else Podman).",
+        help=_(
+            "Container runtime on every target: docker, podman or auto (default: the "
+            "inventory's, else auto: Docker where installed, else Podman)."
+        ),
     ),
     ulimit: Optional[List[str]] = typer.Option(
         None,
         "--ulimit",
-        help="NAME=SOFT[:HARD] for every container created (repeatable), e.g. "
-        "nofile=1024:1024; default: the inventory's, else the engine's defaults.",
+        help=_(
+            "NAME=SOFT[:HARD] for every container created (repeatable), e.g. "
+            "nofile=1024:1024; default: the inventory's, else the engine's defaults."
+        ),
     ),
 ) -> None:
     if lang is not None:
@@ -63,6 +68,15 @@ def root(
     CTX.bundle = bundle
     CTX.state_dir = state_dir
     CTX.set_runtime(runtime, ulimit or [])
+    forced = override_note()
+    if forced:  # visible every time: a test stand-in, never a way to run on the wrong CPU
+        output.err.print(
+            _(
+                "[yellow]warning:[/] ${env}={value}: the hosts' CPU architecture is "
+                "OVERRIDDEN for tests; unset it on real installs"
+            ).format(env=OVERRIDE_ENV, value=forced),
+            highlight=False,
+        )
 
 
 @app.command("version", help=_("Print the Sealbox version."))

@@ -8,12 +8,13 @@ from typing import List, Optional
 import typer
 
 from installer import signing
-from installer.bundle.create import LAYOUTS, create_bundle, load_definition
+from installer.bundle.create import LAYOUTS, create_bundle, load_definition, parse_platforms
 from installer.bundle.delta import read_base_manifest
 from installer.bundle.trust import BundleRefused, pin_key, trusted_keys
 from installer.bundle.verify import VerifyReport, verify_bundle
 from installer.cli import output
 from installer.cli.context import CTX
+from installer.facts.arch import platform
 from installer.i18n import _
 
 app = typer.Typer(
@@ -68,6 +69,15 @@ def create(
             "key the licensed images pin)."
         ),
     ),
+    platforms: List[str] = typer.Option(
+        [],
+        "--platform",
+        help=_(
+            "linux/amd64 or linux/arm64; repeatable: the image of each module per architecture "
+            "(REF-ARCH or REF, whichever is that architecture). Default: bundle.yaml's "
+            "platforms, else the images as built."
+        ),
+    ),
 ) -> None:
     started = time.monotonic()
     private = signing.load_private(key) if key else None
@@ -77,6 +87,7 @@ def create(
         if private is not None:
             keys[private.public.id] = private.public
         base = read_base_manifest(since, keys)
+    chosen = parse_platforms(list(platforms), "--platform") or None
     manifest = create_bundle(
         load_definition(definition),
         out,
@@ -89,6 +100,7 @@ def create(
         wheels_from=wheels_from,
         license_dir=license_dir,
         since=base,
+        platforms=chosen,
         progress=lambda m: output.err.print(
             _("[bundle] {m}").format(m=m), markup=False, highlight=False
         ),
@@ -101,10 +113,11 @@ def create(
             out=out,
             time=time.monotonic() - started,
         ),
-        [_("archive"), _("images"), _("uncompressed MB"), _("compressed MB")],
+        [_("archive"), _("platform"), _("images"), _("uncompressed MB"), _("compressed MB")],
         [
             (
                 rel,
+                platform(entries[0].architecture),
                 ", ".join(e.ref for e in entries),
                 f"{entries[0].uncompressed_size / 1e6:.0f}",
                 f"{entries[0].size / 1e6:.0f}",
@@ -147,6 +160,7 @@ def verify(
                 "files_checked": report.files_checked,
                 "archives_checked": report.archives_checked,
                 "delta_of": _delta_of(report),
+                "architectures": report.manifest.architectures() if report.manifest else [],
                 "problems": [{"path": p.path, "reason": p.reason} for p in report.problems],
             }
         )
@@ -176,6 +190,13 @@ def verify(
                         "Upgrade (delta) bundle of {product} {version}: installs only on hosts "
                         "that hold that version's images"
                     ).format(**delta)
+                )
+            if report.manifest is not None:
+                output.out.print(
+                    _("Architectures: {platforms}").format(
+                        platforms=", ".join(platform(a) for a in report.manifest.architectures())
+                        or "-"
+                    )
                 )
     if not report.ok:
         raise typer.Exit(code=BundleRefused.exit_code)

@@ -14,6 +14,7 @@ from installer.cli.prompt import interactive, prompt_variable
 from installer.cli.remote import on_targets, targets, with_targets
 from installer.deploy.engine import InstallOptions, InstanceStatus
 from installer.deploy.variables import load_answers, parse_set_options
+from installer.facts.arch import platform
 from installer.fleet import Fleet, HostResult
 from installer.i18n import _
 from installer.license.probe import describe, license_state
@@ -120,6 +121,15 @@ def _available(data: dict[str, Any], as_json: bool) -> None:
         title += "  " + _("upgrade (delta) bundle of {version}: installs over it only").format(
             version=data["delta_of"]["version"]
         )
+    host_arch = data.get("host_arch")
+    note = "" if host_arch is None or data.get("host_arch_carried") else _(" - NOT CARRIED")
+    if data.get("host_arch_overridden"):
+        note += _(" (test override)")
+    arches = _("architectures: {carried}; this host: {host}{note}").format(
+        carried=", ".join(platform(a) for a in data.get("architectures", [])) or "-",
+        host=platform(host_arch) if host_arch else "?",
+        note=note,
+    )
     output.table(
         title,
         [_("module"), _("version"), _("description"), _("depends on"), _("installed")],
@@ -140,6 +150,7 @@ def _available(data: dict[str, Any], as_json: bool) -> None:
             for r in rows
         ],
     )
+    output.out.print(arches, markup=False, highlight=False, soft_wrap=True)
 
 
 K8S_OPT = typer.Option(False, "--k8s", help=_("On the Kubernetes cluster (kubeconfig) instead."))

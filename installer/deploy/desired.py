@@ -90,13 +90,16 @@ def desired_module(
     gpus: list[str],
     image_id: Optional[str] = None,
     ulimits: tuple[str, ...] = (),
+    arch: Optional[str] = None,
 ) -> DesiredModule:
-    entry = manifest.image_for(spec.image.archive)
+    """`arch`: the host's architecture; its entry (signed ID, archive) is the one used."""
+    entry = manifest.image_for(spec.image.archive, arch)
     if entry is None:
+        where = f" for {arch}" if arch else ""
         raise UsageError(
             _(
-                "{source}: image.archive {archive} is not listed in the bundle manifest; rebuild the bundle"
-            ).format(source=spec.source, archive=spec.image.archive)
+                "{source}: image.archive {archive} is not listed in the bundle manifest{where}; rebuild the bundle"
+            ).format(source=spec.source, archive=spec.image.archive, where=where)
         )
     visible = {k: values[k] for k in module_variables(specs, spec) if k in values}
     instances = []
@@ -179,5 +182,5 @@ def desired_module(
             ulimits=ulimits,
         )
         instances.append(DesiredInstance(spec.name, index, runspec, files, data_dirs, ports))
-    archive = manifest.archives().get(entry.file, [entry])
+    archive = manifest.archives(entry.architecture).get(entry.file, [entry])
     return DesiredModule(spec, entry, instances, gpus, archive)

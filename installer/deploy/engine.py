@@ -17,7 +17,15 @@ from installer.bundle.manifest import Manifest
 from installer.bundle.opened import VerifiedBundle, as_verified
 from installer.deploy import upgrade_run, views
 from installer.deploy.apply import Applier
-from installer.deploy.gates import DRY_RUN_GATES, ENGINE_GATES, Gate, GateInput, gate_facts
+from installer.deploy.gates import (
+    DRY_RUN_GATES,
+    ENGINE_GATES,
+    PLAN_GATES,
+    ArchInput,
+    Gate,
+    GateInput,
+    gate_facts,
+)
 from installer.deploy.history import History
 from installer.deploy.options import InstallOptions, InstallResult, InstanceStatus
 from installer.deploy.plan import Plan
@@ -29,6 +37,7 @@ from installer.deploy.variables import Resolved
 from installer.errors import HostError, UsageError
 from installer.events import Reporter, make
 from installer.facts.snapshot import (
+    ARCH_FACTS,
     PODMAN_CHECK_FACTS,
     PORT_FACTS,
     ROOT_FACTS,
@@ -179,6 +188,18 @@ class Deployment:
         """The bundle's modules; 'installed' is None where the state cannot be read (not root)."""
         return views.available(self.specs, self.store, self.host)
 
+    def arch_view(self) -> dict[str, Any]:
+        """The architectures the bundle carries and the one this host reports (`se`)."""
+        self.facts.gather(ARCH_FACTS)
+        found = self.facts.arch
+        carried = self.manifest.architectures()
+        return {
+            "architectures": carried,
+            "host_arch": found.arch if found else None,
+            "host_arch_overridden": bool(found and found.overridden),
+            "host_arch_carried": bool(found and found.arch in carried),
+        }
+
     def status(self) -> list[InstanceStatus]:
         """Installed instances from the state, checked against the real containers and probes."""
         return views.status(self.specs, self.store, self.runtime, self.host)
@@ -189,6 +210,12 @@ class Deployment:
     ) -> tuple[Plan, Resolved]:
         planned = self.planner.plan(names, options, state, self.facts)
         return planned.plan, planned.resolved
+
+    def plan_gates(self, facts: HostFacts) -> None:
+        """The bundle against the host before any plan (its architecture: issue 22)."""
+        inp = ArchInput(self.bundle, self.host, facts, self.report)
+        for gate in PLAN_GATES:
+            gate(inp)
 
     def gate_input(
         self, planned: Planned, state: State, options: InstallOptions, facts: HostFacts
@@ -227,6 +254,7 @@ class Deployment:
         if not options.dry_run:
             self.require_root("in")
         _ = self.runtime.facts  # Docker missing or down: stop here with the fix
+        self.plan_gates(facts)
         with self.locked():
             state = self.store.load()
             self.same_runtime(state)
@@ -264,6 +292,7 @@ class Deployment:
         self.check_names(names)
         facts = self.read_facts(names)
         _ = self.runtime.facts
+        self.plan_gates(facts)
         with self.locked():
             state = self.store.load()
             self.same_runtime(state)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Callable, Mapping, Sequence
 
 from installer.bundle.gate import bundle_gate
+from installer.deploy.archgate import ArchInput, arch_gate
 from installer.deploy.gateinput import GateInput
 from installer.deploy.portclash import unique_ports_gate
 from installer.deploy.portfree import free_ports_gate
@@ -27,6 +28,15 @@ from installer.spec.order import install_order
 
 Gate = Callable[[GateInput], None]
 """A pre-install check that raises to stop the install before any change."""
+
+PlanGate = Callable[[ArchInput], None]
+"""A check of the bundle against the host that must pass before a plan can be made."""
+
+PLAN_GATES: tuple[PlanGate, ...] = (
+    arch_gate,  # the bundle carries images for the host's architecture (exit 3; issue 22)
+)
+"""Run first, also on --dry-run: the plan picks each image (signed ID, archive) by the host's
+architecture, so a host the bundle cannot serve is refused before anything is planned."""
 
 ENGINE_GATES: tuple[Gate, ...] = (
     unique_ports_gate,  # no port wanted twice by the plan and what is installed beside it
@@ -63,4 +73,14 @@ def gate_facts(
     ]
 
 
-__all__ = ["DRY_RUN_GATES", "ENGINE_GATES", "GATE_FACTS", "Gate", "GateInput", "gate_facts"]
+__all__ = [
+    "DRY_RUN_GATES",
+    "ENGINE_GATES",
+    "GATE_FACTS",
+    "PLAN_GATES",
+    "ArchInput",
+    "Gate",
+    "GateInput",
+    "PlanGate",
+    "gate_facts",
+]

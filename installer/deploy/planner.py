@@ -181,6 +181,8 @@ class Planner:
     ) -> list[tuple[str, DesiredModule, bool]]:
         """Each module's desired shape, and whether its signed image is on the engine."""
         out = []
+        found = facts.arch  # the plan gate refused a host the bundle cannot serve
+        arch = found.arch if found is not None else None
         for name in order:
             spec = self.specs[name]
             count = self._count(name, names, options, state)
@@ -196,6 +198,7 @@ class Planner:
                 count=count,
                 gpus=gpus,
                 ulimits=self.runtime.ulimits,
+                arch=arch,
             )
             out.append((name, desired, self.runtime.image_id(desired.image.id) is not None))
         return out

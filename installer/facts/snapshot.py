@@ -15,6 +15,7 @@ from typing import Any, Iterable, Optional, Sequence
 from installer.errors import HostError
 from installer.facts import net
 from installer.facts.accel import ascend_device_indexes
+from installer.facts.arch import HostArch, host_arch
 from installer.facts.catalog import fact
 from installer.facts.fact import FactResult
 from installer.facts.gather import gather
@@ -47,10 +48,11 @@ VIRT_FACTS = (
     "systemd_container",
     "cgroup1",
 )
-ENGINE_FACTS = ROOT_FACTS + DOCKER_FACTS + LAN_FACTS + PORT_FACTS + GPU_FACTS + OS_FACTS
-"""What an install reads itself: root, Docker, the LAN address default, ports, GPU indexes,
-and the distribution (its package tool words the fix when Docker is missing). A Podman host
-reads PODMAN_FACTS in Docker's place: `runtime_facts`."""
+ARCH_FACTS = ("uname",) + DOCKER_FACTS
+ENGINE_FACTS = ROOT_FACTS + ARCH_FACTS + LAN_FACTS + PORT_FACTS + GPU_FACTS + OS_FACTS
+"""What an install reads itself: root, Docker, the architecture (the images it picks), the LAN
+address default, ports, GPU indexes, and the distribution (its package tool words the fix when
+Docker is missing). A Podman host reads PODMAN_FACTS in Docker's place: `runtime_facts`."""
 
 
 def runtime_facts(kind: str) -> tuple[str, ...]:
@@ -121,6 +123,21 @@ class HostFacts:
     def os(self) -> Optional[OsInfo]:
         """The distribution and its package tool (None when no release file is readable)."""
         return os_from_facts(self.gather(OS_FACTS))
+
+    @property
+    def arch(self) -> Optional[HostArch]:
+        """The architecture the engine picks images for (None: neither fact answered)."""
+        if self.runtime_kind == "podman":  # podman info says host.arch where Docker says
+            got = self.gather(("uname", "podman_info"))  # Architecture
+            uname, pinfo = got["uname"], got["podman_info"]
+            parch = (pinfo.value.get("host") or {}).get("arch") if pinfo.ok else None
+            engine = {"Architecture": parch} if isinstance(parch, str) and parch else None
+            return host_arch(uname.value if uname.ok else None, engine, self.host.name)
+        got = self.gather(ARCH_FACTS)
+        uname, info = got["uname"], got["docker_info"]
+        return host_arch(
+            uname.value if uname.ok else None, info.value if info.ok else None, self.host.name
+        )
 
     @property
     def is_root(self) -> bool:

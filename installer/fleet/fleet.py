@@ -454,6 +454,7 @@ class Fleet:
             base = dep.manifest.base
             if base is not None:  # a delta bundle: it installs only over its base version
                 data["delta_of"] = {"product": base.get("product"), "version": base.get("version")}
+            data.update(dep.arch_view())  # the bundle's architectures and this host's
             return Outcome(
                 False, _("{n_rows} module(s), {n} installed").format(n_rows=len(rows), n=n), data
             )

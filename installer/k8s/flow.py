@@ -81,7 +81,7 @@ def image_digests(manifest: Manifest, client: RegistryClient) -> dict[str, str]:
     ImagePullBackOff."""
     client.ping()
     out: dict[str, str] = {}
-    for entry in manifest.images:
+    for entry in manifest.first_per_ref():  # the architecture k8s push pushed
         repo, tag = split_ref(entry.ref)
         try:
             remote = client.manifest(repo, tag)

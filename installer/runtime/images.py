@@ -148,20 +148,10 @@ def settle(
     """
     changed: list[str] = []
     brought = [i if i.startswith("sha256:") else f"sha256:{i}" for i in loaded.ids]
-    # tags the archive set that the manifest does not give: back to what they were
-    for ref in loaded.refs:
-        now = after.tags.get(ref)
-        if ref in listed or now is None or now == before.tags.get(ref):
-            continue
-        brought.append(now)
-        _point(host, ref, before.tags.get(ref), cli)
-        changed.append(
-            (_("restored tag {ref}") if ref in before.tags else _("removed tag {ref}")).format(
-                ref=ref
-            )
-        )
-    # the bundle's own tags (after a failure, only those this load moved: a failed load
-    # leaves the engine as it found it, it does not tidy up other people's images)
+    # the bundle's own tags first (after a failure, only those this load moved: a failed load
+    # leaves the engine as it found it, it does not tidy up other people's images): the
+    # archive may carry its image under another tag only (a vendor's `app:1-arm64`, issue 22),
+    # and removing that tag first would delete the image the bundle's tag is about to name
     for ref, want in listed.items():
         now = after.tags.get(ref)
         moved = now != before.tags.get(ref)
@@ -180,6 +170,18 @@ def settle(
                     ref=ref, image_id=now[:19]
                 )
             )
+    # tags the archive set that the manifest does not give: back to what they were
+    for ref in loaded.refs:
+        now = after.tags.get(ref)
+        if ref in listed or now is None or now == before.tags.get(ref):
+            continue
+        brought.append(now)
+        _point(host, ref, before.tags.get(ref), cli)
+        changed.append(
+            (_("restored tag {ref}") if ref in before.tags else _("removed tag {ref}")).format(
+                ref=ref
+            )
+        )
     # images the archive brought that the manifest does not list
     kept = set(listed.values()) | before.ids
     for full in dict.fromkeys(brought):

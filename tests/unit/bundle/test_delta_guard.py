@@ -48,7 +48,7 @@ def gate_input(host: RecordedHost, manifest: Manifest) -> SimpleNamespace:
         manifest=manifest,
         plan=SimpleNamespace(modules=[module]),
         host=host,
-        docker=SimpleNamespace(data_root="/d"),
+        docker=SimpleNamespace(data_root="/d", engine="docker"),
         report=events.append,
         events=events,
     )

@@ -42,7 +42,11 @@ def test_committed_lock_is_fresh_and_covers_every_dependency_for_each_python():
         names = [e.name for e in lock.for_python(py)]
         assert wanted <= set(names), (py, wanted - set(names))
         assert len(names) == len(set(names))  # one version of each per target
-        assert all(len(e.hashes) == 1 for e in lock.for_python(py))
+        # one wheel per architecture (issue 22): 1 hash for a pure wheel, 2 for a compiled one
+        assert all(1 <= len(e.hashes) <= len(lock.platforms) for e in lock.for_python(py))
+    assert lock.platforms == ("manylinux2014_x86_64", "manylinux2014_aarch64")
+    compiled = {e.name for e in lock.for_python("3.11") if len(e.hashes) == 2}
+    assert {"cryptography", "psutil", "zstandard"} <= compiled
 
 
 def test_lock_round_trips_and_a_changed_dependency_list_is_stale(tmp_path):

@@ -182,3 +182,35 @@ def test_stream_route_reads_the_engine_beside_the_stream_but_before_the_tar_ends
     released_before = max((n for k, n in events[:done] if k == "stream"), default=0)
     assert released_before < len(tar), events
     assert any(k == "stream" for k, _ in events[done + 1 :]), events
+
+
+def test_settle_keeps_an_image_the_archive_carries_under_another_tag_only():
+    """A vendor's per-architecture image is saved under `app:1-arm64` (issue 22); the manifest
+    lists `app:1`. Docker deletes an image with its last tag, so the bundle's tag must be put on
+    it before the archive's own tag is removed (the other order left no image to tag)."""
+    tags = {"v/a:1-arm64": A}  # what `docker load` of the archive set on a fresh engine
+    images = {A}
+
+    def ls(_: str) -> Result:
+        lines = [f"{t} {i}" for t, i in tags.items()] + [f"<none>:<none> {i}" for i in images]
+        return Result("", 0, "\n".join(lines), "")
+
+    def tag(text: str) -> Result:
+        _, _, src, ref = text.split()
+        if src not in images:
+            return Result(text, 1, "", f"Error response from daemon: No such image: {src}")
+        tags[ref] = src
+        return Result(text, 0)
+
+    def rmi(text: str) -> Result:
+        ref = text.split()[-1]
+        gone = tags.pop(ref, ref)
+        if gone not in tags.values():  # its last tag: docker deletes the image with it
+            images.discard(gone)
+        return Result(text, 0)
+
+    host = RecordedHost(answers={"docker image ls": ls, "docker tag": tag, "docker rmi": rmi})
+    before = Snapshot({}, frozenset())
+    after = Snapshot(dict(tags), frozenset(images))
+    settle(host, {"v/a:1": A}, before, after, Loaded(("v/a:1-arm64",), ()), succeeded=True)
+    assert tags == {"v/a:1": A} and images == {A}

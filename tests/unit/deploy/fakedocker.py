@@ -33,6 +33,7 @@ class FakeDocker:
             return Result(text, 0, json.dumps(doc))
         if sub[:1] == ["info"]:
             doc = {"Runtimes": {"runc": {}}, "Driver": "overlay2", "DockerRootDir": "/d"}
+            doc["Architecture"] = "x86_64"
             return Result(text, 0, json.dumps(doc))
         if sub[:2] == ["image", "inspect"]:
             ref = sub[-1]
@@ -130,6 +131,7 @@ def docker_host(docker: FakeDocker, name: str = "box") -> RecordedHost:
             "id -u": "0\n",
             STATIC_FACTS["uid"].shell: "Uid:\t0\t0\t0\t0\n",  # root, as the facts read it
             "ss -ltnp": "",
+            "uname -r -m": "6.1.0-18-amd64 x86_64\n",  # the images it picks (issue 22)
             "nvidia-smi": Result("nvidia-smi -L", 127, "", "nvidia-smi: not found"),
             "rmdir": "",
         },

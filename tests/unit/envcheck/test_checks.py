@@ -339,7 +339,7 @@ def test_os_not_supported_or_too_old() -> None:
 SCENARIOS: list[tuple[str, dict[str, Any]]] = [
     (h, {}) for h in sorted(FACE_EXPECTED) + ["debian12-kvm"]
 ] + [
-    ("ubuntu2004-healthy", {"nvidia_smi": "nvidia_smi_gtx1050ti_4gb", "uname": {"rc": 0, "stdout": "2.6.32-754.el6.x86_64 aarch64\n"}}),
+    ("ubuntu2004-healthy", {"nvidia_smi": "nvidia_smi_gtx1050ti_4gb", "uname": {"rc": 0, "stdout": "2.6.32-754.el6.ppc64 ppc64le\n"}}),
     ("ubuntu2004-healthy", {"df_docker": FULL_DOCKER_DISK, "cpu_count": {"rc": 0, "stdout": "1\n"}, "ip_addr": "ip_addr_wifi_only", "net_ifaces": "net_ifaces_wifi_only"}),
     ("ubuntu2004-healthy", {"glibc_getconf": {"rc": 1}, "ldd_version": "glibc_musl_ldd", "os_release": {"rc": 0, "stdout": "ID=arch\n"}}),
     ("debian12-kvm", {
