@@ -80,7 +80,7 @@ class HostOps:
             host,
             store.deployment_id,
             staging_dir=f"{store.root}/images",
-            cli=store.recorded_runtime(),
+            cli=store.recorded_runtime() or "docker",
         )
         self.releases = Releases(store)
         self.history = History(store)

@@ -87,7 +87,10 @@ def collect_host(
     """Everything a vendor's engineer asks for first, from one host."""
     out = HostBundle(host.name)
     runtime = ContainerRuntime(
-        host, store.deployment_id, staging_dir=f"{store.root}/images", cli=store.recorded_runtime()
+        host,
+        store.deployment_id,
+        staging_dir=f"{store.root}/images",
+        cli=store.recorded_runtime() or "docker",
     )
     facts = HostFacts(host)
 

@@ -28,7 +28,7 @@ def runtime_of(on: OnHost) -> ContainerRuntime:
         on.host,
         on.store.deployment_id,
         staging_dir=f"{on.store.root}/images",
-        cli=on.store.recorded_runtime(),
+        cli=on.store.recorded_runtime() or "docker",
     )
 
 
