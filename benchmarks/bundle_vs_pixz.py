@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Bundle creation and install vs the vendors' reference pipeline, side by side, one run.
 
-  creation: installer.bundle.create.save_images (docker save | zstd, all cores, long window,
+  creation: installer.bundle.image_save.save_images (docker save | zstd, all cores, long window,
             sha256 while writing)      vs  docker save IMAGES | pixz > x.tpxz
   install:  DockerRuntime.load_archive (one read, streamed into docker load, sha256 checked)
                                        vs  pixz -d < x.tpxz > x.tar && docker load -i x.tar
@@ -28,7 +28,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from installer.bundle.create import save_images  # noqa: E402
+from installer.bundle.image_save import save_images  # noqa: E402
 from installer.hosts.local import LocalHost  # noqa: E402
 from installer.runtime.docker import DockerRuntime  # noqa: E402
 

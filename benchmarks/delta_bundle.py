@@ -37,8 +37,9 @@ import zstandard  # noqa: E402
 from layer_image import add_layer, layer_size  # noqa: E402
 
 from installer import signing  # noqa: E402
-from installer.bundle.create import _compressor, _HashingWriter, create_bundle, load_definition  # noqa: E402
+from installer.bundle.create import create_bundle, load_definition  # noqa: E402
 from installer.bundle.delta import read_base_manifest  # noqa: E402
+from installer.bundle.image_save import _compressor, _HashingWriter  # noqa: E402
 from installer.hosts.local import LocalHost  # noqa: E402
 from installer.runtime.load import load_archive  # noqa: E402
 

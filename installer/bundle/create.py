@@ -8,30 +8,26 @@ written once and never held uncompressed on disk. See README.md for the measurem
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import lzma
 import os
 import shutil
-import subprocess
 import time
 from dataclasses import dataclass
-from typing import BinaryIO, Callable, Optional
+from typing import Callable, Optional
 
 import yaml
-import zstandard
 
 import installer
 from installer import signing
-from installer.archive.streams import CHUNK, DEFAULT_ZSTD_LEVEL, ZSTD_WINDOW_LOG, sha256_file
+from installer.archive.streams import DEFAULT_ZSTD_LEVEL, sha256_file
 from installer.bundle.carry import carry_sealbox, default_python_versions
 from installer.bundle.delta import (
     base_doc,
     check_since,
     entry_fields,
-    filter_save,
     omit_set,
     plan_delta,
 )
+from installer.bundle.image_save import save_images
 from installer.bundle.manifest import (
     CARRIED,
     ImageEntry,
@@ -39,9 +35,9 @@ from installer.bundle.manifest import (
     load_manifest,
     write_manifest,
 )
+from installer.bundle.platforms import image_for_arch, parse_platforms
 from installer.bundle.trust import sign_manifest
-from installer.errors import LicenseError, RuntimeFailure, UsageError
-from installer.facts.arch import KNOWN, normalize, platform
+from installer.errors import LicenseError, UsageError
 from installer.i18n import _
 from installer.license.pins import MANIFEST_KEY, check_license_key, image_pins, licensed_refs
 from installer.spec.load import load_modules
@@ -56,22 +52,6 @@ class BundleDefinition:
     modules: list[str]
     source_dir: str  # where modules/ and templates/ live
     platforms: list[str] = dataclasses.field(default_factory=list)  # arch names; [] = as built
-
-
-def parse_platforms(values: list[str], where: str) -> list[str]:
-    """``linux/amd64``, ``linux/arm64`` (or ``amd64``, ``aarch64``) -> arch names, in order."""
-    out: list[str] = []
-    for raw in values:
-        arch = normalize(str(raw))
-        if arch not in KNOWN:
-            raise UsageError(
-                _("{where} {raw}: unknown platform; choose from {known}").format(
-                    where=where, raw=raw, known=", ".join(platform(a) for a in KNOWN)
-                )
-            )
-        if arch not in out:
-            out.append(arch)
-    return out
 
 
 def load_definition(path: str) -> BundleDefinition:
@@ -96,142 +76,6 @@ def load_definition(path: str) -> BundleDefinition:
         source,
         parse_platforms(plats, f"{path}: platforms:"),
     )
-
-
-def _inspect(ref: str) -> Optional[tuple[str, str]]:
-    """(image ID, normalised architecture) of a local image, None when there is none."""
-    fmt = "{{.Id}} {{.Architecture}}"
-    res = subprocess.run(["docker", "image", "inspect", "--format", fmt, ref],
-                         capture_output=True, text=True)  # fmt: skip
-    if res.returncode != 0:
-        return None
-    image_id, _, arch = res.stdout.strip().partition(" ")
-    return image_id, normalize(arch)
-
-
-def arch_ref(ref: str, arch: str) -> str:
-    """Where the image of ``ref`` for another architecture is found in the one local engine
-    (it holds one image per tag): the tag with ``-ARCH`` appended (``app:1.0-arm64``)."""
-    repo, sep, tag = ref.rpartition(":")
-    if not sep or "/" in tag:
-        return f"{ref}:latest-{arch}"
-    return f"{repo}:{tag}-{arch}"
-
-
-def image_for_arch(ref: str, arch: Optional[str]) -> tuple[str, str, str]:
-    """(local reference, image ID, architecture) of the image a bundle carries for ``arch``:
-    ``REF-ARCH`` or ``REF`` itself, whichever is an image whose config says that architecture
-    (None: ``REF`` as it is, a one-architecture bundle)."""
-    if arch is None:
-        found = _inspect(ref)
-        if found is None:
-            raise RuntimeFailure(
-                f"image {ref} is not in the local Docker engine; build or pull it first"
-            )
-        return ref, found[0], found[1] or normalize(os.uname().machine)
-    seen = []
-    for cand in (arch_ref(ref, arch), ref):
-        found = _inspect(cand)
-        if found is not None and found[1] == arch:
-            return cand, found[0], arch
-        seen.append(f"{cand}: {found[1] if found else 'absent'}")
-    raise RuntimeFailure(
-        _(
-            "no {platform} image for {ref} in the local Docker engine ({seen}): build it and "
-            "tag it {tag}"
-        ).format(platform=platform(arch), ref=ref, seen="; ".join(seen), tag=arch_ref(ref, arch))
-    )
-
-
-class _HashingWriter:
-    """A file wrapper that hashes and counts what the compressor writes: one pass, no re-read."""
-
-    def __init__(self, raw: BinaryIO) -> None:
-        self.raw = raw
-        self.digest = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data: bytes) -> int:
-        self.digest.update(data)
-        self.size += len(data)
-        return self.raw.write(data)
-
-    def flush(self) -> None:
-        self.raw.flush()
-
-    def close(self) -> None:
-        self.raw.close()
-
-    @property
-    def closed(self) -> bool:
-        return self.raw.closed
-
-
-def _compressor(out: _HashingWriter, compression: str, level: Optional[int]) -> BinaryIO:
-    if compression == "zstd":
-        params = zstandard.ZstdCompressionParameters.from_level(
-            level or DEFAULT_ZSTD_LEVEL,
-            threads=-1,
-            enable_ldm=True,
-            window_log=ZSTD_WINDOW_LOG,
-            write_checksum=True,
-        )
-        # zstandard's stub asks for IO[bytes]; the writer only needs write/flush/close (and
-        # `closed`), which _HashingWriter has.
-        return zstandard.ZstdCompressor(compression_params=params).stream_writer(out)  # type: ignore[arg-type]
-    if compression == "xz":
-        return lzma.LZMAFile(out, "wb", preset=level if level is not None else 6)  # type: ignore[return-value,arg-type]
-    raise UsageError(
-        _("--compression {compression}: choose zstd or xz").format(compression=compression)
-    )
-
-
-def save_images(
-    refs: list[str],
-    dest: str,
-    compression: str = "zstd",
-    level: Optional[int] = None,
-    omit: frozenset[str] = frozenset(),
-) -> tuple[str, int, int]:
-    """docker save REFS | compress > dest; returns (sha256 of dest, compressed size, tar size).
-
-    Several refs make one multi-image tar in which shared layers appear once. `omit`: the
-    layers (diff IDs) a delta bundle leaves out (installer.bundle.delta)."""
-    tmp = dest + ".part"
-    proc = subprocess.Popen(
-        ["docker", "save", *refs], stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    raw_size = 0
-    assert proc.stdout is not None
-    try:
-        with open(tmp, "wb") as raw:
-            hashed = _HashingWriter(raw)  # type: ignore[arg-type]
-            comp = _compressor(hashed, compression, level)
-            if omit:
-                raw_size = filter_save(proc.stdout, comp, omit).raw  # type: ignore[arg-type]
-                for _padding in iter(lambda: proc.stdout.read(CHUNK), b""):  # type: ignore[union-attr]
-                    pass  # docker's record padding after the tar's end
-            else:
-                for chunk in iter(lambda: proc.stdout.read(CHUNK), b""):  # type: ignore[union-attr]
-                    raw_size += len(chunk)
-                    comp.write(chunk)
-            if isinstance(comp, lzma.LZMAFile):
-                comp.close()
-            else:
-                comp.flush(zstandard.FLUSH_FRAME)  # type: ignore[call-arg]
-        err = proc.stderr.read().decode() if proc.stderr else ""
-        if proc.wait() != 0:
-            raise RuntimeFailure(
-                _("docker save {refs} failed: {err}").format(refs=" ".join(refs), err=err.strip())
-            )
-    except BaseException:
-        proc.kill()
-        proc.wait()
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    os.replace(tmp, dest)
-    return hashed.digest.hexdigest(), hashed.size, raw_size
 
 
 SHARED_ARCHIVE = "images/images"

@@ -8,8 +8,9 @@ from typing import List, Optional
 import typer
 
 from installer import signing
-from installer.bundle.create import LAYOUTS, create_bundle, load_definition, parse_platforms
+from installer.bundle.create import LAYOUTS, create_bundle, load_definition
 from installer.bundle.delta import read_base_manifest
+from installer.bundle.platforms import parse_platforms
 from installer.bundle.trust import BundleRefused, pin_key, trusted_keys
 from installer.bundle.verify import VerifyReport, verify_bundle
 from installer.cli import output
