@@ -17,19 +17,17 @@ stdin.
 from __future__ import annotations
 
 import os
-import posixpath
-import socket
 import threading
 import time
-from contextlib import contextmanager
-from typing import BinaryIO, Callable, Iterable, Iterator, Mapping, Optional, Union
+from typing import BinaryIO, Callable, ContextManager, Iterable, Mapping, Optional, Union
 
 import paramiko
 
 from installer.errors import HostError
-from installer.hosts.base import LOCK_BUSY_RC, Command, LockHeld, Result, command_text
+from installer.hosts.base import Command, Result, command_text
 from installer.hosts.spec import HostSpec
 from installer.hosts.sshconnect import SSHConnect
+from installer.hosts.sshlock import hold_lock
 from installer.hosts.sshwire import (
     _MISSING,
     _PGID_MARK,
@@ -375,75 +373,11 @@ class SSHHost(SSHConnect):
             pass  # the link is gone: the channel closes and sshd hangs the session up
 
     # -- the run lock ------------------------------------------------------------------------
-    @contextmanager
-    def lock(self, path: str) -> Iterator[None]:
+    def lock(self, path: str) -> ContextManager[None]:
         """``flock -n`` held on the host by a shell that reads this channel until it ends: the
         lock goes when the block ends, and when this controller dies or the link drops (sshd
         closes the session, the holder reads end-of-input and exits)."""
-        folder = posixpath.dirname(path) or "/"
-        script = (
-            f"mkdir -p -m 700 -- {_q(folder)} && exec flock -n -E {LOCK_BUSY_RC} {_q(path)} "
-            "sh -c 'echo held; exec cat >/dev/null'"
-        )
-        transport = self._transport_for_exec()  # connects and probes sudo on first use
-        mode = self.sudo_mode
-        try:
-            chan = transport.open_session(timeout=self.connect_timeout)
-        except (paramiko.SSHException, OSError, EOFError) as exc:
-            raise ConnectionLostError(
-                _("connection to {name} lost: {exc}").format(name=self.name, exc=exc or "closed")
-            ) from exc
-        try:
-            chan.settimeout(max(self.connect_timeout, 30.0))
-            chan.exec_command(remote_command(script, sudo=mode))
-            if mode == "password":
-                assert self._sudo_secret is not None
-                _send_all(chan, self._sudo_secret + b"\n")
-            said = b""
-            try:
-                while b"\n" not in said:
-                    data = chan.recv(64)
-                    if not data:
-                        break
-                    said += data
-            except socket.timeout:
-                raise HostError(
-                    _("cannot lock {path} on {name}: no answer in time").format(
-                        path=path, name=self.name
-                    )
-                ) from None
-            if said.startswith(b"held"):
-                chan.settimeout(None)
-                yield
-                return
-            rc = chan.recv_exit_status()
-            err = b""
-            while chan.recv_stderr_ready():
-                err += chan.recv_stderr(4096)
-            if rc == LOCK_BUSY_RC:
-                raise LockHeld(
-                    _("another Sealbox run holds {path} on {name}; wait for it to finish").format(
-                        path=path, name=self.name
-                    )
-                )
-            if rc == 127:
-                raise HostError(
-                    _(
-                        "cannot lock {path} on {name}: flock is not installed there (install util-linux)"
-                    ).format(path=path, name=self.name)
-                )
-            raise HostError(
-                _("cannot lock {path} on {name}: {err}").format(
-                    path=path, name=self.name, err=_last_line(err, rc)
-                )
-            )
-        finally:
-            try:  # end the holder's input, and wait (bounded) until it let go of the lock
-                chan.shutdown_write()
-                chan.status_event.wait(10)
-            except (OSError, EOFError, paramiko.SSHException):
-                pass
-            chan.close()
+        return hold_lock(self, path)
 
     # -- files -----------------------------------------------------------------------------
     def read(self, path: str) -> bytes:
