@@ -14,16 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Optional, Sequence, Union, cast
 
-import jinja2
-from jinja2 import meta
-
 from installer.bundle.opened import VerifiedBundle, open_bundle
 from installer.deploy.engine import Deployment, Gate, InstallOptions
-from installer.deploy.render import sandbox
 from installer.deploy.state import StateStore
 from installer.errors import UsageError
 from installer.events import Event, Reporter
 from installer.fleet.connect import ConnectOptions, close_host, open_host, reach
+from installer.fleet.inherit import inherited_values
 from installer.fleet.inventory import Inventory
 from installer.fleet.reach import (
     DependencyUnreachable,
@@ -37,40 +34,8 @@ from installer.fleet.run import HostResult, Job, Outcome, run_jobs
 from installer.fleet.wiring import FleetPlan, HostPlan, plan_fleet
 from installer.hosts.base import Host
 from installer.i18n import _
-from installer.spec.model import ModuleSpec, Variable
+from installer.spec.model import ModuleSpec
 from installer.spec.order import dependency_closure
-
-
-def referenced_variables(bundle: VerifiedBundle, spec: ModuleSpec) -> set[str]:
-    """Variables a module's templates, command and environment use (jinja2's own parser, over
-    the verified template text; parsing runs nothing)."""
-    env = sandbox()
-    found: set[str] = set()
-    sources: list[str] = list(spec.command) + list(spec.environment.values())
-    for cfg in spec.configs:
-        text = bundle.templates.get(cfg.template)
-        if text is not None:
-            sources.append(text)
-    for src in sources:
-        try:
-            found |= meta.find_undeclared_variables(env.parse(src))
-        except jinja2.TemplateSyntaxError:
-            continue
-    return found
-
-
-def planned_value(var: Variable, provider: str) -> Any:
-    """What a provider not yet installed will use for ``var``: its plain default, or for a
-    generated secret a stand-in that says where it will come from (never stored: dry runs only)."""
-    if var.generate:
-        # of the generator's shape (a secret is checked like any value: letters and digits,
-        # 16 or more), and plainly not a real one: "generatedonHOST..."
-        tag = "generatedon" + "".join(c for c in provider if c.isascii() and c.isalnum())
-        size = max(var.generate, 16)
-        return (tag * (size // len(tag) + 1))[:size]
-    if var.default is not None and "{" not in str(var.default):
-        return var.default
-    return None
 
 
 @dataclass(frozen=True)
@@ -198,33 +163,8 @@ class Fleet:
         return plan_fleet(self.inventory, self.specs)
 
     def inherited(self, hp: HostPlan, dry_run: bool = False) -> dict[str, Any]:
-        """Values of the providers' variables this host's modules use, read from the providers'
-        state (skipping what the inventory sets explicitly). A dry run on a fresh fleet has no
-        provider state yet: it shows what the provider will use (see ``planned_value``)."""
-        explicit = set(self.inventory.vars) | set(hp.host.vars)
-        used: set[str] = set()
-        for m in hp.modules:
-            used |= referenced_variables(self.verified, self.specs[m])
-        placements = self.inventory.placements()
-        values: dict[str, Any] = {}
-        for dep in sorted(hp.elsewhere):
-            hosts = placements.get(dep, [])
-            if len(hosts) != 1:
-                continue  # an external service: the user set its variables
-            names = {v.name for v in self.specs[dep].variables} & used
-            names -= explicit | set(hp.wired)
-            if not names:
-                continue
-            remembered = self.store(hosts[0]).load().remembered()
-            spec_vars = {v.name: v for v in self.specs[dep].variables}
-            for n in sorted(names):
-                if n in remembered:
-                    values[n] = remembered[n]
-                elif dry_run:
-                    planned = planned_value(spec_vars[n], hosts[0])
-                    if planned is not None:
-                        values[n] = planned
-        return values
+        """The providers' values this host's modules use (installer.fleet.inherit)."""
+        return inherited_values(self, hp, dry_run)
 
     def install(
         self,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from installer.fleet.fleet import referenced_variables
+from installer.fleet.inherit import referenced_variables
 from installer.spec.load import load_modules
 from tests.unit.source_bundle import source_bundle
 
