@@ -17,6 +17,7 @@ import typer
 from installer.bundle.opened import VerifiedBundle
 from installer.cli import output
 from installer.cli.context import CTX
+from installer.cli.license_print import print_summary, print_verdict, replaced_line
 from installer.cli.remote import on_targets, targets, with_targets
 from installer.errors import LicenseError, SealboxError, UsageError
 from installer.fleet.fleet import OnHost
@@ -26,7 +27,6 @@ from installer.license import store
 from installer.license.onhost import license_on, summary, verify_on
 from installer.license.shipped import fileformat, keys
 from installer.license.shipped.model import day
-from installer.license.shipped.verify import Verdict
 
 app = typer.Typer(
     help=_("Licenses: vendor keys, issuing from finger.tar.gz, verifying and installing."),
@@ -269,10 +269,10 @@ def show(
         if as_json:
             output.print_json(r.data)
         else:
-            _print_summary(None, r.data)
+            print_summary(None, r.data)
 
     def details(r) -> None:  # type: ignore[no-untyped-def]
-        _print_summary(f"{r.host}", r.data)
+        print_summary(f"{r.host}", r.data)
 
     _guard(
         lambda: on_targets(
@@ -286,67 +286,6 @@ def show(
             quiet=True,
         )
     )
-
-
-def _print_summary(title: Optional[str], s: dict) -> None:
-    rows = [(k, s[k]) for k in ("file", "license_id", "customer", "product", "type")]
-    rows += [(k, s[k]) for k in ("issued_at", "not_before", "expires_at", "grace_days")]
-    rows.append(
-        (
-            "modules",  # field names: the license file's own keys, the same in any language
-            ", ".join(
-                f"{m}={g['instances']}" + (f":{g['gpus']}gpu" if g.get("gpus") is not None else "")
-                for m, g in sorted(s["modules"].items())
-            ),
-        )
-    )
-    rows.append(("machines", ", ".join(s["machines"])))
-    rows.append(
-        (
-            "match",
-            _("{required} of the recorded components").format(required=s["match"]["required"]),
-        )
-    )
-    rows.append((_("virtual machines"), _("allowed") if s["allow_vm"] else _("refused")))
-    rows.append(("signature", s["signature"]))
-    output.table(title, [_("field"), _("value")], rows)
-
-
-def _print_verdict(path: str, v: Verdict) -> None:
-    color = "green" if v.ok and not v.warnings else ("yellow" if v.ok else "red")
-    word = "VALID" if v.ok else "INVALID"
-    output.out.print(
-        _("[bold {color}]{word}[/] {path}").format(color=color, word=word, path=path),
-        markup=True,
-        highlight=False,
-    )
-    if v.license is not None:
-        lic = v.license
-        output.out.print(
-            _(
-                "  {license_id} for {customer} ({type_}), modules {modules}, expires {expires_at}"
-            ).format(
-                license_id=lic.license_id,
-                customer=lic.customer,
-                type_=lic.type,
-                modules=", ".join(sorted(lic.modules)),
-                expires_at=day(lic.expires_at),
-            ),
-            markup=False,
-        )
-    if v.machine:
-        output.out.print(
-            _("  machine: {machine}: {machine2}").format(
-                machine=v.machine["licensed_machine"], machine2=v.machine["explanation"]
-            ),
-            markup=False,
-        )
-    for p in v.problems:
-        output.out.print(
-            _("  [red]x[/] {message}").format(message=p.message), markup=True, highlight=False
-        )
-    for w in v.warnings:
-        output.out.print(_("  [yellow]![/] {w}").format(w=w), markup=True, highlight=False)
 
 
 @app.command("verify", help=_("Verify signature, dates and whether THIS machine matches."))
@@ -383,7 +322,7 @@ def verify_cmd(
         if as_json:
             output.print_json({"file": where, **v.to_dict()})
         else:
-            _print_verdict(where, v)
+            print_verdict(where, v)
         if not v.ok:
             raise typer.Exit(LicenseError.exit_code)
 
@@ -422,7 +361,7 @@ def install_cmd(
 
     def one(dep, report) -> Outcome:  # type: ignore[no-untyped-def]
         done = replace_license(dep, data, ring, source=path)
-        return Outcome(True, _replaced_line(done), done.to_dict())
+        return Outcome(True, replaced_line(done), done.to_dict())
 
     def here(r) -> None:  # type: ignore[no-untyped-def]
         if as_json:
@@ -447,21 +386,6 @@ def install_cmd(
             as_json=as_json,
         )
     )
-
-
-def _replaced_line(done) -> str:  # type: ignore[no-untyped-def]
-    lic = done.installed.verdict.license
-    text: str = _("installed {license_id} ({customer}, expires {expires}) at {path}").format(
-        license_id=lic.license_id,
-        customer=lic.customer,
-        expires=day(lic.expires_at),
-        path=done.installed.path,
-    )
-    if done.installed.previous_kept:
-        text += _("; previous kept as {path}").format(path=done.installed.previous_kept)
-    if done.restarted:
-        text += _("; restarted {names}").format(names=", ".join(done.restarted))
-    return text
 
 
 def main() -> None:  # pragma: no cover - convenience entry point
