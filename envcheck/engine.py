@@ -307,7 +307,7 @@ def run_checks(
     if any(spec.id in FOR_PODMAN for _, spec in plan) and snapshot.runtime_kind == "podman":
         plan = for_podman(plan)
         for s in list(skips):  # --skip-check docker-running skips what stands in for it
-            scope, _, item = s.rpartition("/")
+            scope, _sep, item = s.rpartition("/")
             if item in FOR_PODMAN:
                 skips.add(f"{scope}/{FOR_PODMAN[item]}" if scope else FOR_PODMAN[item])
     facts_read = snapshot.gather(needed_facts(plan))
