@@ -212,7 +212,11 @@ def host_image_ids(host: Host) -> set[str]:
     """Every image ID on the host's engine (one `docker image ls`, through the Host)."""
     res = host.run(["docker", "image", "ls", "-a", "-q", "--no-trunc"], timeout=60)
     if not res.ok:
-        raise HostError(f"docker image ls failed on {host.name}: {res.first_error_line()}")
+        raise HostError(
+            _("docker image ls failed on {host}: {err}").format(
+                host=host.name, err=res.first_error_line()
+            )
+        )
     return set(res.stdout.split())
 
 

@@ -46,14 +46,18 @@ def root(
     runtime: Optional[str] = typer.Option(
         None,
         "--runtime",
-        help="Container runtime on every target: docker, podman or auto (default: the "
-        "inventory's, else auto: Docker where installed, else Podman).",
+        help=_(
+            "Container runtime on every target: docker, podman or auto (default: the "
+            "inventory's, else auto: Docker where installed, else Podman)."
+        ),
     ),
     ulimit: Optional[List[str]] = typer.Option(
         None,
         "--ulimit",
-        help="NAME=SOFT[:HARD] for every container created (repeatable), e.g. "
-        "nofile=1024:1024; default: the inventory's, else the engine's defaults.",
+        help=_(
+            "NAME=SOFT[:HARD] for every container created (repeatable), e.g. "
+            "nofile=1024:1024; default: the inventory's, else the engine's defaults."
+        ),
     ),
 ) -> None:
     if lang is not None:

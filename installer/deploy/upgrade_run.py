@@ -25,6 +25,7 @@ from installer.deploy.upgrade import Upgrade, assess, check_disk, disk_needed_kb
 from installer.errors import RuntimeFailure
 from installer.events import Event, Reporter
 from installer.hosts.base import Host
+from installer.i18n import _
 from installer.runtime.docker import ContainerRuntime
 from installer.spec.model import ModuleSpec
 
@@ -156,8 +157,15 @@ def run(
                 detail=f"{exc} / {undo}"[:500],
             )  # fmt: skip
             raise RuntimeFailure(
-                f"upgrade to {version} failed ({exc}) and rolling back to {up.from_version} "
-                f"failed too ({undo}); backups: {', '.join(result.backups) or 'none'}"
+                _(
+                    "upgrade to {version} failed ({exc}) and rolling back to {from_version} failed too ({undo}); backups: {backups}"
+                ).format(
+                    version=version,
+                    exc=exc,
+                    from_version=up.from_version,
+                    undo=undo,
+                    backups=", ".join(result.backups) or _("none"),
+                )
             ) from None
         where = ", ".join(result.backups) or "none taken"
         data = (
@@ -170,8 +178,15 @@ def run(
             modules=names, result="rolled back", backups=result.backups, detail=str(exc)[:500],
         )  # fmt: skip
         raise RuntimeFailure(
-            f"upgrade to {version} failed and was rolled back: {', '.join(touched)} back at "
-            f"{up.from_version} (previous images and files), {data}; cause: {exc}"
+            _(
+                "upgrade to {version} failed and was rolled back: {touched} back at {from_version} (previous images and files), {data}; cause: {exc}"
+            ).format(
+                version=version,
+                touched=", ".join(touched),
+                from_version=up.from_version,
+                data=data,
+                exc=exc,
+            )
         ) from None
     ops.history.record(
         "upgrade" if up else "install", product=product, version=version,
