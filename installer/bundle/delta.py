@@ -281,7 +281,10 @@ def plan_delta(
     """(image ID -> ImageDelta, image ID -> diff IDs) from the vendor's engine, which holds the
     new images and the base version's."""
     bases = {
-        e.id: docker_layers(e.id, f"base image {e.ref} of {base.version}") for e in base.images
+        e.id: docker_layers(
+            e.id, _("base image {ref} of {version}").format(ref=e.ref, version=base.version)
+        )
+        for e in base.images
     }
-    layers = {i: docker_layers(i, "image") for i in dict.fromkeys(image_ids)}
+    layers = {i: docker_layers(i, _("image")) for i in dict.fromkeys(image_ids)}
     return {i: plan_image(i, layers[i], bases) for i in layers}, layers

@@ -21,7 +21,7 @@ from installer.deploy.upgrade import installed_version
 from installer.errors import RuntimeFailure, UsageError
 from installer.events import Event, Reporter, make
 from installer.hosts.base import Host
-from installer.i18n import _
+from installer.i18n import _, english_tree
 from installer.runtime.docker import ContainerRuntime
 from installer.spec.model import ModuleSpec
 from installer.spec.versions import compare, version_key
@@ -369,7 +369,7 @@ class HostOps:
         except BaseException as exc:
             self.history.record(
                 "rollback", product=rel.product, version=target, previous=current,
-                modules=res.modules, result="failed", detail=str(exc)[:500],
+                modules=res.modules, result="failed", detail=str(english_tree(exc))[:500],
             )  # fmt: skip
             raise
         res.seconds = time.monotonic() - started
@@ -384,7 +384,7 @@ class HostOps:
         """Remove the images of versions older than the last ``keep``; never an image a
         container of this host runs or a kept version needs."""
         if keep < 1:
-            raise UsageError("--keep must be 1 or more (the running version is always kept)")
+            raise UsageError(_("--keep must be 1 or more (the running version is always kept)"))
         versions = sorted(self.releases.versions(), key=version_key)
         _p, current = installed_version(state, list(state.modules), newest=True)
         kept = versions[-keep:]

@@ -25,7 +25,7 @@ from installer.deploy.upgrade import Upgrade, assess, check_disk, disk_needed_kb
 from installer.errors import RuntimeFailure
 from installer.events import Event, Reporter
 from installer.hosts.base import Host
-from installer.i18n import _
+from installer.i18n import _, english_tree, message_of
 from installer.runtime.docker import ContainerRuntime
 from installer.spec.model import ModuleSpec
 
@@ -140,7 +140,7 @@ def run(
             ops.history.record(
                 "upgrade" if up else "install", product=product, version=version,
                 previous=up.from_version if up else "", modules=names, result="failed",
-                backups=result.backups, detail=str(exc)[:500],
+                backups=result.backups, detail=str(english_tree(exc))[:500],
             )  # fmt: skip
             raise
         migrated = any(dep.specs[n].migrates_data for n in touched)
@@ -154,28 +154,28 @@ def run(
             ops.history.record(
                 "upgrade", product=product, version=version, previous=up.from_version,
                 modules=names, result="failed; roll-back failed", backups=result.backups,
-                detail=f"{exc} / {undo}"[:500],
+                detail=f"{english_tree(exc)} / {english_tree(undo)}"[:500],
             )  # fmt: skip
             raise RuntimeFailure(
                 _(
                     "upgrade to {version} failed ({exc}) and rolling back to {from_version} failed too ({undo}); backups: {backups}"
                 ).format(
                     version=version,
-                    exc=exc,
+                    exc=message_of(exc),
                     from_version=up.from_version,
-                    undo=undo,
+                    undo=message_of(undo),
                     backups=", ".join(result.backups) or _("none"),
                 )
             ) from None
-        where = ", ".join(result.backups) or "none taken"
+        where = ", ".join(result.backups) or _("none taken")
         data = (
-            f"data restored from {', '.join(restored)}"
+            _("data restored from {paths}").format(paths=", ".join(restored))
             if restored
-            else f"data untouched (backups in {where})"
+            else _("data untouched (backups in {where})").format(where=where)
         )
         ops.history.record(
             "upgrade", product=product, version=version, previous=up.from_version,
-            modules=names, result="rolled back", backups=result.backups, detail=str(exc)[:500],
+            modules=names, result="rolled back", backups=result.backups, detail=str(english_tree(exc))[:500],
         )  # fmt: skip
         raise RuntimeFailure(
             _(
@@ -185,7 +185,7 @@ def run(
                 touched=", ".join(touched),
                 from_version=up.from_version,
                 data=data,
-                exc=exc,
+                exc=message_of(exc),
             )
         ) from None
     ops.history.record(
