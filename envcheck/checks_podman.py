@@ -12,28 +12,29 @@ from __future__ import annotations
 from envcheck.checks_host import _check_df
 from envcheck.kinds import Facts, Outcome, Params, _fail, _kind
 from installer.facts.parse import version_at_least
+from installer.i18n import _, joined
 
 
 @_kind(
     "podman-installed",
-    "Podman installed (the host's container runtime)",
+    _("Podman installed (the host's container runtime)"),
     ["podman_version"],
-    lambda p: "podman command present",
-    fix="install podman from the offline repo (apt-get install podman / dnf install podman)",
+    lambda p: _("podman command present"),
+    fix=_("install podman from the offline repo (apt-get install podman / dnf install podman)"),
 )
 def check_podman_installed(p: Params, f: Facts) -> Outcome:
     v = f["podman_version"]
     if not v.ok:
         return _fail(v.error or "podman not found")
-    return Outcome(True, f"podman {v.value['client']}")
+    return Outcome(True, _("podman {value}").format(value=v.value["client"]))
 
 
 @_kind(
     "podman-version",
-    "Podman version",
+    _("Podman version"),
     ["podman_version"],
     lambda p: f">= {p['min']}",
-    fix="upgrade Podman",
+    fix=_("upgrade Podman"),
     min="4.0",
 )
 def check_podman_version(p: Params, f: Facts) -> Outcome:
@@ -46,10 +47,10 @@ def check_podman_version(p: Params, f: Facts) -> Outcome:
 
 @_kind(
     "podman-running",
-    "Podman usable by this user (rootful: Sealbox runs containers as root)",
+    _("Podman usable by this user (rootful: Sealbox runs containers as root)"),
     ["podman_info"],
-    lambda p: "podman info succeeds, not rootless",
-    fix="run Sealbox as root (sudo); check /etc/containers/storage.conf",
+    lambda p: _("podman info succeeds, not rootless"),
+    fix=_("run Sealbox as root (sudo); check /etc/containers/storage.conf"),
 )
 def check_podman_running(p: Params, f: Facts) -> Outcome:
     i = f["podman_info"]
@@ -57,33 +58,38 @@ def check_podman_running(p: Params, f: Facts) -> Outcome:
         return _fail(i.error or "podman info failed")
     host = i.value.get("host") or {}
     if (host.get("security") or {}).get("rootless"):
-        return _fail("rootless (not root)")
+        return _fail(_("rootless (not root)"))
     oci = (host.get("ociRuntime") or {}).get("name", "?")
-    return Outcome(True, f"rootful, OCI runtime {oci}, cgroup manager {host.get('cgroupManager')}")
+    return Outcome(
+        True,
+        _("rootful, OCI runtime {oci}, cgroup manager {cgroup}").format(
+            oci=oci, cgroup=host.get("cgroupManager")
+        ),
+    )
 
 
 @_kind(
     "podman-storage-driver",
-    "Podman storage driver",
+    _("Podman storage driver"),
     ["podman_info"],
-    lambda p: " or ".join(p["allowed"]),
-    fix='set driver = "overlay" in /etc/containers/storage.conf',
+    lambda p: joined(_(" or "), p["allowed"]),
+    fix=_('set driver = "overlay" in /etc/containers/storage.conf'),
     allowed=["overlay"],
 )
 def check_podman_storage(p: Params, f: Facts) -> Outcome:
     i = f["podman_info"]
     if not i.ok:
-        return _fail(f"unknown: {i.error}")
+        return _fail(_("unknown: {error}").format(error=i.error))
     driver = str((i.value.get("store") or {}).get("graphDriverName", ""))
-    return Outcome(driver in p["allowed"], driver or "none reported")
+    return Outcome(driver in p["allowed"], driver or _("none reported"))
 
 
 @_kind(
     "disk-podman",
-    "free disk on Podman's graph root (images and containers)",
+    _("free disk on Podman's graph root (images and containers)"),
     ["df_podman"],
-    lambda p: f">= {p['min_gb']} GB free on Podman's graph root",
-    fix="free space, or move graphroot in /etc/containers/storage.conf to a bigger disk",
+    lambda p: _(">= {gb} GB free on Podman's graph root").format(gb=p["min_gb"]),
+    fix=_("free space, or move graphroot in /etc/containers/storage.conf to a bigger disk"),
     min_gb=30,
 )
 def check_disk_podman(p: Params, f: Facts) -> Outcome:
@@ -92,19 +98,21 @@ def check_disk_podman(p: Params, f: Facts) -> Outcome:
 
 @_kind(
     "nvidia-cdi",
-    "NVIDIA GPUs declared for Podman (CDI spec from nvidia-container-toolkit)",
+    _("NVIDIA GPUs declared for Podman (CDI spec from nvidia-container-toolkit)"),
     ["cdi_nvidia"],
-    lambda p: "a CDI spec naming nvidia.com/gpu in /etc/cdi or /var/run/cdi",
-    fix="install nvidia-container-toolkit, then: nvidia-ctk cdi generate "
-    "--output=/etc/cdi/nvidia.yaml",
+    lambda p: _("a CDI spec naming nvidia.com/gpu in /etc/cdi or /var/run/cdi"),
+    fix=_(
+        "install nvidia-container-toolkit, then: nvidia-ctk cdi generate "
+        "--output=/etc/cdi/nvidia.yaml"
+    ),
 )
 def check_nvidia_cdi(p: Params, f: Facts) -> Outcome:
     c = f["cdi_nvidia"]
     if not c.ok:
-        return _fail(f"cannot tell: {c.error}")
+        return _fail(_("cannot tell: {error}").format(error=c.error))
     if c.value:
         return Outcome(True, ", ".join(c.value))
-    return _fail("no CDI spec names nvidia.com/gpu")
+    return _fail(_("no CDI spec names nvidia.com/gpu"))
 
 
 FOR_PODMAN = {

@@ -13,6 +13,7 @@ from typing import Any, Mapping
 
 from installer.errors import RuntimeFailure, UsageError
 from installer.hosts.base import Host
+from installer.i18n import _
 from installer.spec.model import ModuleSpec
 
 DUMP_FILE = "data.sql.gz"
@@ -49,15 +50,20 @@ def _value(t: Target, var: str | None, default: str, what: str) -> str:
         return default
     if var not in t.values:
         raise UsageError(
-            f"{t.spec.source}: backup.{what} names variable {var}, which the host's state "
-            f"does not hold; re-run 'in {t.spec.name}' first"
+            _(
+                "{source}: backup.{what} names variable {var}, which the host's state does not hold; re-run 'in {module}' first"
+            ).format(source=t.spec.source, what=what, var=var, module=t.spec.name)
         )
     return str(t.values[var])
 
 
 def _check(host: Host, res: Any, what: str) -> None:
     if not res.ok:
-        raise RuntimeFailure(f"{what} failed on {host.name}: {res.first_error_line()}")
+        raise RuntimeFailure(
+            _("{what} failed on {host}: {err}").format(
+                what=what, host=host.name, err=res.first_error_line()
+            )
+        )
 
 
 def save(host: Host, t: Target, out: str) -> None:
@@ -93,8 +99,9 @@ def save(host: Host, t: Target, out: str) -> None:
                     host.run([t.cli, "start", c])
         return
     raise UsageError(
-        f"{t.spec.source}: backup.method {b.method} is not supported by this Sealbox "
-        f"(mysqldump, archive)"
+        _(
+            "{source}: backup.method {method} is not supported by this Sealbox (mysqldump, archive)"
+        ).format(source=t.spec.source, method=b.method)
     )
 
 
@@ -129,4 +136,8 @@ def load(host: Host, t: Target, src: str) -> None:
             for c in t.containers:
                 host.run([t.cli, "start", c])
         return
-    raise UsageError(f"{t.spec.source}: backup.method {b.method} cannot be restored")
+    raise UsageError(
+        _("{source}: backup.method {method} cannot be restored").format(
+            source=t.spec.source, method=b.method
+        )
+    )

@@ -16,6 +16,7 @@ from installer.backup import methods
 from installer.backup.manifest import MANIFEST, BackupManifest
 from installer.errors import HostError, RuntimeFailure, UsageError
 from installer.hosts.base import Host
+from installer.i18n import _
 from installer.spec.model import ModuleSpec
 from installer.spec.versions import compare
 
@@ -85,8 +86,9 @@ class BackupStore:
         path = name.rstrip("/") if name.startswith("/") else f"{self.dir}/{name.rstrip('/')}"
         if "/../" in path + "/" or not self.host.exists(f"{path}/{MANIFEST}"):
             raise UsageError(
-                f"backup {name}: no {MANIFEST} there on {self.host.name}; 'sealbox backup --list' "
-                f"shows the backups in {self.dir}"
+                _(
+                    "backup {name}: no {manifest} there on {host}; 'sealbox backup --list' shows the backups in {dir}"
+                ).format(name=name, manifest=MANIFEST, host=self.host.name, dir=self.dir)
             )
         return path
 
@@ -94,7 +96,11 @@ class BackupStore:
         try:
             return BackupManifest.from_json(self.host.read(f"{path}/{MANIFEST}"))
         except (ValueError, TypeError, KeyError) as exc:
-            raise UsageError(f"backup {path}: its {MANIFEST} is damaged ({exc})") from None
+            raise UsageError(
+                _("backup {path}: its {manifest} is damaged ({exc})").format(
+                    path=path, manifest=MANIFEST, exc=exc
+                )
+            ) from None
 
     def all(self) -> list[tuple[str, BackupManifest]]:
         res = self.host.run(["sh", "-c", 'ls -1 "$1" 2>/dev/null || true', "sh", self.dir])
@@ -111,7 +117,11 @@ class BackupStore:
     def sha256(self, path: str) -> str:
         res = self.host.run(["sha256sum", path])
         if not res.ok:
-            raise HostError(f"sha256sum {path} on {self.host.name}: {res.first_error_line()}")
+            raise HostError(
+                _("sha256sum {path} on {host}: {err}").format(
+                    path=path, host=self.host.name, err=res.first_error_line()
+                )
+            )
         return res.stdout.split()[0]
 
     # disk -------------------------------------------------------------------------------
@@ -134,7 +144,9 @@ class BackupStore:
             return int(res.stdout.split()[3])
         except (IndexError, ValueError):
             raise HostError(
-                f"cannot read the free space of {path or self.dir} on {self.host.name}"
+                _("cannot read the free space of {path} on {host}").format(
+                    path=path or self.dir, host=self.host.name
+                )
             ) from None
 
     # writing ----------------------------------------------------------------------------
@@ -149,9 +161,17 @@ class BackupStore:
         with_secrets: bool = False,
     ) -> Made:
         if not has_data(spec):
-            raise UsageError(f"module {spec.name} declares no data to back up (backup.method none)")
+            raise UsageError(
+                _("module {module} declares no data to back up (backup.method none)").format(
+                    module=spec.name
+                )
+            )
         if not record.instances:
-            raise UsageError(f"module {spec.name} has no installed instance on {self.host.name}")
+            raise UsageError(
+                _("module {module} has no installed instance on {host}").format(
+                    module=spec.name, host=self.host.name
+                )
+            )
         stamp = (
             time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + f"{int(time.time() * 1000) % 1000:03d}"
         )
@@ -184,7 +204,11 @@ class BackupStore:
             self.host.write(f"{part}/{MANIFEST}", man.to_json(), 0o600)
             res = self.host.run(["mv", "-T", part, final])
             if not res.ok:
-                raise HostError(f"cannot finish backup {final}: {res.first_error_line()}")
+                raise HostError(
+                    _("cannot finish backup {final}: {err}").format(
+                        final=final, err=res.first_error_line()
+                    )
+                )
         except BaseException:
             self.host.remove(part, recursive=True)
             raise
@@ -205,8 +229,9 @@ class BackupStore:
         actual = self.sha256(f"{path}/{man.file}")
         if actual != man.sha256:  # never forced: a damaged backup restores damage
             raise RuntimeFailure(
-                f"backup {path}: {man.file} has sha256 {actual[:16]}..., its manifest says "
-                f"{man.sha256[:16]}...; the copy is damaged"
+                _(
+                    "backup {path}: {file} has sha256 {actual}..., its manifest says {expected}...; the copy is damaged"
+                ).format(path=path, file=man.file, actual=actual[:16], expected=man.sha256[:16])
             )
         why = []
         if man.product != product:
@@ -223,7 +248,11 @@ class BackupStore:
                 f"{installed_version}"
             )
         if why and not force:
-            raise UsageError(f"restore {path}: {'; '.join(why)}; pass --force to restore it anyway")
+            raise UsageError(
+                _("restore {path}: {why}; pass --force to restore it anyway").format(
+                    path=path, why="; ".join(why)
+                )
+            )
         return why
 
     def restore(

@@ -212,7 +212,11 @@ def host_image_ids(host: Host) -> set[str]:
     """Every image ID on the host's engine (one `docker image ls`, through the Host)."""
     res = host.run(["docker", "image", "ls", "-a", "-q", "--no-trunc"], timeout=60)
     if not res.ok:
-        raise HostError(f"docker image ls failed on {host.name}: {res.first_error_line()}")
+        raise HostError(
+            _("docker image ls failed on {host}: {err}").format(
+                host=host.name, err=res.first_error_line()
+            )
+        )
     return set(res.stdout.split())
 
 
@@ -277,7 +281,10 @@ def plan_delta(
     """(image ID -> ImageDelta, image ID -> diff IDs) from the vendor's engine, which holds the
     new images and the base version's."""
     bases = {
-        e.id: docker_layers(e.id, f"base image {e.ref} of {base.version}") for e in base.images
+        e.id: docker_layers(
+            e.id, _("base image {ref} of {version}").format(ref=e.ref, version=base.version)
+        )
+        for e in base.images
     }
-    layers = {i: docker_layers(i, "image") for i in dict.fromkeys(image_ids)}
+    layers = {i: docker_layers(i, _("image")) for i in dict.fromkeys(image_ids)}
     return {i: plan_image(i, layers[i], bases) for i in layers}, layers

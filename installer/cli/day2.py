@@ -81,7 +81,14 @@ def _upgrade_table(r: HostResult) -> None:
     word = _("Downgrade") if up["downgrade"] else _("Upgrade")
     output.table(
         f"{word} {up['product']} {up['from']} -> {up['to']} ({r.host})",
-        ["module", "version", "image", "config", "new variables", "backed up first"],
+        [
+            _("module"),
+            _("version"),
+            _("image"),
+            _("config"),
+            _("new variables"),
+            _("backed up first"),
+        ],
         [
             (
                 m["module"],
@@ -112,9 +119,9 @@ def _upgrade_here(r: HostResult, as_json: bool) -> None:
 
 
 def upgrade(
-    bundle: str = typer.Argument(..., help="The newer bundle's folder."),
+    bundle: str = typer.Argument(..., help=_("The newer bundle's folder.")),
     allow_downgrade: bool = typer.Option(
-        False, "--allow-downgrade", help="Install an older version of the product."
+        False, "--allow-downgrade", help=_("Install an older version of the product.")
     ),
     sets: List[str] = SET_OPT,
     answers: Optional[str] = ANSWERS_OPT,
@@ -153,7 +160,7 @@ def _history_table(host: str, rows: list[dict[str, Any]]) -> None:
         return
     output.table(
         _("History of {host}").format(host=host),
-        ["time", "user", "action", "version", "modules", "result", "backups"],
+        [_("time"), _("user"), _("action"), _("version"), _("modules"), _("result"), _("backups")],
         [
             (
                 e.get("time", ""),
@@ -173,7 +180,9 @@ def _history_table(host: str, rows: list[dict[str, Any]]) -> None:
 def history(as_json: bool = JSON_OPT) -> None:
     def one(ops: HostOps, _state: Any) -> Outcome:
         rows = ops.history.entries()
-        return Outcome(False, f"{len(rows)} entries", {"host": ops.host.name, "history": rows})
+        return Outcome(
+            False, _("{n} entries").format(n=len(rows)), {"host": ops.host.name, "history": rows}
+        )
 
     def here(r: HostResult) -> None:
         if as_json:
@@ -187,9 +196,9 @@ def history(as_json: bool = JSON_OPT) -> None:
 
 # rollback ---------------------------------------------------------------------------------
 def rollback(
-    to: Optional[str] = typer.Option(None, "--to", help="The version to go back to."),
+    to: Optional[str] = typer.Option(None, "--to", help=_("The version to go back to.")),
     yes: bool = typer.Option(
-        False, "--yes", "-y", help="Restore the pre-upgrade backup without asking."
+        False, "--yes", "-y", help=_("Restore the pre-upgrade backup without asking.")
     ),
     as_json: bool = JSON_OPT,
 ) -> None:
@@ -210,10 +219,12 @@ def rollback(
             "restored": res.restored,
             "seconds": round(res.seconds, 2),
         }
-        msg = f"{res.from_version} -> {res.to_version}: {len(res.modules)} module(s)"
-        return Outcome(
-            True, msg + (f", restored {len(res.restored)} backup(s)" if res.restored else ""), data
+        msg = _("{a} -> {b}: {n} module(s)").format(
+            a=res.from_version, b=res.to_version, n=len(res.modules)
         )
+        if res.restored:
+            msg = _("{msg}, restored {n} backup(s)").format(msg=msg, n=len(res.restored))
+        return Outcome(True, msg, data)
 
     def here(r: HostResult) -> None:
         if as_json:
@@ -236,7 +247,7 @@ def rollback(
 def _backups_table(host: str, rows: list[dict[str, Any]]) -> None:
     output.table(
         _("Backups on {host}").format(host=host),
-        ["backup", "module", "version", "method", "size", "created", "secrets"],
+        [_("backup"), _("module"), _("version"), _("method"), _("size"), _("created"), _("secrets")],
         [
             (r["path"], r["module"], r["version"], r["method"], str(r["size"]), r["created"],
              _("included") if r["with_secrets"] else _("not included"))
@@ -246,11 +257,11 @@ def _backups_table(host: str, rows: list[dict[str, Any]]) -> None:
 
 
 def backup(
-    module: Optional[str] = typer.Argument(None, help="One module (default: all with data)."),
+    module: Optional[str] = typer.Argument(None, help=_("One module (default: all with data).")),
     with_secrets: bool = typer.Option(
-        False, "--with-secrets", help="Also save the module's generated secrets (0600)."
+        False, "--with-secrets", help=_("Also save the module's generated secrets (0600).")
     ),
-    list_only: bool = typer.Option(False, "--list", help="List the backups; take none."),
+    list_only: bool = typer.Option(False, "--list", help=_("List the backups; take none.")),
     as_json: bool = JSON_OPT,
 ) -> None:
     def one(ops: HostOps, state: Any) -> Outcome:
@@ -266,7 +277,9 @@ def backup(
                                    backups=[p for p, _m in made])  # fmt: skip
         rows = [{"path": p, **vars(m)} for p, m in made]
         return Outcome(
-            not list_only, f"{len(rows)} backup(s)", {"host": ops.host.name, "backups": rows}
+            not list_only,
+            _("{n} backup(s)").format(n=len(rows)),
+            {"host": ops.host.name, "backups": rows},
         )
 
     def here(r: HostResult) -> None:
@@ -283,16 +296,22 @@ def backup(
 
 
 def restore(
-    backup: str = typer.Argument(..., help="A backup folder (its name under backups/, or path)."),
-    module: Optional[str] = typer.Option(None, "--module", help="Restore into this module."),
+    backup: str = typer.Argument(
+        ..., help=_("A backup folder (its name under backups/, or path).")
+    ),
+    module: Optional[str] = typer.Option(None, "--module", help=_("Restore into this module.")),
     force: bool = typer.Option(
-        False, "--force", help="Restore a backup of another product, module or a newer version."
+        False, "--force", help=_("Restore a backup of another product, module or a newer version.")
     ),
     as_json: bool = JSON_OPT,
 ) -> None:
     def one(ops: HostOps, state: Any) -> Outcome:
         data = ops.restore(state, backup, module=module, force=force)
-        return Outcome(True, f"{data['module']} restored from {data['backup']}", data)
+        return Outcome(
+            True,
+            _("{module} restored from {path}").format(module=data["module"], path=data["backup"]),
+            data,
+        )
 
     def here(r: HostResult) -> None:
         if as_json:
@@ -314,14 +333,16 @@ def prune(
     keep: int = typer.Option(
         int(os.environ.get("SEALBOX_KEEP_VERSIONS", DEFAULT_KEEP)),
         "--keep",
-        help="Versions whose images stay (default 2, or $SEALBOX_KEEP_VERSIONS).",
+        help=_("Versions whose images stay (default 2, or $SEALBOX_KEEP_VERSIONS)."),
     ),
     as_json: bool = JSON_OPT,
 ) -> None:
     def one(ops: HostOps, state: Any) -> Outcome:
         data = ops.prune(state, keep)
         return Outcome(
-            bool(data["removed_images"]), f"{len(data['removed_images'])} image(s) removed", data
+            bool(data["removed_images"]),
+            _("{n} image(s) removed").format(n=len(data["removed_images"])),
+            data,
         )
 
     def here(r: HostResult) -> None:

@@ -27,11 +27,11 @@ from installer.support.collect import LOG_TAIL, HostBundle
 from installer.support.jobs import collect_job, follow, logs_job, restart_job, runtime_of
 from installer.support.logs import LogLine, check_instance, prefixed
 
-JSON_OPT = typer.Option(False, "--json", help="Print JSON on stdout (progress stays on stderr).")
-INSTANCE_OPT = typer.Option(None, "--instance", help="Only this instance (0, 1, ...).")
-K8S_OPT = typer.Option(False, "--k8s", help="From the Kubernetes cluster (kubeconfig) instead.")
-NAMESPACE_OPT = typer.Option("sealbox", "--namespace", "-n", help="Namespace (with --k8s).")
-KUBECONFIG_OPT = typer.Option(None, "--kubeconfig", help="kubeconfig (with --k8s).")
+JSON_OPT = typer.Option(False, "--json", help=_("Print JSON on stdout (progress stays on stderr)."))
+INSTANCE_OPT = typer.Option(None, "--instance", help=_("Only this instance (0, 1, ...)."))
+K8S_OPT = typer.Option(False, "--k8s", help=_("From the Kubernetes cluster (kubeconfig) instead."))
+NAMESPACE_OPT = typer.Option("sealbox", "--namespace", "-n", help=_("Namespace (with --k8s)."))
+KUBECONFIG_OPT = typer.Option(None, "--kubeconfig", help=_("kubeconfig (with --k8s)."))
 
 
 def _kubectl(kubeconfig: Optional[str]):  # type: ignore[no-untyped-def]
@@ -72,8 +72,8 @@ def _nowhere(module: str, instance: Optional[int], results: list[HostResult]) ->
         return
     if any(r.error is not None or r.data is None for r in results):
         return  # a host failed: its error says why
-    which = f" instance {instance}" if instance is not None else ""
-    where = "this machine" if targets().here else "any of the hosts"
+    which = " " + _("instance {n}").format(n=instance) if instance is not None else ""
+    where = _("this machine") if targets().here else _("any of the hosts")
     raise UsageError(
         _("{module}{which} does not run on {where}; 'li' lists the modules that run").format(
             module=module, which=which, where=where
@@ -89,12 +89,12 @@ def _print_lines(lines: list[tuple[str, LogLine]], many_containers: bool) -> Non
 
 
 def logs(
-    module: str = typer.Argument(..., help="Module name (as 'se' lists it)."),
+    module: str = typer.Argument(..., help=_("Module name (as 'se' lists it).")),
     instance: Optional[int] = INSTANCE_OPT,
-    tail: Optional[int] = typer.Option(100, "--tail", min=0, help="Last N lines."),
-    follow_: bool = typer.Option(False, "-f", "--follow", help="Keep printing new lines."),
+    tail: Optional[int] = typer.Option(100, "--tail", min=0, help=_("Last N lines.")),
+    follow_: bool = typer.Option(False, "-f", "--follow", help=_("Keep printing new lines.")),
     since: Optional[str] = typer.Option(
-        None, "--since", help="Only lines since: 10m, 2h, or a time (2026-12-06T05:00:00)."
+        None, "--since", help=_("Only lines since: 10m, 2h, or a time (2026-12-06T05:00:00).")
     ),
     as_json: bool = JSON_OPT,
     k8s: bool = K8S_OPT,
@@ -174,7 +174,7 @@ def _warn(host: str, event) -> None:  # type: ignore[no-untyped-def]
 
 
 def restart(
-    module: str = typer.Argument(..., help="Module name."),
+    module: str = typer.Argument(..., help=_("Module name.")),
     instance: Optional[int] = INSTANCE_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
@@ -206,10 +206,12 @@ def restart(
 
 
 def support_bundle(
-    out: Optional[str] = typer.Option(None, "-o", "--output", help="Archive to write (.tar.gz)."),
-    tail: int = typer.Option(LOG_TAIL, "--tail", min=0, help="Log lines per container."),
+    out: Optional[str] = typer.Option(
+        None, "-o", "--output", help=_("Archive to write (.tar.gz).")
+    ),
+    tail: int = typer.Option(LOG_TAIL, "--tail", min=0, help=_("Log lines per container.")),
     no_redact: bool = typer.Option(
-        False, "--no-redact", help="Keep secrets in clear (for your own eyes only)."
+        False, "--no-redact", help=_("Keep secrets in clear (for your own eyes only).")
     ),
     as_json: bool = JSON_OPT,
     k8s: bool = K8S_OPT,
@@ -295,8 +297,8 @@ usage_app = typer.Typer(
 
 @usage_app.command("verify", help=_("Verify a usage report offline against the vendor key."))
 def usage_verify(
-    report: str = typer.Argument(..., help="The usage report file."),
-    vendor_pub: str = typer.Option(..., "--vendor-pub", help="The vendor's public key file."),
+    report: str = typer.Argument(..., help=_("The usage report file.")),
+    vendor_pub: str = typer.Option(..., "--vendor-pub", help=_("The vendor's public key file.")),
     as_json: bool = JSON_OPT,
 ) -> None:
     from installer.license.shipped import keys
@@ -306,7 +308,11 @@ def usage_verify(
         with open(report, "rb") as fh:
             data = fh.read()
     except OSError as exc:
-        raise UsageError(f"{report}: cannot read it ({exc.strerror}); check the path") from None
+        raise UsageError(
+            _("{report}: cannot read it ({why}); check the path").format(
+                report=report, why=exc.strerror
+            )
+        ) from None
     ring = keys.keyring_from_files([vendor_pub])
     try:
         v = verify_report(data, ring)
@@ -337,18 +343,23 @@ def usage_verify(
     usage = v.body.get("usage") or {}
     output.table(
         _("Usage"),
-        ["module", "grants", "peak seats"],
+        [_("module"), _("grants"), _("peak seats")],
         [(m, u["grants"], u["peak_seats"]) for m, u in (usage.get("modules") or {}).items()],
     )
     if usage.get("refusals"):
-        output.table(_("Refusals"), ["reason:module", "count"], usage["refusals"].items())
+        output.table(_("Refusals"), [_("reason:module"), _("count")], usage["refusals"].items())
     for c in usage.get("clock_events") or []:
-        output.out.print(f"clock {c['event']} at {c['at']}: {c['reason']}", markup=False)
+        output.out.print(
+            _("clock {event} at {at}: {reason}").format(
+                event=c["event"], at=c["at"], reason=c["reason"]
+            ),
+            markup=False,
+        )
 
 
 def usage_get(
-    out: str = typer.Option("usage.report", "-o", "--output", help="File to write."),
-    days: float = typer.Option(30, "--days", min=0, help="The period: the last N days."),
+    out: str = typer.Option("usage.report", "-o", "--output", help=_("File to write.")),
+    days: float = typer.Option(30, "--days", min=0, help=_("The period: the last N days.")),
 ) -> None:
     from installer.license.probe import ask_recorded
 

@@ -21,6 +21,7 @@ from installer.deploy.upgrade import installed_version
 from installer.errors import RuntimeFailure, UsageError
 from installer.events import Event, Reporter, make
 from installer.hosts.base import Host
+from installer.i18n import _, english_tree
 from installer.runtime.docker import ContainerRuntime
 from installer.spec.model import ModuleSpec
 from installer.spec.versions import compare, version_key
@@ -98,8 +99,9 @@ class HostOps:
         rel = self.releases.load(rec.bundle_version)
         if rel is None or name not in rel.modules:
             raise UsageError(
-                f"{name} {rec.bundle_version} on {self.host.name} was installed by an older "
-                f"Sealbox that kept no release record: re-run 'in {name}' with its bundle first"
+                _(
+                    "{name} {bundle_version} on {host} was installed by an older Sealbox that kept no release record: re-run 'in {name}' with its bundle first"
+                ).format(name=name, bundle_version=rec.bundle_version, host=self.host.name)
             )
         return rel.modules[name].spec()
 
@@ -117,8 +119,11 @@ class HostOps:
         unknown = [n for n in names if n not in state.modules]
         if unknown:
             raise UsageError(
-                f"{', '.join(unknown)}: not installed on {self.host.name}; installed: "
-                f"{', '.join(sorted(state.modules)) or 'nothing'}"
+                _("{unknown}: not installed on {host}; installed: {installed}").format(
+                    unknown=", ".join(unknown),
+                    host=self.host.name,
+                    installed=", ".join(sorted(state.modules)) or _("nothing"),
+                )
             )
         product, version = installed_version(state, list(state.modules))
         made = []
@@ -126,7 +131,9 @@ class HostOps:
             spec = (specs or {}).get(name) or self.installed_spec(state, name)
             if not has_data(spec):
                 if names:
-                    raise UsageError(f"module {name} declares no data to back up")
+                    raise UsageError(
+                        _("module {name} declares no data to back up").format(name=name)
+                    )
                 continue
             self.report(Event("step", name, f"backing up {name} ({spec.backup.method})"))
             m = self.backups.take(
@@ -149,8 +156,9 @@ class HostOps:
         name = module or man.module
         if name not in state.modules:
             raise UsageError(
-                f"restore {path}: module {name} is not installed on {self.host.name}; install "
-                f"it first"
+                _(
+                    "restore {path}: module {name} is not installed on {host}; install it first"
+                ).format(path=path, name=name, host=self.host.name)
             )
         spec = self.installed_spec(state, name)
         product, version = installed_version(state, [name])
@@ -200,8 +208,11 @@ class HostOps:
             ]
             if missing:
                 raise RuntimeFailure(
-                    f"{name} {rel.version}: its image {missing[0][7:19]} is no longer on "
-                    f"{self.host.name} (pruned?); install the {rel.version} bundle instead"
+                    _(
+                        "{name} {version}: its image {image} is no longer on {host} (pruned?); install the {version} bundle instead"
+                    ).format(
+                        name=name, version=rel.version, image=missing[0][7:19], host=self.host.name
+                    )
                 )
             wanted = set()
             for inst in mr.desired():
@@ -265,8 +276,9 @@ class HostOps:
         older = [v for v in self.releases.versions() if compare(v, current) < 0]
         if not older:
             raise UsageError(
-                f"no earlier version of the product is recorded on {self.host.name}: nothing "
-                f"to roll back to"
+                _(
+                    "no earlier version of the product is recorded on {host}: nothing to roll back to"
+                ).format(host=self.host.name)
             )
         return current, max(older, key=version_key)
 
@@ -285,18 +297,27 @@ class HostOps:
         current, previous = self.previous_version(state)
         target = to or previous
         if compare(target, current) == 0:
-            raise UsageError(f"{current} is what runs on {self.host.name} already")
+            raise UsageError(
+                _("{current} is what runs on {host} already").format(
+                    current=current, host=self.host.name
+                )
+            )
         rel = self.releases.load(target)
         if rel is None:
             known = ", ".join(self.releases.versions()) or "none"
             raise UsageError(
-                f"rollback --to {target}: no record of that version on {self.host.name} "
-                f"(recorded: {known})"
+                _(
+                    "rollback --to {target}: no record of that version on {host} (recorded: {known})"
+                ).format(target=target, host=self.host.name, known=known)
             )
         cur = self.releases.load(current)
         product = installed_version(state, list(state.modules))[0]
         if product and rel.product != product:
-            raise UsageError(f"{target} is a version of {rel.product}, the host runs {product}")
+            raise UsageError(
+                _("{target} is a version of {product}, the host runs {product2}").format(
+                    target=target, product=rel.product, product2=product
+                )
+            )
         migrated = [
             n
             for n, mr in (cur.modules.items() if cur else [])
@@ -315,9 +336,14 @@ class HostOps:
             )
         if backups and not yes:
             raise UsageError(
-                f"{', '.join(migrated)} {current} migrated the data: rolling back to {target} "
-                f"restores the backup(s) taken before that upgrade ({', '.join(backups)}), "
-                f"losing changes made since; pass --yes to go on"
+                _(
+                    "{migrated} {current} migrated the data: rolling back to {target} restores the backup(s) taken before that upgrade ({backups}), losing changes made since; pass --yes to go on"
+                ).format(
+                    migrated=", ".join(migrated),
+                    current=current,
+                    target=target,
+                    backups=", ".join(backups),
+                )
             )
         self.history.record(
             "rollback", product=rel.product, version=target, previous=current,
@@ -343,7 +369,7 @@ class HostOps:
         except BaseException as exc:
             self.history.record(
                 "rollback", product=rel.product, version=target, previous=current,
-                modules=res.modules, result="failed", detail=str(exc)[:500],
+                modules=res.modules, result="failed", detail=str(english_tree(exc))[:500],
             )  # fmt: skip
             raise
         res.seconds = time.monotonic() - started
@@ -358,7 +384,7 @@ class HostOps:
         """Remove the images of versions older than the last ``keep``; never an image a
         container of this host runs or a kept version needs."""
         if keep < 1:
-            raise UsageError("--keep must be 1 or more (the running version is always kept)")
+            raise UsageError(_("--keep must be 1 or more (the running version is always kept)"))
         versions = sorted(self.releases.versions(), key=version_key)
         _p, current = installed_version(state, list(state.modules), newest=True)
         kept = versions[-keep:]

@@ -17,6 +17,7 @@ from installer.deploy.plan import Plan
 from installer.deploy.releases import Release
 from installer.deploy.state import State
 from installer.errors import HostError, UsageError
+from installer.i18n import _
 from installer.spec.versions import compare, version_key
 
 
@@ -89,17 +90,23 @@ def assess(
         return None
     if have_product and have_product != product:
         raise UsageError(
-            f"this bundle is {product} {version}, the host runs {have_product} {have_version}: "
-            f"a bundle of another product does not upgrade it (remove it with 'rmall', or use "
-            f"another --state-dir)"
+            _(
+                "this bundle is {product} {version}, the host runs {have_product} {have_version}: a bundle of another product does not upgrade it (remove it with 'rmall', or use another --state-dir)"
+            ).format(
+                product=product,
+                version=version,
+                have_product=have_product,
+                have_version=have_version,
+            )
         )
     older = compare(version, have_version) < 0
     if compare(version, have_version) == 0:
         return None
     if older and not allow_downgrade:
         raise UsageError(
-            f"this bundle is {product} {version}, older than the installed {have_version}: use "
-            f"'rollback' to go back, or pass --allow-downgrade"
+            _(
+                "this bundle is {product} {version}, older than the installed {have_version}: use 'rollback' to go back, or pass --allow-downgrade"
+            ).format(product=product, version=version, have_version=have_version)
         )
     up = Upgrade(product or have_product, have_version, version, downgrade=older)
     saved = data_at_risk(plan)
@@ -172,12 +179,19 @@ def check_disk(
     total = bk + ik if same else bk
     if total > bfree:
         raise HostError(
-            f"{host_name}: {bdir} has {bfree // 1024} MiB free, the upgrade needs "
-            f"{-(-total // 1024)} MiB for its backups{' and new images' if same else ''}: "
-            f"free disk space there, then run it again (nothing was changed)"
+            (
+                _(
+                    "{host_name}: {bdir} has {free} MiB free, the upgrade needs {need} MiB for its backups and new images: free disk space there, then run it again (nothing was changed)"
+                )
+                if same
+                else _(
+                    "{host_name}: {bdir} has {free} MiB free, the upgrade needs {need} MiB for its backups: free disk space there, then run it again (nothing was changed)"
+                )
+            ).format(host_name=host_name, bdir=bdir, free=bfree // 1024, need=-(-total // 1024))
         )
     if not same and ik > ifree:
         raise HostError(
-            f"{host_name}: {idir} has {ifree // 1024} MiB free, the new images need "
-            f"{-(-ik // 1024)} MiB: free disk space there, then run it again (nothing was changed)"
+            _(
+                "{host_name}: {idir} has {free} MiB free, the new images need {need} MiB: free disk space there, then run it again (nothing was changed)"
+            ).format(host_name=host_name, idir=idir, free=ifree // 1024, need=-(-ik // 1024))
         )

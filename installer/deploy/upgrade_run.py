@@ -25,6 +25,7 @@ from installer.deploy.upgrade import Upgrade, assess, check_disk, disk_needed_kb
 from installer.errors import RuntimeFailure
 from installer.events import Event, Reporter
 from installer.hosts.base import Host
+from installer.i18n import _, english_tree, message_of
 from installer.runtime.docker import ContainerRuntime
 from installer.spec.model import ModuleSpec
 
@@ -139,7 +140,7 @@ def run(
             ops.history.record(
                 "upgrade" if up else "install", product=product, version=version,
                 previous=up.from_version if up else "", modules=names, result="failed",
-                backups=result.backups, detail=str(exc)[:500],
+                backups=result.backups, detail=str(english_tree(exc))[:500],
             )  # fmt: skip
             raise
         migrated = any(dep.specs[n].migrates_data for n in touched)
@@ -153,25 +154,39 @@ def run(
             ops.history.record(
                 "upgrade", product=product, version=version, previous=up.from_version,
                 modules=names, result="failed; roll-back failed", backups=result.backups,
-                detail=f"{exc} / {undo}"[:500],
+                detail=f"{english_tree(exc)} / {english_tree(undo)}"[:500],
             )  # fmt: skip
             raise RuntimeFailure(
-                f"upgrade to {version} failed ({exc}) and rolling back to {up.from_version} "
-                f"failed too ({undo}); backups: {', '.join(result.backups) or 'none'}"
+                _(
+                    "upgrade to {version} failed ({exc}) and rolling back to {from_version} failed too ({undo}); backups: {backups}"
+                ).format(
+                    version=version,
+                    exc=message_of(exc),
+                    from_version=up.from_version,
+                    undo=message_of(undo),
+                    backups=", ".join(result.backups) or _("none"),
+                )
             ) from None
-        where = ", ".join(result.backups) or "none taken"
+        where = ", ".join(result.backups) or _("none taken")
         data = (
-            f"data restored from {', '.join(restored)}"
+            _("data restored from {paths}").format(paths=", ".join(restored))
             if restored
-            else f"data untouched (backups in {where})"
+            else _("data untouched (backups in {where})").format(where=where)
         )
         ops.history.record(
             "upgrade", product=product, version=version, previous=up.from_version,
-            modules=names, result="rolled back", backups=result.backups, detail=str(exc)[:500],
+            modules=names, result="rolled back", backups=result.backups, detail=str(english_tree(exc))[:500],
         )  # fmt: skip
         raise RuntimeFailure(
-            f"upgrade to {version} failed and was rolled back: {', '.join(touched)} back at "
-            f"{up.from_version} (previous images and files), {data}; cause: {exc}"
+            _(
+                "upgrade to {version} failed and was rolled back: {touched} back at {from_version} (previous images and files), {data}; cause: {exc}"
+            ).format(
+                version=version,
+                touched=", ".join(touched),
+                from_version=up.from_version,
+                data=data,
+                exc=message_of(exc),
+            )
         ) from None
     ops.history.record(
         "upgrade" if up else "install", product=product, version=version,

@@ -15,6 +15,7 @@ from installer.errors import HostError
 from installer.facts.fact import Unavailable
 from installer.facts.runtime import DockerFacts, first_json
 from installer.hosts.base import Result
+from installer.i18n import _
 
 VERSION_COMMAND = "podman version --format json"
 INFO_COMMAND = "podman info --format json"
@@ -57,16 +58,21 @@ def podman_facts(version: Result, info: Result, host_name: str) -> DockerFacts:
     """The engine's view; raises HostError with the fix when Podman is missing or broken."""
     if version.not_found:
         raise HostError(
-            f"Podman is not installed on {host_name}: install it (Debian/Ubuntu: "
-            "apt-get install podman; RHEL/openEuler/Kylin: dnf install podman), or choose "
-            "Docker with --runtime docker"
+            _(
+                "Podman is not installed on {host_name}: install it (Debian/Ubuntu: apt-get install podman; RHEL/openEuler/Kylin: dnf install podman), or choose Docker with --runtime docker"
+            ).format(host_name=host_name)
         )
     if not version.ok or not parse_podman_version(version.stdout):
-        raise HostError(f"podman version failed on {host_name}: {version.first_error_line()}")
+        raise HostError(
+            _("podman version failed on {host_name}: {err}").format(
+                host_name=host_name, err=version.first_error_line()
+            )
+        )
     if not info.ok:
         raise HostError(
-            f"podman info failed on {host_name} ({info.first_error_line()}): check "
-            "/etc/containers/storage.conf and that the storage graph root is writable"
+            _(
+                "podman info failed on {host_name} ({err}): check /etc/containers/storage.conf and that the storage graph root is writable"
+            ).format(host_name=host_name, err=info.first_error_line())
         )
     return build_podman_facts(version.stdout, info.stdout)
 

@@ -19,6 +19,7 @@ from typing import Any, Sequence
 
 from installer import __version__
 from installer.errors import SealboxError
+from installer.i18n import _
 from installer.support.collect import USAGE_FILE, HostBundle
 from installer.support.redact import Redactor
 
@@ -90,8 +91,9 @@ def write_bundle(hosts: Sequence[HostBundle], out: str, *, redact: bool = True) 
         leaked = [name for value, name in redactor.values if value in raw]
         if leaked:
             raise SealboxError(
-                f"support bundle not written: the compressed archive holds the value of "
-                f"{', '.join(sorted(leaked))} by chance; run the command again"
+                _(
+                    "support bundle not written: the compressed archive holds the value of {names} by chance; run the command again"
+                ).format(names=", ".join(sorted(leaked)))
             )
     tmp = f"{out}.partial"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -13,6 +13,7 @@ import json
 from typing import Optional
 
 from installer.errors import RuntimeFailure
+from installer.i18n import _
 from installer.k8s import labels as K
 from installer.k8s.kubectl import Kubectl
 from installer.support.collect import HostBundle
@@ -57,7 +58,11 @@ def k8s_logs(
         argv += ["--since", since]
     res = kubectl.run(*argv, timeout=120)
     if not res.ok:
-        raise RuntimeFailure(f"kubectl logs -l {selector} failed: {res.first_error_line()}")
+        raise RuntimeFailure(
+            _("kubectl logs -l {selector} failed: {err}").format(
+                selector=selector, err=res.first_error_line()
+            )
+        )
     lines = parse_prefixed(res.stdout)
     if instance is not None:  # a StatefulSet's pod NAME-I
         lines = [x for x in lines if x.container.split("/")[0].endswith(f"-{instance}")]
@@ -71,13 +76,15 @@ def collect_cluster(kubectl: Kubectl, namespace: str, tail: int) -> HostBundle:
     def text(name: str, *argv: str) -> None:
         res = kubectl.run(*argv, timeout=120)
         if not res.ok and not res.stdout.strip():
-            raise RuntimeFailure(f"kubectl {' '.join(argv[:2])}: {res.first_error_line()}")
+            raise RuntimeFailure(
+                _("kubectl {cmd}: {err}").format(cmd=" ".join(argv[:2]), err=res.first_error_line())
+            )
         hb.files[name] = res.stdout.encode()
 
     def secrets() -> None:
         res = kubectl.run("get", "secrets", "-n", namespace, "-l", K.SELECTOR, "-o", "json")
         if not res.ok:
-            raise RuntimeFailure(f"kubectl get secrets: {res.first_error_line()}")
+            raise RuntimeFailure(_("kubectl get secrets: {err}").format(err=res.first_error_line()))
         for item in json.loads(res.stdout or "{}").get("items", []):
             name = item.get("metadata", {}).get("name", "secret")
             for key, value in (item.get("data") or {}).items():

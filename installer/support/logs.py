@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from installer.errors import UsageError
+from installer.i18n import _
 from installer.runtime.container import Container
 from installer.runtime.docker import ContainerRuntime
 
@@ -52,7 +53,9 @@ def module_containers(
 
 def check_instance(instance: Optional[int]) -> None:
     if instance is not None and instance < 0:
-        raise UsageError(f"--instance {instance}: instances are numbered from 0")
+        raise UsageError(
+            _("--instance {instance}: instances are numbered from 0").format(instance=instance)
+        )
 
 
 def read_logs(
