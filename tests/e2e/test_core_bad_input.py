@@ -238,7 +238,7 @@ def test_docker_missing_or_down(demo_bundle, state, tmp_path):
     res = run_cli(
         "in", "mysql", "-y", bundle=demo_bundle, state_dir=state, env={"PATH": str(bindir)}
     )
-    assert_refused(res, 3, "Docker is not installed", "apt-get install docker.io")
+    assert_refused(res, 3, "Docker is not installed", "apt-get install -y docker.io")
     res = run_cli(
         "in",
         "mysql",
