@@ -104,7 +104,9 @@ def test_bad_inputs_in_both_languages(demo_bundle, tmp_path):
         "in", "mysql", "-y", bundle=demo_bundle, state_dir=state, env={**ZH, "PATH": str(bindir)}
     )
     assert res.rc == 3 and len(res.error_lines()) == 1, res.stderr
-    assert "上未安装 Docker" in res.error_lines()[0] and "apt-get install -y docker.io" in res.stderr
+    assert (
+        "上未安装 Docker" in res.error_lines()[0] and "apt-get install -y docker.io" in res.stderr
+    )
     assert not state.exists() or not any(state.iterdir())
 
 
