@@ -175,15 +175,34 @@ class Applier:
                 inst.container,
             )
         )
+        kept = self._files_now(inst)  # what the old container reads, before the new version's
         self.runtime.stop(inst.container)
         self.runtime.rename(inst.container, old)
         try:
             self._run_new(spec, inst)
         except BaseException:
+            self._put_back(kept)  # else the old container comes back reading the new files
             self.runtime.rename(old, inst.container)
             self.runtime.start(inst.container)
             raise
         self.runtime.remove(old)
+
+    def _files_now(self, inst: DesiredInstance) -> dict[str, Optional[tuple[bytes, int]]]:
+        """The files the new instance will write, as they are now (None: absent)."""
+        now: dict[str, Optional[tuple[bytes, int]]] = {}
+        for f in inst.files:
+            try:
+                now[f.path] = (self.host.read(f.path), f.mode)
+            except FileNotFoundError:
+                now[f.path] = None
+        return now
+
+    def _put_back(self, kept: dict[str, Optional[tuple[bytes, int]]]) -> None:
+        for path, was in kept.items():
+            if was is None:
+                self.host.remove(path)
+            else:
+                self.host.write(path, was[0], was[1])
 
     def apply_action(
         self, spec: ModuleSpec, action: Action, inst: Optional[DesiredInstance]

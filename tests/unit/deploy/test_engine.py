@@ -102,6 +102,7 @@ def test_recreate_rolls_back_a_new_container_that_fails(engine) -> None:
     make, host, docker, _ = engine
     make().install(["mysql"], InstallOptions())
     old_id = docker.containers[MYSQL]["Id"]
+    files_before = {p: b for p, b in host.files.items() if p.startswith(f"{ROOT}/config/")}
     host.commands.clear()
     docker.exits_on_start.add(MYSQL)  # the new container (same name) exits at once
     with pytest.raises(RuntimeFailure, match=f"{MYSQL}.*kept on box in {ROOT}/logs/"):
@@ -121,6 +122,9 @@ def test_recreate_rolls_back_a_new_container_that_fails(engine) -> None:
     assert docker.containers[MYSQL]["Id"] == old_id and set(docker.containers) == {MYSQL}
     assert docker.containers[MYSQL]["State"]["Running"]  # the old one serves again
     assert _state(host)["modules"]["mysql"]["instances"][0]["ports"] == {"mysql": 5535}
+    # ... reading its own rendered files, not the failed version's (its port is 5535 again)
+    files_after = {p: b for p, b in host.files.items() if p.startswith(f"{ROOT}/config/")}
+    assert files_before and files_after == files_before
 
 
 def test_recreate_replaces_the_container_when_the_config_changes(engine) -> None:
