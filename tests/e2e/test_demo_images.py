@@ -54,6 +54,7 @@ IMG_BASE = "sealbox-demo/base:bookworm"
 IMG_DB = "sealbox-demo/mariadb:10.11"
 IMG_LIC = "sealbox-demo/license-server:0.1"
 IMG_FACE = "sealbox-demo/face-server-standin:1.0"
+IMG_FACE_V2 = "sealbox-demo/face-server-standin:1.1"  # the demo's v2 (issue 20), one layer over 1.0
 LIC_CMD = ["python3", "-m", "installer.license.shipped.server", "--port", "8887"]
 CONTAINER_LICENSE_DIR = "/etc/sealbox/license"
 CONTAINER_STATE_DIR = "/var/lib/sealbox-license"
@@ -315,7 +316,7 @@ def stack(build_result: Tuple[Dict[str, str], float]) -> Iterator[Stack]:
 
 def test_images_built_labelled_and_cached(build_result: Tuple[Dict[str, str], float]) -> None:
     ids, _ = build_result
-    assert set(ids) == {IMG_BASE, IMG_DB, IMG_LIC, IMG_FACE}
+    assert set(ids) == {IMG_BASE, IMG_DB, IMG_LIC, IMG_FACE, IMG_FACE_V2}
     for ref, image_id in ids.items():
         assert image_id.startswith("sha256:"), ref
         assert docker("image", "inspect", "--format", "{{.Id}}", ref).stdout.strip() == image_id
